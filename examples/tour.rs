@@ -1,0 +1,127 @@
+//! The Revali WebSocket documentation, in code: every route shows one feature.
+//!
+//! Run it with `cargo run --example tour` (set `PORT` to move it off 8080), then talk to it with
+//! any WebSocket client, e.g. `websocat ws://127.0.0.1:8080/example/websocket`.
+
+use gateway::prelude::*;
+use serde::{Deserialize, Serialize};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+#[derive(Deserialize)]
+struct Greet {
+    name: String,
+}
+
+#[derive(Serialize)]
+struct Greeting {
+    greeting: String,
+}
+
+/// Controller state is shared by every connection: `&self` in each handler.
+#[derive(Default)]
+pub struct ExampleController {
+    received: AtomicU64,
+}
+
+#[controller("example")]
+impl ExampleController {
+    /// Replies to every message; a binary frame of UTF-8 binds to `String` too.
+    #[websocket("websocket")]
+    async fn echo(&self, #[body] message: String) -> String {
+        format!("Echo: {message}")
+    }
+
+    /// Counts what it receives and never answers.
+    #[websocket("receive", mode = ReceiveOnly)]
+    async fn receive(&self, #[body] _message: Bytes) {
+        self.received.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Sends how many messages `/example/receive` has received, then closes with 1000.
+    #[websocket("received", mode = SendOnly)]
+    async fn received(&self) -> String {
+        self.received.load(Ordering::Relaxed).to_string()
+    }
+
+    /// Sends `Hello World`, then closes with 1000.
+    #[websocket("send", mode = SendOnly)]
+    async fn send(&self) -> &'static str {
+        "Hello World"
+    }
+
+    /// Closing from a handler: the reply goes out first, then the Close frame.
+    #[websocket("close")]
+    async fn close(&self, #[body] message: String, closer: CloseWebSocket) -> String {
+        match message.as_str() {
+            "close" => {
+                closer.close(close_code::NORMAL, "Normal Closure").ok();
+                "Goodbye".to_owned()
+            }
+            // The framework cuts the reason to 123 bytes on a character boundary.
+            "close-long" => {
+                closer.close(4000, &"é".repeat(200)).ok();
+                "Goodbye".to_owned()
+            }
+            "close-bad" => match closer.close(999, "not a valid code") {
+                Err(_) => "invalid close code".to_owned(),
+                Ok(()) => "closing".to_owned(),
+            },
+            _ => format!("Echo: {message}"),
+        }
+    }
+
+    /// Pings every second; a client that stops answering is closed with 1011.
+    #[websocket("ping", ping = "1s")]
+    async fn ping(&self, #[body] message: String) -> String {
+        format!("Echo: {message}")
+    }
+
+    /// Runs once on connect (no body), then for every message.
+    #[websocket("connect", trigger_on_connect)]
+    async fn connect(&self, #[body] message: Option<String>) -> String {
+        match message {
+            None => "Hello World".to_owned(),
+            Some(message) => format!("Echo: {message}"),
+        }
+    }
+
+    /// JSON in, JSON out; malformed JSON gets the default error message.
+    #[websocket("json")]
+    async fn json(&self, #[body] request: Json<Greet>) -> Json<Greeting> {
+        Json(Greeting {
+            greeting: format!("Hello, {}", request.name),
+        })
+    }
+
+    /// One field of a JSON message (Revali's `@Body(['message'])`).
+    #[websocket("field")]
+    async fn field(&self, #[body("message")] message: String) -> String {
+        format!("Echo: {message}")
+    }
+
+    /// A handshake header; optional.
+    #[websocket("headers")]
+    async fn headers(&self, #[header("x-user")] user: Option<String>) -> String {
+        format!("user: {}", user.as_deref().unwrap_or("anonymous"))
+    }
+
+    /// A path parameter and a required query parameter.
+    #[websocket("rooms/{room}")]
+    async fn rooms(
+        &self,
+        #[param("room")] room: String,
+        #[query("user")] user: String,
+        #[body] message: String,
+    ) -> String {
+        format!("{user}@{room}: {message}")
+    }
+}
+
+#[tokio::main]
+async fn main() -> std::io::Result<()> {
+    let port = std::env::var("PORT").unwrap_or_else(|_| "8080".to_owned());
+    let listener = tokio::net::TcpListener::bind(format!("127.0.0.1:{port}")).await?;
+    println!("listening on ws://{}", listener.local_addr()?);
+    let app = App::new().controller(ExampleController::default());
+    gateway::serve_on(listener, app).await
+}

@@ -1,0 +1,178 @@
+//! Model → code: one `Handler` marker type per endpoint and one `Controller` impl that registers
+//! them. Runtime types decide where values come from; this module only passes names and options.
+
+use super::model::{Controller, Endpoint, HandshakeKind, Mode, Param, Receiver, Source};
+use super::validate::option_inner;
+use crate::paths;
+use proc_macro2::{Span, TokenStream};
+use quote::{format_ident, quote, quote_spanned};
+use syn::spanned::Spanned;
+use syn::ReturnType;
+
+pub fn controller(controller: &Controller) -> TokenStream {
+    let self_ty = &controller.self_ty;
+    let handlers = controller
+        .endpoints
+        .iter()
+        .map(|endpoint| handler(controller, endpoint));
+    let registrations = controller
+        .endpoints
+        .iter()
+        .map(|endpoint| registration(controller, endpoint));
+    let (controller_trait, routes, arc) = (paths::controller(), paths::routes(), paths::arc());
+    quote! {
+        const _: () = {
+            #(#handlers)*
+
+            impl #controller_trait for #self_ty {
+                fn register(self: #arc<Self>, __gw_routes: &mut #routes) {
+                    #(#registrations)*
+                }
+            }
+        };
+    }
+}
+
+fn handler_type(endpoint: &Endpoint) -> syn::Ident {
+    format_ident!("__gw_handler_{}", endpoint.method)
+}
+
+/// `struct __gw_handler_echo; impl Handler<Controller> for __gw_handler_echo { .. }`
+fn handler(controller: &Controller, endpoint: &Endpoint) -> TokenStream {
+    let self_ty = &controller.self_ty;
+    let marker = handler_type(endpoint);
+    let method = &endpoint.method;
+    let (handler_trait, context, reply, future, send) = (
+        paths::handler(),
+        paths::message_context(),
+        paths::reply(),
+        paths::future(),
+        paths::send(),
+    );
+    let (ok, err) = (paths::ok(), paths::err());
+    let args: Vec<_> = (0..endpoint.params.len())
+        .map(|index| format_ident!("__gw_arg{}", index))
+        .collect();
+    let bindings = endpoint.params.iter().zip(&args).map(|(param, arg)| {
+        let bind = binding(param);
+        quote! {
+            let #arg = match #bind {
+                #ok(value) => value,
+                #err(error) => return #reply::Error(error),
+            };
+        }
+    });
+    let call = match endpoint.receiver {
+        Receiver::None => quote!(<#self_ty>::#method(#(#args),*)),
+        Receiver::Shared | Receiver::Unsupported(_) => quote!(__gw_controller.#method(#(#args),*)),
+    };
+    let into_reply = paths::into_reply();
+    let output_span = match &endpoint.output {
+        ReturnType::Default => method.span(),
+        ReturnType::Type(_, ty) => ty.span(),
+    };
+    let reply_value = quote_spanned!(output_span=> #into_reply::into_reply(__gw_value));
+    quote_spanned! {method.span()=>
+        #[allow(non_camel_case_types)]
+        struct #marker;
+
+        impl #handler_trait<#self_ty> for #marker {
+            #[allow(unused_variables)]
+            fn call<'__gw_a>(
+                __gw_controller: &'__gw_a #self_ty,
+                __gw_ctx: &'__gw_a #context,
+            ) -> impl #future<Output = #reply> + #send + '__gw_a {
+                async move {
+                    #(#bindings)*
+                    let __gw_value = #call.await;
+                    #reply_value
+                }
+            }
+        }
+    }
+}
+
+/// The expression binding one parameter, spanned on its type so a trait error lands there.
+fn binding(param: &Param) -> TokenStream {
+    let ty = &param.ty;
+    let span = ty.span();
+    match &param.source {
+        Source::Body { field: None, .. } => {
+            let body = paths::bind_body();
+            quote_spanned!(span=> #body::<#ty>(__gw_ctx))
+        }
+        Source::Body {
+            field: Some(field), ..
+        } => {
+            let body_field = paths::bind_body_field();
+            quote_spanned!(span=> #body_field::<#ty>(__gw_ctx, #field))
+        }
+        Source::Handshake { kind, name } => {
+            let source = paths::source();
+            let variant = match kind {
+                HandshakeKind::Header => quote!(Header),
+                HandshakeKind::Query => quote!(Query),
+                HandshakeKind::Param => quote!(Param),
+            };
+            match option_inner(ty) {
+                Some(inner) => {
+                    let optional = paths::bind_optional();
+                    quote_spanned!(span=> #optional::<#inner>(__gw_ctx, #source::#variant, #name))
+                }
+                None => {
+                    let required = paths::bind_required();
+                    quote_spanned!(span=> #required::<#ty>(__gw_ctx, #source::#variant, #name))
+                }
+            }
+        }
+        Source::Context => {
+            let from_context = paths::from_context();
+            quote_spanned!(span=> <#ty as #from_context>::from_context(__gw_ctx))
+        }
+    }
+}
+
+/// `__gw_routes.websocket::<Self, __gw_handler_echo>(&self, "/example/websocket", .., options);`
+fn registration(controller: &Controller, endpoint: &Endpoint) -> TokenStream {
+    let marker = handler_type(endpoint);
+    let route = &endpoint.route;
+    let name = format!("{}::{}", controller.type_name, endpoint.method);
+    let options = &endpoint.options;
+    let (endpoint_options, mode_path) = (paths::endpoint_options(), paths::mode());
+    let mode = match options.mode {
+        Mode::TwoWay => quote!(TwoWay),
+        Mode::ReceiveOnly => quote!(ReceiveOnly),
+        Mode::SendOnly => quote!(SendOnly),
+    };
+    let millis = |value: Option<u64>| {
+        let (duration, some, none) = (paths::duration(), paths::some(), paths::none());
+        match value {
+            Some(millis) => quote!(#some(#duration::from_millis(#millis))),
+            None => none,
+        }
+    };
+    let ping_interval = millis(options.ping_millis);
+    let ping_timeout = millis(options.ping_timeout_millis.map(|(millis, _)| millis));
+    let trigger_on_connect = options.trigger_on_connect.is_some();
+    let max_message = match options.max_message.map(|bytes| bytes as usize) {
+        Some(bytes) => {
+            let some = paths::some();
+            quote!(#some(#bytes))
+        }
+        None => paths::none(),
+    };
+    quote_spanned! {Span::call_site()=>
+        __gw_routes.websocket::<Self, #marker>(
+            &self,
+            #route,
+            #name,
+            #endpoint_options {
+                mode: #mode_path::#mode,
+                ping_interval: #ping_interval,
+                ping_timeout: #ping_timeout,
+                trigger_on_connect: #trigger_on_connect,
+                max_message: #max_message,
+            },
+        );
+    }
+}

@@ -1,0 +1,106 @@
+//! The typed model of a `#[controller]` impl, built by `parse` and checked by `validate`; `expand`
+//! reads only a validated model.
+
+use proc_macro2::Span;
+use syn::{Ident, LitStr, ReturnType, Type};
+
+/// A `#[controller("prefix")] impl Type { .. }`.
+pub struct Controller {
+    /// The type the impl block is for.
+    pub self_ty: Type,
+    /// The type's name as users wrote it, for messages (`ExampleController`).
+    pub type_name: String,
+    pub endpoints: Vec<Endpoint>,
+}
+
+/// One `#[websocket]` method.
+pub struct Endpoint {
+    pub method: Ident,
+    /// The joined route (`/example/websocket`).
+    pub route: String,
+    /// Where the route came from, for errors about it.
+    pub route_span: Span,
+    pub options: Options,
+    pub receiver: Receiver,
+    /// The `fn` token when the method is not `async`.
+    pub not_async: Option<Span>,
+    /// The generics, when the method has any (handlers cannot).
+    pub generics: Option<Span>,
+    pub params: Vec<Param>,
+    pub output: ReturnType,
+}
+
+/// How the handler is called on the controller.
+pub enum Receiver {
+    /// `&self`: `controller.method(..)`.
+    Shared,
+    /// No receiver: `Type::method(..)`.
+    None,
+    /// `self`, `&mut self`, `self: Arc<Self>`: not allowed.
+    Unsupported(Span),
+}
+
+/// The arguments of `#[websocket(..)]`.
+#[derive(Default)]
+pub struct Options {
+    pub mode: Mode,
+    pub mode_span: Option<Span>,
+    pub ping_millis: Option<u64>,
+    pub ping_timeout_millis: Option<(u64, Span)>,
+    pub trigger_on_connect: Option<Span>,
+    pub max_message: Option<u64>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Default)]
+pub enum Mode {
+    #[default]
+    TwoWay,
+    ReceiveOnly,
+    SendOnly,
+}
+
+impl Mode {
+    pub const NAMES: &'static str = "`TwoWay`, `ReceiveOnly` or `SendOnly`";
+
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "TwoWay" => Some(Self::TwoWay),
+            "ReceiveOnly" => Some(Self::ReceiveOnly),
+            "SendOnly" => Some(Self::SendOnly),
+            _ => None,
+        }
+    }
+}
+
+/// One parameter after the receiver.
+pub struct Param {
+    pub ty: Type,
+    pub source: Source,
+}
+
+/// Where a parameter's value comes from.
+pub enum Source {
+    /// `#[body]` or `#[body("a.b")]`; the span is the attribute's.
+    Body { field: Option<LitStr>, span: Span },
+    /// `#[header("name")]`, `#[query("name")]`, `#[param("name")]`.
+    Handshake { kind: HandshakeKind, name: LitStr },
+    /// No attribute: bound by type through `FromContext`.
+    Context,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum HandshakeKind {
+    Header,
+    Query,
+    Param,
+}
+
+impl HandshakeKind {
+    pub fn attribute(self) -> &'static str {
+        match self {
+            Self::Header => "header",
+            Self::Query => "query",
+            Self::Param => "param",
+        }
+    }
+}

@@ -1,0 +1,39 @@
+//! The one table of runtime paths the generated code uses. Everything lives under
+//! `::gateway::__private`, so users depend on `gateway` alone and their own names (even a type
+//! called `Result` or a missing prelude) cannot change what the expansion means.
+
+use proc_macro2::TokenStream;
+use quote::quote;
+
+macro_rules! runtime_paths {
+    ($($name:ident => $($segment:ident)::+;)*) => {$(
+        pub fn $name() -> TokenStream {
+            quote!(::gateway::__private::$($segment)::+)
+        }
+    )*};
+}
+
+runtime_paths! {
+    handler => Handler;
+    controller => Controller;
+    routes => Routes;
+    message_context => MessageContext;
+    reply => Reply;
+    into_reply => IntoReply;
+    from_context => FromContext;
+    endpoint_options => EndpointOptions;
+    mode => Mode;
+    duration => Duration;
+    arc => Arc;
+    future => Future;
+    send => Send;
+    ok => Ok;
+    err => Err;
+    some => Some;
+    none => None;
+    bind_body => body;
+    bind_body_field => body_field;
+    bind_required => required;
+    bind_optional => optional;
+    source => Source;
+}

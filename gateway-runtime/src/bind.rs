@@ -1,0 +1,177 @@
+//! Binding annotated handler parameters: `#[body]`, `#[body("a.b")]`, `#[header]`, `#[query]`,
+//! `#[param]`. The macro calls these functions; where a value comes from is decided here.
+
+use crate::context::{payload, MessageContext};
+use crate::error::WsError;
+use crate::json::Json;
+use axum::extract::ws::Message;
+use bytes::Bytes;
+use serde::de::DeserializeOwned;
+use std::str::FromStr;
+
+/// A type a `#[body]` parameter can have: how it is made from a client's message.
+///
+/// Implemented for `String` (a text frame, or a binary frame of valid UTF-8), `Bytes` and
+/// `Vec<u8>` (the payload of either frame type), `Json<T>` (either frame type decoded as JSON),
+/// `Message` (the frame itself), and `Option<T>` of those (`None` when the handler runs on connect).
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be bound from a message body",
+    label = "`#[body]` needs `String`, `Bytes`, `Vec<u8>`, `Json<T>`, `Message` or an `Option` of one",
+    note = "to read one JSON field, name it: `#[body(\"field\")]`; to decode the whole message, use `Json<{Self}>`"
+)]
+pub trait FromBody: Sized {
+    /// Builds the value from a data message.
+    ///
+    /// # Errors
+    /// A 400 [`WsError`] when the message does not fit the type.
+    fn from_body(message: &Message) -> Result<Self, WsError>;
+
+    /// The value when the handler runs with no message (on connect).
+    ///
+    /// # Errors
+    /// By default a 400 [`WsError`]: only `Option<T>` has a value for an absent body.
+    fn absent() -> Result<Self, WsError> {
+        Err(WsError::bad_request("this handler needs a message"))
+    }
+}
+
+impl FromBody for String {
+    fn from_body(message: &Message) -> Result<Self, WsError> {
+        match message {
+            Message::Text(text) => Ok(text.as_str().to_owned()),
+            other => String::from_utf8(payload(other).to_vec())
+                .map_err(|_| WsError::bad_request("the message is not valid UTF-8 text")),
+        }
+    }
+}
+
+impl FromBody for Bytes {
+    fn from_body(message: &Message) -> Result<Self, WsError> {
+        Ok(match message {
+            Message::Binary(bytes) => bytes.clone(),
+            Message::Text(text) => Bytes::from(text.clone()),
+            _ => Bytes::new(),
+        })
+    }
+}
+
+impl FromBody for Vec<u8> {
+    fn from_body(message: &Message) -> Result<Self, WsError> {
+        Ok(payload(message).to_vec())
+    }
+}
+
+impl FromBody for Message {
+    fn from_body(message: &Message) -> Result<Self, WsError> {
+        Ok(message.clone())
+    }
+}
+
+impl<T: DeserializeOwned> FromBody for Json<T> {
+    fn from_body(message: &Message) -> Result<Self, WsError> {
+        serde_json::from_slice(payload(message))
+            .map(Json)
+            .map_err(|error| WsError::bad_request(format!("invalid JSON: {error}")))
+    }
+}
+
+impl<T: FromBody> FromBody for Option<T> {
+    fn from_body(message: &Message) -> Result<Self, WsError> {
+        T::from_body(message).map(Some)
+    }
+
+    fn absent() -> Result<Self, WsError> {
+        Ok(None)
+    }
+}
+
+/// `#[body] x: T`.
+pub fn body<T: FromBody>(ctx: &MessageContext) -> Result<T, WsError> {
+    match ctx.body() {
+        Some(message) => T::from_body(message),
+        None => T::absent(),
+    }
+}
+
+/// `#[body("a.b")] x: T`: the JSON value at a dotted path, deserialized into `T`. A missing field
+/// reads as `null`, so `Option<T>` makes the field optional.
+pub fn body_field<T: DeserializeOwned>(ctx: &MessageContext, path: &str) -> Result<T, WsError> {
+    const NULL: serde_json::Value = serde_json::Value::Null;
+    let document = ctx.body_json()?;
+    let value = path
+        .split('.')
+        .try_fold(document, |value, key| value.get(key))
+        .unwrap_or(&NULL);
+    T::deserialize(value).map_err(|error| {
+        if value.is_null() {
+            WsError::bad_request(format!("missing field `{path}`"))
+        } else {
+            WsError::bad_request(format!("field `{path}`: {error}"))
+        }
+    })
+}
+
+/// Where a handshake value comes from.
+#[derive(Debug, Clone, Copy)]
+pub enum Source {
+    /// `#[header("name")]`
+    Header,
+    /// `#[query("name")]`
+    Query,
+    /// `#[param("name")]`
+    Param,
+}
+
+impl Source {
+    fn describe(self) -> &'static str {
+        match self {
+            Source::Header => "header",
+            Source::Query => "query parameter",
+            Source::Param => "path parameter",
+        }
+    }
+
+    fn read(self, ctx: &MessageContext, name: &str) -> Option<String> {
+        let handshake = ctx.connection().handshake();
+        match self {
+            Source::Header => handshake.header(name).map(str::to_owned),
+            Source::Query => handshake.query(name),
+            Source::Param => handshake.path_param(name).map(str::to_owned),
+        }
+    }
+}
+
+/// A required handshake value (`#[header("x")] v: T`), parsed with `FromStr`.
+pub fn required<T: FromStr>(
+    ctx: &MessageContext,
+    source: Source,
+    name: &str,
+) -> Result<T, WsError> {
+    optional(ctx, source, name)?
+        .ok_or_else(|| WsError::bad_request(format!("missing {} `{name}`", source.describe())))
+}
+
+/// An optional handshake value (`#[header("x")] v: Option<T>`): absent is `None`, malformed is an
+/// error.
+pub fn optional<T: FromStr>(
+    ctx: &MessageContext,
+    source: Source,
+    name: &str,
+) -> Result<Option<T>, WsError> {
+    let Some(text) = source.read(ctx, name) else {
+        return Ok(None);
+    };
+    text.parse().map(Some).map_err(|_| {
+        WsError::bad_request(format!(
+            "{} `{name}` is not a valid {}",
+            source.describe(),
+            short_type_name::<T>()
+        ))
+    })
+}
+
+/// `alloc::string::String` → `String`, for error messages a client reads.
+fn short_type_name<T>() -> &'static str {
+    let full = std::any::type_name::<T>();
+    full.rsplit("::").next().unwrap_or(full)
+}

@@ -1,0 +1,150 @@
+//! [`Connection`]: one connected client, as handlers and the rest of the app see it.
+
+use crate::close::CloseWebSocket;
+use crate::handshake::Handshake;
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes};
+use std::fmt;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use tokio::sync::{mpsc, Notify};
+
+/// A client's id, unique within the app.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ConnectionId(pub(crate) u64);
+
+impl From<ConnectionId> for u64 {
+    fn from(id: ConnectionId) -> u64 {
+        id.0
+    }
+}
+
+impl fmt::Display for ConnectionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// A message could not be queued for a client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum SendError {
+    /// The connection has ended.
+    #[error("the connection is closed")]
+    Closed,
+    /// The client is not reading fast enough and its outbound queue is full.
+    #[error("the client's outbound queue is full")]
+    QueueFull,
+}
+
+/// One connected client (cheap to clone; every clone is the same client).
+///
+/// Bind it as a handler parameter (`conn: Connection`). Messages given to
+/// [`send`](Self::send) go through the connection's bounded outbound queue, in order, ahead of the
+/// current handler's reply.
+#[derive(Clone)]
+pub struct Connection {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    id: ConnectionId,
+    handshake: Handshake,
+    outbound: mpsc::Sender<Message>,
+    close_request: Mutex<Option<CloseFrame>>,
+    close_requested: Notify,
+}
+
+impl Connection {
+    /// A new connection and the receiving end of its outbound queue (the connection loop's half).
+    pub(crate) fn open(
+        id: ConnectionId,
+        handshake: Handshake,
+        queue_capacity: usize,
+    ) -> (Self, mpsc::Receiver<Message>) {
+        let (sender, receiver) = mpsc::channel(queue_capacity);
+        let shared = Arc::new(Shared {
+            id,
+            handshake,
+            outbound: sender,
+            close_request: Mutex::new(None),
+            close_requested: Notify::new(),
+        });
+        (Self { shared }, receiver)
+    }
+
+    /// This client's id, unique within the app.
+    pub fn id(&self) -> ConnectionId {
+        self.shared.id
+    }
+
+    /// The upgrade request this connection was opened with.
+    pub fn handshake(&self) -> &Handshake {
+        &self.shared.handshake
+    }
+
+    /// The handshake's headers (they stay fixed for the connection).
+    pub fn headers(&self) -> &axum::http::HeaderMap {
+        self.shared.handshake.headers()
+    }
+
+    /// The client's address, when the server records it (see [`Handshake::remote_addr`]).
+    pub fn remote_addr(&self) -> Option<SocketAddr> {
+        self.shared.handshake.remote_addr()
+    }
+
+    /// Queues a message for this client without waiting.
+    ///
+    /// # Errors
+    /// [`SendError::Closed`] once the connection has ended; [`SendError::QueueFull`] when the
+    /// client has stopped reading and its queue is full.
+    pub fn send(&self, message: impl Into<Message>) -> Result<(), SendError> {
+        self.shared
+            .outbound
+            .try_send(message.into())
+            .map_err(|error| match error {
+                mpsc::error::TrySendError::Full(_) => SendError::QueueFull,
+                mpsc::error::TrySendError::Closed(_) => SendError::Closed,
+            })
+    }
+
+    /// A [`CloseWebSocket`] for this client.
+    pub fn closer(&self) -> CloseWebSocket {
+        CloseWebSocket::new(self.clone())
+    }
+
+    pub(crate) fn request_close(&self, code: u16, reason: &str) {
+        let mut request = self.close_request_slot();
+        if request.is_none() {
+            *request = Some(CloseFrame {
+                code,
+                reason: Utf8Bytes::from(reason),
+            });
+            self.shared.close_requested.notify_one();
+        }
+    }
+
+    /// The close a handler asked for, if any (taken once).
+    pub(crate) fn take_close_request(&self) -> Option<CloseFrame> {
+        self.close_request_slot().take()
+    }
+
+    /// Resolves once a close has been asked for since the last call.
+    pub(crate) async fn close_requested(&self) {
+        self.shared.close_requested.notified().await
+    }
+
+    fn close_request_slot(&self) -> std::sync::MutexGuard<'_, Option<CloseFrame>> {
+        // The slot holds plain data, so a panic elsewhere cannot leave it inconsistent.
+        self.shared
+            .close_request
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+impl fmt::Debug for Connection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Connection")
+            .field("id", &self.shared.id)
+            .finish()
+    }
+}

@@ -1,0 +1,104 @@
+//! [`MessageContext`] and [`FromContext`]: what one handler call can bind from.
+
+use crate::close::CloseWebSocket;
+use crate::connection::Connection;
+use crate::error::WsError;
+use axum::extract::ws::Message;
+use std::sync::OnceLock;
+
+/// Everything one handler call binds its parameters from: the client's message (absent on
+/// connect) and the connection it came through.
+pub struct MessageContext {
+    connection: Connection,
+    body: Option<Message>,
+    /// Parsed once per message, however many `#[body("path")]` parameters read it.
+    json: OnceLock<Result<serde_json::Value, String>>,
+}
+
+impl MessageContext {
+    pub(crate) fn new(connection: Connection, body: Option<Message>) -> Self {
+        Self {
+            connection,
+            body,
+            json: OnceLock::new(),
+        }
+    }
+
+    /// The connection this call is for.
+    pub fn connection(&self) -> &Connection {
+        &self.connection
+    }
+
+    /// The client's message; `None` for a call on connect.
+    pub fn body(&self) -> Option<&Message> {
+        self.body.as_ref()
+    }
+
+    /// The message decoded as a JSON document, parsed at most once per message.
+    ///
+    /// # Errors
+    /// A 400 [`WsError`] when there is no message or it is not JSON.
+    pub fn body_json(&self) -> Result<&serde_json::Value, WsError> {
+        let body = self
+            .body
+            .as_ref()
+            .ok_or_else(|| WsError::bad_request("this handler needs a message"))?;
+        self.json
+            .get_or_init(|| {
+                serde_json::from_slice(payload(body)).map_err(|error| error.to_string())
+            })
+            .as_ref()
+            .map_err(|error| WsError::bad_request(format!("invalid JSON: {error}")))
+    }
+}
+
+/// The payload bytes of a data message (empty for control frames).
+pub(crate) fn payload(message: &Message) -> &[u8] {
+    match message {
+        Message::Text(text) => text.as_bytes(),
+        Message::Binary(bytes) => bytes,
+        _ => &[],
+    }
+}
+
+/// A handler parameter bound by its type alone, like an axum extractor.
+///
+/// Implement it for your own types to make them handler parameters without an attribute.
+///
+/// ```
+/// use gateway::{FromContext, MessageContext, WsError};
+///
+/// /// The client's `user-agent`, or "unknown".
+/// struct UserAgent(String);
+///
+/// impl FromContext for UserAgent {
+///     fn from_context(ctx: &MessageContext) -> Result<Self, WsError> {
+///         let agent = ctx.connection().handshake().header("user-agent").unwrap_or("unknown");
+///         Ok(UserAgent(agent.to_owned()))
+///     }
+/// }
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be bound as a handler parameter",
+    label = "this parameter has no attribute and its type does not implement `FromContext`",
+    note = "bind the message with `#[body]`, a handshake value with `#[header(\"..\")]`, `#[query(\"..\")]` or `#[param(\"..\")]`, or implement `gateway::FromContext` for `{Self}`"
+)]
+pub trait FromContext: Sized {
+    /// Builds the value for one handler call.
+    ///
+    /// # Errors
+    /// A [`WsError`] goes to the catchers instead of calling the handler.
+    fn from_context(ctx: &MessageContext) -> Result<Self, WsError>;
+}
+
+impl FromContext for Connection {
+    fn from_context(ctx: &MessageContext) -> Result<Self, WsError> {
+        Ok(ctx.connection.clone())
+    }
+}
+
+impl FromContext for CloseWebSocket {
+    fn from_context(ctx: &MessageContext) -> Result<Self, WsError> {
+        Ok(ctx.connection.closer())
+    }
+}

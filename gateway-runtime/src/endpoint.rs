@@ -1,0 +1,61 @@
+//! Endpoints: a handler with its path and options, and the [`Controller`] trait that lists them.
+
+use crate::context::MessageContext;
+use crate::reply::Reply;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How an endpoint exchanges messages with its clients.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Mode {
+    /// One handler call per client message; the return value is sent back; the connection stays
+    /// open until the client or a `CloseWebSocket` closes it.
+    #[default]
+    TwoWay,
+    /// One handler call per client message; the server never sends data frames.
+    ReceiveOnly,
+    /// The handler runs once when the connection opens, its value is sent, then the server closes
+    /// with 1000. Client messages are not dispatched.
+    SendOnly,
+}
+
+/// The options of one `#[websocket]` endpoint.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct EndpointOptions {
+    /// How messages flow.
+    pub mode: Mode,
+    /// Send a Ping this often; `None` disables pings.
+    pub ping_interval: Option<Duration>,
+    /// Close with 1011 when no Pong arrives this long after a Ping; `None` means the interval.
+    pub ping_timeout: Option<Duration>,
+    /// Also run the handler once right after the upgrade, with no body.
+    pub trigger_on_connect: bool,
+    /// The largest message accepted, in bytes; `None` uses the app's default.
+    pub max_message: Option<usize>,
+}
+
+/// One generated handler: binds its parameters from a [`MessageContext`], calls the user's method
+/// on the controller and turns its value into a [`Reply`]. `#[controller]` implements it on a
+/// marker type per method; the connection loop is generic over it, so a message costs no dynamic
+/// dispatch and no allocation for the call.
+pub trait Handler<C>: Send + Sync + 'static {
+    /// One call of the user's method.
+    fn call<'a>(
+        controller: &'a C,
+        ctx: &'a MessageContext,
+    ) -> impl Future<Output = Reply> + Send + 'a;
+}
+
+/// A type whose `impl` block carries `#[controller("prefix")]`: it lists its endpoints.
+///
+/// Implemented by the macro; add a controller to an app with [`App::controller`](crate::App::controller).
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a controller",
+    label = "add `#[controller(\"prefix\")]` to an `impl {Self}` block with `#[websocket]` methods",
+    note = "see the `gateway::controller` attribute"
+)]
+pub trait Controller: Send + Sync + 'static {
+    /// Adds every endpoint of this controller to `routes`.
+    fn register(self: Arc<Self>, routes: &mut crate::app::Routes);
+}

@@ -1,0 +1,90 @@
+//! [`WsError`]: the one error type handlers, binding and the runtime hand to the catchers.
+
+use std::borrow::Cow;
+use std::fmt;
+
+/// An error on the way from a client's message to a reply.
+///
+/// Binding failures, a handler's `Err(E)` and runtime problems all become a `WsError`. The default
+/// catcher answers the client with `{"error": message, "status": status}` and keeps the connection
+/// open. Any `std::error::Error` converts into a `WsError` with status 500, so a handler can return
+/// `Result<T, MyError>`; the original error stays reachable through [`WsError::downcast_ref`].
+///
+/// ```
+/// use gateway::WsError;
+///
+/// let error = WsError::bad_request("name must not be empty");
+/// assert_eq!(error.status(), 400);
+/// assert_eq!(error.to_json(), r#"{"error":"name must not be empty","status":400}"#);
+/// ```
+pub struct WsError {
+    status: u16,
+    message: Cow<'static, str>,
+    source: Option<Box<dyn std::error::Error + Send + Sync>>,
+}
+
+impl WsError {
+    /// An error with an HTTP-like status (400 for the client's fault, 500 for the server's).
+    pub fn new(status: u16, message: impl Into<Cow<'static, str>>) -> Self {
+        Self {
+            status,
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// A 400 error: the client's message could not be used.
+    pub fn bad_request(message: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(400, message)
+    }
+
+    /// A 500 error: the server failed to handle a valid message.
+    pub fn internal(message: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(500, message)
+    }
+
+    /// The status: 400 for binding failures, 500 for handler errors unless set otherwise.
+    pub fn status(&self) -> u16 {
+        self.status
+    }
+
+    /// The message sent to the client by the default catcher.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// The handler's original error, if this `WsError` was converted from one of type `E`.
+    pub fn downcast_ref<E: std::error::Error + 'static>(&self) -> Option<&E> {
+        self.source.as_deref()?.downcast_ref::<E>()
+    }
+
+    /// The error message the default catcher sends: `{"error": "...", "status": N}`.
+    pub fn to_json(&self) -> String {
+        serde_json::json!({ "error": self.message, "status": self.status }).to_string()
+    }
+}
+
+impl<E: std::error::Error + Send + Sync + 'static> From<E> for WsError {
+    fn from(error: E) -> Self {
+        Self {
+            status: 500,
+            message: error.to_string().into(),
+            source: Some(Box::new(error)),
+        }
+    }
+}
+
+impl fmt::Debug for WsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WsError")
+            .field("status", &self.status)
+            .field("message", &self.message)
+            .finish()
+    }
+}
+
+impl fmt::Display for WsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({})", self.message, self.status)
+    }
+}

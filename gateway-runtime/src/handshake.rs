@@ -1,0 +1,53 @@
+//! [`Handshake`]: what the client's HTTP upgrade request said, fixed for the connection's life.
+
+use axum::http::{HeaderMap, Uri};
+use std::net::SocketAddr;
+
+/// The parts of the upgrade request that handlers can bind: headers, query, path parameters and
+/// the client's address.
+#[derive(Debug)]
+pub struct Handshake {
+    pub(crate) headers: HeaderMap,
+    pub(crate) uri: Uri,
+    pub(crate) path_params: Vec<(String, String)>,
+    pub(crate) remote_addr: Option<SocketAddr>,
+}
+
+impl Handshake {
+    /// The request's headers.
+    pub fn headers(&self) -> &HeaderMap {
+        &self.headers
+    }
+
+    /// The request's URI (path and query).
+    pub fn uri(&self) -> &Uri {
+        &self.uri
+    }
+
+    /// A header as text; `None` when it is absent or not visible ASCII.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name)?.to_str().ok()
+    }
+
+    /// The first query parameter called `name`, percent-decoded.
+    pub fn query(&self, name: &str) -> Option<String> {
+        let query = self.uri.query()?;
+        form_urlencoded::parse(query.as_bytes())
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.into_owned())
+    }
+
+    /// The path parameter `name` of the route (`/rooms/{name}`), percent-decoded.
+    pub fn path_param(&self, name: &str) -> Option<&str> {
+        self.path_params
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.as_str())
+    }
+
+    /// The client's socket address, when the server was started with connect info
+    /// ([`serve`](crate::serve) does this; a plain `axum::serve` of the router does not).
+    pub fn remote_addr(&self) -> Option<SocketAddr> {
+        self.remote_addr
+    }
+}

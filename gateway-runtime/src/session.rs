@@ -1,0 +1,258 @@
+//! The connection loop: one task per client that reads messages, dispatches them in order, sends
+//! replies and queued messages, keeps the heartbeat, and performs the close handshake.
+
+use crate::close::close_code;
+use crate::connection::Connection;
+use crate::context::MessageContext;
+use crate::endpoint::{EndpointOptions, Handler, Mode};
+use crate::reply::Reply;
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
+use futures_util::FutureExt;
+use std::panic::AssertUnwindSafe;
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio::time::{sleep_until, timeout, Instant};
+
+/// What the loop does next.
+enum Flow {
+    Continue,
+    /// Send queued messages, then this Close frame, then wait for the client's Close.
+    Close(CloseFrame),
+    /// The client is gone (or closed first): nothing more can be sent.
+    Ended,
+}
+
+fn close_with(code: u16, reason: &'static str) -> Flow {
+    Flow::Close(CloseFrame {
+        code,
+        reason: Utf8Bytes::from_static(reason),
+    })
+}
+
+pub(crate) struct Session<'a, C> {
+    pub(crate) controller: &'a C,
+    pub(crate) options: EndpointOptions,
+    pub(crate) close_timeout: Duration,
+    pub(crate) socket: WebSocket,
+    pub(crate) connection: Connection,
+    pub(crate) outbound: mpsc::Receiver<Message>,
+}
+
+impl<C> Session<'_, C> {
+    /// Runs the connection to its end.
+    pub(crate) async fn run<H: Handler<C>>(mut self) {
+        let mut flow = Flow::Continue;
+        if self.options.mode == Mode::SendOnly || self.options.trigger_on_connect {
+            flow = self.dispatch::<H>(None).await;
+        }
+        if self.options.mode == Mode::SendOnly {
+            if let Flow::Continue = flow {
+                flow = close_with(close_code::NORMAL, "");
+            }
+        }
+
+        let mut heartbeat = self.options.ping_interval.map(|interval| {
+            Heartbeat::new(interval, self.options.ping_timeout.unwrap_or(interval))
+        });
+        let timer = sleep_until(
+            heartbeat
+                .as_ref()
+                .map_or_else(far_future, Heartbeat::deadline),
+        );
+        tokio::pin!(timer);
+
+        while let Flow::Continue = flow {
+            flow = tokio::select! {
+                biased;
+                incoming = self.socket.recv() => match incoming {
+                    Some(Ok(message)) => self.on_message::<H>(message, heartbeat.as_mut()).await,
+                    Some(Err(error)) => close_for_protocol_error(error),
+                    None => Flow::Ended,
+                },
+                Some(message) = self.outbound.recv() => self.send(message).await,
+                () = self.connection.close_requested() => match self.connection.take_close_request() {
+                    Some(frame) => Flow::Close(frame),
+                    None => Flow::Continue,
+                },
+                () = &mut timer, if heartbeat.is_some() => {
+                    let Some(beat) = heartbeat.as_mut() else { continue };
+                    let flow = match beat.on_timer(Instant::now()) {
+                        Beat::Ping => self.send(Message::Ping(Default::default())).await,
+                        Beat::TimedOut => close_with(close_code::INTERNAL_ERROR, "ping timeout"),
+                        Beat::Wait => Flow::Continue,
+                    };
+                    timer.as_mut().reset(beat.deadline());
+                    flow
+                },
+            };
+        }
+
+        if let Flow::Close(frame) = flow {
+            self.close(frame).await;
+        }
+    }
+
+    async fn on_message<H: Handler<C>>(
+        &mut self,
+        message: Message,
+        heartbeat: Option<&mut Heartbeat>,
+    ) -> Flow {
+        match message {
+            Message::Text(_) | Message::Binary(_) if self.options.mode != Mode::SendOnly => {
+                self.dispatch::<H>(Some(message)).await
+            }
+            Message::Pong(_) => {
+                if let Some(heartbeat) = heartbeat {
+                    heartbeat.on_pong();
+                }
+                Flow::Continue
+            }
+            // The client closed first; tungstenite answers its Close while we read on.
+            Message::Close(_) => {
+                self.wait_for_end().await;
+                Flow::Ended
+            }
+            // Pings are answered by tungstenite; SendOnly endpoints ignore data.
+            _ => Flow::Continue,
+        }
+    }
+
+    /// One handler call: bind, call, then send what the handler queued and its reply, in order.
+    async fn dispatch<H: Handler<C>>(&mut self, body: Option<Message>) -> Flow {
+        let ctx = MessageContext::new(self.connection.clone(), body);
+        let called = AssertUnwindSafe(H::call(self.controller, &ctx))
+            .catch_unwind()
+            .await;
+        let reply = match called {
+            Ok(reply) => reply,
+            Err(_) => {
+                tracing::error!(client_id = %self.connection.id(), "handler panicked; closing with 1011");
+                return close_with(close_code::INTERNAL_ERROR, "internal error");
+            }
+        };
+        let reply = match reply {
+            Reply::Nothing => None,
+            Reply::Message(message) => Some(message),
+            Reply::Error(error) => {
+                tracing::debug!(client_id = %self.connection.id(), %error, "handler error");
+                Some(Message::Text(error.to_json().into()))
+            }
+        };
+        if let Flow::Ended = self.send_queued().await {
+            return Flow::Ended;
+        }
+        if let Some(reply) = reply.filter(|_| self.options.mode != Mode::ReceiveOnly) {
+            if let Flow::Ended = self.send(reply).await {
+                return Flow::Ended;
+            }
+        }
+        match self.connection.take_close_request() {
+            Some(frame) => Flow::Close(frame),
+            None => Flow::Continue,
+        }
+    }
+
+    async fn send(&mut self, message: Message) -> Flow {
+        match self.socket.send(message).await {
+            Ok(()) => Flow::Continue,
+            Err(_) => Flow::Ended,
+        }
+    }
+
+    /// Sends every message already in the outbound queue.
+    async fn send_queued(&mut self) -> Flow {
+        while let Ok(message) = self.outbound.try_recv() {
+            if let Flow::Ended = self.send(message).await {
+                return Flow::Ended;
+            }
+        }
+        Flow::Continue
+    }
+
+    /// Queued messages, then the Close frame, then the client's Close (or the close timeout).
+    async fn close(&mut self, frame: CloseFrame) {
+        if let Flow::Ended = self.send_queued().await {
+            return;
+        }
+        if let Flow::Ended = self.send(Message::Close(Some(frame))).await {
+            return;
+        }
+        self.wait_for_end().await;
+    }
+
+    /// Reads (and drops) what the client still sends until its Close completes the handshake, or
+    /// until the close timeout.
+    async fn wait_for_end(&mut self) {
+        let drain = async { while let Some(Ok(_)) = self.socket.recv().await {} };
+        if timeout(self.close_timeout, drain).await.is_err() {
+            tracing::debug!(client_id = %self.connection.id(), "close timeout; dropping the connection");
+        }
+    }
+}
+
+/// A protocol error worth telling the client about gets its close code; anything else means the
+/// TCP connection is already gone.
+fn close_for_protocol_error(error: axum::Error) -> Flow {
+    let Ok(error) = error.into_inner().downcast::<tungstenite::Error>() else {
+        return Flow::Ended;
+    };
+    match *error {
+        tungstenite::Error::Capacity(_) => {
+            close_with(close_code::MESSAGE_TOO_BIG, "message too big")
+        }
+        tungstenite::Error::Utf8(_) => close_with(close_code::INVALID_PAYLOAD, "invalid UTF-8"),
+        tungstenite::Error::Protocol(_) => close_with(close_code::PROTOCOL_ERROR, "protocol error"),
+        _ => Flow::Ended,
+    }
+}
+
+/// A deadline the timer can hold when no heartbeat is configured (the branch is then disabled).
+fn far_future() -> Instant {
+    Instant::now() + Duration::from_secs(86_400 * 365)
+}
+
+/// Server-side pings: one every `interval`; no Pong within `timeout` of a Ping ends the connection.
+struct Heartbeat {
+    interval: Duration,
+    timeout: Duration,
+    next_ping: Instant,
+    pong_deadline: Option<Instant>,
+}
+
+enum Beat {
+    Ping,
+    TimedOut,
+    Wait,
+}
+
+impl Heartbeat {
+    fn new(interval: Duration, timeout: Duration) -> Self {
+        Self {
+            interval,
+            timeout,
+            next_ping: Instant::now() + interval,
+            pong_deadline: None,
+        }
+    }
+
+    fn deadline(&self) -> Instant {
+        self.pong_deadline
+            .map_or(self.next_ping, |deadline| deadline.min(self.next_ping))
+    }
+
+    fn on_timer(&mut self, now: Instant) -> Beat {
+        if self.pong_deadline.is_some_and(|deadline| deadline <= now) {
+            return Beat::TimedOut;
+        }
+        if self.next_ping > now {
+            return Beat::Wait;
+        }
+        self.next_ping = now + self.interval;
+        self.pong_deadline.get_or_insert(now + self.timeout);
+        Beat::Ping
+    }
+
+    fn on_pong(&mut self) {
+        self.pong_deadline = None;
+    }
+}

@@ -1,0 +1,15 @@
+#![doc = include_str!("../README.md")]
+#![warn(missing_docs)]
+
+pub use gateway_macros::{controller, websocket};
+pub use gateway_runtime::*;
+
+/// Everything a typical app needs: `use gateway::prelude::*;`.
+pub mod prelude {
+    pub use crate::close_code;
+    pub use gateway_macros::{controller, websocket};
+    pub use gateway_runtime::{
+        serve, serve_on, App, Bytes, CloseWebSocket, Connection, ConnectionId, FromContext, Json,
+        Message, WsError,
+    };
+}

@@ -1,0 +1,99 @@
+//! A WebSocket client with nothing automatic: it never answers pings and can send frames a real
+//! client would refuse to send. Enough of RFC 6455 for tests.
+
+use std::net::SocketAddr;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+
+pub struct RawClient {
+    stream: BufReader<TcpStream>,
+}
+
+/// A frame as the server sent it.
+#[derive(Debug)]
+pub struct Frame {
+    pub opcode: u8,
+    pub payload: Vec<u8>,
+}
+
+pub const OP_TEXT: u8 = 0x1;
+pub const OP_CLOSE: u8 = 0x8;
+pub const OP_PING: u8 = 0x9;
+
+impl Frame {
+    /// Code and reason of a Close frame.
+    pub fn close(&self) -> (u16, String) {
+        assert_eq!(self.opcode, OP_CLOSE, "not a Close frame: {self:?}");
+        let code = u16::from_be_bytes([self.payload[0], self.payload[1]]);
+        (code, String::from_utf8(self.payload[2..].to_vec()).unwrap())
+    }
+}
+
+impl RawClient {
+    pub async fn connect(addr: SocketAddr, path: &str) -> RawClient {
+        let mut stream = BufReader::new(TcpStream::connect(addr).await.unwrap());
+        let request = format!(
+            "GET {path} HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        );
+        stream
+            .get_mut()
+            .write_all(request.as_bytes())
+            .await
+            .unwrap();
+        let mut status = String::new();
+        stream.read_line(&mut status).await.unwrap();
+        assert!(
+            status.starts_with("HTTP/1.1 101"),
+            "upgrade refused: {status}"
+        );
+        loop {
+            let mut line = String::new();
+            stream.read_line(&mut line).await.unwrap();
+            if line == "\r\n" {
+                break;
+            }
+        }
+        RawClient { stream }
+    }
+
+    /// Sends one masked frame with FIN set.
+    pub async fn send_frame(&mut self, opcode: u8, payload: &[u8]) {
+        let mask = [0x37, 0xfa, 0x21, 0x3d];
+        let mut frame = vec![0x80 | opcode];
+        match payload.len() {
+            len @ 0..=125 => frame.push(0x80 | len as u8),
+            len @ 126..=65535 => {
+                frame.push(0x80 | 126);
+                frame.extend_from_slice(&(len as u16).to_be_bytes());
+            }
+            len => {
+                frame.push(0x80 | 127);
+                frame.extend_from_slice(&(len as u64).to_be_bytes());
+            }
+        }
+        frame.extend_from_slice(&mask);
+        frame.extend(
+            payload
+                .iter()
+                .enumerate()
+                .map(|(i, byte)| byte ^ mask[i % 4]),
+        );
+        self.stream.get_mut().write_all(&frame).await.unwrap();
+    }
+
+    /// The next frame from the server (server frames are never masked).
+    pub async fn read_frame(&mut self) -> Frame {
+        let mut head = [0u8; 2];
+        self.stream.read_exact(&mut head).await.unwrap();
+        let opcode = head[0] & 0x0f;
+        let len = match head[1] & 0x7f {
+            126 => self.stream.read_u16().await.unwrap() as usize,
+            127 => self.stream.read_u64().await.unwrap() as usize,
+            len => len as usize,
+        };
+        let mut payload = vec![0; len];
+        self.stream.read_exact(&mut payload).await.unwrap();
+        Frame { opcode, payload }
+    }
+}
