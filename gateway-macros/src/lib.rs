@@ -66,12 +66,5 @@ pub fn controller(args: TokenStream, item: TokenStream) -> TokenStream {
 /// `impl` block, which reads it; see [`macro@controller`] for its arguments.
 #[proc_macro_attribute]
 pub fn websocket(_args: TokenStream, item: TokenStream) -> TokenStream {
-    let item = proc_macro2::TokenStream::from(item);
-    let error = syn::Error::new(
-        proc_macro2::Span::call_site(),
-        "`#[websocket]` belongs on a method inside a `#[controller(\"prefix\")]` impl block; \
-         add `#[controller(\"..\")]` to the enclosing `impl`",
-    )
-    .into_compile_error();
-    quote::quote!(#error #item).into()
+    controller::stray_websocket(item.into()).into()
 }

@@ -25,8 +25,6 @@ runtime_paths! {
     mode => Mode;
     duration => Duration;
     arc => Arc;
-    future => Future;
-    send => Send;
     ok => Ok;
     err => Err;
     some => Some;

@@ -42,8 +42,6 @@ pub mod __private {
     pub use crate::context::{FromContext, MessageContext};
     pub use crate::endpoint::{Controller, EndpointOptions, Handler, Mode};
     pub use crate::reply::{IntoReply, Reply};
-    pub use std::future::Future;
-    pub use std::marker::Send;
     pub use std::option::Option::{None, Some};
     pub use std::result::Result::{Err, Ok};
     pub use std::sync::Arc;

@@ -42,13 +42,8 @@ fn handler(controller: &Controller, endpoint: &Endpoint) -> TokenStream {
     let self_ty = &controller.self_ty;
     let marker = handler_type(endpoint);
     let method = &endpoint.method;
-    let (handler_trait, context, reply, future, send) = (
-        paths::handler(),
-        paths::message_context(),
-        paths::reply(),
-        paths::future(),
-        paths::send(),
-    );
+    let (handler_trait, context, reply) =
+        (paths::handler(), paths::message_context(), paths::reply());
     let (ok, err) = (paths::ok(), paths::err());
     let args: Vec<_> = (0..endpoint.params.len())
         .map(|index| format_ident!("__gw_arg{}", index))
@@ -77,16 +72,10 @@ fn handler(controller: &Controller, endpoint: &Endpoint) -> TokenStream {
         struct #marker;
 
         impl #handler_trait<#self_ty> for #marker {
-            #[allow(unused_variables)]
-            fn call<'__gw_a>(
-                __gw_controller: &'__gw_a #self_ty,
-                __gw_ctx: &'__gw_a #context,
-            ) -> impl #future<Output = #reply> + #send + '__gw_a {
-                async move {
-                    #(#bindings)*
-                    let __gw_value = #call.await;
-                    #reply_value
-                }
+            async fn call(__gw_controller: &#self_ty, __gw_ctx: &#context) -> #reply {
+                #(#bindings)*
+                let __gw_value = #call.await;
+                #reply_value
             }
         }
     }

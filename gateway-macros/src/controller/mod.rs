@@ -8,7 +8,7 @@ mod validate;
 use crate::diag::Errors;
 use proc_macro2::TokenStream;
 use quote::quote;
-use syn::ItemImpl;
+use syn::{FnArg, ImplItemFn, ItemImpl};
 
 pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
     let mut errors = Errors::default();
@@ -40,4 +40,28 @@ pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
         #generated
         #errors
     }
+}
+
+/// A `#[websocket]` that no `#[controller]` consumed: the error says where it belongs, and the
+/// method is emitted without our parameter attributes so no follow-on errors bury it.
+pub fn stray_websocket(item: TokenStream) -> TokenStream {
+    let error = syn::Error::new(
+        proc_macro2::Span::call_site(),
+        "`#[websocket]` belongs on a method inside a `#[controller(\"prefix\")]` impl block; \
+         add `#[controller(\"..\")]` to the enclosing `impl`",
+    )
+    .into_compile_error();
+    let Ok(mut method) = syn::parse2::<ImplItemFn>(item.clone()) else {
+        return quote!(#error #item);
+    };
+    for input in &mut method.sig.inputs {
+        if let FnArg::Typed(param) = input {
+            param.attrs.retain(|attr| {
+                !parse::PARAMETER_ATTRIBUTES
+                    .iter()
+                    .any(|name| attr.path().is_ident(name))
+            });
+        }
+    }
+    quote!(#error #method)
 }

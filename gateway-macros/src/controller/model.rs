@@ -1,7 +1,7 @@
 //! The typed model of a `#[controller]` impl, built by `parse` and checked by `validate`; `expand`
 //! reads only a validated model.
 
-use proc_macro2::Span;
+use proc_macro2::{Span, TokenStream};
 use syn::{Ident, LitStr, ReturnType, Type};
 
 /// A `#[controller("prefix")] impl Type { .. }`.
@@ -36,8 +36,8 @@ pub enum Receiver {
     Shared,
     /// No receiver: `Type::method(..)`.
     None,
-    /// `self`, `&mut self`, `self: Arc<Self>`: not allowed.
-    Unsupported(Span),
+    /// `self`, `&mut self`, `self: Arc<Self>`: not allowed (the tokens, for the error).
+    Unsupported(TokenStream),
 }
 
 /// The arguments of `#[websocket(..)]`.
@@ -80,8 +80,11 @@ pub struct Param {
 
 /// Where a parameter's value comes from.
 pub enum Source {
-    /// `#[body]` or `#[body("a.b")]`; the span is the attribute's.
-    Body { field: Option<LitStr>, span: Span },
+    /// `#[body]` or `#[body("a.b")]`; `attr` is the attribute's tokens, for errors.
+    Body {
+        field: Option<LitStr>,
+        attr: TokenStream,
+    },
     /// `#[header("name")]`, `#[query("name")]`, `#[param("name")]`.
     Handshake { kind: HandshakeKind, name: LitStr },
     /// No attribute: bound by type through `FromContext`.

@@ -97,7 +97,7 @@ fn endpoint(
         {
             Receiver::Shared
         }
-        Some(receiver) => Receiver::Unsupported(receiver.span()),
+        Some(receiver) => Receiver::Unsupported(receiver.to_token_stream()),
     };
     Endpoint {
         method: signature.ident.clone(),
@@ -111,7 +111,7 @@ fn endpoint(
         not_async: signature
             .asyncness
             .is_none()
-            .then(|| signature.fn_token.span),
+            .then_some(signature.fn_token.span),
         generics: (!signature.generics.params.is_empty()).then(|| signature.generics.span()),
         params,
         output: signature.output.clone(),
@@ -136,6 +136,9 @@ fn take_attributes(attrs: &mut Vec<Attribute>, name: &str) -> Vec<Attribute> {
     *attrs = kept;
     taken
 }
+
+/// The attributes a parameter can carry to say where its value comes from.
+pub const PARAMETER_ATTRIBUTES: [&str; 4] = ["body", "header", "query", "param"];
 
 /// Reads (and strips) the binding attribute of every parameter after the receiver.
 fn parse_params(method: &mut ImplItemFn, errors: &mut Errors) -> Vec<Param> {
@@ -197,9 +200,12 @@ fn parse_source(attr: &Attribute) -> Option<syn::Result<Source>> {
 }
 
 fn parse_body(attr: &Attribute) -> syn::Result<Source> {
-    let span = attr.span();
+    let tokens = attr.to_token_stream();
     if let Meta::Path(_) = attr.meta {
-        return Ok(Source::Body { field: None, span });
+        return Ok(Source::Body {
+            field: None,
+            attr: tokens,
+        });
     }
     let expected =
         "expected `#[body]` or a JSON field path: `#[body(\"message\")]`, `#[body(\"user.name\")]`";
@@ -211,7 +217,7 @@ fn parse_body(attr: &Attribute) -> syn::Result<Source> {
     }
     Ok(Source::Body {
         field: Some(field),
-        span,
+        attr: tokens,
     })
 }
 
@@ -288,7 +294,7 @@ fn parse_websocket_args(attr: &Attribute) -> syn::Result<WebsocketArgs> {
                         .ok_or_else(|| syn::Error::new(text.span(), size::EXPECTED))?,
                 );
                 "max_message"
-            } else if lookahead.peek(LitStr) {
+            } else if input.peek(LitStr) {
                 return Err(input.error("the path comes first: `#[websocket(\"path\", ..)]`"));
             } else {
                 return Err(lookahead.error());

@@ -39,9 +39,9 @@ fn signature(endpoint: &Endpoint, errors: &mut Errors) {
     if let Some(span) = endpoint.generics {
         errors.at(span, "a `#[websocket]` handler cannot be generic: every parameter needs a concrete type to bind");
     }
-    if let Receiver::Unsupported(span) = endpoint.receiver {
-        errors.at(
-            span,
+    if let Receiver::Unsupported(receiver) = &endpoint.receiver {
+        errors.spanned(
+            receiver,
             "a `#[websocket]` handler takes `&self`: one controller serves every connection at once \
              (keep mutable state behind a `Mutex` or an atomic)",
         );
@@ -62,9 +62,9 @@ fn options(endpoint: &Endpoint, errors: &mut Errors) {
                 errors.at(span, "a `SendOnly` handler always runs when the connection opens; remove `trigger_on_connect`");
             }
             for param in &endpoint.params {
-                if let Source::Body { span, .. } = param.source {
-                    errors.at(
-                        span,
+                if let Source::Body { attr, .. } = &param.source {
+                    errors.spanned(
+                        attr,
                         "`#[body]` cannot be used in a `SendOnly` handler: it runs once when the connection \
                          opens, before any message; remove the parameter or use `mode = TwoWay`",
                     );

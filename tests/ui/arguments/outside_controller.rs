@@ -1,0 +1,12 @@
+use gateway::prelude::*;
+
+struct Chat;
+
+impl Chat {
+    #[websocket("room")]
+    async fn room(&self, #[body] message: String) -> String {
+        message
+    }
+}
+
+fn main() {}
