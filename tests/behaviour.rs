@@ -3,10 +3,12 @@
 
 mod common;
 
-use common::{start, Client};
+use common::raw::{RawClient, OP_CLOSE, OP_TEXT};
+use common::{start, Client, WAIT};
 use futures_util::future::join_all;
 use gateway::prelude::*;
 use std::collections::HashSet;
+use std::time::Duration;
 
 struct Behaviour;
 
@@ -180,6 +182,24 @@ async fn a_plain_http_get_is_refused_without_an_upgrade() {
     stream.read_to_string(&mut response).await.unwrap();
     assert!(!response.starts_with("HTTP/1.1 101"), "{response}");
     assert!(response.starts_with("HTTP/1.1 4"), "{response}");
+}
+
+#[tokio::test]
+async fn a_client_that_never_answers_the_close_is_dropped_after_the_close_timeout() {
+    let app = App::new()
+        .controller(Behaviour)
+        .close_timeout(Duration::from_millis(200));
+    let addr = start(app).await;
+    let mut client = RawClient::connect(addr, "/t/queued").await;
+    client.send_frame(OP_TEXT, b"close").await;
+    let mut frame = client.read_frame().await;
+    while frame.opcode != OP_CLOSE {
+        frame = client.read_frame().await;
+    }
+    assert_eq!(frame.close().0, 4001);
+    // No Close goes back; the server must end the TCP connection on its own.
+    let ended = tokio::time::timeout(WAIT, client.is_disconnected()).await;
+    assert_eq!(ended, Ok(true));
 }
 
 struct Other;

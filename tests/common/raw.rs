@@ -97,3 +97,11 @@ impl RawClient {
         Frame { opcode, payload }
     }
 }
+
+impl RawClient {
+    /// Whether the server has ended the TCP connection (reads hit end of stream).
+    pub async fn is_disconnected(&mut self) -> bool {
+        let mut byte = [0u8; 1];
+        matches!(self.stream.read(&mut byte).await, Ok(0) | Err(_))
+    }
+}
