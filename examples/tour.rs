@@ -4,6 +4,7 @@
 //! any WebSocket client, e.g. `websocat ws://127.0.0.1:8080/example/websocket`.
 
 use gateway::prelude::*;
+use gateway::{Handshake, Middleware};
 use serde::{Deserialize, Serialize};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -15,6 +16,28 @@ struct Greet {
 #[derive(Serialize)]
 struct Greeting {
     greeting: String,
+}
+
+/// Who `/example/whoami` is talking to, attached by [`UserFromHeader`] during the handshake.
+#[derive(Clone)]
+struct User {
+    name: String,
+}
+
+/// Reads `x-user` before the upgrade; without it the client gets HTTP 401 and no WebSocket.
+struct UserFromHeader;
+
+impl Middleware for UserFromHeader {
+    async fn handle(&self, handshake: &mut Handshake) -> Result<(), Response> {
+        let Some(name) = handshake.header("x-user") else {
+            return Err((StatusCode::UNAUTHORIZED, "send an x-user header").into_response());
+        };
+        let user = User {
+            name: name.to_owned(),
+        };
+        handshake.insert_data(user);
+        Ok(())
+    }
 }
 
 /// Controller state is shared by every connection: `&self` in each handler.
@@ -114,6 +137,20 @@ impl ExampleController {
         #[body] message: String,
     ) -> String {
         format!("{user}@{room}: {message}")
+    }
+
+    /// Only for clients with `authorization: Bearer letmein`; others get HTTP 403 and no upgrade.
+    #[websocket("secret")]
+    #[guard(BearerToken::new(|token| token == "letmein"))]
+    async fn secret(&self, #[body] message: String) -> String {
+        format!("Echo: {message}")
+    }
+
+    /// A middleware attaches the user during the handshake; the handler takes it as `#[data]`.
+    #[websocket("whoami")]
+    #[middleware(UserFromHeader)]
+    async fn whoami(&self, #[data] user: User) -> String {
+        format!("you are {}", user.name)
     }
 }
 

@@ -9,7 +9,8 @@ pub mod prelude {
     pub use crate::close_code;
     pub use gateway_macros::{controller, websocket};
     pub use gateway_runtime::{
-        serve, serve_on, App, Bytes, CloseWebSocket, Connection, ConnectionId, FromContext, Json,
-        Message, WsError,
+        serve, serve_on, App, BearerToken, Bytes, CloseWebSocket, Connection, ConnectionId,
+        FromContext, IntoResponse, Json, Message, RateLimit, RequireHeader, Response, StatusCode,
+        TracingObserver, WsError,
     };
 }

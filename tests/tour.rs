@@ -215,3 +215,43 @@ async fn invalid_utf8_in_a_text_frame_closes_with_1007() {
         .unwrap();
     assert_eq!(frame.close().0, 1007);
 }
+
+#[tokio::test]
+async fn secret_refuses_the_upgrade_without_the_bearer_token() {
+    let addr = tour().await;
+    assert_eq!(
+        Client::connect_with(addr, "/example/secret", &[])
+            .await
+            .err(),
+        Some(403)
+    );
+    let wrong = [("authorization", "Bearer guess")];
+    assert_eq!(
+        Client::connect_with(addr, "/example/secret", &wrong)
+            .await
+            .err(),
+        Some(403)
+    );
+
+    let right = [("authorization", "Bearer letmein")];
+    let mut client = Client::connect_with(addr, "/example/secret", &right)
+        .await
+        .unwrap();
+    assert_eq!(client.ask("psst").await, "Echo: psst");
+}
+
+#[tokio::test]
+async fn whoami_answers_with_the_user_the_middleware_attached() {
+    let addr = tour().await;
+    assert_eq!(
+        Client::connect_with(addr, "/example/whoami", &[])
+            .await
+            .err(),
+        Some(401)
+    );
+
+    let mut client = Client::connect_with(addr, "/example/whoami", &[("x-user", "ada")])
+        .await
+        .unwrap();
+    assert_eq!(client.ask("who am I?").await, "you are ada");
+}

@@ -4,7 +4,7 @@
 #[test]
 fn compile_errors_teach() {
     let cases = trybuild::TestCases::new();
-    for topic in ["arguments", "handler", "controller", "binding"] {
+    for topic in ["arguments", "handler", "controller", "binding", "lifecycle"] {
         cases.compile_fail(format!("tests/ui/{topic}/*.rs"));
     }
     cases.pass("tests/ui/pass/*.rs");

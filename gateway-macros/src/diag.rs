@@ -45,3 +45,50 @@ impl Errors {
         self.combined.is_none()
     }
 }
+
+/// The name in `known` that `name` most likely misspells, if any: one edit away for short names,
+/// two for longer ones (so `doc` is not taken for `dep`).
+pub fn closest<'a>(name: &str, known: &[&'a str]) -> Option<&'a str> {
+    known
+        .iter()
+        .copied()
+        .filter(|candidate| *candidate != name && name.len() >= 3)
+        .map(|candidate| (edit_distance(name, candidate), candidate))
+        .filter(|(distance, candidate)| *distance <= if candidate.len() <= 4 { 1 } else { 2 })
+        .min_by_key(|(distance, _)| *distance)
+        .map(|(_, candidate)| candidate)
+}
+
+/// Levenshtein distance (names here are a few letters long).
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let above = row[j + 1];
+            row[j + 1] = (above + 1)
+                .min(row[j] + 1)
+                .min(diagonal + usize::from(ca != *cb));
+            diagonal = above;
+        }
+    }
+    row[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::closest;
+
+    #[test]
+    fn suggests_only_near_misses() {
+        let known = ["guard", "middleware", "websocket", "dep", "data"];
+        assert_eq!(closest("gaurd", &known), Some("guard"));
+        assert_eq!(closest("websoket", &known), Some("websocket"));
+        assert_eq!(closest("guard", &known), None);
+        assert_eq!(closest("derive", &known), None);
+        assert_eq!(closest("doc", &known), None);
+        assert_eq!(closest("deps", &known), Some("dep"));
+    }
+}

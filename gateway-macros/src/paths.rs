@@ -29,6 +29,13 @@ runtime_paths! {
     err => Err;
     some => Some;
     none => None;
+    route => Route;
+    lifecycle => Lifecycle;
+    dependencies => dependencies;
+    binding_failed => binding_failed;
+    bind_data => data;
+    bind_optional_data => optional_data;
+    dependency => Dependency;
     bind_body => body;
     bind_body_field => body_field;
     bind_required => required;

@@ -3,6 +3,10 @@
 use crate::connection::{Connection, ConnectionId};
 use crate::endpoint::{Controller, EndpointOptions, Handler};
 use crate::handshake::Handshake;
+use crate::lifecycle::{
+    Catcher, CloseSummary, ClosedBy, Guard, Interceptor, Lifecycle, Middleware, Observer,
+};
+use crate::services::{DependencyKey, Services};
 use crate::session::Session;
 use axum::extract::connect_info::ConnectInfo;
 use axum::extract::ws::WebSocketUpgrade;
@@ -14,6 +18,8 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::time::Instant;
+use tracing::Instrument;
 
 /// The largest message accepted by default: 1 MiB. tungstenite's own default (64 MiB) lets one
 /// client make the server buffer 64 MiB.
@@ -43,6 +49,14 @@ pub enum BuildError {
         /// The handler registered second.
         second: &'static str,
     },
+    /// A handler has a `#[dep]` parameter whose service was never provided.
+    #[error("`{handler}` needs a `{service}` (a `#[dep]` parameter) but none was provided; add `.provide(..)` to the App")]
+    MissingDependency {
+        /// The handler with the `#[dep]` parameter.
+        handler: &'static str,
+        /// The service's type.
+        service: &'static str,
+    },
 }
 
 /// Settings every endpoint of the app shares.
@@ -50,12 +64,13 @@ struct AppSettings {
     max_message: usize,
     close_timeout: Duration,
     outbound_queue: usize,
+    services: Arc<Services>,
     next_connection_id: AtomicU64,
 }
 
-/// A real-time application: controllers and their settings. Serve it with
-/// [`serve`](crate::serve), or turn it into an `axum::Router` with [`App::into_router`] to merge
-/// it into an existing axum application.
+/// A real-time application: controllers, app-wide lifecycle components, services and settings.
+/// Serve it with [`serve`](crate::serve), or turn it into an `axum::Router` with
+/// [`App::into_router`] to merge it into an existing axum application.
 ///
 /// ```
 /// use gateway::prelude::*;
@@ -75,6 +90,8 @@ struct AppSettings {
 #[must_use = "an App does nothing until it is served or turned into a router"]
 pub struct App {
     routes: Routes,
+    lifecycle: Lifecycle,
+    services: Services,
     max_message: usize,
     close_timeout: Duration,
     outbound_queue: usize,
@@ -91,6 +108,8 @@ impl App {
     pub fn new() -> Self {
         Self {
             routes: Routes::default(),
+            lifecycle: Lifecycle::new(),
+            services: Services::default(),
             max_message: DEFAULT_MAX_MESSAGE,
             close_timeout: DEFAULT_CLOSE_TIMEOUT,
             outbound_queue: DEFAULT_OUTBOUND_QUEUE,
@@ -101,6 +120,43 @@ impl App {
     /// connections (`&self` in a handler), never cloned.
     pub fn controller<C: Controller>(mut self, controller: C) -> Self {
         Arc::new(controller).register(&mut self.routes);
+        self
+    }
+
+    /// Adds an app-wide [`Observer`]: it sees every connection of every endpoint, first.
+    pub fn observer(mut self, observer: impl Observer) -> Self {
+        self.lifecycle = self.lifecycle.observer(observer);
+        self
+    }
+
+    /// Adds an app-wide [`Middleware`], run before controller and method middleware.
+    pub fn middleware(mut self, middleware: impl Middleware) -> Self {
+        self.lifecycle = self.lifecycle.middleware(middleware);
+        self
+    }
+
+    /// Adds an app-wide [`Guard`], checked before controller and method guards.
+    pub fn guard(mut self, guard: impl Guard) -> Self {
+        self.lifecycle = self.lifecycle.guard(guard);
+        self
+    }
+
+    /// Adds an app-wide [`Interceptor`]: its `pre` runs first and its `post` last.
+    pub fn interceptor(mut self, interceptor: impl Interceptor) -> Self {
+        self.lifecycle = self.lifecycle.interceptor(interceptor);
+        self
+    }
+
+    /// Adds an app-wide [`Catcher`], asked after method and controller catchers.
+    pub fn catcher(mut self, catcher: impl Catcher) -> Self {
+        self.lifecycle = self.lifecycle.catcher(catcher);
+        self
+    }
+
+    /// Provides a service to `#[dep] x: Arc<T>` parameters (one per type; a second replaces
+    /// the first).
+    pub fn provide<T: Send + Sync + 'static>(mut self, service: T) -> Self {
+        self.services.insert(Arc::new(service));
         self
     }
 
@@ -126,31 +182,67 @@ impl App {
     /// The app as an axum router, one `GET` route per endpoint.
     ///
     /// # Errors
-    /// [`BuildError::DuplicatePath`] when two handlers claim one path.
+    /// [`BuildError::DuplicatePath`] when two handlers claim one path;
+    /// [`BuildError::MissingDependency`] when a `#[dep]` service was not provided.
     pub fn into_router(self) -> Result<Router, BuildError> {
+        self.check()?;
         let settings = Arc::new(AppSettings {
             max_message: self.max_message,
             close_timeout: self.close_timeout,
             outbound_queue: self.outbound_queue,
+            services: Arc::new(self.services),
             next_connection_id: AtomicU64::new(1),
         });
         let mut router = Router::new();
-        let mut seen: Vec<(&str, &'static str)> = Vec::new();
-        for route in &self.routes.entries {
-            if let Some((_, first)) = seen.iter().find(|(path, _)| *path == route.path) {
-                return Err(BuildError::DuplicatePath {
-                    path: route.path.clone(),
-                    first,
-                    second: route.handler,
-                });
-            }
-            seen.push((&route.path, route.handler));
-        }
-        for route in self.routes.entries {
-            router = router.route(&route.path, (route.build)(Arc::clone(&settings)));
+        for entry in self.routes.entries {
+            let lifecycle = self.lifecycle.around(&entry.route.lifecycle);
+            let path = entry.route.path;
+            router = router.route(path, (entry.build)(Arc::clone(&settings), lifecycle));
         }
         Ok(router)
     }
+
+    fn check(&self) -> Result<(), BuildError> {
+        let entries = &self.routes.entries;
+        for (index, entry) in entries.iter().enumerate() {
+            let route = &entry.route;
+            if let Some(first) = entries[..index]
+                .iter()
+                .find(|earlier| earlier.route.path == route.path)
+            {
+                return Err(BuildError::DuplicatePath {
+                    path: route.path.to_owned(),
+                    first: first.route.handler,
+                    second: route.handler,
+                });
+            }
+            if let Some(missing) = route
+                .dependencies
+                .iter()
+                .find(|key| !self.services.contains(key))
+            {
+                return Err(BuildError::MissingDependency {
+                    handler: route.handler,
+                    service: missing.type_name,
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What `#[controller]` says about one endpoint.
+pub struct Route {
+    /// The full path (`/example/websocket`).
+    pub path: &'static str,
+    /// `Type::method`, for messages.
+    pub handler: &'static str,
+    /// The `#[websocket]` arguments.
+    pub options: EndpointOptions,
+    /// The controller's and the method's components, outer first.
+    pub lifecycle: Lifecycle,
+    /// The services its `#[dep]` parameters need.
+    pub dependencies: Vec<DependencyKey>,
 }
 
 /// The endpoints collected from controllers, waiting for the app's settings.
@@ -159,40 +251,38 @@ pub struct Routes {
     entries: Vec<RouteEntry>,
 }
 
+type BuildRoute = Box<dyn FnOnce(Arc<AppSettings>, Lifecycle) -> MethodRouter + Send>;
+
 struct RouteEntry {
-    path: String,
-    handler: &'static str,
-    build: Box<dyn FnOnce(Arc<AppSettings>) -> MethodRouter + Send>,
+    route: Route,
+    build: BuildRoute,
 }
 
 /// One WebSocket endpoint as its connections see it.
 struct Endpoint<C> {
     controller: Arc<C>,
     options: EndpointOptions,
+    lifecycle: Lifecycle,
     settings: Arc<AppSettings>,
 }
 
 impl Routes {
     /// Adds a WebSocket endpoint served by handler `H` on `controller`. Called by the code
     /// `#[controller]` generates.
-    pub fn websocket<C, H>(
-        &mut self,
-        controller: &Arc<C>,
-        path: &str,
-        handler: &'static str,
-        options: EndpointOptions,
-    ) where
+    pub fn websocket<C, H>(&mut self, controller: &Arc<C>, route: Route)
+    where
         C: Send + Sync + 'static,
         H: Handler<C>,
     {
         let controller = Arc::clone(controller);
+        let options = route.options;
         self.entries.push(RouteEntry {
-            path: path.to_owned(),
-            handler,
-            build: Box::new(move |settings| {
+            route,
+            build: Box::new(move |settings, lifecycle| {
                 let endpoint = Arc::new(Endpoint {
                     controller,
                     options,
+                    lifecycle,
                     settings,
                 });
                 get(move |request: Request| upgrade::<C, H>(endpoint, request))
@@ -201,12 +291,14 @@ impl Routes {
     }
 }
 
-/// Answers the HTTP upgrade request and starts the connection's task.
+/// Runs the handshake half of the lifecycle, answers the upgrade request and starts the
+/// connection's task. A refused client costs no upgrade, no task and no buffers.
 async fn upgrade<C, H>(endpoint: Arc<Endpoint<C>>, request: Request) -> Response
 where
     C: Send + Sync + 'static,
     H: Handler<C>,
 {
+    let started = Instant::now();
     let (mut parts, _body) = request.into_parts();
     let upgrade = match WebSocketUpgrade::from_request_parts(&mut parts, &()).await {
         Ok(upgrade) => upgrade,
@@ -223,12 +315,28 @@ where
         .extensions
         .get::<ConnectInfo<SocketAddr>>()
         .map(|info| info.0);
-    let handshake = Handshake {
+    let mut handshake = Handshake {
         headers: parts.headers,
         uri: parts.uri,
         path_params,
         remote_addr,
+        data: Default::default(),
     };
+    if let Err(response) = endpoint.lifecycle.admit(&mut handshake).await {
+        let summary = CloseSummary {
+            client_id: None,
+            path: handshake.uri.path().to_owned(),
+            closed_by: ClosedBy::Rejected(response.status()),
+            code: None,
+            reason: String::new(),
+            duration: started.elapsed(),
+            messages_in: 0,
+            messages_out: 0,
+            error: None,
+        };
+        endpoint.lifecycle.closed(&summary).await;
+        return response;
+    }
     let max_message = endpoint
         .options
         .max_message
@@ -240,16 +348,30 @@ where
         .on_upgrade(move |socket| async move {
             let settings = &endpoint.settings;
             let id = ConnectionId(settings.next_connection_id.fetch_add(1, Ordering::Relaxed));
-            let (connection, outbound) = Connection::open(id, handshake, settings.outbound_queue);
-            Session {
+            let span =
+                tracing::info_span!("connection", client_id = %id, path = %handshake.uri.path());
+            let (connection, outbound) = Connection::open(
+                id,
+                handshake,
+                Arc::clone(&settings.services),
+                settings.outbound_queue,
+            );
+            let session = Session {
                 controller: &*endpoint.controller,
                 options: endpoint.options,
+                lifecycle: &endpoint.lifecycle,
                 close_timeout: settings.close_timeout,
                 socket,
                 connection,
                 outbound,
+                started,
+                tally: Default::default(),
+            };
+            async {
+                let summary = session.run::<H>().await;
+                endpoint.lifecycle.closed(&summary).await;
             }
-            .run::<H>()
+            .instrument(span)
             .await;
         })
 }

@@ -175,3 +175,25 @@ fn short_type_name<T>() -> &'static str {
     let full = std::any::type_name::<T>();
     full.rsplit("::").next().unwrap_or(full)
 }
+
+/// `#[data] x: T`: what a middleware or guard attached during the handshake.
+pub fn data<T: Clone + Send + Sync + 'static>(ctx: &MessageContext) -> Result<T, WsError> {
+    optional_data(ctx)?.ok_or_else(|| {
+        WsError::internal(format!(
+            "no `{}` was attached to this connection; a middleware or guard must call `Handshake::insert_data`",
+            std::any::type_name::<T>()
+        ))
+    })
+}
+
+/// `#[data] x: Option<T>`.
+pub fn optional_data<T: Clone + Send + Sync + 'static>(
+    ctx: &MessageContext,
+) -> Result<Option<T>, WsError> {
+    Ok(ctx.connection().handshake().data::<T>().cloned())
+}
+
+/// Marks an error raised while binding a parameter.
+pub fn binding_failed(error: WsError) -> crate::reply::Reply {
+    crate::reply::Reply::Error(error.with_origin(crate::error::ErrorOrigin::Binding))
+}

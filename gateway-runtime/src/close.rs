@@ -28,6 +28,8 @@ pub mod close_code {
     pub const TRY_AGAIN_LATER: u16 = 1013;
     /// 1014: a gateway or proxy got an invalid response upstream.
     pub const BAD_GATEWAY: u16 = 1014;
+    /// 1005: reported (never sent) when a Close frame carried no code.
+    pub const NO_STATUS: u16 = 1005;
 }
 
 /// A Close frame's payload is at most 125 bytes (RFC 6455 §5.5); two of them carry the code.

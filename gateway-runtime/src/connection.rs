@@ -2,6 +2,7 @@
 
 use crate::close::CloseWebSocket;
 use crate::handshake::Handshake;
+use crate::services::Services;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes};
 use std::fmt;
 use std::net::SocketAddr;
@@ -48,6 +49,9 @@ pub struct Connection {
 struct Shared {
     id: ConnectionId,
     handshake: Handshake,
+    services: Arc<Services>,
+    /// Per-connection state of components (a rate limiter's bucket, ..), created on first use.
+    locals: Mutex<axum::http::Extensions>,
     outbound: mpsc::Sender<Message>,
     close_request: Mutex<Option<CloseFrame>>,
     close_requested: Notify,
@@ -58,12 +62,15 @@ impl Connection {
     pub(crate) fn open(
         id: ConnectionId,
         handshake: Handshake,
+        services: Arc<Services>,
         queue_capacity: usize,
     ) -> (Self, mpsc::Receiver<Message>) {
         let (sender, receiver) = mpsc::channel(queue_capacity);
         let shared = Arc::new(Shared {
             id,
             handshake,
+            services,
+            locals: Mutex::default(),
             outbound: sender,
             close_request: Mutex::new(None),
             close_requested: Notify::new(),
@@ -104,6 +111,37 @@ impl Connection {
                 mpsc::error::TrySendError::Full(_) => SendError::QueueFull,
                 mpsc::error::TrySendError::Closed(_) => SendError::Closed,
             })
+    }
+
+    /// The app's services (see [`App::provide`](crate::App::provide)).
+    pub fn services(&self) -> &Services {
+        &self.shared.services
+    }
+
+    /// Runs `f` on this connection's value of type `T` (created with `Default` on first use).
+    /// Components keep per-connection state here; it is dropped with the connection.
+    ///
+    /// ```
+    /// # fn demo(conn: gateway::Connection) {
+    /// #[derive(Clone, Default)]
+    /// struct Seen(u64);
+    /// let seen = conn.with_local(|seen: &mut Seen| { seen.0 += 1; seen.0 });
+    /// # }
+    /// ```
+    pub fn with_local<T, R>(&self, f: impl FnOnce(&mut T) -> R) -> R
+    where
+        T: Clone + Default + Send + Sync + 'static,
+    {
+        let mut locals = self
+            .shared
+            .locals
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if locals.get::<T>().is_none() {
+            locals.insert(T::default());
+        }
+        let value = locals.get_mut::<T>().expect("inserted above");
+        f(value)
     }
 
     /// A [`CloseWebSocket`] for this client.

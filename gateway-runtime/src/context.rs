@@ -34,6 +34,12 @@ impl MessageContext {
         self.body.as_ref()
     }
 
+    /// Replaces the message before the handler binds it (for interceptors).
+    pub fn set_body(&mut self, body: Option<Message>) {
+        self.body = body;
+        self.json = OnceLock::new();
+    }
+
     /// The message decoded as a JSON document, parsed at most once per message.
     ///
     /// # Errors

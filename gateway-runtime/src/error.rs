@@ -20,7 +20,21 @@ use std::fmt;
 pub struct WsError {
     status: u16,
     message: Cow<'static, str>,
+    origin: ErrorOrigin,
     source: Option<Box<dyn std::error::Error + Send + Sync>>,
+}
+
+/// Where on the way from message to reply an error arose; catchers can treat each differently.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorOrigin {
+    /// A parameter could not be bound (missing header, malformed JSON, missing `#[data]`, ..).
+    Binding,
+    /// The handler returned `Err(..)`.
+    Handler,
+    /// An interceptor's `pre` stopped the message with an error.
+    Interceptor,
+    /// The handler (or an interceptor) panicked. The default catcher closes with 1011.
+    Panic,
 }
 
 impl WsError {
@@ -29,8 +43,20 @@ impl WsError {
         Self {
             status,
             message: message.into(),
+            origin: ErrorOrigin::Handler,
             source: None,
         }
+    }
+
+    /// The same error, marked as arising at `origin`.
+    pub fn with_origin(mut self, origin: ErrorOrigin) -> Self {
+        self.origin = origin;
+        self
+    }
+
+    /// Where the error arose.
+    pub fn origin(&self) -> ErrorOrigin {
+        self.origin
     }
 
     /// A 400 error: the client's message could not be used.
@@ -69,6 +95,7 @@ impl<E: std::error::Error + Send + Sync + 'static> From<E> for WsError {
         Self {
             status: 500,
             message: error.to_string().into(),
+            origin: ErrorOrigin::Handler,
             source: Some(Box::new(error)),
         }
     }
@@ -79,6 +106,7 @@ impl fmt::Debug for WsError {
         f.debug_struct("WsError")
             .field("status", &self.status)
             .field("message", &self.message)
+            .field("origin", &self.origin)
             .finish()
     }
 }

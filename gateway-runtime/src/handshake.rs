@@ -1,16 +1,17 @@
 //! [`Handshake`]: what the client's HTTP upgrade request said, fixed for the connection's life.
 
-use axum::http::{HeaderMap, Uri};
+use axum::http::{Extensions, HeaderMap, Uri};
 use std::net::SocketAddr;
 
-/// The parts of the upgrade request that handlers can bind: headers, query, path parameters and
-/// the client's address.
+/// The parts of the upgrade request that handlers can bind: headers, query, path parameters, the
+/// client's address, and the data middleware and guards attached for `#[data]` parameters.
 #[derive(Debug)]
 pub struct Handshake {
     pub(crate) headers: HeaderMap,
     pub(crate) uri: Uri,
     pub(crate) path_params: Vec<(String, String)>,
     pub(crate) remote_addr: Option<SocketAddr>,
+    pub(crate) data: Extensions,
 }
 
 impl Handshake {
@@ -49,5 +50,16 @@ impl Handshake {
     /// ([`serve`](crate::serve) does this; a plain `axum::serve` of the router does not).
     pub fn remote_addr(&self) -> Option<SocketAddr> {
         self.remote_addr
+    }
+
+    /// Attaches a value for `#[data] x: T` parameters (one value per type; a second replaces
+    /// the first). Middleware calls this during the handshake.
+    pub fn insert_data<T: Clone + Send + Sync + 'static>(&mut self, value: T) {
+        self.data.insert(value);
+    }
+
+    /// The value of type `T` attached during the handshake, if any.
+    pub fn data<T: Send + Sync + 'static>(&self) -> Option<&T> {
+        self.data.get::<T>()
     }
 }

@@ -1,10 +1,12 @@
 //! The connection loop: one task per client that reads messages, dispatches them in order, sends
 //! replies and queued messages, keeps the heartbeat, and performs the close handshake.
 
-use crate::close::close_code;
+use crate::close::{close_code, is_sendable_close_code, truncate_close_reason};
 use crate::connection::Connection;
 use crate::context::MessageContext;
 use crate::endpoint::{EndpointOptions, Handler, Mode};
+use crate::error::{ErrorOrigin, WsError};
+use crate::lifecycle::{Caught, CloseSummary, ClosedBy, Lifecycle};
 use crate::reply::Reply;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use futures_util::FutureExt;
@@ -32,15 +34,28 @@ fn close_with(code: u16, reason: &'static str) -> Flow {
 pub(crate) struct Session<'a, C> {
     pub(crate) controller: &'a C,
     pub(crate) options: EndpointOptions,
+    pub(crate) lifecycle: &'a Lifecycle,
     pub(crate) close_timeout: Duration,
     pub(crate) socket: WebSocket,
     pub(crate) connection: Connection,
     pub(crate) outbound: mpsc::Receiver<Message>,
+    pub(crate) started: Instant,
+    pub(crate) tally: Tally,
+}
+
+/// What observers learn about the connection when it ends.
+#[derive(Default)]
+pub(crate) struct Tally {
+    messages_in: u64,
+    messages_out: u64,
+    /// Who sent the first Close, with its code and reason.
+    first_close: Option<(ClosedBy, u16, String)>,
+    error: Option<String>,
 }
 
 impl<C> Session<'_, C> {
-    /// Runs the connection to its end.
-    pub(crate) async fn run<H: Handler<C>>(mut self) {
+    /// Runs the connection to its end and says how it ended.
+    pub(crate) async fn run<H: Handler<C>>(mut self) -> CloseSummary {
         let mut flow = Flow::Continue;
         if self.options.mode == Mode::SendOnly || self.options.trigger_on_connect {
             flow = self.dispatch::<H>(None).await;
@@ -66,7 +81,10 @@ impl<C> Session<'_, C> {
                 biased;
                 incoming = self.socket.recv() => match incoming {
                     Some(Ok(message)) => self.on_message::<H>(message, heartbeat.as_mut()).await,
-                    Some(Err(error)) => close_for_protocol_error(error),
+                    Some(Err(error)) => {
+                        self.tally.error = Some(error.to_string());
+                        close_for_protocol_error(error)
+                    }
                     None => Flow::Ended,
                 },
                 Some(message) = self.outbound.recv() => self.send(message).await,
@@ -90,6 +108,25 @@ impl<C> Session<'_, C> {
         if let Flow::Close(frame) = flow {
             self.close(frame).await;
         }
+        self.summary()
+    }
+
+    fn summary(self) -> CloseSummary {
+        let (closed_by, code, reason) = match self.tally.first_close {
+            Some((closed_by, code, reason)) => (closed_by, Some(code), reason),
+            None => (ClosedBy::Network, None, String::new()),
+        };
+        CloseSummary {
+            client_id: Some(self.connection.id()),
+            path: self.connection.handshake().uri().path().to_owned(),
+            closed_by,
+            code,
+            reason,
+            duration: self.started.elapsed(),
+            messages_in: self.tally.messages_in,
+            messages_out: self.tally.messages_out,
+            error: self.tally.error,
+        }
     }
 
     async fn on_message<H: Handler<C>>(
@@ -108,7 +145,12 @@ impl<C> Session<'_, C> {
                 Flow::Continue
             }
             // The client closed first; tungstenite answers its Close while we read on.
-            Message::Close(_) => {
+            Message::Close(frame) => {
+                let (code, reason) = frame
+                    .map_or((close_code::NO_STATUS, String::new()), |frame| {
+                        (frame.code, frame.reason.to_string())
+                    });
+                self.tally.first_close = Some((ClosedBy::Client, code, reason));
                 self.wait_for_end().await;
                 Flow::Ended
             }
@@ -117,26 +159,32 @@ impl<C> Session<'_, C> {
         }
     }
 
-    /// One handler call: bind, call, then send what the handler queued and its reply, in order.
+    /// One handler call through the interceptors, with errors through the catchers; then what
+    /// the handler queued and its reply are sent, in that order.
     async fn dispatch<H: Handler<C>>(&mut self, body: Option<Message>) -> Flow {
-        let ctx = MessageContext::new(self.connection.clone(), body);
-        let called = AssertUnwindSafe(H::call(self.controller, &ctx))
+        if body.is_some() {
+            self.tally.messages_in += 1;
+        }
+        let mut ctx = MessageContext::new(self.connection.clone(), body);
+        let called = AssertUnwindSafe(self.lifecycle.call::<C, H>(self.controller, &mut ctx))
             .catch_unwind()
             .await;
+        drop(ctx);
         let reply = match called {
-            Ok(reply) => reply,
-            Err(_) => {
-                tracing::error!(client_id = %self.connection.id(), "handler panicked; closing with 1011");
-                return close_with(close_code::INTERNAL_ERROR, "internal error");
+            Ok(Reply::Error(error)) => self.catch(error).await,
+            Ok(reply) => Ok(reply),
+            Err(panic) => {
+                let error =
+                    WsError::internal(format!("handler panicked: {}", panic_message(&*panic)))
+                        .with_origin(ErrorOrigin::Panic);
+                tracing::error!(client_id = %self.connection.id(), %error, "handler panicked");
+                self.catch(error).await
             }
         };
         let reply = match reply {
-            Reply::Nothing => None,
-            Reply::Message(message) => Some(message),
-            Reply::Error(error) => {
-                tracing::debug!(client_id = %self.connection.id(), %error, "handler error");
-                Some(Message::Text(error.to_json().into()))
-            }
+            Ok(Reply::Message(message)) => Some(message),
+            Ok(_) => None,
+            Err(frame) => return Flow::Close(frame),
         };
         if let Flow::Ended = self.send_queued().await {
             return Flow::Ended;
@@ -152,7 +200,31 @@ impl<C> Session<'_, C> {
         }
     }
 
+    /// The catchers' decision: a reply, or a Close frame.
+    async fn catch(&mut self, error: WsError) -> Result<Reply, CloseFrame> {
+        tracing::debug!(client_id = %self.connection.id(), %error, "error on the way to a reply");
+        match self.lifecycle.catch(&error, &self.connection).await {
+            Caught::Close(code, reason) => {
+                self.tally.error = Some(error.to_string());
+                let code = if is_sendable_close_code(code) {
+                    code
+                } else {
+                    close_code::INTERNAL_ERROR
+                };
+                Err(CloseFrame {
+                    code,
+                    reason: Utf8Bytes::from(truncate_close_reason(&reason)),
+                })
+            }
+            Caught::Reply(reply) => Ok(reply),
+            Caught::Pass => Ok(Reply::Nothing),
+        }
+    }
+
     async fn send(&mut self, message: Message) -> Flow {
+        if matches!(message, Message::Text(_) | Message::Binary(_)) {
+            self.tally.messages_out += 1;
+        }
         match self.socket.send(message).await {
             Ok(()) => Flow::Continue,
             Err(_) => Flow::Ended,
@@ -174,6 +246,9 @@ impl<C> Session<'_, C> {
         if let Flow::Ended = self.send_queued().await {
             return;
         }
+        self.tally
+            .first_close
+            .get_or_insert_with(|| (ClosedBy::Server, frame.code, frame.reason.to_string()));
         if let Flow::Ended = self.send(Message::Close(Some(frame))).await {
             return;
         }
@@ -188,6 +263,15 @@ impl<C> Session<'_, C> {
             tracing::debug!(client_id = %self.connection.id(), "close timeout; dropping the connection");
         }
     }
+}
+
+/// The text a panic was raised with, when it was a string.
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> &str {
+    panic
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("(no message)")
 }
 
 /// A protocol error worth telling the client about gets its close code; anything else means the

@@ -112,9 +112,13 @@ impl Client {
         }
     }
 
-    /// Starts the close handshake from the client side and waits for the server's answer.
+    /// Starts the close handshake from the client side (1000) and waits for the server's answer.
     pub async fn close(mut self) -> Message {
-        self.socket.close(None).await.unwrap();
+        let frame = tungstenite::protocol::CloseFrame {
+            code: CloseCode::Normal,
+            reason: "".into(),
+        };
+        self.socket.close(Some(frame)).await.unwrap();
         self.next().await
     }
 }

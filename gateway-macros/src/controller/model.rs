@@ -10,7 +10,45 @@ pub struct Controller {
     pub self_ty: Type,
     /// The type's name as users wrote it, for messages (`ExampleController`).
     pub type_name: String,
+    /// Lifecycle attributes on the impl block, in the order written.
+    pub components: Vec<Component>,
     pub endpoints: Vec<Endpoint>,
+}
+
+/// `#[guard(expr)]`, `#[middleware(expr)]`, ... on an impl block or a method.
+pub struct Component {
+    pub kind: ComponentKind,
+    pub expr: syn::Expr,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum ComponentKind {
+    Observer,
+    Middleware,
+    Guard,
+    Interceptor,
+    Catcher,
+}
+
+impl ComponentKind {
+    pub const ALL: [Self; 5] = [
+        Self::Observer,
+        Self::Middleware,
+        Self::Guard,
+        Self::Interceptor,
+        Self::Catcher,
+    ];
+
+    /// The attribute's name, which is also the `Lifecycle` method that adds one.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Observer => "observer",
+            Self::Middleware => "middleware",
+            Self::Guard => "guard",
+            Self::Interceptor => "interceptor",
+            Self::Catcher => "catcher",
+        }
+    }
 }
 
 /// One `#[websocket]` method.
@@ -21,6 +59,8 @@ pub struct Endpoint {
     /// Where the route came from, for errors about it.
     pub route_span: Span,
     pub options: Options,
+    /// Lifecycle attributes on the method, in the order written.
+    pub components: Vec<Component>,
     pub receiver: Receiver,
     /// The `fn` token when the method is not `async`.
     pub not_async: Option<Span>,
@@ -87,6 +127,10 @@ pub enum Source {
     },
     /// `#[header("name")]`, `#[query("name")]`, `#[param("name")]`.
     Handshake { kind: HandshakeKind, name: LitStr },
+    /// `#[data]`: attached by a middleware or guard during the handshake.
+    Data,
+    /// `#[dep]`: a service given to `App::provide`.
+    Dep,
     /// No attribute: bound by type through `FromContext`.
     Context,
 }

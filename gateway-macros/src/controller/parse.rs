@@ -1,7 +1,10 @@
 //! Syntax → model. Reads `#[controller]`'s prefix, every `#[websocket]` method and every parameter
 //! attribute, and strips all of them from the impl block so it compiles as the user wrote it.
 
-use super::model::{Controller, Endpoint, HandshakeKind, Mode, Options, Param, Receiver, Source};
+use super::model::{
+    Component, ComponentKind, Controller, Endpoint, HandshakeKind, Mode, Options, Param, Receiver,
+    Source,
+};
 use crate::diag::Errors;
 use crate::{duration, size};
 use proc_macro2::Span;
@@ -54,14 +57,29 @@ pub fn controller(prefix: &Prefix, item: &mut ItemImpl, errors: &mut Errors) -> 
             "a `#[controller]` type cannot be generic yet; use a concrete type",
         );
     }
+    let components = take_components(&mut item.attrs, errors);
+    report_misspelled(&mut item.attrs, &IMPL_ATTRIBUTES, errors);
     let mut endpoints = Vec::new();
     for member in &mut item.items {
         let ImplItem::Fn(method) = member else {
             continue;
         };
         let websocket_attrs = take_attributes(&mut method.attrs, "websocket");
+        let method_components = take_components(&mut method.attrs, errors);
+        report_misspelled(&mut method.attrs, &METHOD_ATTRIBUTES, errors);
         let params = parse_params(method, errors);
         let Some((first, rest)) = websocket_attrs.split_first() else {
+            if let Some(component) = method_components.first() {
+                errors.spanned(
+                    &component.expr,
+                    format!(
+                        "`#[{}]` applies to `#[websocket]` methods; add `#[websocket(\"..\")]` to `{}` \
+                         or move the attribute to the `impl` block",
+                        component.kind.name(),
+                        method.sig.ident
+                    ),
+                );
+            }
             continue;
         };
         for duplicate in rest {
@@ -71,12 +89,19 @@ pub fn controller(prefix: &Prefix, item: &mut ItemImpl, errors: &mut Errors) -> 
             );
         }
         if let Some(args) = errors.keep(parse_websocket_args(first)) {
-            endpoints.push(endpoint(method, &prefix_text, args, params));
+            endpoints.push(endpoint(
+                method,
+                &prefix_text,
+                args,
+                method_components,
+                params,
+            ));
         }
     }
     Controller {
         type_name: item.self_ty.to_token_stream().to_string().replace(' ', ""),
         self_ty: (*item.self_ty).clone(),
+        components,
         endpoints,
     }
 }
@@ -85,6 +110,7 @@ fn endpoint(
     method: &ImplItemFn,
     prefix: &str,
     args: WebsocketArgs,
+    components: Vec<Component>,
     params: Vec<Param>,
 ) -> Endpoint {
     let signature = &method.sig;
@@ -107,6 +133,7 @@ fn endpoint(
         ),
         route_span: args.path.as_ref().map_or(args.span, LitStr::span),
         options: args.options,
+        components,
         receiver,
         not_async: signature
             .asyncness
@@ -128,6 +155,65 @@ pub fn join_route(prefix: &str, path: &str) -> String {
     format!("/{}", parts.join("/"))
 }
 
+/// The attributes `#[controller]` reads on the impl block.
+const IMPL_ATTRIBUTES: [&str; 5] = ["observer", "middleware", "guard", "interceptor", "catcher"];
+
+/// The attributes `#[controller]` reads on a method.
+const METHOD_ATTRIBUTES: [&str; 6] = [
+    "websocket",
+    "observer",
+    "middleware",
+    "guard",
+    "interceptor",
+    "catcher",
+];
+
+/// Removes the lifecycle attributes (`#[guard(expr)]`, ..), returning them in the order written.
+fn take_components(attrs: &mut Vec<Attribute>, errors: &mut Errors) -> Vec<Component> {
+    let mut components = Vec::new();
+    attrs.retain(|attr| {
+        let Some(kind) = ComponentKind::ALL.into_iter().find(|kind| attr.path().is_ident(kind.name())) else {
+            return true;
+        };
+        let expected = format!(
+            "expected an expression that makes the {0}: `#[{0}(MyComponent)]`, `#[{0}(MyComponent::new(..))]`",
+            kind.name()
+        );
+        let parsed = match &attr.meta {
+            Meta::List(list) => match syn::parse2::<syn::Expr>(list.tokens.clone()) {
+                Ok(syn::Expr::Let(binding)) => Err(syn::Error::new_spanned(binding, &expected)),
+                Ok(expr) => Ok(expr),
+                Err(_) if list.tokens.is_empty() => Err(syn::Error::new_spanned(attr, &expected)),
+                Err(_) => Err(syn::Error::new_spanned(&list.tokens, &expected)),
+            },
+            _ => Err(syn::Error::new_spanned(attr, &expected)),
+        };
+        if let Some(expr) = errors.keep(parsed) {
+            components.push(Component { kind, expr });
+        }
+        false
+    });
+    components
+}
+
+/// An attribute a letter or two away from one of ours is a typo, not someone else's: report it
+/// and drop it, so the compiler does not add "cannot find attribute" on top.
+fn report_misspelled(attrs: &mut Vec<Attribute>, known: &[&str], errors: &mut Errors) {
+    attrs.retain(|attr| {
+        let Some(name) = attr.path().get_ident().map(ToString::to_string) else {
+            return true;
+        };
+        let Some(meant) = crate::diag::closest(&name, known) else {
+            return true;
+        };
+        errors.spanned(
+            attr.path(),
+            format!("unknown attribute `{name}`; did you mean `{meant}`?"),
+        );
+        false
+    });
+}
+
 /// Removes every attribute called `name`, returning them.
 fn take_attributes(attrs: &mut Vec<Attribute>, name: &str) -> Vec<Attribute> {
     let (taken, kept) = std::mem::take(attrs)
@@ -138,7 +224,7 @@ fn take_attributes(attrs: &mut Vec<Attribute>, name: &str) -> Vec<Attribute> {
 }
 
 /// The attributes a parameter can carry to say where its value comes from.
-pub const PARAMETER_ATTRIBUTES: [&str; 4] = ["body", "header", "query", "param"];
+pub const PARAMETER_ATTRIBUTES: [&str; 6] = ["body", "header", "query", "param", "data", "dep"];
 
 /// Reads (and strips) the binding attribute of every parameter after the receiver.
 fn parse_params(method: &mut ImplItemFn, errors: &mut Errors) -> Vec<Param> {
@@ -146,6 +232,7 @@ fn parse_params(method: &mut ImplItemFn, errors: &mut Errors) -> Vec<Param> {
     for input in &mut method.sig.inputs {
         let FnArg::Typed(param) = input else { continue };
         let mut sources = Vec::new();
+        report_misspelled(&mut param.attrs, &PARAMETER_ATTRIBUTES, errors);
         param.attrs.retain(|attr| match parse_source(attr) {
             Some(source) => {
                 sources.push((attr.span(), source));
@@ -176,6 +263,10 @@ fn parse_params(method: &mut ImplItemFn, errors: &mut Errors) -> Vec<Param> {
 fn parse_source(attr: &Attribute) -> Option<syn::Result<Source>> {
     let kind = if attr.path().is_ident("body") {
         return Some(parse_body(attr));
+    } else if attr.path().is_ident("data") {
+        return Some(parse_marker(attr, Source::Data, "data"));
+    } else if attr.path().is_ident("dep") {
+        return Some(parse_marker(attr, Source::Dep, "dep"));
     } else if attr.path().is_ident("header") {
         HandshakeKind::Header
     } else if attr.path().is_ident("query") {
@@ -197,6 +288,17 @@ fn parse_source(attr: &Attribute) -> Option<syn::Result<Source>> {
                 }
             }),
     )
+}
+
+/// `#[data]` and `#[dep]` take no arguments: the parameter's type says what to bind.
+fn parse_marker(attr: &Attribute, source: Source, name: &str) -> syn::Result<Source> {
+    match attr.meta {
+        Meta::Path(_) => Ok(source),
+        _ => Err(syn::Error::new_spanned(
+            attr,
+            format!("`#[{name}]` takes no arguments: the parameter's type says what to bind"),
+        )),
+    }
 }
 
 fn parse_body(attr: &Attribute) -> syn::Result<Source> {

@@ -4,8 +4,9 @@
 extern crate gateway;
 extern crate std;
 
-use gateway::prelude::{controller, App};
+use gateway::prelude::{controller, App, RateLimit, RequireHeader, TracingObserver};
 use std::string::String;
+use std::sync::Arc as StdArc;
 
 // User types named like things the expansion might refer to.
 #[allow(dead_code)]
@@ -19,8 +20,21 @@ struct Arc;
 
 struct Hygiene;
 
+#[derive(Clone)]
+struct User;
+
+struct Service;
+
 #[controller("hygiene")]
+#[guard(RequireHeader("x"))]
+#[observer(TracingObserver)]
 impl Hygiene {
+    #[websocket("data")]
+    #[interceptor(RateLimit::per_second(5))]
+    async fn data(&self, #[data] user: User, #[dep] service: StdArc<Service>) {
+        let _ = (user, service);
+    }
+
     #[websocket("echo", ping = "5s", max_message = "1KiB")]
     async fn echo(&self, #[body] message: String, #[header("x")] x: std::option::Option<String>) -> String {
         let _ = x;
@@ -34,5 +48,5 @@ impl Hygiene {
 }
 
 fn main() {
-    let _ = App::new().controller(Hygiene).into_router();
+    let _ = App::new().provide(Service).controller(Hygiene).into_router();
 }
