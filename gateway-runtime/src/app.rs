@@ -3,6 +3,7 @@
 use crate::connection::{Connection, ConnectionId};
 use crate::endpoint::{Controller, EndpointOptions, Handler};
 use crate::handshake::Handshake;
+use crate::hub::{Hub, SlowConsumer};
 use crate::lifecycle::{
     Catcher, CloseSummary, ClosedBy, Guard, Interceptor, Lifecycle, Middleware, Observer,
 };
@@ -30,6 +31,10 @@ pub const DEFAULT_CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// How many messages may wait for a client before [`Connection::send`] reports a full queue.
 pub const DEFAULT_OUTBOUND_QUEUE: usize = 1024;
+
+/// How many payload bytes may wait for one client before [`Connection::send`] reports a full
+/// queue: 4 MiB, so a client that stops reading holds at most that much server memory.
+pub const DEFAULT_OUTBOUND_BYTES: usize = 4 << 20;
 
 /// A small read buffer keeps idle connections cheap; it grows while a connection is busy.
 const READ_BUFFER: usize = 4 * 1024;
@@ -59,12 +64,15 @@ pub enum BuildError {
     },
 }
 
-/// Settings every endpoint of the app shares.
-struct AppSettings {
-    max_message: usize,
-    close_timeout: Duration,
-    outbound_queue: usize,
-    services: Arc<Services>,
+/// What every endpoint and connection of the app shares.
+pub(crate) struct AppShared {
+    pub(crate) max_message: usize,
+    pub(crate) close_timeout: Duration,
+    pub(crate) outbound_queue: usize,
+    pub(crate) outbound_bytes: usize,
+    pub(crate) slow_consumer: SlowConsumer,
+    pub(crate) services: Arc<Services>,
+    pub(crate) hub: Hub,
     next_connection_id: AtomicU64,
 }
 
@@ -92,9 +100,12 @@ pub struct App {
     routes: Routes,
     lifecycle: Lifecycle,
     services: Services,
+    hub: Hub,
     max_message: usize,
     close_timeout: Duration,
     outbound_queue: usize,
+    outbound_bytes: usize,
+    slow_consumer: SlowConsumer,
 }
 
 impl Default for App {
@@ -110,10 +121,19 @@ impl App {
             routes: Routes::default(),
             lifecycle: Lifecycle::new(),
             services: Services::default(),
+            hub: Hub::default(),
             max_message: DEFAULT_MAX_MESSAGE,
             close_timeout: DEFAULT_CLOSE_TIMEOUT,
             outbound_queue: DEFAULT_OUTBOUND_QUEUE,
+            outbound_bytes: DEFAULT_OUTBOUND_BYTES,
+            slow_consumer: SlowConsumer::default(),
         }
+    }
+
+    /// The app's [`Hub`], to reach its clients from outside a handler (plain axum routes,
+    /// background tasks). Take it before serving; it works once the app serves.
+    pub fn hub(&self) -> Hub {
+        self.hub.clone()
     }
 
     /// Adds every endpoint of a `#[controller]`. The controller is shared by all its handlers and
@@ -173,9 +193,23 @@ impl App {
         self
     }
 
-    /// How many messages may wait for one client (default 1024).
+    /// How many messages may wait for one client (default 1024) before the slow-consumer
+    /// policy applies.
     pub fn outbound_queue(mut self, messages: usize) -> Self {
         self.outbound_queue = messages.max(1);
+        self
+    }
+
+    /// How many payload bytes may wait for one client (default 4 MiB) before the slow-consumer
+    /// policy applies.
+    pub fn outbound_bytes(mut self, bytes: usize) -> Self {
+        self.outbound_bytes = bytes.max(1);
+        self
+    }
+
+    /// What happens to a client whose outbound queue is full (default: close it with 1008).
+    pub fn slow_consumer(mut self, policy: SlowConsumer) -> Self {
+        self.slow_consumer = policy;
         self
     }
 
@@ -186,11 +220,14 @@ impl App {
     /// [`BuildError::MissingDependency`] when a `#[dep]` service was not provided.
     pub fn into_router(self) -> Result<Router, BuildError> {
         self.check()?;
-        let settings = Arc::new(AppSettings {
+        let settings = Arc::new(AppShared {
             max_message: self.max_message,
             close_timeout: self.close_timeout,
             outbound_queue: self.outbound_queue,
+            outbound_bytes: self.outbound_bytes,
+            slow_consumer: self.slow_consumer,
             services: Arc::new(self.services),
+            hub: self.hub,
             next_connection_id: AtomicU64::new(1),
         });
         let mut router = Router::new();
@@ -251,7 +288,7 @@ pub struct Routes {
     entries: Vec<RouteEntry>,
 }
 
-type BuildRoute = Box<dyn FnOnce(Arc<AppSettings>, Lifecycle) -> MethodRouter + Send>;
+type BuildRoute = Box<dyn FnOnce(Arc<AppShared>, Lifecycle) -> MethodRouter + Send>;
 
 struct RouteEntry {
     route: Route,
@@ -263,7 +300,7 @@ struct Endpoint<C> {
     controller: Arc<C>,
     options: EndpointOptions,
     lifecycle: Lifecycle,
-    settings: Arc<AppSettings>,
+    settings: Arc<AppShared>,
 }
 
 impl Routes {
@@ -348,14 +385,10 @@ where
         .on_upgrade(move |socket| async move {
             let settings = &endpoint.settings;
             let id = ConnectionId(settings.next_connection_id.fetch_add(1, Ordering::Relaxed));
-            let span =
-                tracing::info_span!("connection", client_id = %id, path = %handshake.uri.path());
-            let (connection, outbound) = Connection::open(
-                id,
-                handshake,
-                Arc::clone(&settings.services),
-                settings.outbound_queue,
-            );
+            let path = handshake.uri.path().to_owned();
+            let span = tracing::info_span!("connection", client_id = %id, path = %path);
+            let (connection, outbound) = Connection::open(id, handshake, settings);
+            settings.hub.register(&connection, &path);
             let session = Session {
                 controller: &*endpoint.controller,
                 options: endpoint.options,
@@ -369,6 +402,7 @@ where
             };
             async {
                 let summary = session.run::<H>().await;
+                settings.hub.unregister(id);
                 endpoint.lifecycle.closed(&summary).await;
             }
             .instrument(span)

@@ -2,10 +2,12 @@
 
 use crate::close::CloseWebSocket;
 use crate::handshake::Handshake;
+use crate::hub::{Hub, SlowConsumer};
 use crate::services::Services;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes};
 use std::fmt;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::{mpsc, Notify};
 
@@ -50,9 +52,17 @@ struct Shared {
     id: ConnectionId,
     handshake: Handshake,
     services: Arc<Services>,
+    hub: Hub,
+    slow_consumer: SlowConsumer,
+    /// Set once the client fell too far behind; the loop stops writing to it and closes.
+    evicted: AtomicBool,
+    eviction: Notify,
     /// Per-connection state of components (a rate limiter's bucket, ..), created on first use.
     locals: Mutex<axum::http::Extensions>,
     outbound: mpsc::Sender<Message>,
+    /// Payload bytes waiting in `outbound`, bounded by `outbound_bytes`.
+    queued_bytes: AtomicUsize,
+    outbound_bytes: usize,
     close_request: Mutex<Option<CloseFrame>>,
     close_requested: Notify,
 }
@@ -62,16 +72,21 @@ impl Connection {
     pub(crate) fn open(
         id: ConnectionId,
         handshake: Handshake,
-        services: Arc<Services>,
-        queue_capacity: usize,
+        app: &crate::app::AppShared,
     ) -> (Self, mpsc::Receiver<Message>) {
-        let (sender, receiver) = mpsc::channel(queue_capacity);
+        let (sender, receiver) = mpsc::channel(app.outbound_queue);
         let shared = Arc::new(Shared {
             id,
             handshake,
-            services,
+            services: Arc::clone(&app.services),
+            hub: app.hub.clone(),
+            slow_consumer: app.slow_consumer,
+            evicted: AtomicBool::new(false),
+            eviction: Notify::new(),
             locals: Mutex::default(),
             outbound: sender,
+            queued_bytes: AtomicUsize::new(0),
+            outbound_bytes: app.outbound_bytes,
             close_request: Mutex::new(None),
             close_requested: Notify::new(),
         });
@@ -104,13 +119,78 @@ impl Connection {
     /// [`SendError::Closed`] once the connection has ended; [`SendError::QueueFull`] when the
     /// client has stopped reading and its queue is full.
     pub fn send(&self, message: impl Into<Message>) -> Result<(), SendError> {
+        let message = message.into();
+        let size = payload_len(&message);
+        let queued = self.shared.queued_bytes.fetch_add(size, Ordering::AcqRel);
+        // One message larger than the whole budget still goes through an empty queue.
+        let over_budget = queued > 0 && queued + size > self.shared.outbound_bytes;
+        let sent = if over_budget {
+            Err(SendError::QueueFull)
+        } else {
+            self.shared
+                .outbound
+                .try_send(message)
+                .map_err(|error| match error {
+                    mpsc::error::TrySendError::Full(_) => SendError::QueueFull,
+                    mpsc::error::TrySendError::Closed(_) => SendError::Closed,
+                })
+        };
+        if sent.is_err() {
+            self.shared.queued_bytes.fetch_sub(size, Ordering::AcqRel);
+        }
+        sent
+    }
+
+    /// The loop took `message` off the queue.
+    pub(crate) fn dequeued(&self, message: &Message) {
         self.shared
-            .outbound
-            .try_send(message.into())
-            .map_err(|error| match error {
-                mpsc::error::TrySendError::Full(_) => SendError::QueueFull,
-                mpsc::error::TrySendError::Closed(_) => SendError::Closed,
-            })
+            .queued_bytes
+            .fetch_sub(payload_len(message), Ordering::AcqRel);
+    }
+
+    /// The app's hub: every other connection.
+    pub fn hub(&self) -> &Hub {
+        &self.shared.hub
+    }
+
+    /// Joins a room (see [`Hub::room`]); joining twice is joining once. Rooms are left
+    /// automatically when the connection ends.
+    pub fn join(&self, room: &str) {
+        self.shared.hub.join(self.shared.id, room);
+    }
+
+    /// Leaves a room (nothing happens if this client is not in it).
+    pub fn leave(&self, room: &str) {
+        self.shared.hub.leave(self.shared.id, room);
+    }
+
+    /// The rooms this client is in, in the order it joined them.
+    pub fn rooms(&self) -> Vec<String> {
+        self.shared.hub.rooms_of(self.shared.id)
+    }
+
+    pub(crate) fn slow_consumer(&self) -> SlowConsumer {
+        self.shared.slow_consumer
+    }
+
+    /// Marks the client as too slow; the loop closes it with 1008. `true` the first time.
+    pub(crate) fn evict(&self) -> bool {
+        let first = !self.shared.evicted.swap(true, Ordering::AcqRel);
+        if first {
+            self.shared.eviction.notify_one();
+        }
+        first
+    }
+
+    pub(crate) fn is_evicted(&self) -> bool {
+        self.shared.evicted.load(Ordering::Acquire)
+    }
+
+    /// Resolves once the client has been evicted.
+    pub(crate) async fn evicted(&self) {
+        if !self.is_evicted() {
+            self.shared.eviction.notified().await;
+        }
     }
 
     /// The app's services (see [`App::provide`](crate::App::provide)).
@@ -177,6 +257,10 @@ impl Connection {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
+}
+
+fn payload_len(message: &Message) -> usize {
+    crate::context::payload(message).len()
 }
 
 impl fmt::Debug for Connection {

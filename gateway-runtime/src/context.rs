@@ -3,6 +3,7 @@
 use crate::close::CloseWebSocket;
 use crate::connection::Connection;
 use crate::error::WsError;
+use crate::hub::Hub;
 use axum::extract::ws::Message;
 use std::sync::OnceLock;
 
@@ -100,6 +101,12 @@ pub trait FromContext: Sized {
 impl FromContext for Connection {
     fn from_context(ctx: &MessageContext) -> Result<Self, WsError> {
         Ok(ctx.connection.clone())
+    }
+}
+
+impl FromContext for Hub {
+    fn from_context(ctx: &MessageContext) -> Result<Self, WsError> {
+        Ok(ctx.connection.hub().clone())
     }
 }
 

@@ -4,6 +4,7 @@
 #![warn(missing_docs)]
 
 mod app;
+mod backplane;
 mod bind;
 mod close;
 mod connection;
@@ -11,6 +12,7 @@ mod context;
 mod endpoint;
 mod error;
 mod handshake;
+mod hub;
 mod json;
 mod lifecycle;
 mod ready_made;
@@ -20,8 +22,10 @@ mod services;
 mod session;
 
 pub use app::{
-    App, BuildError, Routes, DEFAULT_CLOSE_TIMEOUT, DEFAULT_MAX_MESSAGE, DEFAULT_OUTBOUND_QUEUE,
+    App, BuildError, Route, Routes, DEFAULT_CLOSE_TIMEOUT, DEFAULT_MAX_MESSAGE,
+    DEFAULT_OUTBOUND_BYTES, DEFAULT_OUTBOUND_QUEUE,
 };
+pub use backplane::{Backplane, LocalBackplane};
 pub use bind::FromBody;
 pub use close::{close_code, CloseWebSocket, InvalidCloseCode, MAX_CLOSE_REASON_BYTES};
 pub use connection::{Connection, ConnectionId, SendError};
@@ -29,6 +33,7 @@ pub use context::{FromContext, MessageContext};
 pub use endpoint::{Controller, EndpointOptions, Mode};
 pub use error::{ErrorOrigin, WsError};
 pub use handshake::Handshake;
+pub use hub::{Hub, HubStats, Scope, SlowConsumer, Target};
 pub use json::Json;
 pub use lifecycle::{
     Catcher, Caught, CloseSummary, ClosedBy, Guard, Interceptor, Lifecycle, Middleware, Observer,

@@ -87,7 +87,11 @@ impl<C> Session<'_, C> {
                     }
                     None => Flow::Ended,
                 },
-                Some(message) = self.outbound.recv() => self.send(message).await,
+                Some(message) = self.outbound.recv() => {
+                    self.connection.dequeued(&message);
+                    self.send(message).await
+                }
+                () = self.connection.evicted() => slow_consumer(),
                 () = self.connection.close_requested() => match self.connection.take_close_request() {
                     Some(frame) => Flow::Close(frame),
                     None => Flow::Continue,
@@ -151,7 +155,7 @@ impl<C> Session<'_, C> {
                         (frame.code, frame.reason.to_string())
                     });
                 self.tally.first_close = Some((ClosedBy::Client, code, reason));
-                self.wait_for_end().await;
+                timeout(self.close_timeout, self.wait_for_end()).await.ok();
                 Flow::Ended
             }
             // Pings are answered by tungstenite; SendOnly endpoints ignore data.
@@ -221,48 +225,65 @@ impl<C> Session<'_, C> {
         }
     }
 
+    /// Writes one message. A client evicted as a slow consumer is not waited for: the write is
+    /// abandoned and the connection closes.
     async fn send(&mut self, message: Message) -> Flow {
         if matches!(message, Message::Text(_) | Message::Binary(_)) {
             self.tally.messages_out += 1;
         }
-        match self.socket.send(message).await {
-            Ok(()) => Flow::Continue,
-            Err(_) => Flow::Ended,
+        tokio::select! {
+            biased;
+            written = self.socket.send(message) => match written {
+                Ok(()) => Flow::Continue,
+                Err(_) => Flow::Ended,
+            },
+            () = self.connection.evicted() => slow_consumer(),
         }
     }
 
     /// Sends every message already in the outbound queue.
     async fn send_queued(&mut self) -> Flow {
         while let Ok(message) = self.outbound.try_recv() {
-            if let Flow::Ended = self.send(message).await {
-                return Flow::Ended;
+            self.connection.dequeued(&message);
+            match self.send(message).await {
+                Flow::Continue => {}
+                stop => return stop,
             }
         }
         Flow::Continue
     }
 
-    /// Queued messages, then the Close frame, then the client's Close (or the close timeout).
+    /// Queued messages (unless the client was evicted for not reading them), then the Close
+    /// frame, then the client's Close: all within the close timeout.
     async fn close(&mut self, frame: CloseFrame) {
-        if let Flow::Ended = self.send_queued().await {
-            return;
-        }
         self.tally
             .first_close
             .get_or_insert_with(|| (ClosedBy::Server, frame.code, frame.reason.to_string()));
-        if let Flow::Ended = self.send(Message::Close(Some(frame))).await {
-            return;
-        }
-        self.wait_for_end().await;
-    }
-
-    /// Reads (and drops) what the client still sends until its Close completes the handshake, or
-    /// until the close timeout.
-    async fn wait_for_end(&mut self) {
-        let drain = async { while let Some(Ok(_)) = self.socket.recv().await {} };
-        if timeout(self.close_timeout, drain).await.is_err() {
+        let close_timeout = self.close_timeout;
+        let handshake = async {
+            // Eviction during the flush stops it (Flow::Close) but still sends the Close frame.
+            if !self.connection.is_evicted() {
+                if let Flow::Ended = self.send_queued().await {
+                    return;
+                }
+            }
+            if self.socket.send(Message::Close(Some(frame))).await.is_ok() {
+                self.wait_for_end().await;
+            }
+        };
+        if timeout(close_timeout, handshake).await.is_err() {
             tracing::debug!(client_id = %self.connection.id(), "close timeout; dropping the connection");
         }
     }
+
+    /// Reads (and drops) what the client still sends until its Close completes the handshake.
+    async fn wait_for_end(&mut self) {
+        while let Some(Ok(_)) = self.socket.recv().await {}
+    }
+}
+
+fn slow_consumer() -> Flow {
+    close_with(close_code::POLICY_VIOLATION, "slow consumer")
 }
 
 /// The text a panic was raised with, when it was a string.

@@ -1,0 +1,239 @@
+//! The Hub: targeting, rooms, cleanup, and what a client that stops reading costs.
+
+mod common;
+
+use common::raw::RawClient;
+use common::{start, Client, WAIT};
+use gateway::prelude::*;
+use gateway::{CloseSummary, Hub, Observer, SlowConsumer};
+use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::Message as WsMessage;
+
+/// Commands, so tests can drive the hub from a client: `id`, `join:R`, `leave:R`, `rooms`,
+/// `room:R:text`, `all:text`, `path:/p:text`, `to:ID:text`.
+struct Commands;
+
+impl Commands {
+    fn run(command: &str, conn: &Connection, hub: &Hub) -> String {
+        let (verb, rest) = command.split_once(':').unwrap_or((command, ""));
+        match verb {
+            "id" => conn.id().to_string(),
+            "join" => {
+                conn.join(rest);
+                "joined".to_owned()
+            }
+            "leave" => {
+                conn.leave(rest);
+                "left".to_owned()
+            }
+            "rooms" => conn.rooms().join(","),
+            "room" => {
+                let (room, text) = rest.split_once(':').unwrap();
+                format!("sent to {}", hub.room(room).except(conn.id()).send(text))
+            }
+            "all" => format!("sent to {}", hub.broadcast(rest)),
+            "path" => {
+                let (path, text) = rest.split_once(':').unwrap();
+                format!("sent to {}", hub.path(path).send(text))
+            }
+            "to" => {
+                let (id, text) = rest.split_once(':').unwrap();
+                let target = hub
+                    .all()
+                    .members()
+                    .into_iter()
+                    .find(|member| member.to_string() == id);
+                format!("{:?}", hub.send_to(target.unwrap(), text))
+            }
+            other => format!("unknown {other}"),
+        }
+    }
+}
+
+#[controller("hub")]
+impl Commands {
+    #[websocket("a")]
+    async fn a(&self, #[body] command: String, conn: Connection, hub: Hub) -> String {
+        Commands::run(&command, &conn, &hub)
+    }
+
+    #[websocket("b")]
+    async fn b(&self, #[body] command: String, conn: Connection, hub: Hub) -> String {
+        Commands::run(&command, &conn, &hub)
+    }
+}
+
+#[tokio::test]
+async fn the_hub_reaches_one_client_a_room_a_path_or_everyone() {
+    let addr = start(App::new().controller(Commands)).await;
+    let mut a1 = Client::connect(addr, "/hub/a").await;
+    let mut a2 = Client::connect(addr, "/hub/a").await;
+    let mut b1 = Client::connect(addr, "/hub/b").await;
+
+    // send_to: only the named client.
+    let b1_id = b1.ask("id").await;
+    assert_eq!(a1.ask(&format!("to:{b1_id}:psst")).await, "Ok(())");
+    assert_eq!(b1.recv_text().await, "psst");
+
+    // A room, except the sender.
+    assert_eq!(a1.ask("join:lobby").await, "joined");
+    assert_eq!(b1.ask("join:lobby").await, "joined");
+    assert_eq!(a1.ask("room:lobby:hello lobby").await, "sent to 1");
+    assert_eq!(b1.recv_text().await, "hello lobby");
+
+    // A path: both /hub/a clients, the sender included, and not /hub/b.
+    assert_eq!(b1.ask("path:/hub/a:to the a's").await, "sent to 2");
+    assert_eq!(a1.recv_text().await, "to the a's");
+    assert_eq!(a2.recv_text().await, "to the a's");
+
+    // Everyone, the sender included (its broadcast copy arrives before its reply).
+    a2.send_text("all:everyone").await;
+    assert_eq!(a2.recv_text().await, "everyone");
+    assert_eq!(a2.recv_text().await, "sent to 3");
+    assert_eq!(a1.recv_text().await, "everyone");
+    assert_eq!(b1.recv_text().await, "everyone");
+
+    // Leaving a room stops its messages; nothing else arrived in between.
+    assert_eq!(b1.ask("leave:lobby").await, "left");
+    assert_eq!(a1.ask("room:lobby:anyone?").await, "sent to 0");
+    assert_eq!(a1.ask("rooms").await, "lobby");
+    assert_eq!(b1.ask("rooms").await, "");
+}
+
+/// Counts ended connections so a test can wait for them.
+struct CountCloses(mpsc::UnboundedSender<()>);
+
+impl Observer for CountCloses {
+    async fn on_close(&self, _: &CloseSummary) {
+        self.0.send(()).ok();
+    }
+}
+
+#[tokio::test]
+async fn ten_thousand_connect_disconnect_cycles_leave_an_empty_registry() {
+    const CYCLES: usize = 10_000;
+    const AT_ONCE: usize = 50;
+    let (closed, mut closes) = mpsc::unbounded_channel();
+    let app = App::new()
+        .observer(CountCloses(closed))
+        .controller(Commands);
+    let hub = app.hub();
+    let addr = start(app).await;
+
+    for _ in 0..CYCLES / AT_ONCE {
+        let batch = (0..AT_ONCE).map(|index| async move {
+            let mut client = Client::connect(addr, "/hub/a").await;
+            assert_eq!(
+                client.ask(&format!("join:room-{}", index % 7)).await,
+                "joined"
+            );
+            if index % 2 == 0 {
+                client.close().await;
+            } // the other half just drops the TCP connection
+        });
+        futures_util::future::join_all(batch).await;
+    }
+    // Observers hear of a connection's end after it has left the registry.
+    for _ in 0..CYCLES {
+        tokio::time::timeout(WAIT, closes.recv())
+            .await
+            .expect("a connection never ended");
+    }
+    let stats = hub.stats();
+    assert_eq!((stats.connections, stats.rooms), (0, 0), "{stats:?}");
+}
+
+/// Resident memory of this process, from /proc.
+fn rss_bytes() -> usize {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let line = status
+        .lines()
+        .find(|line| line.starts_with("VmRSS:"))
+        .unwrap();
+    line.split_whitespace()
+        .nth(1)
+        .unwrap()
+        .parse::<usize>()
+        .unwrap()
+        * 1024
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_never_reads_is_closed_with_1008_while_the_others_get_everything() {
+    const MESSAGE: usize = 64 * 1024;
+    const MESSAGES: usize = 1600; // 100 MiB in all
+    let (closed, mut closes) = mpsc::unbounded_channel();
+    let summaries = ClosesWithSummary(closed);
+    // The slow client's socket is full, so its Close frame cannot be written either: do not wait
+    // long for it.
+    let app = App::new()
+        .observer(summaries)
+        .close_timeout(std::time::Duration::from_millis(300))
+        .controller(Commands);
+    let hub = app.hub();
+    let addr = start(app).await;
+
+    let _slow = RawClient::connect(addr, "/hub/a").await; // never reads a byte
+    let mut fast = Client::connect(addr, "/hub/a").await;
+    assert_eq!(fast.ask("id").await, "2"); // both are registered now
+    let rss_before = rss_bytes();
+
+    let payload = gateway::Bytes::from(vec![7u8; MESSAGE]);
+    for index in 0..MESSAGES {
+        hub.broadcast(payload.clone());
+        // Keep the fast reader's queue short, as a real publisher's pace would.
+        if index % 32 == 31 {
+            for _ in 0..32 {
+                match fast.next_data().await {
+                    WsMessage::Binary(bytes) => assert_eq!(bytes.len(), MESSAGE),
+                    other => panic!("expected a broadcast, got {other:?}"),
+                }
+            }
+        }
+    }
+
+    let summary = tokio::time::timeout(WAIT, closes.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(summary.code, Some(1008), "{summary:?}");
+    assert_eq!(summary.reason, "slow consumer");
+    assert_eq!(hub.stats().evicted, 1);
+    assert_eq!(hub.connection_count(), 1, "the fast client stays");
+    let grown = rss_bytes().saturating_sub(rss_before);
+    assert!(
+        grown < 48 << 20,
+        "memory grew by {} MiB for 100 MiB broadcast",
+        grown >> 20
+    );
+}
+
+struct ClosesWithSummary(mpsc::UnboundedSender<CloseSummary>);
+
+impl Observer for ClosesWithSummary {
+    async fn on_close(&self, summary: &CloseSummary) {
+        self.0.send(summary.clone()).ok();
+    }
+}
+
+#[tokio::test]
+async fn with_the_drop_policy_a_slow_client_loses_messages_but_stays_connected() {
+    let app = App::new()
+        .slow_consumer(SlowConsumer::Drop)
+        .outbound_queue(4)
+        .controller(Commands);
+    let hub = app.hub();
+    let addr = start(app).await;
+    let _slow = RawClient::connect(addr, "/hub/a").await;
+    let mut probe = Client::connect(addr, "/hub/b").await;
+    assert_eq!(probe.ask("id").await, "2");
+
+    let big = gateway::Bytes::from(vec![0u8; 1 << 20]);
+    for _ in 0..64 {
+        hub.path("/hub/a").send(big.clone());
+    }
+    let stats = hub.stats();
+    assert!(stats.dropped > 0, "{stats:?}");
+    assert_eq!(stats.evicted, 0);
+    assert_eq!(hub.connection_count(), 2);
+}
