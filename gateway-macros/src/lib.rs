@@ -4,6 +4,7 @@
 mod controller;
 mod diag;
 mod duration;
+mod handler;
 mod paths;
 mod size;
 

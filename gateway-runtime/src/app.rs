@@ -1,6 +1,7 @@
 //! [`App`]: the builder users add controllers to, and its conversion into an axum `Router`.
 
 use crate::connection::{Connection, ConnectionId};
+use crate::context::MessageContext;
 use crate::endpoint::{Controller, EndpointOptions, Handler};
 use crate::handshake::Handshake;
 use crate::hub::{Hub, SlowConsumer};
@@ -280,6 +281,8 @@ pub struct Route {
     pub lifecycle: Lifecycle,
     /// The services its `#[dep]` parameters need.
     pub dependencies: Vec<DependencyKey>,
+    /// Its own listener's port (`#[gateway(.., port = N)]`); `None` serves it on the app's.
+    pub port: Option<u16>,
 }
 
 /// The endpoints collected from controllers, waiting for the app's settings.
@@ -374,28 +377,29 @@ where
         endpoint.lifecycle.closed(&summary).await;
         return response;
     }
-    let max_message = endpoint
-        .options
-        .max_message
-        .unwrap_or(endpoint.settings.max_message);
+    let settings = &endpoint.settings;
+    let max_message = endpoint.options.max_message.unwrap_or(settings.max_message);
+    // The client is reachable through the hub as soon as it has its 101.
+    let id = ConnectionId(settings.next_connection_id.fetch_add(1, Ordering::Relaxed));
+    let path = handshake.uri.path().to_owned();
+    let (connection, outbound) = Connection::open(id, handshake, settings);
+    settings.hub.register(&connection, &path);
+    let hub = settings.hub.clone();
     upgrade
         .read_buffer_size(READ_BUFFER)
         .max_message_size(max_message)
         .max_frame_size(max_message)
+        .on_failed_upgrade(move |_| hub.unregister(id))
         .on_upgrade(move |socket| async move {
-            let settings = &endpoint.settings;
-            let id = ConnectionId(settings.next_connection_id.fetch_add(1, Ordering::Relaxed));
-            let path = handshake.uri.path().to_owned();
             let span = tracing::info_span!("connection", client_id = %id, path = %path);
-            let (connection, outbound) = Connection::open(id, handshake, settings);
-            settings.hub.register(&connection, &path);
+            let settings = &endpoint.settings;
             let session = Session {
                 controller: &*endpoint.controller,
                 options: endpoint.options,
                 lifecycle: &endpoint.lifecycle,
                 close_timeout: settings.close_timeout,
                 socket,
-                connection,
+                connection: connection.clone(),
                 outbound,
                 started,
                 tally: Default::default(),
@@ -403,7 +407,11 @@ where
             async {
                 let summary = session.run::<H>().await;
                 settings.hub.unregister(id);
-                endpoint.lifecycle.closed(&summary).await;
+                let ctx = MessageContext::closed(connection, summary);
+                H::on_disconnect(&endpoint.controller, &ctx).await;
+                if let Some(summary) = ctx.close_summary() {
+                    endpoint.lifecycle.closed(summary).await;
+                }
             }
             .instrument(span)
             .await;

@@ -4,6 +4,7 @@ use crate::close::CloseWebSocket;
 use crate::connection::Connection;
 use crate::error::WsError;
 use crate::hub::Hub;
+use crate::lifecycle::CloseSummary;
 use axum::extract::ws::Message;
 use std::sync::OnceLock;
 
@@ -12,6 +13,8 @@ use std::sync::OnceLock;
 pub struct MessageContext {
     connection: Connection,
     body: Option<Message>,
+    /// How the connection ended, for an `#[on_disconnect]` hook.
+    close_summary: Option<CloseSummary>,
     /// Parsed once per message, however many `#[body("path")]` parameters read it.
     json: OnceLock<Result<serde_json::Value, String>>,
 }
@@ -21,8 +24,27 @@ impl MessageContext {
         Self {
             connection,
             body,
+            close_summary: None,
             json: OnceLock::new(),
         }
+    }
+
+    /// The context of a hook that runs after the connection ended.
+    pub(crate) fn closed(connection: Connection, summary: CloseSummary) -> Self {
+        Self {
+            close_summary: Some(summary),
+            ..Self::new(connection, None)
+        }
+    }
+
+    /// A context with another body and the same connection (a gateway event's `data`).
+    pub fn with_body(&self, body: Message) -> Self {
+        Self::new(self.connection.clone(), Some(body))
+    }
+
+    /// How the connection ended, in a hook that runs after its end.
+    pub fn close_summary(&self) -> Option<&CloseSummary> {
+        self.close_summary.as_ref()
     }
 
     /// The connection this call is for.
@@ -101,6 +123,14 @@ pub trait FromContext: Sized {
 impl FromContext for Connection {
     fn from_context(ctx: &MessageContext) -> Result<Self, WsError> {
         Ok(ctx.connection.clone())
+    }
+}
+
+impl FromContext for CloseSummary {
+    fn from_context(ctx: &MessageContext) -> Result<Self, WsError> {
+        ctx.close_summary.clone().ok_or_else(|| {
+            WsError::internal("a `CloseSummary` exists only once the connection has ended")
+        })
     }
 }
 

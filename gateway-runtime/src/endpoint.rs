@@ -1,6 +1,7 @@
 //! Endpoints: a handler with its path and options, and the [`Controller`] trait that lists them.
 
 use crate::context::MessageContext;
+use crate::error::WsError;
 use crate::reply::Reply;
 use std::future::Future;
 use std::sync::Arc;
@@ -45,6 +46,25 @@ pub trait Handler<C>: Send + Sync + 'static {
         controller: &'a C,
         ctx: &'a MessageContext,
     ) -> impl Future<Output = Reply> + Send + 'a;
+
+    /// After the connection ended (a gateway's `#[on_disconnect]`); the summary is in `ctx`.
+    fn on_disconnect<'a>(
+        controller: &'a C,
+        ctx: &'a MessageContext,
+    ) -> impl Future<Output = ()> + Send + 'a {
+        let _ = (controller, ctx);
+        async {}
+    }
+
+    /// On every error, before the catchers (a gateway's `#[on_error]`).
+    fn on_error<'a>(
+        controller: &'a C,
+        ctx: &'a MessageContext,
+        error: &'a WsError,
+    ) -> impl Future<Output = ()> + Send + 'a {
+        let _ = (controller, ctx, error);
+        async {}
+    }
 }
 
 /// A type whose `impl` block carries `#[controller("prefix")]`: it lists its endpoints.

@@ -175,14 +175,14 @@ impl<C> Session<'_, C> {
             .await;
         drop(ctx);
         let reply = match called {
-            Ok(Reply::Error(error)) => self.catch(error).await,
+            Ok(Reply::Error(error)) => self.catch::<H>(error).await,
             Ok(reply) => Ok(reply),
             Err(panic) => {
                 let error =
                     WsError::internal(format!("handler panicked: {}", panic_message(&*panic)))
                         .with_origin(ErrorOrigin::Panic);
                 tracing::error!(client_id = %self.connection.id(), %error, "handler panicked");
-                self.catch(error).await
+                self.catch::<H>(error).await
             }
         };
         let reply = match reply {
@@ -205,8 +205,10 @@ impl<C> Session<'_, C> {
     }
 
     /// The catchers' decision: a reply, or a Close frame.
-    async fn catch(&mut self, error: WsError) -> Result<Reply, CloseFrame> {
+    async fn catch<H: Handler<C>>(&mut self, error: WsError) -> Result<Reply, CloseFrame> {
         tracing::debug!(client_id = %self.connection.id(), %error, "error on the way to a reply");
+        let ctx = MessageContext::new(self.connection.clone(), None);
+        H::on_error(self.controller, &ctx, &error).await;
         match self.lifecycle.catch(&error, &self.connection).await {
             Caught::Close(code, reason) => {
                 self.tally.error = Some(error.to_string());

@@ -57,7 +57,7 @@ pub fn stray_websocket(item: TokenStream) -> TokenStream {
     for input in &mut method.sig.inputs {
         if let FnArg::Typed(param) = input {
             param.attrs.retain(|attr| {
-                !parse::PARAMETER_ATTRIBUTES
+                !crate::handler::parse::PARAMETER_ATTRIBUTES
                     .iter()
                     .any(|name| attr.path().is_ident(name))
             });

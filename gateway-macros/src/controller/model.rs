@@ -1,8 +1,9 @@
 //! The typed model of a `#[controller]` impl, built by `parse` and checked by `validate`; `expand`
 //! reads only a validated model.
 
-use proc_macro2::{Span, TokenStream};
-use syn::{Ident, LitStr, ReturnType, Type};
+use crate::handler::{Component, Method, Options};
+use proc_macro2::Span;
+use syn::Type;
 
 /// A `#[controller("prefix")] impl Type { .. }`.
 pub struct Controller {
@@ -15,45 +16,9 @@ pub struct Controller {
     pub endpoints: Vec<Endpoint>,
 }
 
-/// `#[guard(expr)]`, `#[middleware(expr)]`, ... on an impl block or a method.
-pub struct Component {
-    pub kind: ComponentKind,
-    pub expr: syn::Expr,
-}
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub enum ComponentKind {
-    Observer,
-    Middleware,
-    Guard,
-    Interceptor,
-    Catcher,
-}
-
-impl ComponentKind {
-    pub const ALL: [Self; 5] = [
-        Self::Observer,
-        Self::Middleware,
-        Self::Guard,
-        Self::Interceptor,
-        Self::Catcher,
-    ];
-
-    /// The attribute's name, which is also the `Lifecycle` method that adds one.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Observer => "observer",
-            Self::Middleware => "middleware",
-            Self::Guard => "guard",
-            Self::Interceptor => "interceptor",
-            Self::Catcher => "catcher",
-        }
-    }
-}
-
 /// One `#[websocket]` method.
 pub struct Endpoint {
-    pub method: Ident,
+    pub method: Method,
     /// The joined route (`/example/websocket`).
     pub route: String,
     /// Where the route came from, for errors about it.
@@ -61,93 +26,4 @@ pub struct Endpoint {
     pub options: Options,
     /// Lifecycle attributes on the method, in the order written.
     pub components: Vec<Component>,
-    pub receiver: Receiver,
-    /// The `fn` token when the method is not `async`.
-    pub not_async: Option<Span>,
-    /// The generics, when the method has any (handlers cannot).
-    pub generics: Option<Span>,
-    pub params: Vec<Param>,
-    pub output: ReturnType,
-}
-
-/// How the handler is called on the controller.
-pub enum Receiver {
-    /// `&self`: `controller.method(..)`.
-    Shared,
-    /// No receiver: `Type::method(..)`.
-    None,
-    /// `self`, `&mut self`, `self: Arc<Self>`: not allowed (the tokens, for the error).
-    Unsupported(TokenStream),
-}
-
-/// The arguments of `#[websocket(..)]`.
-#[derive(Default)]
-pub struct Options {
-    pub mode: Mode,
-    pub mode_span: Option<Span>,
-    pub ping_millis: Option<u64>,
-    pub ping_timeout_millis: Option<(u64, Span)>,
-    pub trigger_on_connect: Option<Span>,
-    pub max_message: Option<u64>,
-}
-
-#[derive(Clone, Copy, PartialEq, Eq, Default)]
-pub enum Mode {
-    #[default]
-    TwoWay,
-    ReceiveOnly,
-    SendOnly,
-}
-
-impl Mode {
-    pub const NAMES: &'static str = "`TwoWay`, `ReceiveOnly` or `SendOnly`";
-
-    pub fn from_name(name: &str) -> Option<Self> {
-        match name {
-            "TwoWay" => Some(Self::TwoWay),
-            "ReceiveOnly" => Some(Self::ReceiveOnly),
-            "SendOnly" => Some(Self::SendOnly),
-            _ => None,
-        }
-    }
-}
-
-/// One parameter after the receiver.
-pub struct Param {
-    pub ty: Type,
-    pub source: Source,
-}
-
-/// Where a parameter's value comes from.
-pub enum Source {
-    /// `#[body]` or `#[body("a.b")]`; `attr` is the attribute's tokens, for errors.
-    Body {
-        field: Option<LitStr>,
-        attr: TokenStream,
-    },
-    /// `#[header("name")]`, `#[query("name")]`, `#[param("name")]`.
-    Handshake { kind: HandshakeKind, name: LitStr },
-    /// `#[data]`: attached by a middleware or guard during the handshake.
-    Data,
-    /// `#[dep]`: a service given to `App::provide`.
-    Dep,
-    /// No attribute: bound by type through `FromContext`.
-    Context,
-}
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub enum HandshakeKind {
-    Header,
-    Query,
-    Param,
-}
-
-impl HandshakeKind {
-    pub fn attribute(self) -> &'static str {
-        match self {
-            Self::Header => "header",
-            Self::Query => "query",
-            Self::Param => "param",
-        }
-    }
 }

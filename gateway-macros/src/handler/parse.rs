@@ -1,0 +1,405 @@
+//! Syntax → model for what every handler method shares: its signature and parameters, the
+//! lifecycle attributes, and the `key = value` arguments of `#[websocket]` and `#[gateway]`. Every
+//! attribute read here is stripped, so the user's impl compiles as written.
+
+use super::model::{
+    Component, ComponentKind, HandshakeKind, Method, Mode, Options, Param, Receiver, Source,
+};
+use crate::diag::Errors;
+use crate::{duration, size};
+use proc_macro2::Span;
+use quote::ToTokens;
+use syn::ext::IdentExt;
+use syn::parse::ParseStream;
+use syn::spanned::Spanned;
+use syn::{Attribute, FnArg, Ident, ImplItemFn, LitInt, LitStr, Meta, Token};
+
+/// Reports what makes an impl block unusable for `#[controller]` or `#[gateway]`.
+pub fn check_impl(item: &syn::ItemImpl, attribute: &str, errors: &mut Errors) {
+    if let Some((_, path, _)) = &item.trait_ {
+        errors.spanned(
+            path,
+            format!("`#[{attribute}]` goes on an inherent `impl Type` block, not a trait impl"),
+        );
+    }
+    if !item.generics.params.is_empty() {
+        errors.spanned(
+            &item.generics,
+            format!("a `#[{attribute}]` type cannot be generic yet; use a concrete type"),
+        );
+    }
+}
+
+/// Reads a method's signature and its parameters' attributes (stripping them).
+pub fn method(method: &mut ImplItemFn, errors: &mut Errors) -> Method {
+    let params = parse_params(method, errors);
+    let signature = &method.sig;
+    let receiver = match signature.receiver() {
+        None => Receiver::None,
+        Some(receiver)
+            if receiver.reference.is_some()
+                && receiver.mutability.is_none()
+                && receiver.colon_token.is_none() =>
+        {
+            Receiver::Shared
+        }
+        Some(receiver) => Receiver::Unsupported(receiver.to_token_stream()),
+    };
+    Method {
+        ident: signature.ident.clone(),
+        receiver,
+        not_async: signature
+            .asyncness
+            .is_none()
+            .then_some(signature.fn_token.span),
+        generics: (!signature.generics.params.is_empty()).then(|| signature.generics.span()),
+        params,
+        output: signature.output.clone(),
+    }
+}
+
+/// Joins a prefix and a path with exactly one `/` between non-empty parts.
+pub fn join_route(prefix: &str, path: &str) -> String {
+    let parts: Vec<&str> = [prefix, path]
+        .into_iter()
+        .map(|part| part.trim_matches('/'))
+        .filter(|part| !part.is_empty())
+        .collect();
+    format!("/{}", parts.join("/"))
+}
+
+/// The lifecycle attributes, by name.
+pub const COMPONENT_ATTRIBUTES: [&str; 5] =
+    ["observer", "middleware", "guard", "interceptor", "catcher"];
+
+/// Removes the lifecycle attributes (`#[guard(expr)]`, ..), returning them in the order written.
+pub fn take_components(attrs: &mut Vec<Attribute>, errors: &mut Errors) -> Vec<Component> {
+    let mut components = Vec::new();
+    attrs.retain(|attr| {
+        let Some(kind) = ComponentKind::ALL.into_iter().find(|kind| attr.path().is_ident(kind.name())) else {
+            return true;
+        };
+        let expected = format!(
+            "expected an expression that makes the {0}: `#[{0}(MyComponent)]`, `#[{0}(MyComponent::new(..))]`",
+            kind.name()
+        );
+        let parsed = match &attr.meta {
+            Meta::List(list) => match syn::parse2::<syn::Expr>(list.tokens.clone()) {
+                Ok(syn::Expr::Let(binding)) => Err(syn::Error::new_spanned(binding, &expected)),
+                Ok(expr) => Ok(expr),
+                Err(_) if list.tokens.is_empty() => Err(syn::Error::new_spanned(attr, &expected)),
+                Err(_) => Err(syn::Error::new_spanned(&list.tokens, &expected)),
+            },
+            _ => Err(syn::Error::new_spanned(attr, &expected)),
+        };
+        if let Some(expr) = errors.keep(parsed) {
+            components.push(Component { kind, expr });
+        }
+        false
+    });
+    components
+}
+
+/// An attribute a letter or two away from one of ours is a typo, not someone else's: report it
+/// and drop it, so the compiler does not add "cannot find attribute" on top.
+pub fn report_misspelled(attrs: &mut Vec<Attribute>, known: &[&str], errors: &mut Errors) {
+    attrs.retain(|attr| {
+        let Some(name) = attr.path().get_ident().map(ToString::to_string) else {
+            return true;
+        };
+        let Some(meant) = crate::diag::closest(&name, known) else {
+            return true;
+        };
+        errors.spanned(
+            attr.path(),
+            format!("unknown attribute `{name}`; did you mean `{meant}`?"),
+        );
+        false
+    });
+}
+
+/// Removes every attribute called `name`, returning them.
+pub fn take_attributes(attrs: &mut Vec<Attribute>, name: &str) -> Vec<Attribute> {
+    let (taken, kept) = std::mem::take(attrs)
+        .into_iter()
+        .partition(|attr| attr.path().is_ident(name));
+    *attrs = kept;
+    taken
+}
+
+/// The attributes a parameter can carry to say where its value comes from.
+pub const PARAMETER_ATTRIBUTES: [&str; 6] = ["body", "header", "query", "param", "data", "dep"];
+
+/// Reads (and strips) the binding attribute of every parameter after the receiver.
+fn parse_params(method: &mut ImplItemFn, errors: &mut Errors) -> Vec<Param> {
+    let mut params = Vec::new();
+    for input in &mut method.sig.inputs {
+        let FnArg::Typed(param) = input else { continue };
+        let mut sources = Vec::new();
+        report_misspelled(&mut param.attrs, &PARAMETER_ATTRIBUTES, errors);
+        param.attrs.retain(|attr| match parse_source(attr) {
+            Some(source) => {
+                sources.push((attr.span(), source));
+                false
+            }
+            None => true,
+        });
+        let mut source = Source::Context;
+        for (index, (span, parsed)) in sources.into_iter().enumerate() {
+            match (index, parsed) {
+                (0, Ok(parsed)) => source = parsed,
+                (0, Err(error)) => errors.push(error),
+                _ => errors.at(
+                    span,
+                    "a parameter binds from one place; remove this attribute",
+                ),
+            }
+        }
+        params.push(Param {
+            ty: (*param.ty).clone(),
+            source,
+        });
+    }
+    params
+}
+
+/// `Some` for our parameter attributes (`#[body]`, `#[header("..")]`, ..), `None` for others.
+fn parse_source(attr: &Attribute) -> Option<syn::Result<Source>> {
+    let kind = if attr.path().is_ident("body") {
+        return Some(parse_body(attr));
+    } else if attr.path().is_ident("data") {
+        return Some(parse_marker(attr, Source::Data, "data"));
+    } else if attr.path().is_ident("dep") {
+        return Some(parse_marker(attr, Source::Dep, "dep"));
+    } else if attr.path().is_ident("header") {
+        HandshakeKind::Header
+    } else if attr.path().is_ident("query") {
+        HandshakeKind::Query
+    } else if attr.path().is_ident("param") {
+        HandshakeKind::Param
+    } else {
+        return None;
+    };
+    let expected = format!("expected a name: `#[{}(\"name\")]`", kind.attribute());
+    Some(
+        attr.parse_args::<LitStr>()
+            .map_err(|error| syn::Error::new(error.span(), &expected))
+            .and_then(|name| {
+                if name.value().is_empty() {
+                    Err(syn::Error::new(name.span(), &expected))
+                } else {
+                    Ok(Source::Handshake { kind, name })
+                }
+            }),
+    )
+}
+
+/// `#[data]` and `#[dep]` take no arguments: the parameter's type says what to bind.
+fn parse_marker(attr: &Attribute, source: Source, name: &str) -> syn::Result<Source> {
+    match attr.meta {
+        Meta::Path(_) => Ok(source),
+        _ => Err(syn::Error::new_spanned(
+            attr,
+            format!("`#[{name}]` takes no arguments: the parameter's type says what to bind"),
+        )),
+    }
+}
+
+fn parse_body(attr: &Attribute) -> syn::Result<Source> {
+    let tokens = attr.to_token_stream();
+    if let Meta::Path(_) = attr.meta {
+        return Ok(Source::Body {
+            field: None,
+            attr: tokens,
+        });
+    }
+    let expected =
+        "expected `#[body]` or a JSON field path: `#[body(\"message\")]`, `#[body(\"user.name\")]`";
+    let field: LitStr = attr
+        .parse_args()
+        .map_err(|error| syn::Error::new(error.span(), expected))?;
+    if field.value().split('.').any(str::is_empty) {
+        return Err(syn::Error::new(field.span(), expected));
+    }
+    Ok(Source::Body {
+        field: Some(field),
+        attr: tokens,
+    })
+}
+
+/// One argument of `#[websocket(..)]` or `#[gateway(..)]`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Key {
+    Mode,
+    Ping,
+    PingTimeout,
+    TriggerOnConnect,
+    MaxMessage,
+    Port,
+}
+
+impl Key {
+    const ALL: [Key; 6] = [
+        Key::Mode,
+        Key::Ping,
+        Key::PingTimeout,
+        Key::TriggerOnConnect,
+        Key::MaxMessage,
+        Key::Port,
+    ];
+
+    fn name(self) -> &'static str {
+        match self {
+            Key::Mode => "mode",
+            Key::Ping => "ping",
+            Key::PingTimeout => "ping_timeout",
+            Key::TriggerOnConnect => "trigger_on_connect",
+            Key::MaxMessage => "max_message",
+            Key::Port => "port",
+        }
+    }
+}
+
+/// The parsed arguments of `#[websocket(..)]` or `#[gateway(..)]`.
+pub struct EndpointArgs {
+    /// The attribute, for errors that have no better place.
+    pub span: Span,
+    pub path: Option<LitStr>,
+    pub options: Options,
+    pub port: Option<u16>,
+}
+
+/// Parses `#[name("path", key = value, flag, ..)]`, accepting only the `allowed` keys.
+pub fn endpoint_args(attr: &Attribute, allowed: &[Key]) -> syn::Result<EndpointArgs> {
+    let mut args = EndpointArgs {
+        span: attr.span(),
+        path: None,
+        options: Options::default(),
+        port: None,
+    };
+    if let Meta::Path(_) = attr.meta {
+        return Ok(args);
+    }
+    let attribute = attr
+        .path()
+        .get_ident()
+        .map(ToString::to_string)
+        .unwrap_or_default();
+    attr.parse_args_with(|input: ParseStream| {
+        if input.peek(LitStr) {
+            args.path = Some(input.parse()?);
+        }
+        let mut seen: Vec<Key> = Vec::new();
+        let mut first = args.path.is_none();
+        while !input.is_empty() {
+            if !first {
+                input.parse::<Token![,]>()?;
+                if input.is_empty() {
+                    break;
+                }
+            }
+            first = false;
+            if input.peek(LitStr) {
+                return Err(input.error(format!(
+                    "the path comes first: `#[{attribute}(\"path\", ..)]`"
+                )));
+            }
+            let name = input.call(Ident::parse_any)?;
+            let Some(key) = allowed.iter().copied().find(|key| name == key.name()) else {
+                return Err(unknown_argument(&name, allowed));
+            };
+            if seen.contains(&key) {
+                return Err(syn::Error::new(
+                    name.span(),
+                    format!("duplicate `{name}` argument; give it once"),
+                ));
+            }
+            seen.push(key);
+            let options = &mut args.options;
+            match key {
+                Key::Mode => {
+                    input.parse::<Token![=]>()?;
+                    let mode_path: syn::Path = input.parse()?;
+                    let mode = mode_path
+                        .segments
+                        .last()
+                        .map(|s| s.ident.to_string())
+                        .unwrap_or_default();
+                    options.mode = Mode::from_name(&mode).ok_or_else(|| {
+                        syn::Error::new_spanned(
+                            &mode_path,
+                            format!("unknown mode `{mode}`; expected {}", Mode::NAMES),
+                        )
+                    })?;
+                }
+                Key::Ping => options.ping_millis = Some(duration_value(input)?.0),
+                Key::PingTimeout => options.ping_timeout_millis = Some(duration_value(input)?),
+                Key::TriggerOnConnect => options.trigger_on_connect = Some(name.span()),
+                Key::MaxMessage => {
+                    input.parse::<Token![=]>()?;
+                    let text: LitStr = input.parse()?;
+                    let bytes = size::parse_bytes(&text.value());
+                    options.max_message =
+                        Some(bytes.ok_or_else(|| syn::Error::new(text.span(), size::EXPECTED))?);
+                }
+                Key::Port => {
+                    input.parse::<Token![=]>()?;
+                    let port: LitInt = input.parse()?;
+                    let expected = "expected a TCP port from 1 to 65535: `port = 3001`";
+                    let number = port
+                        .base10_parse::<u16>()
+                        .map_err(|_| syn::Error::new(port.span(), expected))?;
+                    if number == 0 {
+                        return Err(syn::Error::new(port.span(), expected));
+                    }
+                    args.port = Some(number);
+                }
+            }
+        }
+        Ok(())
+    })?;
+    Ok(args)
+}
+
+fn unknown_argument(name: &Ident, allowed: &[Key]) -> syn::Error {
+    let names: Vec<&str> = allowed.iter().map(|key| key.name()).collect();
+    let listed = names
+        .iter()
+        .map(|name| format!("`{name}`"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let known_elsewhere = Key::ALL.iter().any(|key| name == key.name());
+    let message = match crate::diag::closest(&name.to_string(), &names) {
+        Some(meant) => {
+            format!("unknown argument `{name}`; did you mean `{meant}`? (expected one of {listed})")
+        }
+        None if known_elsewhere => {
+            format!("`{name}` does not apply here; expected one of {listed}")
+        }
+        None => format!("unknown argument `{name}`; expected one of {listed}"),
+    };
+    syn::Error::new(name.span(), message)
+}
+
+/// `= "5s"` after a duration key: milliseconds and the string's span.
+fn duration_value(input: ParseStream) -> syn::Result<(u64, Span)> {
+    input.parse::<Token![=]>()?;
+    let text: LitStr = input.parse()?;
+    let millis = duration::parse_millis(&text.value())
+        .ok_or_else(|| syn::Error::new(text.span(), duration::EXPECTED))?;
+    Ok((millis, text.span()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::join_route;
+
+    #[test]
+    fn routes_join_with_one_slash() {
+        assert_eq!(join_route("example", "websocket"), "/example/websocket");
+        assert_eq!(join_route("/example/", "/websocket"), "/example/websocket");
+        assert_eq!(join_route("", "echo"), "/echo");
+        assert_eq!(join_route("chat", ""), "/chat");
+        assert_eq!(join_route("", ""), "/");
+    }
+}

@@ -1,0 +1,90 @@
+//! Checks every handler method shares: its signature, and the endpoint options that mean the
+//! same everywhere.
+
+use super::model::{Method, Options, Receiver};
+use crate::diag::Errors;
+use quote::ToTokens;
+use syn::{GenericArgument, PathArguments, ReturnType, Type};
+
+/// `what` names the method's role in messages: "a `#[websocket]` handler".
+pub fn signature(method: &Method, what: &str, errors: &mut Errors) {
+    if let Some(span) = method.not_async {
+        errors.at(
+            span,
+            format!(
+                "{what} must be an `async fn`; write `async fn {}`",
+                method.ident
+            ),
+        );
+    }
+    if let Some(span) = method.generics {
+        errors.at(
+            span,
+            format!("{what} cannot be generic: every parameter needs a concrete type to bind"),
+        );
+    }
+    if let Receiver::Unsupported(receiver) = &method.receiver {
+        errors.spanned(
+            receiver,
+            format!(
+                "{what} takes `&self`: one controller serves every connection at once \
+                 (keep mutable state behind a `Mutex` or an atomic)"
+            ),
+        );
+    }
+}
+
+pub fn options(options: &Options, errors: &mut Errors) {
+    if let (Some((_, span)), None) = (options.ping_timeout_millis, options.ping_millis) {
+        errors.at(
+            span,
+            "`ping_timeout` needs `ping = \"..\"`: there is no Pong to wait for without a Ping",
+        );
+    }
+}
+
+/// Reports a return type other than `()` / `Result<(), E>` with `message(type)`.
+pub fn require_unit_return(method: &Method, message: impl Fn(&str) -> String, errors: &mut Errors) {
+    if let ReturnType::Type(_, ty) = &method.output {
+        if !returns_unit(&method.output) {
+            errors.spanned(ty, message(&type_text(ty)));
+        }
+    }
+}
+
+/// A type as the user wrote it, for messages.
+pub fn type_text(ty: &Type) -> String {
+    ty.to_token_stream().to_string().replace(' ', "")
+}
+
+/// `T` when `ty` is written `Option<T>`.
+pub fn option_inner(ty: &Type) -> Option<&Type> {
+    let Type::Path(path) = ty else { return None };
+    let last = path.path.segments.last()?;
+    if last.ident != "Option" {
+        return None;
+    }
+    let PathArguments::AngleBracketed(args) = &last.arguments else {
+        return None;
+    };
+    match args.args.first()? {
+        GenericArgument::Type(inner) if args.args.len() == 1 => Some(inner),
+        _ => None,
+    }
+}
+
+/// `()`, nothing, or `Result<(), E>`.
+pub fn returns_unit(output: &ReturnType) -> bool {
+    let ReturnType::Type(_, ty) = output else {
+        return true;
+    };
+    match &**ty {
+        Type::Tuple(tuple) => tuple.elems.is_empty(),
+        Type::Path(path) => path.path.segments.last().is_some_and(|last| {
+            last.ident == "Result"
+                && matches!(&last.arguments, PathArguments::AngleBracketed(args)
+                    if matches!(args.args.first(), Some(GenericArgument::Type(Type::Tuple(unit))) if unit.elems.is_empty()))
+        }),
+        _ => false,
+    }
+}
