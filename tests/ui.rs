@@ -4,7 +4,14 @@
 #[test]
 fn compile_errors_teach() {
     let cases = trybuild::TestCases::new();
-    for topic in ["arguments", "handler", "controller", "binding", "lifecycle"] {
+    for topic in [
+        "arguments",
+        "handler",
+        "controller",
+        "binding",
+        "lifecycle",
+        "gateway",
+    ] {
         cases.compile_fail(format!("tests/ui/{topic}/*.rs"));
     }
     cases.pass("tests/ui/pass/*.rs");

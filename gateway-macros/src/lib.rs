@@ -4,6 +4,7 @@
 mod controller;
 mod diag;
 mod duration;
+mod gateway;
 mod handler;
 mod paths;
 mod size;
@@ -61,6 +62,56 @@ use proc_macro::TokenStream;
 #[proc_macro_attribute]
 pub fn controller(args: TokenStream, item: TokenStream) -> TokenStream {
     controller::expand(args.into(), item.into()).into()
+}
+
+/// Turns an `impl` block into one WebSocket endpoint whose messages are routed to hooks by event
+/// (the NestJS / Serinus / Lucee gateway style).
+///
+/// # Grammar
+/// `#[gateway("path", ping = "20s", ping_timeout = "..", max_message = "..", port = 3001)]` on an
+/// inherent `impl Type { .. }`, lifecycle attributes (`#[guard(..)]`, ..) after it. Methods:
+///
+/// ```text
+/// #[on_connect]          async fn f(&self, ..) -> impl IntoReply        // once, on open
+/// #[on_disconnect]       async fn f(&self, .., summary: CloseSummary)   // once, after the end
+/// #[on_error]            async fn f(&self, .., error: &WsError)        // every error
+/// #[on_message]          async fn f(&self, #[body] ..) -> impl IntoReply  // anything unrouted
+/// #[subscribe("event")]  async fn f(&self, #[body] ..) -> impl IntoEventReply
+/// ```
+///
+/// # Semantics
+/// A message `{"event": E, "data": D, "id"?: N}` goes to `#[subscribe(E)]`, whose `#[body]`
+/// parameters bind from `D` (a JSON string binds as its text). Its value answers as
+/// `{"event": E, "data": V}`, or `{"ack": N, "data": V}` when the request carried `id`; an
+/// `Each(stream)` answers once per item. Anything else goes to `#[on_message]` and its value is
+/// sent as it is; without one, an unknown event is answered with an error message (status 404)
+/// and the connection stays open. `port = N` serves the gateway on its own listener.
+///
+/// # Example
+/// ```
+/// use gateway::prelude::*;
+///
+/// pub struct ChatGateway;
+///
+/// #[gateway("chat", ping = "20s")]
+/// impl ChatGateway {
+///     #[on_connect]
+///     async fn joined(&self, conn: Connection) {
+///         conn.join("lobby");
+///     }
+///
+///     #[subscribe("message")]
+///     async fn message(&self, #[body] text: String, hub: Hub, conn: Connection) -> Ack<u64> {
+///         hub.room("lobby").except(conn.id()).send(text);
+///         Ack(conn.id().into())
+///     }
+/// }
+///
+/// let app = App::new().controller(ChatGateway);
+/// ```
+#[proc_macro_attribute]
+pub fn gateway(args: TokenStream, item: TokenStream) -> TokenStream {
+    gateway::expand(args.into(), item.into()).into()
 }
 
 /// Marks a WebSocket handler method. It belongs on a method inside a `#[controller("prefix")]`

@@ -30,6 +30,13 @@ runtime_paths! {
     some => Some;
     none => None;
     route => Route;
+    ws_error => WsError;
+    route_event => route_event;
+    incoming => Incoming;
+    unknown_event => unknown_event;
+    not_an_event => not_an_event;
+    event_reply => event_reply;
+    hook_binding_failed => hook_binding_failed;
     lifecycle => Lifecycle;
     dependencies => dependencies;
     binding_failed => binding_failed;

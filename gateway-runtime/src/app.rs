@@ -55,6 +55,12 @@ pub enum BuildError {
         /// The handler registered second.
         second: &'static str,
     },
+    /// A gateway wants its own port, which one router cannot give it.
+    #[error("a gateway asks for its own port {port}; serve the app with `gateway::serve` or use `App::into_routers`")]
+    OwnPort {
+        /// The port it asks for.
+        port: u16,
+    },
     /// A handler has a `#[dep]` parameter whose service was never provided.
     #[error("`{handler}` needs a `{service}` (a `#[dep]` parameter) but none was provided; add `.provide(..)` to the App")]
     MissingDependency {
@@ -218,8 +224,24 @@ impl App {
     ///
     /// # Errors
     /// [`BuildError::DuplicatePath`] when two handlers claim one path;
-    /// [`BuildError::MissingDependency`] when a `#[dep]` service was not provided.
+    /// [`BuildError::MissingDependency`] when a `#[dep]` service was not provided;
+    /// [`BuildError::OwnPort`] when a gateway asks for its own port (serve such an app with
+    /// [`serve`](crate::serve), or take its routers with [`App::into_routers`]).
     pub fn into_router(self) -> Result<Router, BuildError> {
+        let routers = self.into_routers()?;
+        match routers.own_ports.into_iter().next() {
+            Some((port, _)) => Err(BuildError::OwnPort { port }),
+            None => Ok(routers.main),
+        }
+    }
+
+    /// The app's routers: the main one, and one per port that a `#[gateway(.., port = N)]`
+    /// asked for.
+    ///
+    /// # Errors
+    /// [`BuildError::DuplicatePath`] when two handlers claim one path on one port;
+    /// [`BuildError::MissingDependency`] when a `#[dep]` service was not provided.
+    pub fn into_routers(self) -> Result<Routers, BuildError> {
         self.check()?;
         let settings = Arc::new(AppShared {
             max_message: self.max_message,
@@ -231,23 +253,35 @@ impl App {
             hub: self.hub,
             next_connection_id: AtomicU64::new(1),
         });
-        let mut router = Router::new();
+        let mut routers = Routers {
+            main: Router::new(),
+            own_ports: Vec::new(),
+        };
         for entry in self.routes.entries {
             let lifecycle = self.lifecycle.around(&entry.route.lifecycle);
-            let path = entry.route.path;
-            router = router.route(path, (entry.build)(Arc::clone(&settings), lifecycle));
+            let method_router = (entry.build)(Arc::clone(&settings), lifecycle);
+            let router = match entry.route.port {
+                None => &mut routers.main,
+                Some(port) => match routers.own_ports.iter().position(|(own, _)| *own == port) {
+                    Some(index) => &mut routers.own_ports[index].1,
+                    None => {
+                        routers.own_ports.push((port, Router::new()));
+                        &mut routers.own_ports.last_mut().expect("just pushed").1
+                    }
+                },
+            };
+            *router = std::mem::take(router).route(entry.route.path, method_router);
         }
-        Ok(router)
+        Ok(routers)
     }
 
     fn check(&self) -> Result<(), BuildError> {
         let entries = &self.routes.entries;
         for (index, entry) in entries.iter().enumerate() {
             let route = &entry.route;
-            if let Some(first) = entries[..index]
-                .iter()
-                .find(|earlier| earlier.route.path == route.path)
-            {
+            if let Some(first) = entries[..index].iter().find(|earlier| {
+                earlier.route.path == route.path && earlier.route.port == route.port
+            }) {
                 return Err(BuildError::DuplicatePath {
                     path: route.path.to_owned(),
                     first: first.route.handler,
@@ -267,6 +301,15 @@ impl App {
         }
         Ok(())
     }
+}
+
+/// An app's routes: the main router, and one per port a gateway asked for.
+#[derive(Debug)]
+pub struct Routers {
+    /// The routes served on the app's own address.
+    pub main: Router,
+    /// `(port, routes)` for each `#[gateway(.., port = N)]` port.
+    pub own_ports: Vec<(u16, Router)>,
 }
 
 /// What `#[controller]` says about one endpoint.

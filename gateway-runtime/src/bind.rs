@@ -197,3 +197,8 @@ pub fn optional_data<T: Clone + Send + Sync + 'static>(
 pub fn binding_failed(error: WsError) -> crate::reply::Reply {
     crate::reply::Reply::Error(error.with_origin(crate::error::ErrorOrigin::Binding))
 }
+
+/// A hook that cannot answer (`#[on_disconnect]`, `#[on_error]`) could not bind a parameter.
+pub fn hook_binding_failed(error: WsError) {
+    tracing::warn!(%error, "a gateway hook was not called: a parameter could not be bound");
+}

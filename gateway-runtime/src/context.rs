@@ -38,8 +38,8 @@ impl MessageContext {
     }
 
     /// A context with another body and the same connection (a gateway event's `data`).
-    pub fn with_body(&self, body: Message) -> Self {
-        Self::new(self.connection.clone(), Some(body))
+    pub fn with_body(&self, body: Option<Message>) -> Self {
+        Self::new(self.connection.clone(), body)
     }
 
     /// How the connection ended, in a hook that runs after its end.

@@ -4,11 +4,14 @@ use crate::error::WsError;
 use crate::json::Json;
 use axum::extract::ws::Message;
 use bytes::Bytes;
+use futures_core::Stream;
+use futures_util::StreamExt;
 use serde::Serialize;
 use std::borrow::Cow;
+use std::fmt;
+use std::pin::Pin;
 
 /// What one handler call produced.
-#[derive(Debug)]
 pub enum Reply {
     /// Send nothing.
     Nothing,
@@ -16,6 +19,49 @@ pub enum Reply {
     Message(Message),
     /// Hand this error to the catchers.
     Error(WsError),
+    /// Send one reply per item, in order, before the next client message is handled.
+    Stream(Pin<Box<dyn Stream<Item = Reply> + Send>>),
+}
+
+impl fmt::Debug for Reply {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Reply::Nothing => f.write_str("Nothing"),
+            Reply::Message(message) => f.debug_tuple("Message").field(message).finish(),
+            Reply::Error(error) => f.debug_tuple("Error").field(error).finish(),
+            Reply::Stream(_) => f.write_str("Stream(..)"),
+        }
+    }
+}
+
+/// A stream whose every item is sent as its own reply (NestJS's Observable return): wrap any
+/// `Stream` of reply values.
+///
+/// ```
+/// use gateway::prelude::*;
+///
+/// struct Countdown;
+///
+/// #[controller("")]
+/// impl Countdown {
+///     /// Sends "3", "2", "1", then closes with 1000.
+///     #[websocket("countdown", mode = SendOnly)]
+///     async fn countdown(&self) -> Each<impl gateway::Stream<Item = String> + Send + 'static> {
+///         Each(futures_util::stream::iter(["3", "2", "1"].map(String::from)))
+///     }
+/// }
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct Each<S>(pub S);
+
+impl<S> IntoReply for Each<S>
+where
+    S: Stream + Send + 'static,
+    S::Item: IntoReply,
+{
+    fn into_reply(self) -> Reply {
+        Reply::Stream(Box::pin(self.0.map(IntoReply::into_reply)))
+    }
 }
 
 /// A type a handler may return.

@@ -2,6 +2,8 @@
 
 use crate::app::App;
 use axum::serve::ListenerExt;
+use axum::Router;
+use std::future::IntoFuture;
 use std::io;
 use std::net::SocketAddr;
 use tokio::net::{TcpListener, ToSocketAddrs};
@@ -19,10 +21,25 @@ pub async fn serve(addr: impl ToSocketAddrs, app: App) -> io::Result<()> {
 ///
 /// # Errors
 /// When the app fails to build (e.g. a duplicate path) or accepting fails.
+///
+/// Gateways with their own `port` are served on that port of the listener's IP address.
 pub async fn serve_on(listener: TcpListener, app: App) -> io::Result<()> {
-    let router = app
-        .into_router()
+    let routers = app
+        .into_routers()
         .map_err(|error| io::Error::new(io::ErrorKind::InvalidInput, error))?;
+    let ip = listener.local_addr()?.ip();
+    let mut servers = vec![serve_router(listener, routers.main)];
+    for (port, router) in routers.own_ports {
+        let listener = TcpListener::bind((ip, port)).await?;
+        servers.push(serve_router(listener, router));
+    }
+    futures_util::future::try_join_all(servers).await.map(drop)
+}
+
+fn serve_router(
+    listener: TcpListener,
+    router: Router,
+) -> impl std::future::Future<Output = io::Result<()>> {
     // Small messages must not wait for Nagle's algorithm.
     let listener = listener.tap_io(|tcp| {
         if let Err(error) = tcp.set_nodelay(true) {
@@ -33,5 +50,5 @@ pub async fn serve_on(listener: TcpListener, app: App) -> io::Result<()> {
         listener,
         router.into_make_service_with_connect_info::<SocketAddr>(),
     )
-    .await
+    .into_future()
 }

@@ -9,7 +9,7 @@ use crate::error::{ErrorOrigin, WsError};
 use crate::lifecycle::{Caught, CloseSummary, ClosedBy, Lifecycle};
 use crate::reply::Reply;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
-use futures_util::FutureExt;
+use futures_util::{FutureExt, StreamExt};
 use std::panic::AssertUnwindSafe;
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -175,32 +175,55 @@ impl<C> Session<'_, C> {
             .await;
         drop(ctx);
         let reply = match called {
-            Ok(Reply::Error(error)) => self.catch::<H>(error).await,
-            Ok(reply) => Ok(reply),
-            Err(panic) => {
-                let error =
-                    WsError::internal(format!("handler panicked: {}", panic_message(&*panic)))
-                        .with_origin(ErrorOrigin::Panic);
-                tracing::error!(client_id = %self.connection.id(), %error, "handler panicked");
-                self.catch::<H>(error).await
-            }
-        };
-        let reply = match reply {
-            Ok(Reply::Message(message)) => Some(message),
-            Ok(_) => None,
-            Err(frame) => return Flow::Close(frame),
+            Ok(reply) => reply,
+            Err(panic) => Reply::Error(panicked(&*panic)),
         };
         if let Flow::Ended = self.send_queued().await {
             return Flow::Ended;
         }
-        if let Some(reply) = reply.filter(|_| self.options.mode != Mode::ReceiveOnly) {
-            if let Flow::Ended = self.send(reply).await {
-                return Flow::Ended;
-            }
+        match self.deliver::<H>(reply).await {
+            Flow::Continue => {}
+            stop => return stop,
         }
         match self.connection.take_close_request() {
             Some(frame) => Flow::Close(frame),
             None => Flow::Continue,
+        }
+    }
+
+    /// Sends a reply: a message, each item of a stream, or what the catchers make of an error.
+    async fn deliver<H: Handler<C>>(&mut self, reply: Reply) -> Flow {
+        let Reply::Stream(mut items) = reply else {
+            return self.deliver_one::<H>(reply).await;
+        };
+        loop {
+            let item = match AssertUnwindSafe(items.next()).catch_unwind().await {
+                Ok(Some(item)) => item,
+                Ok(None) => return Flow::Continue,
+                Err(panic) => Reply::Error(panicked(&*panic)),
+            };
+            match self.deliver_one::<H>(item).await {
+                Flow::Continue => {}
+                stop => return stop,
+            }
+        }
+    }
+
+    async fn deliver_one<H: Handler<C>>(&mut self, reply: Reply) -> Flow {
+        let reply = match reply {
+            Reply::Error(error) => match self.catch::<H>(error).await {
+                Ok(reply) => reply,
+                Err(frame) => return Flow::Close(frame),
+            },
+            other => other,
+        };
+        match reply {
+            Reply::Message(message) if self.options.mode != Mode::ReceiveOnly => {
+                self.send(message).await
+            }
+            // Nothing to send; a ReceiveOnly endpoint never sends data; a stream inside a
+            // stream item is not flattened.
+            _ => Flow::Continue,
         }
     }
 
@@ -286,6 +309,14 @@ impl<C> Session<'_, C> {
 
 fn slow_consumer() -> Flow {
     close_with(close_code::POLICY_VIOLATION, "slow consumer")
+}
+
+/// The error a panic becomes, for the catchers.
+fn panicked(panic: &(dyn std::any::Any + Send)) -> WsError {
+    let error = WsError::internal(format!("handler panicked: {}", panic_message(panic)))
+        .with_origin(ErrorOrigin::Panic);
+    tracing::error!(%error, "handler panicked");
+    error
 }
 
 /// The text a panic was raised with, when it was a string.

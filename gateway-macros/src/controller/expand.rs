@@ -47,14 +47,13 @@ fn handler(controller: &Controller, endpoint: &Endpoint) -> TokenStream {
     let value = invoke(self_ty, &endpoint.method, &quote!(#binding_failed(error)));
     let into_reply = paths::into_reply();
     let reply_value =
-        quote_spanned!(output_span(&endpoint.method)=> #into_reply::into_reply(__gw_value));
+        quote_spanned!(output_span(&endpoint.method)=> #into_reply::into_reply(#value));
     quote_spanned! {endpoint.method.ident.span()=>
         #[allow(non_camel_case_types)]
         struct #marker;
 
         impl #handler_trait<#self_ty> for #marker {
             async fn call(__gw_controller: &#self_ty, __gw_ctx: &#context) -> #reply {
-                let __gw_value = #value;
                 #reply_value
             }
         }

@@ -269,14 +269,21 @@ pub struct EndpointArgs {
     pub port: Option<u16>,
 }
 
+impl EndpointArgs {
+    /// No path and default options: what a failed parse leaves, so checks can go on.
+    pub fn empty(attr: &Attribute) -> Self {
+        Self {
+            span: attr.span(),
+            path: None,
+            options: Options::default(),
+            port: None,
+        }
+    }
+}
+
 /// Parses `#[name("path", key = value, flag, ..)]`, accepting only the `allowed` keys.
 pub fn endpoint_args(attr: &Attribute, allowed: &[Key]) -> syn::Result<EndpointArgs> {
-    let mut args = EndpointArgs {
-        span: attr.span(),
-        path: None,
-        options: Options::default(),
-        port: None,
-    };
+    let mut args = EndpointArgs::empty(attr);
     if let Meta::Path(_) = attr.meta {
         return Ok(args);
     }

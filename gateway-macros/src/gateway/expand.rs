@@ -1,0 +1,146 @@
+//! Model → code: one `Handler` whose `call` routes each message to its hook, and a `Controller`
+//! impl that registers the gateway as one endpoint.
+
+use super::model::{Gateway, Hook, HookKind};
+use crate::handler::expand::{dependencies, endpoint_options, invoke, lifecycle, output_span};
+use crate::paths;
+use proc_macro2::TokenStream;
+use quote::{quote, quote_spanned};
+
+pub fn gateway(gateway: &Gateway) -> TokenStream {
+    let self_ty = &gateway.self_ty;
+    let (handler_trait, context, reply, ws_error) = (
+        paths::handler(),
+        paths::message_context(),
+        paths::reply(),
+        paths::ws_error(),
+    );
+    let (route_event, incoming) = (paths::route_event(), paths::incoming());
+    let hook = |kind: fn(&HookKind) -> bool| gateway.hooks.iter().find(|hook| kind(&hook.kind));
+    let on_connect = hook(|kind| matches!(kind, HookKind::OnConnect));
+    let on_message = hook(|kind| matches!(kind, HookKind::OnMessage));
+
+    let connect = match on_connect {
+        Some(hook) => replying(self_ty, hook, quote!(__gw_message)),
+        None => quote!(#reply::Nothing),
+    };
+    let (unknown_event, not_an_event) = (paths::unknown_event(), paths::not_an_event());
+    let (unknown, raw) = match on_message {
+        Some(hook) => {
+            let catch_all = replying(self_ty, hook, quote!(__gw_message));
+            (catch_all.clone(), catch_all)
+        }
+        None => (quote!(#unknown_event(&__gw_name)), quote!(#not_an_event())),
+    };
+    let subscriptions = gateway.hooks.iter().filter_map(|hook| {
+        let HookKind::Subscribe(event) = &hook.kind else {
+            return None;
+        };
+        let binding_failed = paths::binding_failed();
+        let value = invoke(self_ty, &hook.method, &quote!(#binding_failed(error)));
+        let event_reply = paths::event_reply();
+        let answer =
+            quote_spanned!(output_span(&hook.method)=> #event_reply(#event, __gw_id, __gw_value));
+        Some(quote! {
+            #event => {
+                let __gw_value = #value;
+                #answer
+            }
+        })
+    });
+    let on_disconnect = hook(|kind| matches!(kind, HookKind::OnDisconnect)).map(|hook| {
+        let value = silent(self_ty, hook);
+        quote! {
+            async fn on_disconnect(__gw_controller: &#self_ty, __gw_ctx: &#context) {
+                #value
+            }
+        }
+    });
+    let on_error = hook(|kind| matches!(kind, HookKind::OnError)).map(|hook| {
+        let value = silent(self_ty, hook);
+        quote! {
+            async fn on_error(__gw_controller: &#self_ty, __gw_ctx: &#context, __gw_error: &#ws_error) {
+                #value
+            }
+        }
+    });
+
+    let route = &gateway.route;
+    let name = &gateway.type_name;
+    let options = endpoint_options(&gateway.options, on_connect.is_some());
+    let gateway_lifecycle = lifecycle(&gateway.components);
+    let dependencies = dependencies(gateway.hooks.iter().map(|hook| &hook.method));
+    let port = match gateway.port {
+        Some(port) => {
+            let some = paths::some();
+            quote!(#some(#port))
+        }
+        None => paths::none(),
+    };
+    let (controller_trait, routes, arc, route_type) = (
+        paths::controller(),
+        paths::routes(),
+        paths::arc(),
+        paths::route(),
+    );
+    quote! {
+        const _: () = {
+            #[allow(non_camel_case_types)]
+            struct __gw_gateway;
+
+            impl #handler_trait<#self_ty> for __gw_gateway {
+                async fn call(__gw_controller: &#self_ty, __gw_message: &#context) -> #reply {
+                    match #route_event(__gw_message) {
+                        #incoming::Connect => #connect,
+                        #incoming::Event { name: __gw_name, id: __gw_id, context: __gw_event } => {
+                            let __gw_ctx = &__gw_event;
+                            match __gw_name.as_str() {
+                                #(#subscriptions)*
+                                _ => #unknown,
+                            }
+                        }
+                        #incoming::Raw => #raw,
+                    }
+                }
+
+                #on_disconnect
+                #on_error
+            }
+
+            impl #controller_trait for #self_ty {
+                fn register(self: #arc<Self>, __gw_routes: &mut #routes) {
+                    __gw_routes.websocket::<Self, __gw_gateway>(
+                        &self,
+                        #route_type {
+                            path: #route,
+                            handler: #name,
+                            options: #options,
+                            lifecycle: #gateway_lifecycle,
+                            dependencies: #dependencies,
+                            port: #port,
+                        },
+                    );
+                }
+            }
+        };
+    }
+}
+
+/// A hook whose value is sent as it is (`#[on_connect]`, `#[on_message]`), bound from `ctx`.
+fn replying(self_ty: &syn::Type, hook: &Hook, ctx: TokenStream) -> TokenStream {
+    let binding_failed = paths::binding_failed();
+    let value = invoke(self_ty, &hook.method, &quote!(#binding_failed(error)));
+    let into_reply = paths::into_reply();
+    let reply = quote_spanned!(output_span(&hook.method)=> #into_reply::into_reply(#value));
+    quote! {{
+        let __gw_ctx = #ctx;
+        #reply
+    }}
+}
+
+/// A hook that cannot answer (`#[on_disconnect]`, `#[on_error]`): a binding failure is logged.
+fn silent(self_ty: &syn::Type, hook: &Hook) -> TokenStream {
+    let hook_binding_failed = paths::hook_binding_failed();
+    let value = invoke(self_ty, &hook.method, &quote!(#hook_binding_failed(error)));
+    quote!(#value;)
+}

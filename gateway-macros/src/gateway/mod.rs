@@ -1,0 +1,39 @@
+//! `#[gateway("path", ..)]`: parse → validate → expand.
+
+mod expand;
+mod model;
+mod parse;
+mod validate;
+
+use crate::diag::Errors;
+use proc_macro2::TokenStream;
+use quote::quote;
+use syn::ItemImpl;
+
+pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
+    let mut item: ItemImpl = match syn::parse2(item) {
+        Ok(item) => item,
+        Err(error) => {
+            let error = syn::Error::new(
+                error.span(),
+                "`#[gateway]` goes on an `impl Type { .. }` block whose methods are hooks \
+                 (`#[on_connect]`, `#[subscribe(\"event\")]`, ..)",
+            );
+            return error.into_compile_error();
+        }
+    };
+    let mut errors = Errors::default();
+    let model = parse::gateway(args, &mut item, &mut errors);
+    validate::gateway(&model, &mut errors);
+    let generated = if errors.is_empty() {
+        expand::gateway(&model)
+    } else {
+        TokenStream::new()
+    };
+    let errors = errors.into_compile_errors();
+    quote! {
+        #item
+        #generated
+        #errors
+    }
+}

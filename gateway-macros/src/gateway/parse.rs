@@ -1,0 +1,132 @@
+//! Syntax → model for `#[gateway]`: its arguments, lifecycle attributes and hook methods, with
+//! all our attributes stripped from the impl block.
+
+use super::model::{Gateway, Hook, HookKind};
+use crate::diag::Errors;
+use crate::handler::parse::{
+    endpoint_args, join_route, method, report_misspelled, take_components, EndpointArgs, Key,
+    COMPONENT_ATTRIBUTES,
+};
+use crate::handler::Source;
+use proc_macro2::TokenStream;
+use quote::ToTokens;
+use syn::{Attribute, ImplItem, ItemImpl, LitStr, Meta, Type};
+
+/// The hook attributes, by name.
+const HOOK_ATTRIBUTES: [&str; 5] = [
+    "on_connect",
+    "on_disconnect",
+    "on_error",
+    "on_message",
+    "subscribe",
+];
+
+/// What `#[gateway(..)]` accepts after the path.
+const GATEWAY_KEYS: [Key; 4] = [Key::Ping, Key::PingTimeout, Key::MaxMessage, Key::Port];
+
+/// Builds the model and strips our attributes from `item`.
+pub fn gateway(args: TokenStream, item: &mut ItemImpl, errors: &mut Errors) -> Gateway {
+    crate::handler::parse::check_impl(item, "gateway", errors);
+    let attribute: Attribute = syn::parse_quote!(#[gateway(#args)]);
+    let args = errors.keep(endpoint_args(&attribute, &GATEWAY_KEYS));
+    let components = take_components(&mut item.attrs, errors);
+    report_misspelled(&mut item.attrs, &COMPONENT_ATTRIBUTES, errors);
+    let mut hooks = Vec::new();
+    for member in &mut item.items {
+        let ImplItem::Fn(function) = member else {
+            continue;
+        };
+        let misplaced = take_components(&mut function.attrs, errors);
+        if let Some(component) = misplaced.first() {
+            errors.spanned(
+                &component.expr,
+                format!(
+                    "a gateway is one endpoint: put `#[{}(..)]` on the gateway's `impl` block",
+                    component.kind.name()
+                ),
+            );
+        }
+        let mut known = HOOK_ATTRIBUTES.to_vec();
+        known.push("websocket");
+        report_misspelled(&mut function.attrs, &known, errors);
+        let mut hook_attrs = take_hook_attributes(&mut function.attrs, errors).into_iter();
+        let mut method = method(function, errors);
+        let Some((kind, attr)) = hook_attrs.next() else {
+            continue;
+        };
+        for (_, duplicate) in hook_attrs {
+            errors.spanned(duplicate, "a method is one hook; remove this attribute");
+        }
+        if let HookKind::OnError = kind {
+            // `error: &WsError` is the error the hook is called with.
+            for param in &mut method.params {
+                if matches!(param.ty, Type::Reference(_)) && matches!(param.source, Source::Context)
+                {
+                    param.source = Source::Error;
+                }
+            }
+        }
+        hooks.push(Hook { kind, method, attr });
+    }
+    let args = args.unwrap_or_else(|| EndpointArgs::empty(&attribute));
+    Gateway {
+        type_name: item.self_ty.to_token_stream().to_string().replace(' ', ""),
+        self_ty: (*item.self_ty).clone(),
+        route: join_route(
+            "",
+            &args.path.as_ref().map(LitStr::value).unwrap_or_default(),
+        ),
+        route_span: args.path.as_ref().map_or(args.span, LitStr::span),
+        options: args.options,
+        port: args.port,
+        components,
+        hooks,
+    }
+}
+
+/// Removes the hook attributes, returning each with its tokens (for errors).
+fn take_hook_attributes(
+    attrs: &mut Vec<Attribute>,
+    errors: &mut Errors,
+) -> Vec<(HookKind, TokenStream)> {
+    let mut hooks = Vec::new();
+    attrs.retain(|attr| {
+        let Some(name) = HOOK_ATTRIBUTES.iter().find(|name| attr.path().is_ident(name)) else {
+            if attr.path().is_ident("websocket") {
+                errors.spanned(
+                    attr,
+                    "a gateway routes events to hooks: use `#[subscribe(\"event\")]` or `#[on_message]` \
+                     (`#[websocket]` belongs in a `#[controller]`)",
+                );
+                return false;
+            }
+            return true;
+        };
+        let kind = match *name {
+            "on_connect" => Some(HookKind::OnConnect),
+            "on_disconnect" => Some(HookKind::OnDisconnect),
+            "on_error" => Some(HookKind::OnError),
+            "on_message" => Some(HookKind::OnMessage),
+            _ => errors.keep(subscribe_event(attr)).map(HookKind::Subscribe),
+        };
+        let takes_no_arguments = !matches!(kind, Some(HookKind::Subscribe(_)) | None);
+        if takes_no_arguments && !matches!(attr.meta, Meta::Path(_)) {
+            errors.spanned(attr, format!("`#[{name}]` takes no arguments"));
+        } else if let Some(kind) = kind {
+            hooks.push((kind, attr.to_token_stream()));
+        }
+        false
+    });
+    hooks
+}
+
+fn subscribe_event(attr: &Attribute) -> syn::Result<LitStr> {
+    let expected = "expected the event's name: `#[subscribe(\"message\")]`";
+    let event: LitStr = attr
+        .parse_args()
+        .map_err(|error| syn::Error::new(error.span(), expected))?;
+    if event.value().is_empty() {
+        return Err(syn::Error::new(event.span(), expected));
+    }
+    Ok(event)
+}

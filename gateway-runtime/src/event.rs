@@ -1,0 +1,197 @@
+//! Event routing for the gateway style: `{"event": E, "data": D, "id"?: N}` in, `{"event": E,
+//! "data": V}` or `{"ack": N, "data": V}` out.
+
+use crate::context::{payload, MessageContext};
+use crate::error::WsError;
+use crate::json::Json;
+use crate::reply::{Each, Reply};
+use axum::extract::ws::{Message, Utf8Bytes};
+use futures_core::Stream;
+use futures_util::StreamExt;
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+use std::borrow::Cow;
+
+/// What a client's message is, for a gateway.
+// Made once per message and matched at once: boxing the large variant would only add an
+// allocation per message.
+#[allow(clippy::large_enum_variant)]
+pub enum Incoming {
+    /// The connection just opened (no message).
+    Connect,
+    /// An event envelope: `{"event": name, "data": .., "id"?: N}`. `context` binds from `data`.
+    Event {
+        /// The event's name.
+        name: String,
+        /// The acknowledgement id the client asked for.
+        id: Option<u64>,
+        /// The same connection, with `data` as the message body.
+        context: MessageContext,
+    },
+    /// Anything else: for the gateway's `#[on_message]` catch-all.
+    Raw,
+}
+
+#[derive(Deserialize)]
+struct Envelope<'a> {
+    #[serde(borrow)]
+    event: Cow<'a, str>,
+    #[serde(default, borrow)]
+    data: Option<&'a RawValue>,
+    #[serde(default)]
+    id: Option<u64>,
+}
+
+/// Reads a gateway message. `data` becomes the body `#[body]` parameters bind from: a JSON string
+/// as its text (so `#[body] text: String` gets `hello`, not `"hello"`), anything else as JSON text.
+pub fn route_event(ctx: &MessageContext) -> Incoming {
+    let Some(message) = ctx.body() else {
+        return Incoming::Connect;
+    };
+    let Ok(envelope) = serde_json::from_slice::<Envelope>(payload(message)) else {
+        return Incoming::Raw;
+    };
+    let body = envelope.data.map(|data| {
+        let text = match serde_json::from_str::<Cow<str>>(data.get()) {
+            Ok(string) => string.into_owned(),
+            Err(_) => data.get().to_owned(),
+        };
+        Message::Text(Utf8Bytes::from(text))
+    });
+    Incoming::Event {
+        name: envelope.event.into_owned(),
+        id: envelope.id,
+        context: ctx.with_body(body),
+    }
+}
+
+/// The error for an event no `#[subscribe]` handles (and no `#[on_message]` catches).
+pub fn unknown_event(name: &str) -> Reply {
+    Reply::Error(WsError::new(404, format!("unknown event `{name}`")))
+}
+
+/// The error for a message that is not an event envelope (and no `#[on_message]` catches).
+pub fn not_an_event() -> Reply {
+    Reply::Error(WsError::bad_request(
+        r#"expected an event: {"event": "name", "data": ..., "id"?: number}"#,
+    ))
+}
+
+/// A subscribe handler's value as the reply to event `name` (acknowledging `id` if given).
+pub fn event_reply(name: &'static str, id: Option<u64>, value: impl IntoEventReply) -> Reply {
+    envelope(name, id, value.into_event_reply())
+}
+
+fn envelope(name: &'static str, id: Option<u64>, reply: EventReply) -> Reply {
+    let data = match reply {
+        // A client that asked for an acknowledgement gets one, even for "nothing".
+        EventReply::Nothing if id.is_some() => "null".to_owned(),
+        EventReply::Nothing => return Reply::Nothing,
+        EventReply::Data(data) => data,
+        EventReply::Error(error) => return Reply::Error(error),
+        EventReply::Stream(items) => {
+            return Reply::Stream(Box::pin(items.map(move |item| envelope(name, id, item))))
+        }
+    };
+    let text = match id {
+        Some(id) => format!(r#"{{"ack":{id},"data":{data}}}"#),
+        None => format!(r#"{{"event":{},"data":{data}}}"#, json_string(name)),
+    };
+    Reply::Message(Message::Text(Utf8Bytes::from(text)))
+}
+
+fn json_string(text: &str) -> String {
+    serde_json::Value::from(text).to_string()
+}
+
+/// What a `#[subscribe]` handler produced: the `data` of its answer.
+pub enum EventReply {
+    /// No answer (an acknowledgement with `null` if the client asked for one).
+    Nothing,
+    /// The answer's `data`, as JSON text.
+    Data(String),
+    /// Hand this to the catchers.
+    Error(WsError),
+    /// One answer per item.
+    Stream(std::pin::Pin<Box<dyn Stream<Item = EventReply> + Send>>),
+}
+
+/// A type a `#[subscribe]` handler may return: `()`, `Ack<T>` / `Json<T>` of a serializable
+/// value, `String` / `&'static str`, `Option` or `Result` of one, or `Each` of a stream of one.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot answer an event",
+    label = "a `#[subscribe]` handler returns `()`, `Ack<T>`, `Json<T>`, `String`, or an `Option`/`Result`/`Each` of one",
+    note = "wrap a serializable value in `Ack(..)` to answer with it as the event's data"
+)]
+pub trait IntoEventReply {
+    /// Converts the value.
+    fn into_event_reply(self) -> EventReply;
+}
+
+/// The `data` of an event's answer (any `Serialize` value), as in DESIGN's `-> Ack<u64>`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ack<T>(pub T);
+
+fn data_of<T: Serialize + ?Sized>(value: &T) -> EventReply {
+    match serde_json::to_string(value) {
+        Ok(json) => EventReply::Data(json),
+        Err(error) => EventReply::Error(WsError::internal(format!(
+            "the answer could not be encoded as JSON: {error}"
+        ))),
+    }
+}
+
+impl IntoEventReply for () {
+    fn into_event_reply(self) -> EventReply {
+        EventReply::Nothing
+    }
+}
+
+impl<T: Serialize> IntoEventReply for Ack<T> {
+    fn into_event_reply(self) -> EventReply {
+        data_of(&self.0)
+    }
+}
+
+impl<T: Serialize> IntoEventReply for Json<T> {
+    fn into_event_reply(self) -> EventReply {
+        data_of(&self.0)
+    }
+}
+
+impl IntoEventReply for String {
+    fn into_event_reply(self) -> EventReply {
+        data_of(&self)
+    }
+}
+
+impl IntoEventReply for &'static str {
+    fn into_event_reply(self) -> EventReply {
+        data_of(self)
+    }
+}
+
+impl<R: IntoEventReply> IntoEventReply for Option<R> {
+    fn into_event_reply(self) -> EventReply {
+        self.map_or(EventReply::Nothing, IntoEventReply::into_event_reply)
+    }
+}
+
+impl<R: IntoEventReply, E: Into<WsError>> IntoEventReply for Result<R, E> {
+    fn into_event_reply(self) -> EventReply {
+        match self {
+            Ok(value) => value.into_event_reply(),
+            Err(error) => EventReply::Error(error.into()),
+        }
+    }
+}
+
+impl<S> IntoEventReply for Each<S>
+where
+    S: Stream + Send + 'static,
+    S::Item: IntoEventReply,
+{
+    fn into_event_reply(self) -> EventReply {
+        EventReply::Stream(Box::pin(self.0.map(IntoEventReply::into_event_reply)))
+    }
+}

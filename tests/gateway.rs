@@ -1,0 +1,293 @@
+//! The gateway style: event routing, acknowledgements, streams, hooks, and its own port.
+
+mod common;
+
+use common::{start, Client, WAIT};
+use gateway::prelude::*;
+use gateway::BuildError;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use tokio::sync::mpsc;
+
+#[derive(Deserialize)]
+struct Sum {
+    a: i64,
+    b: i64,
+}
+
+#[derive(Serialize)]
+struct Total {
+    total: i64,
+}
+
+/// Reports its hooks to the test.
+struct Calculator {
+    events: mpsc::UnboundedSender<String>,
+}
+
+#[gateway("calc")]
+impl Calculator {
+    #[on_connect]
+    async fn connected(&self, conn: Connection) -> String {
+        self.events.send(format!("connect {}", conn.id())).ok();
+        "welcome".to_owned()
+    }
+
+    #[on_disconnect]
+    async fn disconnected(&self, conn: Connection, summary: CloseSummary) {
+        let event = format!("disconnect {} {:?}", conn.id(), summary.code);
+        self.events.send(event).ok();
+    }
+
+    #[on_error]
+    async fn failed(&self, error: &WsError) {
+        self.events.send(format!("error {}", error.message())).ok();
+    }
+
+    #[subscribe("sum")]
+    async fn sum(&self, #[body] numbers: Json<Sum>) -> Json<Total> {
+        Json(Total {
+            total: numbers.a + numbers.b,
+        })
+    }
+
+    #[subscribe("shout")]
+    async fn shout(&self, #[body] text: String) -> String {
+        text.to_uppercase()
+    }
+
+    #[subscribe("count")]
+    async fn count(
+        &self,
+        #[body("to")] to: u32,
+    ) -> Each<impl gateway::Stream<Item = Ack<u32>> + Send + 'static> {
+        Each(futures_util::stream::iter((1..=to).map(Ack)))
+    }
+
+    #[subscribe("quiet")]
+    async fn quiet(&self) {}
+}
+
+async fn calculator() -> (std::net::SocketAddr, mpsc::UnboundedReceiver<String>) {
+    let (events, receiver) = mpsc::unbounded_channel();
+    (
+        start(App::new().controller(Calculator { events })).await,
+        receiver,
+    )
+}
+
+async fn next_event(events: &mut mpsc::UnboundedReceiver<String>) -> String {
+    tokio::time::timeout(WAIT, events.recv())
+        .await
+        .expect("no hook ran")
+        .unwrap()
+}
+
+#[tokio::test]
+async fn events_are_routed_and_answered_in_the_envelope() {
+    let (addr, _events) = calculator().await;
+    let mut client = Client::connect(addr, "/calc").await;
+    assert_eq!(client.recv_text().await, "welcome");
+
+    client
+        .send_text(r#"{"event":"sum","data":{"a":2,"b":40}}"#)
+        .await;
+    assert_eq!(
+        client.recv_json().await,
+        json!({"event": "sum", "data": {"total": 42}})
+    );
+
+    // A JSON string binds to `String` as its text.
+    client
+        .send_text(r#"{"event":"shout","data":"hello"}"#)
+        .await;
+    assert_eq!(
+        client.recv_json().await,
+        json!({"event": "shout", "data": "HELLO"})
+    );
+}
+
+#[tokio::test]
+async fn a_request_with_an_id_is_acknowledged() {
+    let (addr, _events) = calculator().await;
+    let mut client = Client::connect(addr, "/calc").await;
+    client.recv_text().await;
+
+    client
+        .send_text(r#"{"event":"sum","data":{"a":1,"b":1},"id":7}"#)
+        .await;
+    assert_eq!(
+        client.recv_json().await,
+        json!({"ack": 7, "data": {"total": 2}})
+    );
+    // Even a handler that returns nothing acknowledges when asked to.
+    client.send_text(r#"{"event":"quiet","id":8}"#).await;
+    assert_eq!(client.recv_json().await, json!({"ack": 8, "data": null}));
+}
+
+#[tokio::test]
+async fn a_stream_answers_once_per_item() {
+    let (addr, _events) = calculator().await;
+    let mut client = Client::connect(addr, "/calc").await;
+    client.recv_text().await;
+
+    client
+        .send_text(r#"{"event":"count","data":{"to":3}}"#)
+        .await;
+    for expected in 1..=3 {
+        assert_eq!(
+            client.recv_json().await,
+            json!({"event": "count", "data": expected})
+        );
+    }
+    // The next message is answered after the stream ended: order holds.
+    client.send_text(r#"{"event":"shout","data":"done"}"#).await;
+    assert_eq!(client.recv_json().await["data"], "DONE");
+}
+
+#[tokio::test]
+async fn unknown_events_and_non_events_get_an_error_and_the_connection_stays_open() {
+    let (addr, mut events) = calculator().await;
+    let mut client = Client::connect(addr, "/calc").await;
+    client.recv_text().await;
+    assert!(next_event(&mut events).await.starts_with("connect"));
+
+    client.send_text(r#"{"event":"divide","data":1}"#).await;
+    assert_eq!(
+        client.recv_json().await,
+        json!({"error": "unknown event `divide`", "status": 404})
+    );
+    assert_eq!(
+        next_event(&mut events).await,
+        "error unknown event `divide`"
+    );
+
+    client.send_text("not json").await;
+    assert_eq!(client.recv_json().await["status"], 400);
+
+    // A binding failure inside an event: the error names the problem, the hook hears of it.
+    client
+        .send_text(r#"{"event":"sum","data":{"a":"two"}}"#)
+        .await;
+    assert_eq!(client.recv_json().await["status"], 400);
+    assert!(next_event(&mut events).await.starts_with("error"));
+
+    client
+        .send_text(r#"{"event":"shout","data":"still here"}"#)
+        .await;
+    assert_eq!(client.recv_json().await["data"], "STILL HERE");
+}
+
+#[tokio::test]
+async fn on_connect_and_on_disconnect_run_once_each() {
+    let (addr, mut events) = calculator().await;
+    let client = Client::connect(addr, "/calc").await;
+    let connected = next_event(&mut events).await;
+    let id = connected.strip_prefix("connect ").unwrap().to_owned();
+    client.close().await;
+    assert_eq!(
+        next_event(&mut events).await,
+        format!("disconnect {id} Some(1000)")
+    );
+}
+
+/// A catch-all gateway: what no event handler takes, `#[on_message]` answers as it is.
+struct Raw;
+
+#[gateway("raw")]
+impl Raw {
+    #[subscribe("ping")]
+    async fn ping(&self) -> &'static str {
+        "pong"
+    }
+
+    #[on_message]
+    async fn anything(&self, #[body] text: String) -> String {
+        format!("raw: {text}")
+    }
+}
+
+#[tokio::test]
+async fn on_message_catches_what_no_subscription_handles() {
+    let addr = start(App::new().controller(Raw)).await;
+    let mut client = Client::connect(addr, "/raw").await;
+    client.send_text(r#"{"event":"ping"}"#).await;
+    assert_eq!(
+        client.recv_json().await,
+        json!({"event": "ping", "data": "pong"})
+    );
+    assert_eq!(client.ask("plain text").await, "raw: plain text");
+    let unknown = r#"{"event":"other"}"#;
+    assert_eq!(client.ask(unknown).await, format!("raw: {unknown}"));
+}
+
+const OWN_PORT: u16 = 39_187;
+
+/// Served on its own listener.
+struct Side;
+
+#[gateway("side", port = 39187)]
+impl Side {
+    #[subscribe("where")]
+    async fn location(&self) -> &'static str {
+        "side port"
+    }
+}
+
+#[tokio::test]
+async fn a_gateway_with_its_own_port_is_served_there_by_serve() {
+    let main = start(App::new().controller(Raw).controller(Side)).await;
+    let side = std::net::SocketAddr::from(([127, 0, 0, 1], OWN_PORT));
+    // The side listener is bound by the serving task; wait for it to accept.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while tokio::net::TcpStream::connect(side).await.is_err() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "port {OWN_PORT} never opened"
+        );
+        tokio::task::yield_now().await;
+    }
+    let mut client = Client::connect(side, "/side").await;
+    client.send_text(r#"{"event":"where"}"#).await;
+    assert_eq!(client.recv_json().await["data"], "side port");
+    // Not on the main port.
+    assert_eq!(
+        Client::connect_with(main, "/side", &[]).await.err(),
+        Some(404)
+    );
+}
+
+#[test]
+fn into_router_refuses_an_app_with_an_own_port_gateway() {
+    let error = App::new()
+        .controller(Side)
+        .into_router()
+        .expect_err("one router cannot serve two ports");
+    assert!(
+        matches!(error, BuildError::OwnPort { port: OWN_PORT }),
+        "{error}"
+    );
+}
+
+/// Claims `/raw`, like the `Raw` gateway.
+struct Clash;
+
+#[controller("")]
+impl Clash {
+    #[websocket("raw")]
+    async fn raw(&self) {}
+}
+
+#[test]
+fn a_gateway_and_a_controller_on_one_path_fail_the_build_naming_both() {
+    let error = App::new()
+        .controller(Raw)
+        .controller(Clash)
+        .into_router()
+        .expect_err("duplicate");
+    let message = error.to_string();
+    assert!(
+        message.contains("`Raw`") && message.contains("`Clash::raw`"),
+        "{message}"
+    );
+}
