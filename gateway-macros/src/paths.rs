@@ -19,7 +19,7 @@ runtime_paths! {
     routes => Routes;
     message_context => MessageContext;
     reply => Reply;
-    into_reply => IntoReply;
+    to_reply => reply;
     from_context => FromContext;
     endpoint_options => EndpointOptions;
     mode => Mode;
@@ -48,4 +48,23 @@ runtime_paths! {
     bind_required => required;
     bind_optional => optional;
     source => Source;
+}
+
+/// `tokens` with every span set to `span`, so an error about a runtime path used for the user's
+/// type (a missing trait impl) points at that type, not at the macro.
+pub fn respanned(tokens: TokenStream, span: proc_macro2::Span) -> TokenStream {
+    tokens
+        .into_iter()
+        .map(|mut token| {
+            if let proc_macro2::TokenTree::Group(group) = &token {
+                let mut respanned_group =
+                    proc_macro2::Group::new(group.delimiter(), respanned(group.stream(), span));
+                respanned_group.set_span(span);
+                token = proc_macro2::TokenTree::Group(respanned_group);
+            } else {
+                token.set_span(span);
+            }
+            token
+        })
+        .collect()
 }

@@ -68,7 +68,7 @@ pub mod __private {
     pub use crate::error::WsError;
     pub use crate::event::{event_reply, not_an_event, route_event, unknown_event, Incoming};
     pub use crate::lifecycle::Lifecycle;
-    pub use crate::reply::{IntoReply, Reply};
+    pub use crate::reply::{reply, IntoReply, Reply};
     pub use crate::services::Dependency;
 
     /// The `#[dep]` keys of one endpoint as the `Route` field wants them.

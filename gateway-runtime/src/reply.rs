@@ -141,3 +141,9 @@ impl<R: IntoReply, E: Into<WsError>> IntoReply for Result<R, E> {
         }
     }
 }
+
+/// A handler's value as its reply (the generated code calls this, so a type that is not a reply
+/// is reported at the handler's return type).
+pub fn reply<R: IntoReply>(value: R) -> Reply {
+    value.into_reply()
+}

@@ -45,15 +45,17 @@ fn handler(controller: &Controller, endpoint: &Endpoint) -> TokenStream {
         (paths::handler(), paths::message_context(), paths::reply());
     let binding_failed = paths::binding_failed();
     let value = invoke(self_ty, &endpoint.method, &quote!(#binding_failed(error)));
-    let into_reply = paths::into_reply();
-    let reply_value =
-        quote_spanned!(output_span(&endpoint.method)=> #into_reply::into_reply(#value));
+    let into_reply = paths::respanned(paths::to_reply(), output_span(&endpoint.method));
+    let reply_value = quote_spanned!(output_span(&endpoint.method)=> #into_reply(__gw_value));
     quote_spanned! {endpoint.method.ident.span()=>
         #[allow(non_camel_case_types)]
         struct #marker;
 
         impl #handler_trait<#self_ty> for #marker {
+            // The value is bound to a name so a trait error about it points at the return type.
+            #[allow(clippy::let_unit_value)]
             async fn call(__gw_controller: &#self_ty, __gw_ctx: &#context) -> #reply {
+                let __gw_value = #value;
                 #reply_value
             }
         }

@@ -38,7 +38,7 @@ pub fn gateway(gateway: &Gateway) -> TokenStream {
         };
         let binding_failed = paths::binding_failed();
         let value = invoke(self_ty, &hook.method, &quote!(#binding_failed(error)));
-        let event_reply = paths::event_reply();
+        let event_reply = paths::respanned(paths::event_reply(), output_span(&hook.method));
         let answer =
             quote_spanned!(output_span(&hook.method)=> #event_reply(#event, __gw_id, __gw_value));
         Some(quote! {
@@ -89,6 +89,8 @@ pub fn gateway(gateway: &Gateway) -> TokenStream {
             struct __gw_gateway;
 
             impl #handler_trait<#self_ty> for __gw_gateway {
+                // Values are bound to a name so a trait error about one points at its return type.
+                #[allow(clippy::let_unit_value)]
                 async fn call(__gw_controller: &#self_ty, __gw_message: &#context) -> #reply {
                     match #route_event(__gw_message) {
                         #incoming::Connect => #connect,
@@ -130,10 +132,11 @@ pub fn gateway(gateway: &Gateway) -> TokenStream {
 fn replying(self_ty: &syn::Type, hook: &Hook, ctx: TokenStream) -> TokenStream {
     let binding_failed = paths::binding_failed();
     let value = invoke(self_ty, &hook.method, &quote!(#binding_failed(error)));
-    let into_reply = paths::into_reply();
-    let reply = quote_spanned!(output_span(&hook.method)=> #into_reply::into_reply(#value));
+    let into_reply = paths::respanned(paths::to_reply(), output_span(&hook.method));
+    let reply = quote_spanned!(output_span(&hook.method)=> #into_reply(__gw_value));
     quote! {{
         let __gw_ctx = #ctx;
+        let __gw_value = #value;
         #reply
     }}
 }
