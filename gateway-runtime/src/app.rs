@@ -105,6 +105,8 @@ pub(crate) struct AppShared {
 #[must_use = "an App does nothing until it is served or turned into a router"]
 pub struct App {
     routes: Routes,
+    /// Plain axum routes served beside the WebSocket endpoints.
+    http_routes: Vec<(String, MethodRouter)>,
     lifecycle: Lifecycle,
     services: Services,
     hub: Hub,
@@ -126,6 +128,7 @@ impl App {
     pub fn new() -> Self {
         Self {
             routes: Routes::default(),
+            http_routes: Vec::new(),
             lifecycle: Lifecycle::new(),
             services: Services::default(),
             hub: Hub::default(),
@@ -147,6 +150,26 @@ impl App {
     /// connections (`&self` in a handler), never cloned.
     pub fn controller<C: Controller>(mut self, controller: C) -> Self {
         Arc::new(controller).register(&mut self.routes);
+        self
+    }
+
+    /// Adds a plain axum route (an HTTP endpoint, a static page) served beside the WebSocket
+    /// endpoints on the app's main port. Take the [`Hub`] with [`App::hub`] first to push to
+    /// WebSocket clients from it.
+    ///
+    /// ```
+    /// use gateway::prelude::*;
+    /// use axum::routing::post;
+    ///
+    /// let app = App::new();
+    /// let hub = app.hub();
+    /// let app = app.route("/announce", post(move |text: String| async move {
+    ///     hub.broadcast(text);
+    ///     StatusCode::ACCEPTED
+    /// }));
+    /// ```
+    pub fn route(mut self, path: &str, route: MethodRouter) -> Self {
+        self.http_routes.push((path.to_owned(), route));
         self
     }
 
@@ -257,6 +280,9 @@ impl App {
             main: Router::new(),
             own_ports: Vec::new(),
         };
+        for (path, route) in self.http_routes {
+            routers.main = routers.main.route(&path, route);
+        }
         for entry in self.routes.entries {
             let lifecycle = self.lifecycle.around(&entry.route.lifecycle);
             let method_router = (entry.build)(Arc::clone(&settings), lifecycle);
@@ -285,6 +311,13 @@ impl App {
                 return Err(BuildError::DuplicatePath {
                     path: route.path.to_owned(),
                     first: first.route.handler,
+                    second: route.handler,
+                });
+            }
+            if self.http_routes.iter().any(|(path, _)| route.port.is_none() && path == route.path) {
+                return Err(BuildError::DuplicatePath {
+                    path: route.path.to_owned(),
+                    first: "an HTTP route (App::route)",
                     second: route.handler,
                 });
             }
