@@ -1,0 +1,151 @@
+//! The benchmark harness: the gateway echo server beside plain axum (with its default 128 KiB read
+//! buffer, and tuned with 4 KiB), measured alternately in one run.
+//!
+//! `cargo bench --bench harness` (all scenarios), or name some: `-- echo fanout idle handshakes`.
+//! `HARNESS_ROUNDS=3` sets how many rounds (the table shows medians), `HARNESS_IDLE=19000` the
+//! largest idle-connection count.
+//!
+//! Each server runs as its own process pinned to core 0 (when `taskset` exists); this generator
+//! runs on core 1 on a single-threaded runtime. Server CPU comes from /proc/PID/stat.
+
+mod scenarios;
+mod server;
+mod stats;
+
+use server::{Server, SERVERS};
+use stats::{median, micros};
+use std::time::Duration;
+
+const WINDOW: Duration = Duration::from_secs(2);
+
+/// One printed row: a metric's median per server, and whether lower is better.
+struct Row {
+    metric: String,
+    values: Vec<f64>,
+    lower_is_better: bool,
+}
+
+fn main() {
+    let wanted: Vec<String> = std::env::args().skip(1).filter(|arg| !arg.starts_with('-')).collect();
+    let runs = |name: &str| wanted.is_empty() || wanted.iter().any(|want| want == name);
+    let rounds: usize = env_number("HARNESS_ROUNDS", 3);
+    let idle_max: usize = env_number("HARNESS_IDLE", 19_000);
+
+    server::build_servers();
+    server::pin_self(1);
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    println!(
+        "gateway vs plain axum: {rounds} rounds, medians; servers on core 0{}, generator on core 1",
+        if server::has_taskset() { "" } else { " (no taskset: not pinned)" }
+    );
+    let mut rows: Vec<Row> = Vec::new();
+
+    if runs("echo") {
+        for (label, connections, size, in_flight) in [
+            ("1 conn ping-pong 32 B", 1, 32, 1),
+            ("64 conns x 32 B", 64, 32, 1),
+            ("64 conns x 4 KiB", 64, 4096, 1),
+            ("64 conns x 32 B, 8 in flight", 64, 32, 8),
+        ] {
+            let results = measure(rounds, |server| {
+                runtime.block_on(scenarios::echo(server, connections, size, in_flight, WINDOW))
+            });
+            let metric = |name: &str, lower: bool, get: &dyn Fn(&scenarios::EchoResult) -> f64| Row {
+                metric: format!("echo {label}: {name}"),
+                values: results.iter().map(|runs| median(runs.iter().map(get).collect())).collect(),
+                lower_is_better: lower,
+            };
+            rows.push(metric("round trips/s", false, &|r| r.round_trips_per_second));
+            rows.push(metric("p50 µs", true, &|r| micros(r.p50)));
+            rows.push(metric("p99 µs", true, &|r| micros(r.p99)));
+            rows.push(metric("server CPU µs/round trip", true, &|r| micros(r.server_cpu_per_round_trip)));
+            rows.push(metric("generator load (1.0 = a full core)", true, &|r| r.generator_load));
+            print_rows(&rows[rows.len() - 5..]);
+        }
+    }
+
+    if runs("fanout") {
+        for (subscribers, messages) in [(1_000, 50), (10_000, 20)] {
+            let results = measure(rounds, |server| {
+                runtime.block_on(scenarios::fanout(server, subscribers, messages))
+            });
+            let metric = |name: &str, lower: bool, get: &dyn Fn(&scenarios::FanoutResult) -> f64| Row {
+                metric: format!("fan-out to {subscribers}: {name}"),
+                values: results.iter().map(|runs| median(runs.iter().map(get).collect())).collect(),
+                lower_is_better: lower,
+            };
+            rows.push(metric("all delivered p50 ms", true, &|r| r.p50.as_secs_f64() * 1e3));
+            rows.push(metric("all delivered p99 ms", true, &|r| r.p99.as_secs_f64() * 1e3));
+            rows.push(metric("deliveries/s", false, &|r| r.deliveries_per_second));
+            print_rows(&rows[rows.len() - 3..]);
+        }
+    }
+
+    if runs("idle") {
+        for count in [10_000, idle_max] {
+            let results = measure(rounds, |server| runtime.block_on(scenarios::idle(server, count)));
+            rows.push(Row {
+                metric: format!("idle {count} (reached {}): KiB RSS per connection", results[0][0].0),
+                values: results
+                    .iter()
+                    .map(|runs| median(runs.iter().map(|(_, bytes)| bytes / 1024.0).collect()))
+                    .collect(),
+                lower_is_better: true,
+            });
+            print_rows(&rows[rows.len() - 1..]);
+        }
+    }
+
+    if runs("handshakes") {
+        let mut round = 0u8;
+        let results = measure(rounds, |server| {
+            round += 1;
+            runtime.block_on(scenarios::handshakes(server, 16, WINDOW, round))
+        });
+        rows.push(Row {
+            metric: "handshakes/s (16 in parallel)".to_owned(),
+            values: results.iter().map(|runs| median(runs.clone())).collect(),
+            lower_is_better: false,
+        });
+        print_rows(&rows[rows.len() - 1..]);
+    }
+
+    println!("\nsummary");
+    print_rows(&rows);
+}
+
+/// Runs `scenario` against each server in turn, `rounds` times: results[server][round].
+fn measure<T>(rounds: usize, mut scenario: impl FnMut(&Server) -> T) -> Vec<Vec<T>> {
+    let mut results: Vec<Vec<T>> = SERVERS.iter().map(|_| Vec::new()).collect();
+    for _ in 0..rounds {
+        for (index, kind) in SERVERS.iter().enumerate() {
+            let server = Server::start(*kind, 0);
+            results[index].push(scenario(&server));
+        }
+    }
+    results
+}
+
+fn print_rows(rows: &[Row]) {
+    println!(
+        "\n{:<58} {:>12} {:>12} {:>12} {:>9} {:>9}",
+        "metric", SERVERS[0].name, SERVERS[1].name, "axum 4 KiB", "gw/axum", "gw/4KiB"
+    );
+    for row in rows {
+        let [gateway, default, tuned] = [row.values[0], row.values[1], row.values[2]];
+        let better = if row.lower_is_better { "(lower is better)" } else { "" };
+        println!(
+            "{:<58} {:>12.2} {:>12.2} {:>12.2} {:>9.2} {:>9.2} {better}",
+            row.metric,
+            gateway,
+            default,
+            tuned,
+            gateway / default,
+            gateway / tuned
+        );
+    }
+}
+
+fn env_number(name: &str, default: usize) -> usize {
+    std::env::var(name).ok().and_then(|value| value.parse().ok()).unwrap_or(default)
+}

@@ -1,0 +1,231 @@
+//! The load each scenario puts on a server, and what it measures.
+
+use crate::server::{process_cpu, Server};
+use crate::stats::percentile;
+use futures_util::{SinkExt, StreamExt};
+use std::collections::VecDeque;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::net::{TcpSocket, TcpStream};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::WebSocketStream;
+
+pub type Ws = WebSocketStream<TcpStream>;
+
+/// A client connection from `source` (spread over 127.0.0.x to pass the ephemeral-port limit).
+pub async fn connect(addr: SocketAddr, path: &str, source: Ipv4Addr) -> std::io::Result<Ws> {
+    let socket = TcpSocket::new_v4()?;
+    socket.bind((source, 0).into())?;
+    let stream = socket.connect(addr).await?;
+    stream.set_nodelay(true)?;
+    let (ws, _) = tokio_tungstenite::client_async(format!("ws://{addr}{path}"), stream)
+        .await
+        .map_err(std::io::Error::other)?;
+    Ok(ws)
+}
+
+/// `count` connections, `parallel` handshakes at a time, source addresses from `first_source`.
+async fn connect_many(addr: SocketAddr, path: &str, count: usize, first_source: [u8; 3]) -> Vec<Ws> {
+    let parallel = 128;
+    let mut connections = Vec::with_capacity(count);
+    let mut pending = futures_util::stream::iter(0..count)
+        .map(|index| {
+            let [a, b, c] = first_source;
+            // 10,000 connections per source address keeps well inside the ephemeral ports.
+            let source = Ipv4Addr::new(a, b, c + (index / 10_000) as u8, 1);
+            connect(addr, path, source)
+        })
+        .buffer_unordered(parallel);
+    while let Some(connection) = pending.next().await {
+        match connection {
+            Ok(ws) => connections.push(ws),
+            Err(error) => {
+                eprintln!("    connection {} failed: {error}", connections.len());
+                break;
+            }
+        }
+    }
+    connections
+}
+
+pub struct EchoResult {
+    pub round_trips_per_second: f64,
+    pub p50: Duration,
+    pub p99: Duration,
+    pub server_cpu_per_round_trip: Duration,
+    /// The generator's CPU use during the window, as a fraction of one core.
+    pub generator_load: f64,
+}
+
+/// `connections` clients each keep `in_flight` messages of `size` bytes outstanding.
+pub async fn echo(server: &Server, connections: usize, size: usize, in_flight: usize, window: Duration) -> EchoResult {
+    let measuring = Arc::new(AtomicBool::new(false));
+    let stop = Arc::new(AtomicBool::new(false));
+    let round_trips = Arc::new(AtomicU64::new(0));
+    let samples = Arc::new(Mutex::new(Vec::new()));
+    let clients = connect_many(server.addr, "/echo", connections, [127, 0, 1]).await;
+    assert_eq!(clients.len(), connections, "not every echo client connected");
+    let payload = vec![b'x'; size];
+    let mut tasks = Vec::new();
+    for client in clients {
+        let (measuring, stop, round_trips, samples) =
+            (measuring.clone(), stop.clone(), round_trips.clone(), samples.clone());
+        let payload = payload.clone();
+        tasks.push(tokio::spawn(async move {
+            let (mut sink, mut stream) = client.split();
+            let mut sent_at = VecDeque::with_capacity(in_flight);
+            let mut latencies = Vec::new();
+            for _ in 0..in_flight {
+                sent_at.push_back(Instant::now());
+                sink.send(Message::binary(payload.clone())).await.unwrap();
+            }
+            while let Some(Ok(reply)) = stream.next().await {
+                if !matches!(reply, Message::Binary(_)) {
+                    continue;
+                }
+                let started = sent_at.pop_front().unwrap();
+                if measuring.load(Ordering::Relaxed) {
+                    latencies.push(started.elapsed());
+                    round_trips.fetch_add(1, Ordering::Relaxed);
+                }
+                if stop.load(Ordering::Relaxed) {
+                    break;
+                }
+                sent_at.push_back(Instant::now());
+                sink.send(Message::binary(payload.clone())).await.unwrap();
+            }
+            samples.lock().unwrap().extend(latencies);
+            sink.close().await.ok();
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await; // warm up
+    let (server_before, generator_before) = (server.cpu(), process_cpu(std::process::id()));
+    measuring.store(true, Ordering::Relaxed);
+    let started = Instant::now();
+    tokio::time::sleep(window).await;
+    measuring.store(false, Ordering::Relaxed);
+    let elapsed = started.elapsed();
+    let (server_cpu, generator_cpu) = (server.cpu() - server_before, process_cpu(std::process::id()) - generator_before);
+    let count = round_trips.load(Ordering::Relaxed);
+    stop.store(true, Ordering::Relaxed);
+    for task in tasks {
+        task.await.ok();
+    }
+    let mut samples = std::mem::take(&mut *samples.lock().unwrap());
+    EchoResult {
+        round_trips_per_second: count as f64 / elapsed.as_secs_f64(),
+        p50: percentile(&mut samples, 0.50),
+        p99: percentile(&mut samples, 0.99),
+        server_cpu_per_round_trip: server_cpu / count.max(1) as u32,
+        generator_load: generator_cpu.as_secs_f64() / elapsed.as_secs_f64(),
+    }
+}
+
+pub struct FanoutResult {
+    /// Time from publishing a message until every subscriber has it.
+    pub p50: Duration,
+    pub p99: Duration,
+    pub deliveries_per_second: f64,
+}
+
+/// One publisher, `subscribers` readers on `/broadcast`; each of `messages` 64-byte messages is
+/// published once the previous one reached everybody.
+pub async fn fanout(server: &Server, subscribers: usize, messages: usize) -> FanoutResult {
+    let clients = connect_many(server.addr, "/broadcast", subscribers, [127, 0, 10]).await;
+    assert_eq!(clients.len(), subscribers, "not every subscriber connected");
+    let received: Arc<Vec<AtomicUsize>> = Arc::new((0..=messages).map(|_| AtomicUsize::new(0)).collect());
+    let ready = Arc::new(AtomicUsize::new(0));
+    let complete = Arc::new(tokio::sync::Notify::new());
+    for client in clients {
+        let (received, ready, complete) = (received.clone(), ready.clone(), complete.clone());
+        tokio::spawn(async move {
+            let (_sink, mut stream) = client.split();
+            let mut warmed_up = false;
+            while let Some(Ok(Message::Text(text))) = stream.next().await {
+                let Some(sequence) = text.strip_prefix("m").and_then(|rest| rest[..8].parse::<usize>().ok()) else {
+                    if !warmed_up {
+                        warmed_up = true;
+                        ready.fetch_add(1, Ordering::Relaxed);
+                    }
+                    continue;
+                };
+                if received[sequence].fetch_add(1, Ordering::Relaxed) + 1 == subscribers {
+                    complete.notify_one();
+                }
+            }
+        });
+    }
+    let mut publisher = connect(server.addr, "/broadcast", Ipv4Addr::new(127, 0, 9, 1)).await.unwrap();
+    // Every subscriber must be listening before the clock starts (axum subscribes after the 101).
+    while ready.load(Ordering::Relaxed) < subscribers {
+        publisher.send(Message::text(format!("{:<64}", "warm up"))).await.unwrap();
+        drain_for(&mut publisher, Duration::from_millis(100)).await;
+    }
+    let (mut sink, mut own_copies) = publisher.split();
+    tokio::spawn(async move { while own_copies.next().await.is_some() {} });
+    let mut durations = Vec::with_capacity(messages);
+    for sequence in 1..=messages {
+        let started = Instant::now();
+        sink.send(Message::text(format!("m{sequence:08}{:<55}", ""))).await.unwrap();
+        complete.notified().await;
+        durations.push(started.elapsed());
+    }
+    let total: Duration = durations.iter().sum();
+    FanoutResult {
+        p50: percentile(&mut durations, 0.50),
+        p99: percentile(&mut durations, 0.99),
+        deliveries_per_second: (subscribers * messages) as f64 / total.as_secs_f64(),
+    }
+}
+
+async fn drain_for(ws: &mut Ws, duration: Duration) {
+    let deadline = tokio::time::Instant::now() + duration;
+    while let Ok(Some(_)) = tokio::time::timeout_at(deadline, ws.next()).await {}
+}
+
+/// Opens `count` idle connections; returns how many opened and the server's RSS growth per
+/// connection.
+pub async fn idle(server: &Server, count: usize) -> (usize, f64) {
+    // One connection first, so the runtime's one-time allocations are in the baseline.
+    drop(connect(server.addr, "/echo", Ipv4Addr::new(127, 0, 20, 1)).await.unwrap());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let before = server.rss();
+    let connections = connect_many(server.addr, "/echo", count, [127, 0, 21]).await;
+    tokio::time::sleep(Duration::from_secs(1)).await; // let the server finish setting them up
+    let after = server.rss();
+    let opened = connections.len();
+    drop(connections);
+    (opened, after.saturating_sub(before) as f64 / opened.max(1) as f64)
+}
+
+/// New connections per second: `parallel` loops of connect, handshake, drop, for `window`.
+pub async fn handshakes(server: &Server, parallel: usize, window: Duration, round: u8) -> f64 {
+    let stop = Arc::new(AtomicBool::new(false));
+    let done = Arc::new(AtomicU64::new(0));
+    let addr = server.addr;
+    let loops: Vec<_> = (0..parallel)
+        .map(|index| {
+            let (stop, done) = (stop.clone(), done.clone());
+            // A fresh source address per loop and round keeps TIME_WAIT sockets from piling up.
+            let source = Ipv4Addr::new(127, 1 + round, index as u8, 1);
+            tokio::spawn(async move {
+                while !stop.load(Ordering::Relaxed) {
+                    if connect(addr, "/echo", source).await.is_ok() {
+                        done.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            })
+        })
+        .collect();
+    let started = Instant::now();
+    tokio::time::sleep(window).await;
+    stop.store(true, Ordering::Relaxed);
+    let count = done.load(Ordering::Relaxed);
+    let elapsed = started.elapsed();
+    for task in loops {
+        task.await.ok();
+    }
+    count as f64 / elapsed.as_secs_f64()
+}
