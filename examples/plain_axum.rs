@@ -24,13 +24,17 @@ fn configured(upgrade: WebSocketUpgrade, shared: &Shared) -> WebSocketUpgrade {
 }
 
 async fn echo(upgrade: WebSocketUpgrade, State(shared): State<Shared>) -> Response {
-    configured(upgrade, &shared).max_message_size(16 << 20).on_upgrade(|mut socket: WebSocket| async move {
-        while let Some(Ok(message)) = socket.recv().await {
-            if matches!(message, Message::Text(_) | Message::Binary(_)) && socket.send(message).await.is_err() {
-                break;
+    configured(upgrade, &shared)
+        .max_message_size(16 << 20)
+        .on_upgrade(|mut socket: WebSocket| async move {
+            while let Some(Ok(message)) = socket.recv().await {
+                if matches!(message, Message::Text(_) | Message::Binary(_))
+                    && socket.send(message).await.is_err()
+                {
+                    break;
+                }
             }
-        }
-    })
+        })
 }
 
 async fn broadcast_route(upgrade: WebSocketUpgrade, State(shared): State<Shared>) -> Response {
@@ -56,8 +60,13 @@ async fn broadcast_route(upgrade: WebSocketUpgrade, State(shared): State<Shared>
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
     let port = std::env::var("PORT").unwrap_or_else(|_| "9002".to_owned());
-    let read_buffer = std::env::var("READ_BUFFER").ok().and_then(|bytes| bytes.parse().ok());
-    let shared = Shared { broadcast: broadcast::channel(1024).0, read_buffer };
+    let read_buffer = std::env::var("READ_BUFFER")
+        .ok()
+        .and_then(|bytes| bytes.parse().ok());
+    let shared = Shared {
+        broadcast: broadcast::channel(1024).0,
+        read_buffer,
+    };
     let app = Router::new()
         .route("/echo", get(echo))
         .route("/broadcast", get(broadcast_route))

@@ -1,9 +1,9 @@
 //! The chat example's wire contract, which outside clients rely on.
 
-mod common;
 #[allow(dead_code)]
 #[path = "../examples/chat/main.rs"]
 mod chat;
+mod common;
 
 use common::{start, Client};
 use serde_json::{json, Value};
@@ -37,25 +37,52 @@ async fn join_answers_with_the_sorted_members_and_messages_reach_the_others_in_t
     let mut ada = Client::connect(addr, "/chat").await;
     let mut bob = Client::connect(addr, "/chat").await;
 
-    assert_eq!(join(&mut zoe, "lobby", "zoe", 1).await, json!({"ack": 1, "data": {"members": ["zoe"]}}));
-    assert_eq!(join(&mut ada, "lobby", "ada", 2).await["data"]["members"], json!(["ada", "zoe"]));
-    assert_eq!(join(&mut bob, "garden", "bob", 3).await["data"]["members"], json!(["bob"]));
+    assert_eq!(
+        join(&mut zoe, "lobby", "zoe", 1).await,
+        json!({"ack": 1, "data": {"members": ["zoe"]}})
+    );
+    assert_eq!(
+        join(&mut ada, "lobby", "ada", 2).await["data"]["members"],
+        json!(["ada", "zoe"])
+    );
+    assert_eq!(
+        join(&mut bob, "garden", "bob", 3).await["data"]["members"],
+        json!(["bob"])
+    );
 
-    ada.send_text(r#"{"event":"message","data":{"text":"hi lobby"}}"#).await;
+    ada.send_text(r#"{"event":"message","data":{"text":"hi lobby"}}"#)
+        .await;
     let heard = next_matching(&mut zoe, event("message")).await;
-    assert_eq!(heard, json!({"event": "message", "data": {"from": "ada", "room": "lobby", "text": "hi lobby"}}));
+    assert_eq!(
+        heard,
+        json!({"event": "message", "data": {"from": "ada", "room": "lobby", "text": "hi lobby"}})
+    );
 
     // Bob (another room) and Ada (the sender) hear nothing: the next message either gets is
     // the one sent after it.
-    zoe.send_text(r#"{"event":"message","data":{"text":"back"}}"#).await;
-    assert_eq!(next_matching(&mut ada, event("message")).await["data"]["text"], "back");
-    bob.send_text(r#"{"event":"message","data":{"text":"anyone?"}}"#).await;
+    zoe.send_text(r#"{"event":"message","data":{"text":"back"}}"#)
+        .await;
+    assert_eq!(
+        next_matching(&mut ada, event("message")).await["data"]["text"],
+        "back"
+    );
+    bob.send_text(r#"{"event":"message","data":{"text":"anyone?"}}"#)
+        .await;
     join(&mut ada, "garden", "ada", 4).await; // one room at a time: ada leaves the lobby
-    bob.send_text(r#"{"event":"message","data":{"text":"hello ada"}}"#).await;
-    assert_eq!(next_matching(&mut ada, event("message")).await["data"]["text"], "hello ada");
-    zoe.send_text(r#"{"event":"message","data":{"text":"still here?"}}"#).await;
-    bob.send_text(r#"{"event":"message","data":{"text":"after zoe"}}"#).await;
-    assert_eq!(next_matching(&mut ada, event("message")).await["data"]["text"], "after zoe");
+    bob.send_text(r#"{"event":"message","data":{"text":"hello ada"}}"#)
+        .await;
+    assert_eq!(
+        next_matching(&mut ada, event("message")).await["data"]["text"],
+        "hello ada"
+    );
+    zoe.send_text(r#"{"event":"message","data":{"text":"still here?"}}"#)
+        .await;
+    bob.send_text(r#"{"event":"message","data":{"text":"after zoe"}}"#)
+        .await;
+    assert_eq!(
+        next_matching(&mut ada, event("message")).await["data"]["text"],
+        "after zoe"
+    );
 }
 
 #[tokio::test]
@@ -63,7 +90,8 @@ async fn a_message_before_joining_gets_an_error_and_leave_stops_messages() {
     let addr = start(chat::app()).await;
     let mut ada = Client::connect(addr, "/chat").await;
     let mut bob = Client::connect(addr, "/chat").await;
-    ada.send_text(r#"{"event":"message","data":{"text":"too early"}}"#).await;
+    ada.send_text(r#"{"event":"message","data":{"text":"too early"}}"#)
+        .await;
     let error = next_matching(&mut ada, |message| message.get("error").is_some()).await;
     assert_eq!(error["status"], 400);
 
@@ -72,13 +100,18 @@ async fn a_message_before_joining_gets_an_error_and_leave_stops_messages() {
     bob.send_text(r#"{"event":"leave"}"#).await;
     // Bob's leave is answered with a user count to everyone, bob included.
     next_matching(&mut bob, event("users")).await;
-    ada.send_text(r#"{"event":"message","data":{"text":"gone?"}}"#).await;
+    ada.send_text(r#"{"event":"message","data":{"text":"gone?"}}"#)
+        .await;
     // Ada's messages are handled in order: once bob hears the one sent from a room they share,
     // anything bob could have heard from the lobby would have come first.
     join(&mut bob, "other", "bob", 3).await;
     join(&mut ada, "other", "ada", 4).await;
-    ada.send_text(r#"{"event":"message","data":{"text":"marker"}}"#).await;
-    assert_eq!(next_matching(&mut bob, event("message")).await["data"]["text"], "marker");
+    ada.send_text(r#"{"event":"message","data":{"text":"marker"}}"#)
+        .await;
+    assert_eq!(
+        next_matching(&mut bob, event("message")).await["data"]["text"],
+        "marker"
+    );
 }
 
 #[tokio::test]
@@ -87,11 +120,20 @@ async fn every_join_leave_and_disconnect_tells_everyone_the_user_count() {
     let mut ada = Client::connect(addr, "/chat").await;
     let mut bob = Client::connect(addr, "/chat").await;
     join(&mut ada, "lobby", "ada", 1).await;
-    assert_eq!(next_matching(&mut bob, event("users")).await["data"]["count"], 2);
+    assert_eq!(
+        next_matching(&mut bob, event("users")).await["data"]["count"],
+        2
+    );
     bob.send_text(r#"{"event":"leave"}"#).await;
-    assert_eq!(next_matching(&mut ada, event("users")).await["data"]["count"], 2);
+    assert_eq!(
+        next_matching(&mut ada, event("users")).await["data"]["count"],
+        2
+    );
     drop(bob);
-    assert_eq!(next_matching(&mut ada, event("users")).await["data"]["count"], 1);
+    assert_eq!(
+        next_matching(&mut ada, event("users")).await["data"]["count"],
+        1
+    );
 }
 
 /// `POST path` with a text body; returns the status code.
@@ -117,7 +159,10 @@ async fn post_announce_reaches_every_client() {
     assert_eq!(post(addr, "/announce", "maintenance at noon").await, 202);
     for client in [&mut ada, &mut bob] {
         let heard = next_matching(client, event("announce")).await;
-        assert_eq!(heard, json!({"event": "announce", "data": "maintenance at noon"}));
+        assert_eq!(
+            heard,
+            json!({"event": "announce", "data": "maintenance at noon"})
+        );
     }
 }
 
@@ -126,7 +171,9 @@ async fn the_page_is_served_at_the_root() {
     let addr = start(chat::app()).await;
     let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
     stream
-        .write_all(format!("GET / HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes())
+        .write_all(
+            format!("GET / HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes(),
+        )
         .await
         .unwrap();
     let mut response = String::new();

@@ -26,17 +26,27 @@ struct Row {
 }
 
 fn main() {
-    let wanted: Vec<String> = std::env::args().skip(1).filter(|arg| !arg.starts_with('-')).collect();
+    let wanted: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|arg| !arg.starts_with('-'))
+        .collect();
     let runs = |name: &str| wanted.is_empty() || wanted.iter().any(|want| want == name);
     let rounds: usize = env_number("HARNESS_ROUNDS", 3);
     let idle_max: usize = env_number("HARNESS_IDLE", 19_000);
 
     server::build_servers();
     server::pin_self(1);
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     println!(
         "gateway vs plain axum: {rounds} rounds, medians; servers on core 0{}, generator on core 1",
-        if server::has_taskset() { "" } else { " (no taskset: not pinned)" }
+        if server::has_taskset() {
+            ""
+        } else {
+            " (no taskset: not pinned)"
+        }
     );
     let mut rows: Vec<Row> = Vec::new();
 
@@ -48,18 +58,34 @@ fn main() {
             ("64 conns x 32 B, 8 in flight", 64, 32, 8),
         ] {
             let results = measure(rounds, |server| {
-                runtime.block_on(scenarios::echo(server, connections, size, in_flight, WINDOW))
+                runtime.block_on(scenarios::echo(
+                    server,
+                    connections,
+                    size,
+                    in_flight,
+                    WINDOW,
+                ))
             });
-            let metric = |name: &str, lower: bool, get: &dyn Fn(&scenarios::EchoResult) -> f64| Row {
-                metric: format!("echo {label}: {name}"),
-                values: results.iter().map(|runs| median(runs.iter().map(get).collect())).collect(),
-                lower_is_better: lower,
-            };
-            rows.push(metric("round trips/s", false, &|r| r.round_trips_per_second));
+            let metric =
+                |name: &str, lower: bool, get: &dyn Fn(&scenarios::EchoResult) -> f64| Row {
+                    metric: format!("echo {label}: {name}"),
+                    values: results
+                        .iter()
+                        .map(|runs| median(runs.iter().map(get).collect()))
+                        .collect(),
+                    lower_is_better: lower,
+                };
+            rows.push(metric("round trips/s", false, &|r| {
+                r.round_trips_per_second
+            }));
             rows.push(metric("p50 µs", true, &|r| micros(r.p50)));
             rows.push(metric("p99 µs", true, &|r| micros(r.p99)));
-            rows.push(metric("server CPU µs/round trip", true, &|r| micros(r.server_cpu_per_round_trip)));
-            rows.push(metric("generator load (1.0 = a full core)", true, &|r| r.generator_load));
+            rows.push(metric("server CPU µs/round trip", true, &|r| {
+                micros(r.server_cpu_per_round_trip)
+            }));
+            rows.push(metric("generator load (1.0 = a full core)", true, &|r| {
+                r.generator_load
+            }));
             print_rows(&rows[rows.len() - 5..]);
         }
     }
@@ -69,13 +95,21 @@ fn main() {
             let results = measure(rounds, |server| {
                 runtime.block_on(scenarios::fanout(server, subscribers, messages))
             });
-            let metric = |name: &str, lower: bool, get: &dyn Fn(&scenarios::FanoutResult) -> f64| Row {
-                metric: format!("fan-out to {subscribers}: {name}"),
-                values: results.iter().map(|runs| median(runs.iter().map(get).collect())).collect(),
-                lower_is_better: lower,
-            };
-            rows.push(metric("all delivered p50 ms", true, &|r| r.p50.as_secs_f64() * 1e3));
-            rows.push(metric("all delivered p99 ms", true, &|r| r.p99.as_secs_f64() * 1e3));
+            let metric =
+                |name: &str, lower: bool, get: &dyn Fn(&scenarios::FanoutResult) -> f64| Row {
+                    metric: format!("fan-out to {subscribers}: {name}"),
+                    values: results
+                        .iter()
+                        .map(|runs| median(runs.iter().map(get).collect()))
+                        .collect(),
+                    lower_is_better: lower,
+                };
+            rows.push(metric("all delivered p50 ms", true, &|r| {
+                r.p50.as_secs_f64() * 1e3
+            }));
+            rows.push(metric("all delivered p99 ms", true, &|r| {
+                r.p99.as_secs_f64() * 1e3
+            }));
             rows.push(metric("deliveries/s", false, &|r| r.deliveries_per_second));
             print_rows(&rows[rows.len() - 3..]);
         }
@@ -83,9 +117,14 @@ fn main() {
 
     if runs("idle") {
         for count in [10_000, idle_max] {
-            let results = measure(rounds, |server| runtime.block_on(scenarios::idle(server, count)));
+            let results = measure(rounds, |server| {
+                runtime.block_on(scenarios::idle(server, count))
+            });
             rows.push(Row {
-                metric: format!("idle {count} (reached {}): KiB RSS per connection", results[0][0].0),
+                metric: format!(
+                    "idle {count} (reached {}): KiB RSS per connection",
+                    results[0][0].0
+                ),
                 values: results
                     .iter()
                     .map(|runs| median(runs.iter().map(|(_, bytes)| bytes / 1024.0).collect()))
@@ -133,7 +172,11 @@ fn print_rows(rows: &[Row]) {
     );
     for row in rows {
         let [gateway, default, tuned] = [row.values[0], row.values[1], row.values[2]];
-        let better = if row.lower_is_better { "(lower is better)" } else { "" };
+        let better = if row.lower_is_better {
+            "(lower is better)"
+        } else {
+            ""
+        };
         println!(
             "{:<58} {:>12.2} {:>12.2} {:>12.2} {:>9.2} {:>9.2} {better}",
             row.metric,
@@ -147,5 +190,8 @@ fn print_rows(rows: &[Row]) {
 }
 
 fn env_number(name: &str, default: usize) -> usize {
-    std::env::var(name).ok().and_then(|value| value.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|value| value.parse().ok())
+        .unwrap_or(default)
 }

@@ -5,7 +5,7 @@ use crate::stats::percentile;
 use futures_util::{SinkExt, StreamExt};
 use std::collections::VecDeque;
 use std::net::{Ipv4Addr, SocketAddr};
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::net::{TcpSocket, TcpStream};
@@ -17,6 +17,8 @@ pub type Ws = WebSocketStream<TcpStream>;
 /// A client connection from `source` (spread over 127.0.0.x to pass the ephemeral-port limit).
 pub async fn connect(addr: SocketAddr, path: &str, source: Ipv4Addr) -> std::io::Result<Ws> {
     let socket = TcpSocket::new_v4()?;
+    // Ports of earlier runs may still be in TIME_WAIT; they are fine to reuse for new peers.
+    socket.set_reuseaddr(true)?;
     socket.bind((source, 0).into())?;
     let stream = socket.connect(addr).await?;
     stream.set_nodelay(true)?;
@@ -26,15 +28,19 @@ pub async fn connect(addr: SocketAddr, path: &str, source: Ipv4Addr) -> std::io:
     Ok(ws)
 }
 
-/// `count` connections, `parallel` handshakes at a time, source addresses from `first_source`.
-async fn connect_many(addr: SocketAddr, path: &str, count: usize, first_source: [u8; 3]) -> Vec<Ws> {
+/// Every batch of connections gets source addresses of its own (127.N.x.1), so the TIME_WAIT
+/// sockets an earlier batch left behind never collide with a new connection.
+static NEXT_SOURCE_NET: AtomicU8 = AtomicU8::new(10);
+
+/// `count` connections, `parallel` handshakes at a time.
+async fn connect_many(addr: SocketAddr, path: &str, count: usize) -> Vec<Ws> {
+    let net = NEXT_SOURCE_NET.fetch_add(1, Ordering::Relaxed);
     let parallel = 128;
     let mut connections = Vec::with_capacity(count);
     let mut pending = futures_util::stream::iter(0..count)
         .map(|index| {
-            let [a, b, c] = first_source;
             // 10,000 connections per source address keeps well inside the ephemeral ports.
-            let source = Ipv4Addr::new(a, b, c + (index / 10_000) as u8, 1);
+            let source = Ipv4Addr::new(127, net, (index / 10_000) as u8, 1);
             connect(addr, path, source)
         })
         .buffer_unordered(parallel);
@@ -60,18 +66,32 @@ pub struct EchoResult {
 }
 
 /// `connections` clients each keep `in_flight` messages of `size` bytes outstanding.
-pub async fn echo(server: &Server, connections: usize, size: usize, in_flight: usize, window: Duration) -> EchoResult {
+pub async fn echo(
+    server: &Server,
+    connections: usize,
+    size: usize,
+    in_flight: usize,
+    window: Duration,
+) -> EchoResult {
     let measuring = Arc::new(AtomicBool::new(false));
     let stop = Arc::new(AtomicBool::new(false));
     let round_trips = Arc::new(AtomicU64::new(0));
     let samples = Arc::new(Mutex::new(Vec::new()));
-    let clients = connect_many(server.addr, "/echo", connections, [127, 0, 1]).await;
-    assert_eq!(clients.len(), connections, "not every echo client connected");
+    let clients = connect_many(server.addr, "/echo", connections).await;
+    assert_eq!(
+        clients.len(),
+        connections,
+        "not every echo client connected"
+    );
     let payload = vec![b'x'; size];
     let mut tasks = Vec::new();
     for client in clients {
-        let (measuring, stop, round_trips, samples) =
-            (measuring.clone(), stop.clone(), round_trips.clone(), samples.clone());
+        let (measuring, stop, round_trips, samples) = (
+            measuring.clone(),
+            stop.clone(),
+            round_trips.clone(),
+            samples.clone(),
+        );
         let payload = payload.clone();
         tasks.push(tokio::spawn(async move {
             let (mut sink, mut stream) = client.split();
@@ -107,7 +127,10 @@ pub async fn echo(server: &Server, connections: usize, size: usize, in_flight: u
     tokio::time::sleep(window).await;
     measuring.store(false, Ordering::Relaxed);
     let elapsed = started.elapsed();
-    let (server_cpu, generator_cpu) = (server.cpu() - server_before, process_cpu(std::process::id()) - generator_before);
+    let (server_cpu, generator_cpu) = (
+        server.cpu() - server_before,
+        process_cpu(std::process::id()) - generator_before,
+    );
     let count = round_trips.load(Ordering::Relaxed);
     stop.store(true, Ordering::Relaxed);
     for task in tasks {
@@ -133,9 +156,10 @@ pub struct FanoutResult {
 /// One publisher, `subscribers` readers on `/broadcast`; each of `messages` 64-byte messages is
 /// published once the previous one reached everybody.
 pub async fn fanout(server: &Server, subscribers: usize, messages: usize) -> FanoutResult {
-    let clients = connect_many(server.addr, "/broadcast", subscribers, [127, 0, 10]).await;
+    let clients = connect_many(server.addr, "/broadcast", subscribers).await;
     assert_eq!(clients.len(), subscribers, "not every subscriber connected");
-    let received: Arc<Vec<AtomicUsize>> = Arc::new((0..=messages).map(|_| AtomicUsize::new(0)).collect());
+    let received: Arc<Vec<AtomicUsize>> =
+        Arc::new((0..=messages).map(|_| AtomicUsize::new(0)).collect());
     let ready = Arc::new(AtomicUsize::new(0));
     let complete = Arc::new(tokio::sync::Notify::new());
     for client in clients {
@@ -144,7 +168,10 @@ pub async fn fanout(server: &Server, subscribers: usize, messages: usize) -> Fan
             let (_sink, mut stream) = client.split();
             let mut warmed_up = false;
             while let Some(Ok(Message::Text(text))) = stream.next().await {
-                let Some(sequence) = text.strip_prefix("m").and_then(|rest| rest[..8].parse::<usize>().ok()) else {
+                let Some(sequence) = text
+                    .strip_prefix("m")
+                    .and_then(|rest| rest[..8].parse::<usize>().ok())
+                else {
                     if !warmed_up {
                         warmed_up = true;
                         ready.fetch_add(1, Ordering::Relaxed);
@@ -157,10 +184,15 @@ pub async fn fanout(server: &Server, subscribers: usize, messages: usize) -> Fan
             }
         });
     }
-    let mut publisher = connect(server.addr, "/broadcast", Ipv4Addr::new(127, 0, 9, 1)).await.unwrap();
+    let mut publisher = connect(server.addr, "/broadcast", Ipv4Addr::new(127, 0, 9, 1))
+        .await
+        .unwrap();
     // Every subscriber must be listening before the clock starts (axum subscribes after the 101).
     while ready.load(Ordering::Relaxed) < subscribers {
-        publisher.send(Message::text(format!("{:<64}", "warm up"))).await.unwrap();
+        publisher
+            .send(Message::text(format!("{:<64}", "warm up")))
+            .await
+            .unwrap();
         drain_for(&mut publisher, Duration::from_millis(100)).await;
     }
     let (mut sink, mut own_copies) = publisher.split();
@@ -168,7 +200,9 @@ pub async fn fanout(server: &Server, subscribers: usize, messages: usize) -> Fan
     let mut durations = Vec::with_capacity(messages);
     for sequence in 1..=messages {
         let started = Instant::now();
-        sink.send(Message::text(format!("m{sequence:08}{:<55}", ""))).await.unwrap();
+        sink.send(Message::text(format!("m{sequence:08}{:<55}", "")))
+            .await
+            .unwrap();
         complete.notified().await;
         durations.push(started.elapsed());
     }
@@ -189,15 +223,22 @@ async fn drain_for(ws: &mut Ws, duration: Duration) {
 /// connection.
 pub async fn idle(server: &Server, count: usize) -> (usize, f64) {
     // One connection first, so the runtime's one-time allocations are in the baseline.
-    drop(connect(server.addr, "/echo", Ipv4Addr::new(127, 0, 20, 1)).await.unwrap());
+    drop(
+        connect(server.addr, "/echo", Ipv4Addr::new(127, 0, 20, 1))
+            .await
+            .unwrap(),
+    );
     tokio::time::sleep(Duration::from_millis(300)).await;
     let before = server.rss();
-    let connections = connect_many(server.addr, "/echo", count, [127, 0, 21]).await;
+    let connections = connect_many(server.addr, "/echo", count).await;
     tokio::time::sleep(Duration::from_secs(1)).await; // let the server finish setting them up
     let after = server.rss();
     let opened = connections.len();
     drop(connections);
-    (opened, after.saturating_sub(before) as f64 / opened.max(1) as f64)
+    (
+        opened,
+        after.saturating_sub(before) as f64 / opened.max(1) as f64,
+    )
 }
 
 /// New connections per second: `parallel` loops of connect, handshake, drop, for `window`.
@@ -209,7 +250,7 @@ pub async fn handshakes(server: &Server, parallel: usize, window: Duration, roun
         .map(|index| {
             let (stop, done) = (stop.clone(), done.clone());
             // A fresh source address per loop and round keeps TIME_WAIT sockets from piling up.
-            let source = Ipv4Addr::new(127, 1 + round, index as u8, 1);
+            let source = Ipv4Addr::new(127, 200 + round, index as u8, 1);
             tokio::spawn(async move {
                 while !stop.load(Ordering::Relaxed) {
                     if connect(addr, "/echo", source).await.is_ok() {

@@ -14,9 +14,21 @@ pub struct Kind {
 }
 
 pub const SERVERS: [Kind; 3] = [
-    Kind { name: "gateway", example: "echo", read_buffer: None },
-    Kind { name: "axum default", example: "plain_axum", read_buffer: None },
-    Kind { name: "axum 4 KiB buffer", example: "plain_axum", read_buffer: Some(4096) },
+    Kind {
+        name: "gateway",
+        example: "echo",
+        read_buffer: None,
+    },
+    Kind {
+        name: "axum default",
+        example: "plain_axum",
+        read_buffer: None,
+    },
+    Kind {
+        name: "axum 4 KiB buffer",
+        example: "plain_axum",
+        read_buffer: Some(4096),
+    },
 ];
 
 pub struct Server {
@@ -28,8 +40,16 @@ impl Server {
     /// Starts `kind` on a free port, on `core` when `taskset` exists, with the open-file limit
     /// raised to the hard limit.
     pub fn start(kind: Kind, core: usize) -> Server {
-        let binary = format!("{}/target/release/examples/{}", env!("CARGO_MANIFEST_DIR"), kind.example);
-        let pin = if has_taskset() { format!("taskset -c {core} ") } else { String::new() };
+        let binary = format!(
+            "{}/target/release/examples/{}",
+            env!("CARGO_MANIFEST_DIR"),
+            kind.example
+        );
+        let pin = if has_taskset() {
+            format!("taskset -c {core} ")
+        } else {
+            String::new()
+        };
         let mut command = Command::new("bash");
         command
             .arg("-c")
@@ -42,7 +62,9 @@ impl Server {
         }
         let mut child = command.spawn().expect("start the server");
         let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
         let addr = line
             .trim()
             .strip_prefix("listening on ws://")
@@ -60,8 +82,16 @@ impl Server {
     /// Resident memory of the server, in bytes.
     pub fn rss(&self) -> usize {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
-        let line = status.lines().find(|line| line.starts_with("VmRSS:")).unwrap();
-        line.split_whitespace().nth(1).unwrap().parse::<usize>().unwrap() * 1024
+        let line = status
+            .lines()
+            .find(|line| line.starts_with("VmRSS:"))
+            .unwrap();
+        line.split_whitespace()
+            .nth(1)
+            .unwrap()
+            .parse::<usize>()
+            .unwrap()
+            * 1024
     }
 }
 
@@ -75,20 +105,31 @@ impl Drop for Server {
 /// CPU time (user + system) of a process, from /proc/PID/stat (clock ticks of 10 ms).
 pub fn process_cpu(pid: u32) -> Duration {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-    let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..].split_whitespace().collect();
+    let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..]
+        .split_whitespace()
+        .collect();
     let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
     Duration::from_millis(ticks * 10)
 }
 
 pub fn has_taskset() -> bool {
-    Command::new("taskset").arg("-V").output().is_ok_and(|output| output.status.success())
+    Command::new("taskset")
+        .arg("-V")
+        .output()
+        .is_ok_and(|output| output.status.success())
 }
 
 /// Pins this process (all its threads) to `core`.
 pub fn pin_self(core: usize) {
     if has_taskset() {
         Command::new("taskset")
-            .args(["-a", "-p", "-c", &core.to_string(), &std::process::id().to_string()])
+            .args([
+                "-a",
+                "-p",
+                "-c",
+                &core.to_string(),
+                &std::process::id().to_string(),
+            ])
             .stdout(Stdio::null())
             .status()
             .ok();
@@ -98,7 +139,14 @@ pub fn pin_self(core: usize) {
 /// Builds the server examples in release mode (the harness runs them as separate processes).
 pub fn build_servers() {
     let status = Command::new(env!("CARGO"))
-        .args(["build", "--release", "--example", "echo", "--example", "plain_axum"])
+        .args([
+            "build",
+            "--release",
+            "--example",
+            "echo",
+            "--example",
+            "plain_axum",
+        ])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .status()
         .expect("run cargo");

@@ -59,13 +59,26 @@ impl ChatGateway {
             conn.leave(&previous.room);
         }
         conn.join(&room);
-        self.seats().insert(conn.id(), Seat { name, room: room.clone() });
+        self.seats().insert(
+            conn.id(),
+            Seat {
+                name,
+                room: room.clone(),
+            },
+        );
         announce_users(&hub);
-        Ack(Members { members: self.names_in(&room) })
+        Ack(Members {
+            members: self.names_in(&room),
+        })
     }
 
     #[subscribe("message")]
-    async fn message(&self, #[body] say: Json<Say>, conn: Connection, hub: Hub) -> Result<(), WsError> {
+    async fn message(
+        &self,
+        #[body] say: Json<Say>,
+        conn: Connection,
+        hub: Hub,
+    ) -> Result<(), WsError> {
         let seat = self
             .seat_of(conn.id())
             .ok_or_else(|| WsError::bad_request("join a room before sending messages"))?;
@@ -94,7 +107,9 @@ impl ChatGateway {
 
 impl ChatGateway {
     fn seats(&self) -> std::sync::MutexGuard<'_, HashMap<ConnectionId, Seat>> {
-        self.seats.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.seats
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     fn seat_of(&self, id: ConnectionId) -> Option<Seat> {

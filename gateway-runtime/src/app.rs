@@ -314,7 +314,11 @@ impl App {
                     second: route.handler,
                 });
             }
-            if self.http_routes.iter().any(|(path, _)| route.port.is_none() && path == route.path) {
+            if self
+                .http_routes
+                .iter()
+                .any(|(path, _)| route.port.is_none() && path == route.path)
+            {
                 return Err(BuildError::DuplicatePath {
                     path: route.path.to_owned(),
                     first: "an HTTP route (App::route)",
@@ -431,13 +435,7 @@ where
         .extensions
         .get::<ConnectInfo<SocketAddr>>()
         .map(|info| info.0);
-    let mut handshake = Handshake {
-        headers: parts.headers,
-        uri: parts.uri,
-        path_params,
-        remote_addr,
-        data: Default::default(),
-    };
+    let mut handshake = Handshake::new(&parts.headers, &parts.uri, path_params, remote_addr);
     if let Err(response) = endpoint.lifecycle.admit(&mut handshake).await {
         let summary = CloseSummary {
             client_id: None,
@@ -458,7 +456,7 @@ where
     // The client is reachable through the hub as soon as it has its 101.
     let id = ConnectionId(settings.next_connection_id.fetch_add(1, Ordering::Relaxed));
     let path = handshake.uri.path().to_owned();
-    let (connection, outbound) = Connection::open(id, handshake, settings);
+    let connection = Connection::open(id, handshake, settings);
     settings.hub.register(&connection, &path);
     let hub = settings.hub.clone();
     upgrade
@@ -476,12 +474,12 @@ where
                 close_timeout: settings.close_timeout,
                 socket,
                 connection: connection.clone(),
-                outbound,
                 started,
                 tally: Default::default(),
             };
             async {
                 let summary = session.run::<H>().await;
+                connection.outbound().close();
                 settings.hub.unregister(id);
                 let ctx = MessageContext::closed(connection, summary);
                 H::on_disconnect(&endpoint.controller, &ctx).await;

@@ -3,13 +3,14 @@
 use crate::close::CloseWebSocket;
 use crate::handshake::Handshake;
 use crate::hub::{Hub, SlowConsumer};
+use crate::outbound::Outbound;
 use crate::services::Services;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes};
 use std::fmt;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use tokio::sync::{mpsc, Notify};
+use tokio::sync::Notify;
 
 /// A client's id, unique within the app.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -59,22 +60,17 @@ struct Shared {
     eviction: Notify,
     /// Per-connection state of components (a rate limiter's bucket, ..), created on first use.
     locals: Mutex<axum::http::Extensions>,
-    outbound: mpsc::Sender<Message>,
-    /// Payload bytes waiting in `outbound`, bounded by `outbound_bytes`.
-    queued_bytes: AtomicUsize,
-    outbound_bytes: usize,
+    outbound: Outbound,
     close_request: Mutex<Option<CloseFrame>>,
     close_requested: Notify,
 }
 
 impl Connection {
-    /// A new connection and the receiving end of its outbound queue (the connection loop's half).
     pub(crate) fn open(
         id: ConnectionId,
         handshake: Handshake,
         app: &crate::app::AppShared,
-    ) -> (Self, mpsc::Receiver<Message>) {
-        let (sender, receiver) = mpsc::channel(app.outbound_queue);
+    ) -> Self {
         let shared = Arc::new(Shared {
             id,
             handshake,
@@ -84,13 +80,11 @@ impl Connection {
             evicted: AtomicBool::new(false),
             eviction: Notify::new(),
             locals: Mutex::default(),
-            outbound: sender,
-            queued_bytes: AtomicUsize::new(0),
-            outbound_bytes: app.outbound_bytes,
+            outbound: Outbound::new(app.outbound_queue, app.outbound_bytes),
             close_request: Mutex::new(None),
             close_requested: Notify::new(),
         });
-        (Self { shared }, receiver)
+        Self { shared }
     }
 
     /// This client's id, unique within the app.
@@ -119,33 +113,12 @@ impl Connection {
     /// [`SendError::Closed`] once the connection has ended; [`SendError::QueueFull`] when the
     /// client has stopped reading and its queue is full.
     pub fn send(&self, message: impl Into<Message>) -> Result<(), SendError> {
-        let message = message.into();
-        let size = payload_len(&message);
-        let queued = self.shared.queued_bytes.fetch_add(size, Ordering::AcqRel);
-        // One message larger than the whole budget still goes through an empty queue.
-        let over_budget = queued > 0 && queued + size > self.shared.outbound_bytes;
-        let sent = if over_budget {
-            Err(SendError::QueueFull)
-        } else {
-            self.shared
-                .outbound
-                .try_send(message)
-                .map_err(|error| match error {
-                    mpsc::error::TrySendError::Full(_) => SendError::QueueFull,
-                    mpsc::error::TrySendError::Closed(_) => SendError::Closed,
-                })
-        };
-        if sent.is_err() {
-            self.shared.queued_bytes.fetch_sub(size, Ordering::AcqRel);
-        }
-        sent
+        self.shared.outbound.push(message.into())
     }
 
-    /// The loop took `message` off the queue.
-    pub(crate) fn dequeued(&self, message: &Message) {
-        self.shared
-            .queued_bytes
-            .fetch_sub(payload_len(message), Ordering::AcqRel);
+    /// The connection's outbound queue (the loop's side of `send`).
+    pub(crate) fn outbound(&self) -> &Outbound {
+        &self.shared.outbound
     }
 
     /// The app's hub: every other connection.
@@ -257,10 +230,6 @@ impl Connection {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
-}
-
-fn payload_len(message: &Message) -> usize {
-    crate::context::payload(message).len()
 }
 
 impl fmt::Debug for Connection {

@@ -1,6 +1,7 @@
 //! [`Handshake`]: what the client's HTTP upgrade request said, fixed for the connection's life.
 
-use axum::http::{Extensions, HeaderMap, Uri};
+use axum::http::{Extensions, HeaderMap, HeaderValue, Uri};
+use bytes::Bytes;
 use std::net::SocketAddr;
 
 /// The parts of the upgrade request that handlers can bind: headers, query, path parameters, the
@@ -15,6 +16,36 @@ pub struct Handshake {
 }
 
 impl Handshake {
+    /// Keeps copies of the request's headers and URI. The originals are slices of the HTTP
+    /// connection's read buffer (8 KiB or more), which they would keep alive for the whole life of
+    /// the WebSocket connection.
+    pub(crate) fn new(
+        headers: &HeaderMap,
+        uri: &Uri,
+        path_params: Vec<(String, String)>,
+        remote_addr: Option<SocketAddr>,
+    ) -> Self {
+        let mut owned = HeaderMap::with_capacity(headers.len());
+        for (name, value) in headers {
+            if let Ok(value) = HeaderValue::from_bytes(value.as_bytes()) {
+                owned.append(name.clone(), value);
+            }
+        }
+        let uri = uri
+            .path_and_query()
+            .and_then(|path| {
+                Uri::from_maybe_shared(Bytes::copy_from_slice(path.as_str().as_bytes())).ok()
+            })
+            .unwrap_or_default();
+        Self {
+            headers: owned,
+            uri,
+            path_params,
+            remote_addr,
+            data: Extensions::new(),
+        }
+    }
+
     /// The request's headers.
     pub fn headers(&self) -> &HeaderMap {
         &self.headers

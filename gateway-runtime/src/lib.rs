@@ -16,6 +16,7 @@ mod handshake;
 mod hub;
 mod json;
 mod lifecycle;
+mod outbound;
 mod ready_made;
 mod reply;
 mod serve;

@@ -12,7 +12,6 @@ use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use futures_util::{FutureExt, StreamExt};
 use std::panic::AssertUnwindSafe;
 use std::time::Duration;
-use tokio::sync::mpsc;
 use tokio::time::{sleep_until, timeout, Instant};
 
 /// What the loop does next.
@@ -38,7 +37,6 @@ pub(crate) struct Session<'a, C> {
     pub(crate) close_timeout: Duration,
     pub(crate) socket: WebSocket,
     pub(crate) connection: Connection,
-    pub(crate) outbound: mpsc::Receiver<Message>,
     pub(crate) started: Instant,
     pub(crate) tally: Tally,
 }
@@ -87,10 +85,7 @@ impl<C> Session<'_, C> {
                     }
                     None => Flow::Ended,
                 },
-                Some(message) = self.outbound.recv() => {
-                    self.connection.dequeued(&message);
-                    self.send(message).await
-                }
+                () = self.connection.outbound().ready() => self.send_queued().await,
                 () = self.connection.evicted() => slow_consumer(),
                 () = self.connection.close_requested() => match self.connection.take_close_request() {
                     Some(frame) => Flow::Close(frame),
@@ -268,8 +263,7 @@ impl<C> Session<'_, C> {
 
     /// Sends every message already in the outbound queue.
     async fn send_queued(&mut self) -> Flow {
-        while let Ok(message) = self.outbound.try_recv() {
-            self.connection.dequeued(&message);
+        while let Some(message) = self.connection.outbound().pop() {
             match self.send(message).await {
                 Flow::Continue => {}
                 stop => return stop,

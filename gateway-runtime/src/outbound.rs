@@ -1,0 +1,88 @@
+//! A connection's outbound queue: bounded in messages and bytes, and free while empty (a
+//! `VecDeque` allocates nothing until the first message; an idle connection holds no buffer).
+
+use crate::connection::SendError;
+use crate::context::payload;
+use axum::extract::ws::Message;
+use std::collections::VecDeque;
+use std::sync::{Mutex, MutexGuard};
+use tokio::sync::Notify;
+
+pub(crate) struct Outbound {
+    queue: Mutex<Queue>,
+    ready: Notify,
+    max_messages: usize,
+    max_bytes: usize,
+}
+
+#[derive(Default)]
+struct Queue {
+    messages: VecDeque<Message>,
+    /// Payload bytes in `messages`.
+    bytes: usize,
+    /// The connection has ended: nothing more is accepted.
+    closed: bool,
+}
+
+impl Outbound {
+    pub(crate) fn new(max_messages: usize, max_bytes: usize) -> Self {
+        Self {
+            queue: Mutex::default(),
+            ready: Notify::new(),
+            max_messages,
+            max_bytes,
+        }
+    }
+
+    /// Queues `message` unless the connection ended or the queue is full. One message larger
+    /// than the whole byte budget still goes through an empty queue.
+    pub(crate) fn push(&self, message: Message) -> Result<(), SendError> {
+        let size = payload(&message).len();
+        let mut queue = self.lock();
+        if queue.closed {
+            return Err(SendError::Closed);
+        }
+        let full = queue.messages.len() >= self.max_messages
+            || (!queue.messages.is_empty() && queue.bytes + size > self.max_bytes);
+        if full {
+            return Err(SendError::QueueFull);
+        }
+        queue.bytes += size;
+        queue.messages.push_back(message);
+        drop(queue);
+        self.ready.notify_one();
+        Ok(())
+    }
+
+    /// The oldest queued message.
+    pub(crate) fn pop(&self) -> Option<Message> {
+        let mut queue = self.lock();
+        let message = queue.messages.pop_front()?;
+        queue.bytes -= payload(&message).len();
+        if queue.messages.is_empty() {
+            // Give the memory back: a burst must not stay allocated on an idle connection.
+            queue.messages = VecDeque::new();
+        }
+        Some(message)
+    }
+
+    /// Resolves when a message may have been queued since the last call.
+    pub(crate) async fn ready(&self) {
+        self.ready.notified().await
+    }
+
+    /// The connection ended: refuse new messages and drop the queued ones.
+    pub(crate) fn close(&self) {
+        let mut queue = self.lock();
+        queue.closed = true;
+        queue.messages = VecDeque::new();
+        queue.bytes = 0;
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Queue> {
+        // Plain data, left consistent by every holder: a panic elsewhere cannot break it.
+        self.queue
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
