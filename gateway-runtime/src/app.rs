@@ -10,8 +10,8 @@ use crate::lifecycle::{
 };
 use crate::services::{DependencyKey, Services};
 use crate::session::Session;
+use crate::transport;
 use axum::extract::connect_info::ConnectInfo;
-use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{FromRequestParts, RawPathParams, Request};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, MethodRouter};
@@ -36,9 +36,6 @@ pub const DEFAULT_OUTBOUND_QUEUE: usize = 1024;
 /// How many payload bytes may wait for one client before [`Connection::send`] reports a full
 /// queue: 4 MiB, so a client that stops reading holds at most that much server memory.
 pub const DEFAULT_OUTBOUND_BYTES: usize = 4 << 20;
-
-/// A small read buffer keeps idle connections cheap; it grows while a connection is busy.
-const READ_BUFFER: usize = 4 * 1024;
 
 /// The app could not be turned into routes.
 #[derive(Debug, thiserror::Error)]
@@ -420,9 +417,9 @@ where
 {
     let started = Instant::now();
     let (mut parts, _body) = request.into_parts();
-    let upgrade = match WebSocketUpgrade::from_request_parts(&mut parts, &()).await {
+    let (on_upgrade, switching_protocols) = match transport::switching_protocols(&mut parts) {
         Ok(upgrade) => upgrade,
-        Err(rejection) => return rejection.into_response(),
+        Err(refusal) => return refusal,
     };
     let path_params = match RawPathParams::from_request_parts(&mut parts, &()).await {
         Ok(params) => params
@@ -459,35 +456,33 @@ where
     let connection = Connection::open(id, handshake, settings);
     settings.hub.register(&connection, &path);
     let hub = settings.hub.clone();
-    upgrade
-        .read_buffer_size(READ_BUFFER)
-        .max_message_size(max_message)
-        .max_frame_size(max_message)
-        .on_failed_upgrade(move |_| hub.unregister(id))
-        .on_upgrade(move |socket| async move {
-            let span = tracing::info_span!("connection", client_id = %id, path = %path);
-            let settings = &endpoint.settings;
-            let session = Session {
-                controller: &*endpoint.controller,
-                options: endpoint.options,
-                lifecycle: &endpoint.lifecycle,
-                close_timeout: settings.close_timeout,
-                socket,
-                connection: connection.clone(),
-                started,
-                tally: Default::default(),
-            };
-            async {
-                let summary = session.run::<H>().await;
-                connection.outbound().close();
-                settings.hub.unregister(id);
-                let ctx = MessageContext::closed(connection, summary);
-                H::on_disconnect(&endpoint.controller, &ctx).await;
-                if let Some(summary) = ctx.close_summary() {
-                    endpoint.lifecycle.closed(summary).await;
-                }
-            }
-            .instrument(span)
-            .await;
-        })
+    let task = async move {
+        let Ok(upgraded) = on_upgrade.await else {
+            hub.unregister(id);
+            return;
+        };
+        let socket = transport::accept(upgraded, max_message).await;
+        let settings = &endpoint.settings;
+        let session = Session {
+            controller: &*endpoint.controller,
+            options: endpoint.options,
+            lifecycle: &endpoint.lifecycle,
+            close_timeout: settings.close_timeout,
+            socket,
+            connection: connection.clone(),
+            started,
+            tally: Default::default(),
+            unflushed: false,
+        };
+        let summary = session.run::<H>().await;
+        connection.outbound().close();
+        settings.hub.unregister(id);
+        let ctx = MessageContext::closed(connection, summary);
+        H::on_disconnect(&endpoint.controller, &ctx).await;
+        if let Some(summary) = ctx.close_summary() {
+            endpoint.lifecycle.closed(summary).await;
+        }
+    };
+    tokio::spawn(task.instrument(tracing::info_span!("connection", client_id = %id, path = %path)));
+    switching_protocols
 }

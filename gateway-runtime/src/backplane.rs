@@ -1,7 +1,7 @@
 //! [`Backplane`]: carries hub traffic between server instances.
 
 use crate::hub::Scope;
-use axum::extract::ws::Message;
+use tungstenite::Message;
 
 /// Carries what one instance's [`Hub`](crate::Hub) sends to the other instances of the same
 /// service, which deliver it to their own clients. The hub has already delivered to its local

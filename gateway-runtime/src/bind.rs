@@ -4,10 +4,10 @@
 use crate::context::{payload, MessageContext};
 use crate::error::WsError;
 use crate::json::Json;
-use axum::extract::ws::Message;
 use bytes::Bytes;
 use serde::de::DeserializeOwned;
 use std::str::FromStr;
+use tungstenite::Message;
 
 /// A type a `#[body]` parameter can have: how it is made from a client's message.
 ///

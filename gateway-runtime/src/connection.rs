@@ -5,12 +5,13 @@ use crate::handshake::Handshake;
 use crate::hub::{Hub, SlowConsumer};
 use crate::outbound::Outbound;
 use crate::services::Services;
-use axum::extract::ws::{CloseFrame, Message, Utf8Bytes};
 use std::fmt;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::Notify;
+use tungstenite::protocol::CloseFrame;
+use tungstenite::{Message, Utf8Bytes};
 
 /// A client's id, unique within the app.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -58,11 +59,13 @@ struct Shared {
     /// Set once the client fell too far behind; the loop stops writing to it and closes.
     evicted: AtomicBool,
     eviction: Notify,
+    /// Woken when the loop has something to do besides reading: a queued message, a close
+    /// request, an eviction.
+    wake: Notify,
     /// Per-connection state of components (a rate limiter's bucket, ..), created on first use.
     locals: Mutex<axum::http::Extensions>,
     outbound: Outbound,
     close_request: Mutex<Option<CloseFrame>>,
-    close_requested: Notify,
 }
 
 impl Connection {
@@ -79,10 +82,10 @@ impl Connection {
             slow_consumer: app.slow_consumer,
             evicted: AtomicBool::new(false),
             eviction: Notify::new(),
+            wake: Notify::new(),
             locals: Mutex::default(),
             outbound: Outbound::new(app.outbound_queue, app.outbound_bytes),
             close_request: Mutex::new(None),
-            close_requested: Notify::new(),
         });
         Self { shared }
     }
@@ -113,7 +116,9 @@ impl Connection {
     /// [`SendError::Closed`] once the connection has ended; [`SendError::QueueFull`] when the
     /// client has stopped reading and its queue is full.
     pub fn send(&self, message: impl Into<Message>) -> Result<(), SendError> {
-        self.shared.outbound.push(message.into())
+        self.shared.outbound.push(message.into())?;
+        self.shared.wake.notify_one();
+        Ok(())
     }
 
     /// The connection's outbound queue (the loop's side of `send`).
@@ -151,6 +156,7 @@ impl Connection {
         let first = !self.shared.evicted.swap(true, Ordering::AcqRel);
         if first {
             self.shared.eviction.notify_one();
+            self.shared.wake.notify_one();
         }
         first
     }
@@ -206,10 +212,10 @@ impl Connection {
         let mut request = self.close_request_slot();
         if request.is_none() {
             *request = Some(CloseFrame {
-                code,
+                code: code.into(),
                 reason: Utf8Bytes::from(reason),
             });
-            self.shared.close_requested.notify_one();
+            self.shared.wake.notify_one();
         }
     }
 
@@ -219,8 +225,9 @@ impl Connection {
     }
 
     /// Resolves once a close has been asked for since the last call.
-    pub(crate) async fn close_requested(&self) {
-        self.shared.close_requested.notified().await
+    /// Resolves once the loop has been woken (see `Shared::wake`) since the last call.
+    pub(crate) async fn woken(&self) {
+        self.shared.wake.notified().await
     }
 
     fn close_request_slot(&self) -> std::sync::MutexGuard<'_, Option<CloseFrame>> {

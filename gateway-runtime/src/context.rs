@@ -5,8 +5,8 @@ use crate::connection::Connection;
 use crate::error::WsError;
 use crate::hub::Hub;
 use crate::lifecycle::CloseSummary;
-use axum::extract::ws::Message;
 use std::sync::OnceLock;
+use tungstenite::Message;
 
 /// Everything one handler call binds its parameters from: the client's message (absent on
 /// connect) and the connection it came through.

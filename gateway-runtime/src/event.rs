@@ -5,12 +5,12 @@ use crate::context::{payload, MessageContext};
 use crate::error::WsError;
 use crate::json::Json;
 use crate::reply::{Each, Reply};
-use axum::extract::ws::{Message, Utf8Bytes};
 use futures_core::Stream;
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use std::borrow::Cow;
+use tungstenite::{Message, Utf8Bytes};
 
 /// What a client's message is, for a gateway.
 // Made once per message and matched at once: boxing the large variant would only add an

@@ -1,8 +1,17 @@
 //! [`Handshake`]: what the client's HTTP upgrade request said, fixed for the connection's life.
 
-use axum::http::{Extensions, HeaderMap, HeaderValue, Uri};
+use axum::http::{header, Extensions, HeaderMap, HeaderName, HeaderValue, Uri};
 use bytes::Bytes;
 use std::net::SocketAddr;
+
+/// Headers that mean nothing once the connection is upgraded.
+const UPGRADE_ONLY: [HeaderName; 5] = [
+    header::CONNECTION,
+    header::UPGRADE,
+    header::SEC_WEBSOCKET_KEY,
+    header::SEC_WEBSOCKET_VERSION,
+    header::SEC_WEBSOCKET_EXTENSIONS,
+];
 
 /// The parts of the upgrade request that handlers can bind: headers, query, path parameters, the
 /// client's address, and the data middleware and guards attached for `#[data]` parameters.
@@ -18,7 +27,8 @@ pub struct Handshake {
 impl Handshake {
     /// Keeps copies of the request's headers and URI. The originals are slices of the HTTP
     /// connection's read buffer (8 KiB or more), which they would keep alive for the whole life of
-    /// the WebSocket connection.
+    /// the WebSocket connection. The headers that only negotiate the upgrade itself
+    /// (`Connection`, `Upgrade`, `Sec-WebSocket-Key`, `-Version`, `-Extensions`) are not kept.
     pub(crate) fn new(
         headers: &HeaderMap,
         uri: &Uri,
@@ -27,6 +37,9 @@ impl Handshake {
     ) -> Self {
         let mut owned = HeaderMap::with_capacity(headers.len());
         for (name, value) in headers {
+            if UPGRADE_ONLY.contains(name) {
+                continue;
+            }
             if let Ok(value) = HeaderValue::from_bytes(value.as_bytes()) {
                 owned.append(name.clone(), value);
             }

@@ -2,11 +2,11 @@
 
 use crate::backplane::{Backplane, LocalBackplane};
 use crate::connection::{Connection, ConnectionId, SendError};
-use axum::extract::ws::{Message, Utf8Bytes};
 use serde::Serialize;
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use tungstenite::{Message, Utf8Bytes};
 
 /// Every connection of the app (cheap to clone; all clones are the same hub).
 ///

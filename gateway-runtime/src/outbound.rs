@@ -3,14 +3,12 @@
 
 use crate::connection::SendError;
 use crate::context::payload;
-use axum::extract::ws::Message;
 use std::collections::VecDeque;
 use std::sync::{Mutex, MutexGuard};
-use tokio::sync::Notify;
+use tungstenite::Message;
 
 pub(crate) struct Outbound {
     queue: Mutex<Queue>,
-    ready: Notify,
     max_messages: usize,
     max_bytes: usize,
 }
@@ -28,7 +26,6 @@ impl Outbound {
     pub(crate) fn new(max_messages: usize, max_bytes: usize) -> Self {
         Self {
             queue: Mutex::default(),
-            ready: Notify::new(),
             max_messages,
             max_bytes,
         }
@@ -49,8 +46,6 @@ impl Outbound {
         }
         queue.bytes += size;
         queue.messages.push_back(message);
-        drop(queue);
-        self.ready.notify_one();
         Ok(())
     }
 
@@ -64,11 +59,6 @@ impl Outbound {
             queue.messages = VecDeque::new();
         }
         Some(message)
-    }
-
-    /// Resolves when a message may have been queued since the last call.
-    pub(crate) async fn ready(&self) {
-        self.ready.notified().await
     }
 
     /// The connection ended: refuse new messages and drop the queued ones.

@@ -2,7 +2,6 @@
 
 use crate::error::WsError;
 use crate::json::Json;
-use axum::extract::ws::Message;
 use bytes::Bytes;
 use futures_core::Stream;
 use futures_util::StreamExt;
@@ -10,6 +9,7 @@ use serde::Serialize;
 use std::borrow::Cow;
 use std::fmt;
 use std::pin::Pin;
+use tungstenite::Message;
 
 /// What one handler call produced.
 pub enum Reply {

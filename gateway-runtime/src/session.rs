@@ -8,11 +8,15 @@ use crate::endpoint::{EndpointOptions, Handler, Mode};
 use crate::error::{ErrorOrigin, WsError};
 use crate::lifecycle::{Caught, CloseSummary, ClosedBy, Lifecycle};
 use crate::reply::Reply;
-use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
+use crate::transport::Socket;
+use futures_util::SinkExt;
 use futures_util::{FutureExt, StreamExt};
 use std::panic::AssertUnwindSafe;
 use std::time::Duration;
 use tokio::time::{sleep_until, timeout, Instant};
+use tungstenite::protocol::frame::coding::CloseCode;
+use tungstenite::protocol::CloseFrame;
+use tungstenite::{Message, Utf8Bytes};
 
 /// What the loop does next.
 enum Flow {
@@ -25,7 +29,7 @@ enum Flow {
 
 fn close_with(code: u16, reason: &'static str) -> Flow {
     Flow::Close(CloseFrame {
-        code,
+        code: CloseCode::from(code),
         reason: Utf8Bytes::from_static(reason),
     })
 }
@@ -35,11 +39,16 @@ pub(crate) struct Session<'a, C> {
     pub(crate) options: EndpointOptions,
     pub(crate) lifecycle: &'a Lifecycle,
     pub(crate) close_timeout: Duration,
-    pub(crate) socket: WebSocket,
+    pub(crate) socket: Socket,
     pub(crate) connection: Connection,
     pub(crate) started: Instant,
     pub(crate) tally: Tally,
+    /// Messages were handed to the socket since the last flush.
+    pub(crate) unflushed: bool,
 }
+
+/// How many already-arrived messages are handled before the loop flushes and looks elsewhere.
+const MAX_BURST: u32 = 16;
 
 /// What observers learn about the connection when it ends.
 #[derive(Default)]
@@ -56,7 +65,7 @@ impl<C> Session<'_, C> {
     pub(crate) async fn run<H: Handler<C>>(mut self) -> CloseSummary {
         let mut flow = Flow::Continue;
         if self.options.mode == Mode::SendOnly || self.options.trigger_on_connect {
-            flow = self.dispatch::<H>(None).await;
+            flow = Box::pin(self.dispatch::<H>(None)).await;
         }
         if self.options.mode == Mode::SendOnly {
             if let Flow::Continue = flow {
@@ -74,23 +83,26 @@ impl<C> Session<'_, C> {
         );
         tokio::pin!(timer);
 
+        let mut burst = 0;
         while let Flow::Continue = flow {
+            // Messages that have already arrived are handled back to back and their replies
+            // leave in one write; a burst is bounded so timers and queued messages get their turn.
+            if burst < MAX_BURST {
+                if let Some(incoming) = self.socket.next().now_or_never() {
+                    burst += 1;
+                    flow = self.on_incoming::<H>(incoming, heartbeat.as_mut()).await;
+                    continue;
+                }
+            }
+            burst = 0;
+            flow = self.flush().await;
+            if !matches!(flow, Flow::Continue) {
+                break;
+            }
             flow = tokio::select! {
                 biased;
-                incoming = self.socket.recv() => match incoming {
-                    Some(Ok(message)) => self.on_message::<H>(message, heartbeat.as_mut()).await,
-                    Some(Err(error)) => {
-                        self.tally.error = Some(error.to_string());
-                        close_for_protocol_error(error)
-                    }
-                    None => Flow::Ended,
-                },
-                () = self.connection.outbound().ready() => self.send_queued().await,
-                () = self.connection.evicted() => slow_consumer(),
-                () = self.connection.close_requested() => match self.connection.take_close_request() {
-                    Some(frame) => Flow::Close(frame),
-                    None => Flow::Continue,
-                },
+                incoming = self.socket.next() => self.on_incoming::<H>(incoming, heartbeat.as_mut()).await,
+                () = self.connection.woken() => self.on_wake().await,
                 () = &mut timer, if heartbeat.is_some() => {
                     let Some(beat) = heartbeat.as_mut() else { continue };
                     let flow = match beat.on_timer(Instant::now()) {
@@ -105,7 +117,7 @@ impl<C> Session<'_, C> {
         }
 
         if let Flow::Close(frame) = flow {
-            self.close(frame).await;
+            Box::pin(self.close(frame)).await;
         }
         self.summary()
     }
@@ -128,6 +140,33 @@ impl<C> Session<'_, C> {
         }
     }
 
+    async fn on_incoming<H: Handler<C>>(
+        &mut self,
+        incoming: Option<Result<Message, tungstenite::Error>>,
+        heartbeat: Option<&mut Heartbeat>,
+    ) -> Flow {
+        match incoming {
+            Some(Ok(message)) => self.on_message::<H>(message, heartbeat).await,
+            Some(Err(error)) => {
+                self.tally.error = Some(error.to_string());
+                close_for_protocol_error(error)
+            }
+            None => Flow::Ended,
+        }
+    }
+
+    /// Something besides the client needs the loop: an eviction, a close request, or queued
+    /// messages.
+    async fn on_wake(&mut self) -> Flow {
+        if self.connection.is_evicted() {
+            return slow_consumer();
+        }
+        match self.connection.take_close_request() {
+            Some(frame) => Flow::Close(frame),
+            None => self.send_queued().await,
+        }
+    }
+
     async fn on_message<H: Handler<C>>(
         &mut self,
         message: Message,
@@ -135,7 +174,9 @@ impl<C> Session<'_, C> {
     ) -> Flow {
         match message {
             Message::Text(_) | Message::Binary(_) if self.options.mode != Mode::SendOnly => {
-                self.dispatch::<H>(Some(message)).await
+                // Boxed: the handler's future lives only while it runs, so an idle connection's
+                // task stays small (one allocation per message buys ~2 KiB per idle client).
+                Box::pin(self.dispatch::<H>(Some(message))).await
             }
             Message::Pong(_) => {
                 if let Some(heartbeat) = heartbeat {
@@ -147,7 +188,7 @@ impl<C> Session<'_, C> {
             Message::Close(frame) => {
                 let (code, reason) = frame
                     .map_or((close_code::NO_STATUS, String::new()), |frame| {
-                        (frame.code, frame.reason.to_string())
+                        (u16::from(frame.code), frame.reason.to_string())
                     });
                 self.tally.first_close = Some((ClosedBy::Client, code, reason));
                 timeout(self.close_timeout, self.wait_for_end()).await.ok();
@@ -236,7 +277,7 @@ impl<C> Session<'_, C> {
                     close_code::INTERNAL_ERROR
                 };
                 Err(CloseFrame {
-                    code,
+                    code: CloseCode::from(code),
                     reason: Utf8Bytes::from(truncate_close_reason(&reason)),
                 })
             }
@@ -245,16 +286,38 @@ impl<C> Session<'_, C> {
         }
     }
 
-    /// Writes one message. A client evicted as a slow consumer is not waited for: the write is
-    /// abandoned and the connection closes.
+    /// Hands one message to the socket (written at the next flush, or sooner when much is
+    /// buffered). A client evicted as a slow consumer is not waited for: the write is abandoned
+    /// and the connection closes.
     async fn send(&mut self, message: Message) -> Flow {
         if matches!(message, Message::Text(_) | Message::Binary(_)) {
             self.tally.messages_out += 1;
         }
         tokio::select! {
             biased;
-            written = self.socket.send(message) => match written {
-                Ok(()) => Flow::Continue,
+            fed = self.socket.feed(message) => match fed {
+                Ok(()) => {
+                    self.unflushed = true;
+                    Flow::Continue
+                }
+                Err(_) => Flow::Ended,
+            },
+            () = self.connection.evicted() => slow_consumer(),
+        }
+    }
+
+    /// Writes what `send` buffered.
+    async fn flush(&mut self) -> Flow {
+        if !self.unflushed {
+            return Flow::Continue;
+        }
+        tokio::select! {
+            biased;
+            flushed = self.socket.flush() => match flushed {
+                Ok(()) => {
+                    self.unflushed = false;
+                    Flow::Continue
+                }
                 Err(_) => Flow::Ended,
             },
             () = self.connection.evicted() => slow_consumer(),
@@ -275,9 +338,13 @@ impl<C> Session<'_, C> {
     /// Queued messages (unless the client was evicted for not reading them), then the Close
     /// frame, then the client's Close: all within the close timeout.
     async fn close(&mut self, frame: CloseFrame) {
-        self.tally
-            .first_close
-            .get_or_insert_with(|| (ClosedBy::Server, frame.code, frame.reason.to_string()));
+        self.tally.first_close.get_or_insert_with(|| {
+            (
+                ClosedBy::Server,
+                u16::from(frame.code),
+                frame.reason.to_string(),
+            )
+        });
         let close_timeout = self.close_timeout;
         let handshake = async {
             // Eviction during the flush stops it (Flow::Close) but still sends the Close frame.
@@ -297,7 +364,7 @@ impl<C> Session<'_, C> {
 
     /// Reads (and drops) what the client still sends until its Close completes the handshake.
     async fn wait_for_end(&mut self) {
-        while let Some(Ok(_)) = self.socket.recv().await {}
+        while let Some(Ok(_)) = self.socket.next().await {}
     }
 }
 
@@ -324,11 +391,8 @@ fn panic_message(panic: &(dyn std::any::Any + Send)) -> &str {
 
 /// A protocol error worth telling the client about gets its close code; anything else means the
 /// TCP connection is already gone.
-fn close_for_protocol_error(error: axum::Error) -> Flow {
-    let Ok(error) = error.into_inner().downcast::<tungstenite::Error>() else {
-        return Flow::Ended;
-    };
-    match *error {
+fn close_for_protocol_error(error: tungstenite::Error) -> Flow {
+    match error {
         tungstenite::Error::Capacity(_) => {
             close_with(close_code::MESSAGE_TOO_BIG, "message too big")
         }
