@@ -419,7 +419,7 @@ where
     let (mut parts, _body) = request.into_parts();
     let (on_upgrade, switching_protocols) = match transport::switching_protocols(&mut parts) {
         Ok(upgrade) => upgrade,
-        Err(refusal) => return refusal,
+        Err(refusal) => return *refusal,
     };
     let path_params = match RawPathParams::from_request_parts(&mut parts, &()).await {
         Ok(params) => params

@@ -152,11 +152,11 @@ impl AsyncWrite for ElasticIo {
 /// `101 Switching Protocols` answer. `Err` is the answer for a request that is not one.
 pub(crate) fn switching_protocols(
     parts: &mut axum::http::request::Parts,
-) -> Result<(hyper::upgrade::OnUpgrade, axum::response::Response), axum::response::Response> {
+) -> Result<(hyper::upgrade::OnUpgrade, axum::response::Response), Box<axum::response::Response>> {
     use axum::http::{header, HeaderValue, Method, StatusCode};
     use axum::response::IntoResponse;
 
-    let refuse = |status: StatusCode, why: &'static str| (status, why).into_response();
+    let refuse = |status: StatusCode, why: &'static str| Box::new((status, why).into_response());
     let has_token = |name: header::HeaderName, token: &str| {
         parts.headers.get_all(name).iter().any(|value| {
             value.to_str().is_ok_and(|value| {
