@@ -111,7 +111,10 @@ fn main() {
                 r.p99.as_secs_f64() * 1e3
             }));
             rows.push(metric("deliveries/s", false, &|r| r.deliveries_per_second));
-            print_rows(&rows[rows.len() - 3..]);
+            rows.push(metric("server CPU µs/delivery", true, &|r| {
+                micros(r.server_cpu_per_delivery)
+            }));
+            print_rows(&rows[rows.len() - 4..]);
         }
     }
 

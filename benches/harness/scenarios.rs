@@ -151,6 +151,8 @@ pub struct FanoutResult {
     pub p50: Duration,
     pub p99: Duration,
     pub deliveries_per_second: f64,
+    /// The server's CPU time per message delivered to one subscriber.
+    pub server_cpu_per_delivery: Duration,
 }
 
 /// One publisher, `subscribers` readers on `/broadcast`; each of `messages` 64-byte messages is
@@ -198,6 +200,7 @@ pub async fn fanout(server: &Server, subscribers: usize, messages: usize) -> Fan
     let (mut sink, mut own_copies) = publisher.split();
     tokio::spawn(async move { while own_copies.next().await.is_some() {} });
     let mut durations = Vec::with_capacity(messages);
+    let server_before = server.cpu();
     for sequence in 1..=messages {
         let started = Instant::now();
         sink.send(Message::text(format!("m{sequence:08}{:<55}", "")))
@@ -206,8 +209,10 @@ pub async fn fanout(server: &Server, subscribers: usize, messages: usize) -> Fan
         complete.notified().await;
         durations.push(started.elapsed());
     }
+    let server_cpu = server.cpu() - server_before;
     let total: Duration = durations.iter().sum();
     FanoutResult {
+        server_cpu_per_delivery: server_cpu / (subscribers * messages) as u32,
         p50: percentile(&mut durations, 0.50),
         p99: percentile(&mut durations, 0.99),
         deliveries_per_second: (subscribers * messages) as f64 / total.as_secs_f64(),

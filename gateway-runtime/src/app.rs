@@ -483,6 +483,12 @@ where
             endpoint.lifecycle.closed(summary).await;
         }
     };
-    tokio::spawn(task.instrument(tracing::info_span!("connection", client_id = %id, path = %path)));
+    let span = tracing::info_span!("connection", client_id = %id, path = %path);
+    // Without a subscriber the span is disabled; entering it on every poll would still cost.
+    if span.is_disabled() {
+        tokio::spawn(task);
+    } else {
+        tokio::spawn(task.instrument(span));
+    }
     switching_protocols
 }

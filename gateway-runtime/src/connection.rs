@@ -66,6 +66,8 @@ struct Shared {
     locals: Mutex<axum::http::Extensions>,
     outbound: Outbound,
     close_request: Mutex<Option<CloseFrame>>,
+    /// Whether `close_request` may hold a frame, readable without the lock.
+    close_pending: AtomicBool,
 }
 
 impl Connection {
@@ -86,6 +88,7 @@ impl Connection {
             locals: Mutex::default(),
             outbound: Outbound::new(app.outbound_queue, app.outbound_bytes),
             close_request: Mutex::new(None),
+            close_pending: AtomicBool::new(false),
         });
         Self { shared }
     }
@@ -215,12 +218,16 @@ impl Connection {
                 code: code.into(),
                 reason: Utf8Bytes::from(reason),
             });
+            self.shared.close_pending.store(true, Ordering::Release);
             self.shared.wake.notify_one();
         }
     }
 
     /// The close a handler asked for, if any (taken once).
     pub(crate) fn take_close_request(&self) -> Option<CloseFrame> {
+        if !self.shared.close_pending.load(Ordering::Acquire) {
+            return None;
+        }
         self.close_request_slot().take()
     }
 

@@ -14,7 +14,7 @@ pub struct MessageContext {
     connection: Connection,
     body: Option<Message>,
     /// How the connection ended, for an `#[on_disconnect]` hook.
-    close_summary: Option<CloseSummary>,
+    close_summary: Option<Box<CloseSummary>>,
     /// Parsed once per message, however many `#[body("path")]` parameters read it.
     json: OnceLock<Result<serde_json::Value, String>>,
 }
@@ -32,7 +32,7 @@ impl MessageContext {
     /// The context of a hook that runs after the connection ended.
     pub(crate) fn closed(connection: Connection, summary: CloseSummary) -> Self {
         Self {
-            close_summary: Some(summary),
+            close_summary: Some(Box::new(summary)),
             ..Self::new(connection, None)
         }
     }
@@ -44,7 +44,7 @@ impl MessageContext {
 
     /// How the connection ended, in a hook that runs after its end.
     pub fn close_summary(&self) -> Option<&CloseSummary> {
-        self.close_summary.as_ref()
+        self.close_summary.as_deref()
     }
 
     /// The connection this call is for.
@@ -128,7 +128,7 @@ impl FromContext for Connection {
 
 impl FromContext for CloseSummary {
     fn from_context(ctx: &MessageContext) -> Result<Self, WsError> {
-        ctx.close_summary.clone().ok_or_else(|| {
+        ctx.close_summary().cloned().ok_or_else(|| {
             WsError::internal("a `CloseSummary` exists only once the connection has ended")
         })
     }

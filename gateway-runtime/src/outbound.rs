@@ -4,11 +4,14 @@
 use crate::connection::SendError;
 use crate::context::payload;
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use tungstenite::Message;
 
 pub(crate) struct Outbound {
     queue: Mutex<Queue>,
+    /// Messages in `queue`, readable without the lock: the loop checks it after every message.
+    queued: AtomicUsize,
     max_messages: usize,
     max_bytes: usize,
 }
@@ -26,6 +29,7 @@ impl Outbound {
     pub(crate) fn new(max_messages: usize, max_bytes: usize) -> Self {
         Self {
             queue: Mutex::default(),
+            queued: AtomicUsize::new(0),
             max_messages,
             max_bytes,
         }
@@ -46,14 +50,19 @@ impl Outbound {
         }
         queue.bytes += size;
         queue.messages.push_back(message);
+        self.queued.store(queue.messages.len(), Ordering::Release);
         Ok(())
     }
 
     /// The oldest queued message.
     pub(crate) fn pop(&self) -> Option<Message> {
+        if self.queued.load(Ordering::Acquire) == 0 {
+            return None;
+        }
         let mut queue = self.lock();
         let message = queue.messages.pop_front()?;
         queue.bytes -= payload(&message).len();
+        self.queued.store(queue.messages.len(), Ordering::Release);
         if queue.messages.is_empty() {
             // Give the memory back: a burst must not stay allocated on an idle connection.
             queue.messages = VecDeque::new();
@@ -66,6 +75,7 @@ impl Outbound {
         let mut queue = self.lock();
         queue.closed = true;
         queue.messages = VecDeque::new();
+        self.queued.store(0, Ordering::Release);
         queue.bytes = 0;
     }
 

@@ -174,8 +174,8 @@ impl<C> Session<'_, C> {
     ) -> Flow {
         match message {
             Message::Text(_) | Message::Binary(_) if self.options.mode != Mode::SendOnly => {
-                // Boxed: the handler's future lives only while it runs, so an idle connection's
-                // task stays small (one allocation per message buys ~2 KiB per idle client).
+                // Boxed: a handler's future lives only while it runs, so an idle connection's
+                // task stays small (one allocation per message buys ~1 KiB per idle client).
                 Box::pin(self.dispatch::<H>(Some(message))).await
             }
             Message::Pong(_) => {
@@ -247,7 +247,9 @@ impl<C> Session<'_, C> {
 
     async fn deliver_one<H: Handler<C>>(&mut self, reply: Reply) -> Flow {
         let reply = match reply {
-            Reply::Error(error) => match self.catch::<H>(error).await {
+            // Errors are rare: their handling is boxed so it does not grow every idle
+            // connection's task.
+            Reply::Error(error) => match Box::pin(self.catch::<H>(error)).await {
                 Ok(reply) => reply,
                 Err(frame) => return Flow::Close(frame),
             },
