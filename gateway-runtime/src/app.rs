@@ -2,22 +2,25 @@
 
 use crate::connection::{Connection, ConnectionId};
 use crate::context::MessageContext;
+use crate::drain::{Drainer, DEFAULT_DRAIN_TIMEOUT};
 use crate::endpoint::{Controller, EndpointOptions, Handler};
 use crate::handshake::Handshake;
 use crate::hub::{Hub, SlowConsumer};
 use crate::lifecycle::{
     Catcher, CloseSummary, ClosedBy, Guard, Interceptor, Lifecycle, Middleware, Observer,
 };
+use crate::origin::OriginPolicy;
 use crate::services::{DependencyKey, Services};
 use crate::session::Session;
 use crate::transport;
 use axum::extract::connect_info::ConnectInfo;
 use axum::extract::{FromRequestParts, RawPathParams, Request};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, MethodRouter};
 use axum::Router;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
@@ -77,7 +80,41 @@ pub(crate) struct AppShared {
     pub(crate) slow_consumer: SlowConsumer,
     pub(crate) services: Arc<Services>,
     pub(crate) hub: Hub,
+    origins: OriginPolicy,
+    max_connections: Option<usize>,
+    draining: Arc<AtomicBool>,
     next_connection_id: AtomicU64,
+}
+
+impl AppShared {
+    /// Why a new connection may not open now, as the HTTP answer, before anything else runs.
+    fn refusal(&self, headers: &axum::http::HeaderMap) -> Option<Response> {
+        if self.draining.load(Ordering::Acquire) {
+            return Some(
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "the server is shutting down",
+                )
+                    .into_response(),
+            );
+        }
+        if self
+            .max_connections
+            .is_some_and(|max| self.hub.connection_count() >= max)
+        {
+            return Some((StatusCode::SERVICE_UNAVAILABLE, "too many connections").into_response());
+        }
+        if !self.origins.admits(headers) {
+            return Some(
+                (
+                    StatusCode::FORBIDDEN,
+                    "cross-origin WebSocket handshakes are not allowed here",
+                )
+                    .into_response(),
+            );
+        }
+        None
+    }
 }
 
 /// A real-time application: controllers, app-wide lifecycle components, services and settings.
@@ -112,6 +149,10 @@ pub struct App {
     outbound_queue: usize,
     outbound_bytes: usize,
     slow_consumer: SlowConsumer,
+    origins: OriginPolicy,
+    max_connections: Option<usize>,
+    drain_timeout: Duration,
+    draining: Arc<AtomicBool>,
 }
 
 impl Default for App {
@@ -134,7 +175,58 @@ impl App {
             outbound_queue: DEFAULT_OUTBOUND_QUEUE,
             outbound_bytes: DEFAULT_OUTBOUND_BYTES,
             slow_consumer: SlowConsumer::default(),
+            origins: OriginPolicy::default(),
+            max_connections: None,
+            drain_timeout: DEFAULT_DRAIN_TIMEOUT,
+            draining: Arc::default(),
         }
+    }
+
+    /// Also accepts browser handshakes from these origins (`"https://app.example.com"`), besides
+    /// pages of the server's own host. By default a browser page of another site is refused
+    /// (403): browsers send the user's cookies with a WebSocket handshake to any site, so
+    /// without this check any page could connect as the user (cross-site WebSocket hijacking).
+    /// Clients that send no `Origin` (non-browser clients) always pass.
+    pub fn allow_origins<I, S>(mut self, origins: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let mut allowed = match self.origins {
+            OriginPolicy::Allow(allowed) => allowed,
+            _ => Vec::new(),
+        };
+        allowed.extend(origins.into_iter().map(Into::into));
+        self.origins = OriginPolicy::Allow(allowed);
+        self
+    }
+
+    /// Accepts browser handshakes from any origin: for endpoints that authenticate with tokens in
+    /// the messages or the URL, never with cookies.
+    pub fn allow_any_origin(mut self) -> Self {
+        self.origins = OriginPolicy::Any;
+        self
+    }
+
+    /// At most `connections` open at once; further upgrade requests get HTTP 503 (no upgrade).
+    pub fn max_connections(mut self, connections: usize) -> Self {
+        self.max_connections = Some(connections);
+        self
+    }
+
+    /// How long a graceful shutdown waits for clients to answer the Close (default 10 s).
+    pub fn drain_timeout(mut self, timeout: Duration) -> Self {
+        self.drain_timeout = timeout;
+        self
+    }
+
+    /// What shuts this app's connections down gracefully (see [`Drainer`]).
+    pub fn drainer(&self) -> Drainer {
+        Drainer::new(
+            self.hub.clone(),
+            Arc::clone(&self.draining),
+            self.drain_timeout,
+        )
     }
 
     /// The app's [`Hub`], to reach its clients from outside a handler (plain axum routes,
@@ -271,6 +363,9 @@ impl App {
             slow_consumer: self.slow_consumer,
             services: Arc::new(self.services),
             hub: self.hub,
+            origins: self.origins,
+            max_connections: self.max_connections,
+            draining: self.draining,
             next_connection_id: AtomicU64::new(1),
         });
         let mut routers = Routers {
@@ -421,6 +516,9 @@ where
         Ok(upgrade) => upgrade,
         Err(refusal) => return *refusal,
     };
+    if let Some(refusal) = endpoint.settings.refusal(&parts.headers) {
+        return refusal;
+    }
     let path_params = match RawPathParams::from_request_parts(&mut parts, &()).await {
         Ok(params) => params
             .iter()

@@ -33,6 +33,8 @@ pub struct Hub {
 
 struct Inner {
     registry: RwLock<Registry>,
+    /// Woken whenever the last connection leaves.
+    emptied: tokio::sync::Notify,
     backplane: Arc<dyn Backplane>,
     delivered: AtomicU64,
     dropped: AtomicU64,
@@ -88,6 +90,7 @@ impl Hub {
         Self {
             inner: Arc::new(Inner {
                 registry: RwLock::default(),
+                emptied: tokio::sync::Notify::new(),
                 backplane,
                 delivered: AtomicU64::new(0),
                 dropped: AtomicU64::new(0),
@@ -161,6 +164,32 @@ impl Hub {
         };
         for room in member.rooms {
             registry.leave_room(&room, id);
+        }
+        if registry.members.is_empty() {
+            self.inner.emptied.notify_waiters();
+        }
+    }
+
+    /// Asks every connection to close; returns how many there were.
+    pub(crate) fn close_all(&self, code: u16, reason: &str) -> usize {
+        let registry = self.read();
+        for member in registry.members.values() {
+            member.connection.request_close(code, reason);
+        }
+        registry.members.len()
+    }
+
+    /// Resolves once no connection is left.
+    pub(crate) async fn until_empty(&self) {
+        loop {
+            let emptied = self.inner.emptied.notified();
+            tokio::pin!(emptied);
+            // Registered before checking, so a last connection leaving in between is not missed.
+            emptied.as_mut().enable();
+            if self.connection_count() == 0 {
+                return;
+            }
+            emptied.await;
         }
     }
 

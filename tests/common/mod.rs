@@ -112,6 +112,11 @@ impl Client {
         }
     }
 
+    /// After the server's Close: reads on so tungstenite answers it, until the connection ends.
+    pub async fn close_reply(&mut self) {
+        while let Ok(Some(Ok(_))) = tokio::time::timeout(WAIT, self.socket.next()).await {}
+    }
+
     /// Starts the close handshake from the client side (1000) and waits for the server's answer.
     pub async fn close(mut self) -> Message {
         let frame = tungstenite::protocol::CloseFrame {

@@ -1,0 +1,57 @@
+//! Graceful shutdown: refuse new connections, close the open ones with 1001 after what is queued
+//! for them, and wait for them to end, up to a deadline.
+
+use crate::close::close_code;
+use crate::hub::Hub;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How long [`Drainer::drain`] waits for clients to answer the Close by default.
+pub const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Shuts an app's connections down gracefully. Get it from [`App::drainer`](crate::App::drainer)
+/// before serving; [`serve_with_shutdown`](crate::serve_with_shutdown) uses it for you. With a
+/// plain `axum::serve(..).with_graceful_shutdown(..)`, call [`drain`](Self::drain) after it
+/// returns: axum's graceful shutdown does not wait for upgraded connections.
+#[derive(Clone)]
+pub struct Drainer {
+    hub: Hub,
+    draining: Arc<AtomicBool>,
+    timeout: Duration,
+}
+
+impl Drainer {
+    pub(crate) fn new(hub: Hub, draining: Arc<AtomicBool>, timeout: Duration) -> Self {
+        Self {
+            hub,
+            draining,
+            timeout,
+        }
+    }
+
+    /// From now on, new upgrade requests get HTTP 503.
+    pub fn refuse_new_connections(&self) {
+        self.draining.store(true, Ordering::Release);
+    }
+
+    /// Refuses new connections, sends every open connection what is queued for it and then
+    /// Close 1001 "server shutting down", and waits until all have ended or the drain timeout
+    /// passed. Returns how many connections were open when the drain began.
+    pub async fn drain(&self) -> usize {
+        self.refuse_new_connections();
+        let open = self
+            .hub
+            .close_all(close_code::GOING_AWAY, "server shutting down");
+        if tokio::time::timeout(self.timeout, self.hub.until_empty())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                left = self.hub.connection_count(),
+                "drain timeout: dropping the connections that did not close"
+            );
+        }
+        open
+    }
+}

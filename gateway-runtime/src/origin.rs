@@ -1,0 +1,111 @@
+//! The origin check: a browser's cross-site WebSocket handshake is refused unless allowed.
+//!
+//! Browsers send cookies with a WebSocket handshake to any site, so without this check any page
+//! the user visits could open a connection to this server as the user (cross-site WebSocket
+//! hijacking). Non-browser clients send no `Origin` and pass.
+
+use axum::http::{header, HeaderMap};
+
+/// Which browser origins may open connections.
+#[derive(Debug, Clone, Default)]
+pub(crate) enum OriginPolicy {
+    /// Only pages served from the same host and port as the WebSocket (the default).
+    #[default]
+    SameHost,
+    /// The same host, and these origins (`https://app.example.com`).
+    Allow(Vec<String>),
+    /// Any origin: for public APIs that authenticate with tokens, not cookies.
+    Any,
+}
+
+impl OriginPolicy {
+    /// Whether a handshake with these headers may proceed.
+    pub(crate) fn admits(&self, headers: &HeaderMap) -> bool {
+        let Some(origin) = headers
+            .get(header::ORIGIN)
+            .and_then(|value| value.to_str().ok())
+        else {
+            return true;
+        };
+        match self {
+            OriginPolicy::Any => true,
+            OriginPolicy::Allow(allowed)
+                if allowed
+                    .iter()
+                    .any(|allowed| allowed.eq_ignore_ascii_case(origin)) =>
+            {
+                true
+            }
+            _ => headers
+                .get(header::HOST)
+                .and_then(|host| host.to_str().ok())
+                .is_some_and(|host| same_host(origin, host)),
+        }
+    }
+}
+
+/// Whether `origin` (`scheme://host[:port]`) names `host` (`host[:port]`), default ports included.
+fn same_host(origin: &str, host: &str) -> bool {
+    let Some((scheme, authority)) = origin.split_once("://") else {
+        return false; // "null" and other opaque origins
+    };
+    let default_port = match scheme.to_ascii_lowercase().as_str() {
+        "http" | "ws" => ":80",
+        "https" | "wss" => ":443",
+        _ => return false,
+    };
+    let strip = |authority: &str| -> String {
+        let authority = authority.to_ascii_lowercase();
+        authority
+            .strip_suffix(default_port)
+            .map(str::to_owned)
+            .unwrap_or(authority)
+    };
+    strip(authority) == strip(host)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    fn headers(origin: Option<&str>, host: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::HOST, HeaderValue::from_str(host).unwrap());
+        if let Some(origin) = origin {
+            headers.insert(header::ORIGIN, HeaderValue::from_str(origin).unwrap());
+        }
+        headers
+    }
+
+    #[test]
+    fn same_host_origins_pass_and_others_do_not() {
+        let policy = OriginPolicy::SameHost;
+        assert!(policy.admits(&headers(None, "example.com")));
+        assert!(policy.admits(&headers(
+            Some("http://example.com:8080"),
+            "example.com:8080"
+        )));
+        assert!(policy.admits(&headers(Some("https://Example.com"), "example.com:443")));
+        assert!(!policy.admits(&headers(Some("https://evil.example"), "example.com")));
+        assert!(!policy.admits(&headers(
+            Some("http://example.com:8081"),
+            "example.com:8080"
+        )));
+        assert!(!policy.admits(&headers(Some("null"), "example.com")));
+    }
+
+    #[test]
+    fn allowed_and_any() {
+        let allowed = OriginPolicy::Allow(vec!["https://app.example.com".to_owned()]);
+        assert!(allowed.admits(&headers(Some("https://app.example.com"), "api.example.com")));
+        assert!(!allowed.admits(&headers(
+            Some("https://other.example.com"),
+            "api.example.com"
+        )));
+        assert!(OriginPolicy::Any.admits(&headers(
+            Some("https://anywhere.example"),
+            "api.example.com"
+        )));
+    }
+}

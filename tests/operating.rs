@@ -1,0 +1,148 @@
+//! Running in production: the origin check, connection limits and graceful shutdown.
+
+mod common;
+
+use common::raw::{RawClient, OP_CLOSE};
+use common::{start, Client, WAIT};
+use gateway::prelude::*;
+use std::time::Duration;
+use tokio::sync::oneshot;
+
+struct Echo;
+
+#[controller("")]
+impl Echo {
+    #[websocket("echo")]
+    async fn echo(&self, #[body] message: String) -> String {
+        message
+    }
+}
+
+#[tokio::test]
+async fn a_cross_origin_browser_handshake_is_refused_unless_allowed() {
+    let addr = start(App::new().controller(Echo)).await;
+    let same = format!("http://{addr}");
+    assert!(Client::connect_with(addr, "/echo", &[("origin", &same)])
+        .await
+        .is_ok());
+    assert!(
+        Client::connect_with(addr, "/echo", &[]).await.is_ok(),
+        "no Origin: not a browser"
+    );
+    let evil = [("origin", "https://evil.example")];
+    assert_eq!(
+        Client::connect_with(addr, "/echo", &evil).await.err(),
+        Some(403)
+    );
+
+    let allowed = App::new()
+        .allow_origins(["https://app.example"])
+        .controller(Echo);
+    let addr = start(allowed).await;
+    assert!(
+        Client::connect_with(addr, "/echo", &[("origin", "https://app.example")])
+            .await
+            .is_ok()
+    );
+    assert_eq!(
+        Client::connect_with(addr, "/echo", &evil).await.err(),
+        Some(403)
+    );
+
+    let addr = start(App::new().allow_any_origin().controller(Echo)).await;
+    assert!(Client::connect_with(addr, "/echo", &evil).await.is_ok());
+}
+
+#[tokio::test]
+async fn over_max_connections_the_upgrade_gets_503() {
+    let app = App::new().max_connections(2).controller(Echo);
+    let hub = app.hub();
+    let addr = start(app).await;
+    let mut first = Client::connect(addr, "/echo").await;
+    let _second = Client::connect(addr, "/echo").await;
+    assert_eq!(
+        Client::connect_with(addr, "/echo", &[]).await.err(),
+        Some(503)
+    );
+    assert_eq!(first.ask("still served").await, "still served");
+    assert_eq!(hub.connection_count(), 2);
+}
+
+#[tokio::test]
+async fn a_draining_app_refuses_new_upgrades_with_503() {
+    let app = App::new().controller(Echo);
+    let drainer = app.drainer();
+    let addr = start(app).await;
+    let mut open = Client::connect(addr, "/echo").await;
+    drainer.refuse_new_connections();
+    assert_eq!(
+        Client::connect_with(addr, "/echo", &[]).await.err(),
+        Some(503)
+    );
+    assert_eq!(open.ask("open ones go on").await, "open ones go on");
+}
+
+#[tokio::test]
+async fn shutdown_sends_what_is_queued_then_1001_and_waits_for_the_clients() {
+    let app = App::new().controller(Echo);
+    let hub = app.hub();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (signal, shutdown) = oneshot::channel::<()>();
+    let server = tokio::spawn(gateway::serve_on_with_shutdown(listener, app, async {
+        shutdown.await.ok();
+    }));
+
+    let mut ada = Client::connect(addr, "/echo").await;
+    let mut bob = Client::connect(addr, "/echo").await;
+    assert_eq!(ada.ask("ready").await, "ready");
+    assert_eq!(bob.ask("ready").await, "ready");
+    hub.broadcast("last words");
+    signal.send(()).unwrap();
+
+    for client in [&mut ada, &mut bob] {
+        assert_eq!(client.recv_text().await, "last words");
+        assert_eq!(
+            client.expect_close().await,
+            (1001, "server shutting down".to_owned())
+        );
+    }
+    // Reading on lets tungstenite answer the Close; the server then returns.
+    let (_, _) = tokio::join!(ada.close_reply(), bob.close_reply());
+    let drained = tokio::time::timeout(WAIT, server)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(drained, 2);
+}
+
+#[tokio::test]
+async fn a_client_that_never_answers_is_dropped_at_the_drain_deadline() {
+    let app = App::new()
+        .drain_timeout(Duration::from_millis(300))
+        .close_timeout(Duration::from_millis(300))
+        .controller(Echo);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (signal, shutdown) = oneshot::channel::<()>();
+    let server = tokio::spawn(gateway::serve_on_with_shutdown(listener, app, async {
+        shutdown.await.ok();
+    }));
+    let mut silent = RawClient::connect(addr, "/echo").await;
+    signal.send(()).unwrap();
+    let close = tokio::time::timeout(WAIT, silent.read_frame())
+        .await
+        .unwrap();
+    assert_eq!(close.opcode, OP_CLOSE);
+    // No Close goes back; the server still returns, and the connection is gone.
+    let drained = tokio::time::timeout(WAIT, server)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(drained, 1);
+    assert!(tokio::time::timeout(WAIT, silent.is_disconnected())
+        .await
+        .unwrap());
+}
