@@ -3,20 +3,10 @@
 mod common;
 
 use common::raw::{RawClient, OP_CLOSE};
-use common::{start, Client, WAIT};
+use common::{start, Client, Echo, WAIT};
 use gateway::prelude::*;
 use std::time::Duration;
 use tokio::sync::oneshot;
-
-struct Echo;
-
-#[controller("")]
-impl Echo {
-    #[websocket("echo")]
-    async fn echo(&self, #[body] message: String) -> String {
-        message
-    }
-}
 
 #[tokio::test]
 async fn a_cross_origin_browser_handshake_is_refused_unless_allowed() {

@@ -2,18 +2,8 @@
 
 mod common;
 
-use common::{start, Client};
+use common::{start, Client, Echo};
 use gateway::prelude::*;
-
-struct Echo;
-
-#[controller("")]
-impl Echo {
-    #[websocket("echo")]
-    async fn echo(&self, #[body] message: String) -> String {
-        message
-    }
-}
 
 #[tokio::test]
 async fn require_header_refuses_clients_without_it() {

@@ -3,20 +3,10 @@
 
 mod common;
 
-use common::{start, Client};
+use common::{start, Client, Echo};
 use gateway::prelude::*;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
-
-struct Echo;
-
-#[controller("")]
-impl Echo {
-    #[websocket("echo")]
-    async fn echo(&self, #[body] message: String) -> String {
-        message
-    }
-}
 
 /// A `tracing` writer that keeps everything in memory.
 #[derive(Clone, Default)]

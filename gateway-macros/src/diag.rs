@@ -40,9 +40,24 @@ impl Errors {
             .unwrap_or_default()
     }
 
-    /// Whether nothing has been recorded.
-    pub fn is_empty(&self) -> bool {
-        self.combined.is_none()
+    /// The user's item, then the generated code (only when nothing was recorded), then every
+    /// error. On errors the item is still emitted, its attributes stripped, so the IDE keeps
+    /// working and the only errors shown are ours.
+    pub fn finish(
+        self,
+        item: impl quote::ToTokens,
+        expand: impl FnOnce() -> TokenStream,
+    ) -> TokenStream {
+        let generated = match &self.combined {
+            None => expand(),
+            Some(_) => TokenStream::new(),
+        };
+        let errors = self.into_compile_errors();
+        quote::quote! {
+            #item
+            #generated
+            #errors
+        }
     }
 }
 

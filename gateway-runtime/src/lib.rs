@@ -48,7 +48,7 @@ pub use lifecycle::{
 };
 pub use ready_made::{BearerToken, RateLimit, RequireHeader, TracingObserver};
 pub use reply::{Each, IntoReply, Reply};
-pub use serve::{serve, serve_on, serve_on_with_shutdown, serve_with_shutdown};
+pub use serve::{serve, serve_on, serve_on_with_shutdown, serve_with_shutdown, shutdown_signal};
 pub use services::{Dependency, DependencyKey, Services};
 
 pub use axum::http::StatusCode;

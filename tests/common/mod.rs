@@ -13,6 +13,17 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
+/// `/echo` answers every text message with itself.
+pub struct Echo;
+
+#[gateway::controller("")]
+impl Echo {
+    #[websocket("echo")]
+    async fn echo(&self, #[body] message: String) -> String {
+        message
+    }
+}
+
 /// Long enough for a loaded CI machine, short enough that a hang fails the test.
 pub const WAIT: Duration = Duration::from_secs(10);
 

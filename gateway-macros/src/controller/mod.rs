@@ -29,19 +29,7 @@ pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
     };
     let model = parse::controller(&prefix, &mut item, &mut errors);
     validate::controller(&model, &mut errors);
-    // On errors the user's impl is still emitted (attributes stripped), so the IDE keeps working
-    // and the only errors shown are ours.
-    let generated = if errors.is_empty() {
-        expand::controller(&model)
-    } else {
-        TokenStream::new()
-    };
-    let errors = errors.into_compile_errors();
-    quote! {
-        #item
-        #generated
-        #errors
-    }
+    errors.finish(item, || expand::controller(&model))
 }
 
 /// A `#[websocket]` that no `#[controller]` consumed: the error says where it belongs, and the

@@ -7,7 +7,6 @@ mod validate;
 
 use crate::diag::Errors;
 use proc_macro2::TokenStream;
-use quote::quote;
 use syn::ItemImpl;
 
 pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
@@ -25,15 +24,5 @@ pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
     let mut errors = Errors::default();
     let model = parse::gateway(args, &mut item, &mut errors);
     validate::gateway(&model, &mut errors);
-    let generated = if errors.is_empty() {
-        expand::gateway(&model)
-    } else {
-        TokenStream::new()
-    };
-    let errors = errors.into_compile_errors();
-    quote! {
-        #item
-        #generated
-        #errors
-    }
+    errors.finish(item, || expand::gateway(&model))
 }
