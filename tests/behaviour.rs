@@ -4,9 +4,9 @@
 mod common;
 
 use common::raw::{RawClient, OP_CLOSE, OP_TEXT};
-use common::{start, Client, WAIT};
 use futures_util::future::join_all;
 use gateway::prelude::*;
+use gateway::test::{start, Client, WAIT};
 use std::collections::HashSet;
 use std::time::Duration;
 

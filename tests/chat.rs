@@ -5,7 +5,7 @@
 mod chat;
 mod common;
 
-use common::{start, Client};
+use gateway::test::{start, Client};
 use serde_json::{json, Value};
 use std::net::SocketAddr;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

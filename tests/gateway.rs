@@ -2,8 +2,8 @@
 
 mod common;
 
-use common::{start, Client, WAIT};
 use gateway::prelude::*;
+use gateway::test::{start, Client, WAIT};
 use gateway::BuildError;
 use serde::{Deserialize, Serialize};
 use serde_json::json;

@@ -3,8 +3,8 @@
 mod common;
 
 use common::raw::RawClient;
-use common::{start, Client, WAIT};
 use gateway::prelude::*;
+use gateway::test::{start, Client, WAIT};
 use gateway::{CloseSummary, Hub, Observer, SlowConsumer};
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message as WsMessage;

@@ -2,8 +2,8 @@
 
 mod common;
 
-use common::{start, Client, WAIT};
 use gateway::prelude::*;
+use gateway::test::{start, Client, WAIT};
 use gateway::{
     BuildError, Catcher, Caught, CloseSummary, ClosedBy, ErrorOrigin, Guard, Handshake,
     Interceptor, MessageContext, Middleware, Observer, Rejection, Reply,

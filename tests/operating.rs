@@ -3,8 +3,9 @@
 mod common;
 
 use common::raw::{RawClient, OP_CLOSE};
-use common::{start, Client, Echo, WAIT};
+use common::Echo;
 use gateway::prelude::*;
+use gateway::test::{start, Client, WAIT};
 use std::time::Duration;
 use tokio::sync::oneshot;
 

@@ -2,8 +2,9 @@
 
 mod common;
 
-use common::{start, Client, Echo};
+use common::Echo;
 use gateway::prelude::*;
+use gateway::test::{start, Client};
 
 #[tokio::test]
 async fn require_header_refuses_clients_without_it() {

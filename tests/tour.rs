@@ -6,7 +6,7 @@ mod common;
 mod tour;
 
 use common::raw::{RawClient, OP_CLOSE, OP_PING};
-use common::{start, Client, WAIT};
+use gateway::test::{start, Client, WAIT};
 use gateway::App;
 use std::net::SocketAddr;
 use tokio_tungstenite::tungstenite::Message;

@@ -3,8 +3,9 @@
 
 mod common;
 
-use common::{start, Client, Echo};
+use common::Echo;
 use gateway::prelude::*;
+use gateway::test::{start, Client};
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 

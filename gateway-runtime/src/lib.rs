@@ -24,6 +24,8 @@ mod reply;
 mod serve;
 mod services;
 mod session;
+#[cfg(feature = "test")]
+pub mod test;
 mod transport;
 
 pub use app::{
