@@ -4,7 +4,7 @@
 //! any WebSocket client, e.g. `websocat ws://127.0.0.1:8080/example/websocket`.
 
 use gateway::prelude::*;
-use gateway::{Handshake, Middleware};
+use gateway::{Event, Handshake, Middleware, Stream};
 use serde::{Deserialize, Serialize};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -17,6 +17,9 @@ struct Greet {
 struct Greeting {
     greeting: String,
 }
+
+/// Where the tour's Server-Sent Events are served.
+const EVENTS: &str = "/example/events";
 
 /// Who `/example/whoami` is talking to, attached by [`UserFromHeader`] during the handshake.
 #[derive(Clone)]
@@ -48,10 +51,20 @@ pub struct ExampleController {
 
 #[controller("example")]
 impl ExampleController {
-    /// Replies to every message; a binary frame of UTF-8 binds to `String` too.
+    /// Replies to every message; a binary frame of UTF-8 binds to `String` too. Every message
+    /// is also pushed to the clients of `/example/events`.
     #[websocket("websocket")]
-    async fn echo(&self, #[body] message: String) -> String {
+    async fn echo(&self, #[body] message: String, hub: Hub) -> String {
+        hub.sse(EVENTS)
+            .send(Event::default().event("echo").data(&message));
         format!("Echo: {message}")
+    }
+
+    /// Server-Sent Events: `connected` first, then an `echo` event for every message sent to
+    /// `/example/websocket` (pushed there through `hub.sse(..)`).
+    #[sse("events")]
+    async fn events(&self) -> impl Stream<Item = Event> + Send + 'static {
+        futures_util::stream::once(async { Event::default().event("connected").data("hello") })
     }
 
     /// Counts what it receives and never answers.

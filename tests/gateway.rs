@@ -291,3 +291,28 @@ fn a_gateway_and_a_controller_on_one_path_fail_the_build_naming_both() {
         "{message}"
     );
 }
+
+/// An SSE stream on `/raw`, the path of the `Raw` gateway.
+struct Stream;
+
+#[controller("")]
+impl Stream {
+    #[sse("raw")]
+    fn raw(&self) -> impl gateway::Stream<Item = &'static str> + Send + 'static {
+        futures_util::stream::iter(["one"])
+    }
+}
+
+#[test]
+fn an_sse_path_taken_by_a_websocket_fails_the_build_naming_both() {
+    let error = App::new()
+        .controller(Raw)
+        .controller(Stream)
+        .into_router()
+        .expect_err("duplicate");
+    let message = error.to_string();
+    assert!(
+        message.contains("`Raw`") && message.contains("`Stream::raw`"),
+        "{message}"
+    );
+}

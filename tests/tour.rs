@@ -255,3 +255,39 @@ async fn whoami_answers_with_the_user_the_middleware_attached() {
         .unwrap();
     assert_eq!(client.ask("who am I?").await, "you are ada");
 }
+
+#[tokio::test]
+async fn events_says_connected_then_streams_every_websocket_message() {
+    let addr = tour().await;
+    let mut events = gateway::test::SseReader::connect(addr, "/example/events").await;
+    let connected = events.next_event().await;
+    assert_eq!(
+        (connected.event.as_deref(), connected.data.as_str()),
+        (Some("connected"), "hello")
+    );
+
+    let mut client = Client::connect(addr, "/example/websocket").await;
+    assert_eq!(client.ask("first").await, "Echo: first");
+    assert_eq!(client.ask("second").await, "Echo: second");
+    for expected in ["first", "second"] {
+        let echo = events.next_event().await;
+        assert_eq!(
+            (echo.event.as_deref(), echo.data.as_str()),
+            (Some("echo"), expected)
+        );
+    }
+}
+
+#[tokio::test]
+async fn events_is_a_get_only_route() {
+    let addr = tour().await;
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    stream
+        .write_all(format!("POST /example/events HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.unwrap();
+    assert!(response.starts_with("HTTP/1.1 405"), "{response}");
+}

@@ -11,6 +11,7 @@ fn compile_errors_teach() {
         "binding",
         "lifecycle",
         "gateway",
+        "sse",
     ] {
         cases.compile_fail(format!("tests/ui/{topic}/*.rs"));
     }

@@ -23,7 +23,10 @@ use proc_macro::TokenStream;
 ///               #[header("name")] h: T, #[query("name")] q: T, #[param("name")] p: T,
 ///               any_other: impl FromContext) -> impl IntoReply
 /// ```
-/// Every argument after the path is optional. The route is the prefix and path joined with one
+/// Every argument after the path is optional. A method marked `#[sse("path")]` instead serves
+/// `GET path` as Server-Sent Events: `fn` or `async fn` with `&self` and no other parameter,
+/// returning a `Stream` of `Event`s or strings (`'static`).
+/// The route is the prefix and path joined with one
 /// `/` (`("example", "websocket")` → `/example/websocket`); path parameters are written `{name}`.
 ///
 /// # Typing requirements

@@ -30,6 +30,11 @@ runtime_paths! {
     some => Some;
     none => None;
     route => Route;
+    sse_handler => SseHandler;
+    box_stream => BoxStream;
+    event => Event;
+    stream_of => stream_of;
+    stream_after => stream_after;
     ws_error => WsError;
     route_event => route_event;
     incoming => Incoming;

@@ -12,10 +12,12 @@ use crate::lifecycle::{
 use crate::origin::OriginPolicy;
 use crate::services::{DependencyKey, Services};
 use crate::session::Session;
+use crate::sse::SseHandler;
 use crate::transport;
 use axum::extract::connect_info::ConnectInfo;
 use axum::extract::{FromRequestParts, RawPathParams, Request};
 use axum::http::StatusCode;
+use axum::response::sse::{KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, MethodRouter};
 use axum::Router;
@@ -479,6 +481,33 @@ struct Endpoint<C> {
 }
 
 impl Routes {
+    /// Adds a Server-Sent Events endpoint (`GET path`) whose events come from handler `H` on
+    /// `controller` and from the path's [`SseEmitter`](crate::SseEmitter). Called by the code
+    /// `#[controller]` generates for `#[sse]` methods.
+    pub fn sse<C, H>(&mut self, controller: &Arc<C>, path: &'static str, handler: &'static str)
+    where
+        C: Send + Sync + 'static,
+        H: SseHandler<C>,
+    {
+        let controller = Arc::clone(controller);
+        self.entries.push(RouteEntry {
+            route: Route {
+                path,
+                handler,
+                options: EndpointOptions::default(),
+                lifecycle: Lifecycle::new(),
+                dependencies: Vec::new(),
+                port: None,
+            },
+            build: Box::new(move |settings, _lifecycle| {
+                get(move || async move {
+                    let events = crate::sse::events::<C, H>(controller, &settings.hub, path);
+                    Sse::new(events).keep_alive(KeepAlive::default())
+                })
+            }),
+        });
+    }
+
     /// Adds a WebSocket endpoint served by handler `H` on `controller`. Called by the code
     /// `#[controller]` generates.
     pub fn websocket<C, H>(&mut self, controller: &Arc<C>, route: Route)

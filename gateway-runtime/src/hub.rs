@@ -2,6 +2,7 @@
 
 use crate::backplane::{Backplane, LocalBackplane};
 use crate::connection::{Connection, ConnectionId, SendError};
+use crate::sse::SseEmitter;
 use serde::Serialize;
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -33,6 +34,8 @@ pub struct Hub {
 
 struct Inner {
     registry: RwLock<Registry>,
+    /// The SSE emitter of each path, made on first use.
+    emitters: RwLock<HashMap<String, SseEmitter>>,
     /// Woken whenever the last connection leaves.
     emptied: tokio::sync::Notify,
     backplane: Arc<dyn Backplane>,
@@ -90,6 +93,7 @@ impl Hub {
         Self {
             inner: Arc::new(Inner {
                 registry: RwLock::default(),
+                emitters: RwLock::default(),
                 emptied: tokio::sync::Notify::new(),
                 backplane,
                 delivered: AtomicU64::new(0),
@@ -128,6 +132,26 @@ impl Hub {
     /// The clients in a room (see [`Connection::join`]).
     pub fn room(&self, room: &str) -> Target<'_> {
         Target::new(self, Scope::Room(room.to_owned()))
+    }
+
+    /// The emitter that pushes events to the SSE clients of `path` (an `#[sse]` route).
+    pub fn sse(&self, path: &str) -> SseEmitter {
+        let known = self
+            .inner
+            .emitters
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .get(path)
+            .cloned();
+        known.unwrap_or_else(|| {
+            self.inner
+                .emitters
+                .write()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .entry(path.to_owned())
+                .or_insert_with(SseEmitter::new)
+                .clone()
+        })
     }
 
     /// How many clients are connected.

@@ -24,6 +24,7 @@ mod reply;
 mod serve;
 mod services;
 mod session;
+mod sse;
 #[cfg(feature = "test")]
 pub mod test;
 mod transport;
@@ -52,6 +53,7 @@ pub use ready_made::{BearerToken, RateLimit, RequireHeader, TracingObserver};
 pub use reply::{Each, IntoReply, Reply};
 pub use serve::{serve, serve_on, serve_on_with_shutdown, serve_with_shutdown, shutdown_signal};
 pub use services::{Dependency, DependencyKey, Services};
+pub use sse::{Event, IntoEvent, SseEmitter, SseHandler};
 
 pub use axum::http::StatusCode;
 pub use axum::response::{IntoResponse, Response};
@@ -77,6 +79,8 @@ pub mod __private {
     pub use crate::lifecycle::Lifecycle;
     pub use crate::reply::{reply, IntoReply, Reply};
     pub use crate::services::Dependency;
+    pub use crate::sse::{stream_after, stream_of, Event, SseHandler};
+    pub use futures_util::stream::BoxStream;
 
     /// The `#[dep]` keys of one endpoint as the `Route` field wants them.
     pub fn dependencies<const N: usize>(

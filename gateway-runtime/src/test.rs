@@ -189,3 +189,117 @@ impl Client {
         self.next().await
     }
 }
+
+/// One event read by an [`SseReader`].
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SseEvent {
+    /// The `event:` name, if any.
+    pub event: Option<String>,
+    /// The `data:` lines, joined with `\n`.
+    pub data: String,
+    /// The `id:`, if any.
+    pub id: Option<String>,
+}
+
+/// A Server-Sent Events client for tests: `GET path` and read events one by one.
+pub struct SseReader {
+    stream: tokio::io::BufReader<TcpStream>,
+    /// Decoded body text not yet parsed into events.
+    pending: String,
+}
+
+impl SseReader {
+    /// Opens the event stream at `path`.
+    ///
+    /// # Panics
+    /// When the server does not answer `200` with `text/event-stream`.
+    pub async fn connect(addr: SocketAddr, path: &str) -> SseReader {
+        use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+        let stream = TcpStream::connect(addr).await.expect("connect");
+        let mut stream = tokio::io::BufReader::new(stream);
+        let request =
+            format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nAccept: text/event-stream\r\n\r\n");
+        stream
+            .get_mut()
+            .write_all(request.as_bytes())
+            .await
+            .expect("send the request");
+        let mut head = String::new();
+        loop {
+            let mut line = String::new();
+            let read = tokio::time::timeout(WAIT, stream.read_line(&mut line)).await;
+            assert!(
+                matches!(read, Ok(Ok(1..))),
+                "the server did not answer {path}"
+            );
+            if line == "\r\n" {
+                break;
+            }
+            head.push_str(&line);
+        }
+        assert!(
+            head.starts_with("HTTP/1.1 200"),
+            "not an event stream: {head}"
+        );
+        assert!(
+            head.to_ascii_lowercase().contains("text/event-stream"),
+            "not an event stream: {head}"
+        );
+        SseReader {
+            stream,
+            pending: String::new(),
+        }
+    }
+
+    /// The next event (keep-alive comments are skipped).
+    ///
+    /// # Panics
+    /// When none arrives within [`WAIT`] or the stream ends.
+    pub async fn next_event(&mut self) -> SseEvent {
+        loop {
+            if let Some(end) = self.pending.find("\n\n") {
+                let block: String = self.pending.drain(..end + 2).collect();
+                let mut event = SseEvent::default();
+                let mut data = Vec::new();
+                for line in block.lines() {
+                    let (field, value) = line.split_once(':').unwrap_or((line, ""));
+                    let value = value.strip_prefix(' ').unwrap_or(value);
+                    match field {
+                        "event" => event.event = Some(value.to_owned()),
+                        "data" => data.push(value),
+                        "id" => event.id = Some(value.to_owned()),
+                        _ => {} // comments and retry
+                    }
+                }
+                if !data.is_empty() || event.event.is_some() {
+                    event.data = data.join("\n");
+                    return event;
+                }
+                continue;
+            }
+            let chunk = tokio::time::timeout(WAIT, self.read_chunk())
+                .await
+                .expect("timed out waiting for an event");
+            self.pending.push_str(&chunk);
+        }
+    }
+
+    /// One chunk of the chunked response body.
+    async fn read_chunk(&mut self) -> String {
+        use tokio::io::{AsyncBufReadExt, AsyncReadExt};
+        let mut size = String::new();
+        self.stream
+            .read_line(&mut size)
+            .await
+            .expect("read a chunk size");
+        let size = usize::from_str_radix(size.trim(), 16).expect("a chunked event stream");
+        assert!(size > 0, "the event stream ended");
+        let mut chunk = vec![0; size + 2];
+        self.stream
+            .read_exact(&mut chunk)
+            .await
+            .expect("read a chunk");
+        chunk.truncate(size);
+        String::from_utf8(chunk).expect("UTF-8 events")
+    }
+}

@@ -1,7 +1,7 @@
 //! Model → code: one `Handler` marker type per endpoint and one `Controller` impl that registers
 //! them.
 
-use super::model::{Controller, Endpoint};
+use super::model::{Controller, Endpoint, SseEndpoint};
 use crate::handler::expand::{dependencies, endpoint_options, invoke, lifecycle, output_span};
 use crate::paths;
 use proc_macro2::TokenStream;
@@ -19,14 +19,26 @@ pub fn controller(controller: &Controller) -> TokenStream {
         .map(|endpoint| registration(controller, endpoint));
     let (controller_trait, routes, arc) = (paths::controller(), paths::routes(), paths::arc());
     let controller_lifecycle = lifecycle(&controller.components);
+    let sse_handlers = controller
+        .sse_endpoints
+        .iter()
+        .map(|sse| sse_handler(controller, sse));
+    let sse_registrations = controller.sse_endpoints.iter().map(|sse| {
+        let marker = sse_type(sse);
+        let route = &sse.route;
+        let name = format!("{}::{}", controller.type_name, sse.method.ident);
+        quote!(__gw_routes.sse::<Self, #marker>(&self, #route, #name);)
+    });
     quote! {
         const _: () = {
             #(#handlers)*
+            #(#sse_handlers)*
 
             impl #controller_trait for #self_ty {
                 fn register(self: #arc<Self>, __gw_routes: &mut #routes) {
                     let __gw_controller_lifecycle = #controller_lifecycle;
                     #(#registrations)*
+                    #(#sse_registrations)*
                 }
             }
         };
@@ -86,5 +98,44 @@ fn registration(controller: &Controller, endpoint: &Endpoint) -> TokenStream {
                 port: #none,
             },
         );
+    }
+}
+
+fn sse_type(sse: &SseEndpoint) -> syn::Ident {
+    format_ident!("__gw_sse_{}", sse.method.ident)
+}
+
+/// `struct __gw_sse_events; impl SseHandler<Controller> for __gw_sse_events { .. }`
+fn sse_handler(controller: &Controller, sse: &SseEndpoint) -> TokenStream {
+    let self_ty = &controller.self_ty;
+    let marker = sse_type(sse);
+    let name = &sse.method.ident;
+    let (handler_trait, arc, box_stream, event) = (
+        paths::sse_handler(),
+        paths::arc(),
+        paths::box_stream(),
+        paths::event(),
+    );
+    let call = match sse.method.receiver {
+        crate::handler::model::Receiver::None => quote!(<#self_ty>::#name()),
+        _ => quote!(__gw_controller.#name()),
+    };
+    let span = output_span(&sse.method);
+    let open = if sse.method.not_async.is_some() {
+        let stream_of = paths::respanned(paths::stream_of(), span);
+        quote!(#stream_of(#call))
+    } else {
+        let stream_after = paths::respanned(paths::stream_after(), span);
+        quote!(#stream_after(async move { #call.await }))
+    };
+    quote_spanned! {sse.method.ident.span()=>
+        #[allow(non_camel_case_types)]
+        struct #marker;
+
+        impl #handler_trait<#self_ty> for #marker {
+            fn open(__gw_controller: #arc<#self_ty>) -> #box_stream<'static, #event> {
+                #open
+            }
+        }
     }
 }

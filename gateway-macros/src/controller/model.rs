@@ -14,6 +14,14 @@ pub struct Controller {
     /// Lifecycle attributes on the impl block, in the order written.
     pub components: Vec<Component>,
     pub endpoints: Vec<Endpoint>,
+    pub sse_endpoints: Vec<SseEndpoint>,
+}
+
+/// One `#[sse("path")]` method.
+pub struct SseEndpoint {
+    pub method: Method,
+    pub route: String,
+    pub route_span: Span,
 }
 
 /// One `#[websocket]` method.

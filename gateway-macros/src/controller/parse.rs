@@ -1,7 +1,7 @@
 //! Syntax → model for `#[controller]`: its prefix and every `#[websocket]` method, with all our
 //! attributes stripped from the impl block so it compiles as the user wrote it.
 
-use super::model::{Controller, Endpoint};
+use super::model::{Controller, Endpoint, SseEndpoint};
 use crate::diag::Errors;
 use crate::handler::parse::{
     endpoint_args, join_route, method, report_misspelled, take_attributes, take_components, Key,
@@ -48,16 +48,39 @@ pub fn controller(prefix: &Prefix, item: &mut ItemImpl, errors: &mut Errors) -> 
     let components = take_components(&mut item.attrs, errors);
     report_misspelled(&mut item.attrs, &COMPONENT_ATTRIBUTES, errors);
     let mut endpoints = Vec::new();
+    let mut sse_endpoints = Vec::new();
     for member in &mut item.items {
         let ImplItem::Fn(function) = member else {
             continue;
         };
         let websocket_attrs = take_attributes(&mut function.attrs, "websocket");
+        let sse_attrs = take_attributes(&mut function.attrs, "sse");
         let method_components = take_components(&mut function.attrs, errors);
-        let mut known = vec!["websocket"];
+        let mut known = vec!["websocket", "sse"];
         known.extend(COMPONENT_ATTRIBUTES);
         report_misspelled(&mut function.attrs, &known, errors);
         let method = method(function, errors);
+        if let Some(sse) = sse_attrs.first() {
+            if !websocket_attrs.is_empty() {
+                errors.spanned(
+                    sse,
+                    "a method is either `#[websocket]` or `#[sse]`; remove one",
+                );
+            }
+            let expected = "expected the stream's path as a string: `#[sse(\"events\")]`";
+            let path = errors.keep(
+                sse.parse_args::<LitStr>()
+                    .map_err(|error| syn::Error::new(error.span(), expected)),
+            );
+            if let Some(path) = path {
+                sse_endpoints.push(SseEndpoint {
+                    method,
+                    route: join_route(&prefix, &path.value()),
+                    route_span: path.span(),
+                });
+            }
+            continue;
+        }
         let Some((first, rest)) = websocket_attrs.split_first() else {
             if let Some(component) = method_components.first() {
                 errors.spanned(
@@ -96,5 +119,6 @@ pub fn controller(prefix: &Prefix, item: &mut ItemImpl, errors: &mut Errors) -> 
         self_ty: (*item.self_ty).clone(),
         components,
         endpoints,
+        sse_endpoints,
     }
 }

@@ -9,6 +9,28 @@ use crate::handler::{HandshakeKind, Mode, Source};
 const HANDLER: &str = "a `#[websocket]` handler";
 
 pub fn controller(controller: &Controller, errors: &mut Errors) {
+    for (index, sse) in controller.sse_endpoints.iter().enumerate() {
+        signature_of_sse(&sse.method, errors);
+        let earlier = controller
+            .endpoints
+            .iter()
+            .map(|endpoint| (&endpoint.route, &endpoint.method.ident));
+        let earlier_sse = controller.sse_endpoints[..index]
+            .iter()
+            .map(|sse| (&sse.route, &sse.method.ident));
+        if let Some((_, first)) = earlier
+            .chain(earlier_sse)
+            .find(|(route, _)| **route == sse.route)
+        {
+            errors.at(
+                sse.route_span,
+                format!(
+                    "path `{}` is already used by `{}::{}`; give each handler its own path",
+                    sse.route, controller.type_name, first
+                ),
+            );
+        }
+    }
     for (index, endpoint) in controller.endpoints.iter().enumerate() {
         signature(&endpoint.method, HANDLER, errors);
         crate::handler::validate::options(&endpoint.options, errors);
@@ -118,5 +140,22 @@ pub fn route(
                 ),
             );
         }
+    }
+}
+
+/// An `#[sse]` method: `&self` (or no receiver), not generic, no parameters yet.
+fn signature_of_sse(method: &crate::handler::Method, errors: &mut Errors) {
+    if let Some(span) = method.generics {
+        errors.at(span, "an `#[sse]` method cannot be generic");
+    }
+    if let crate::handler::model::Receiver::Unsupported(receiver) = &method.receiver {
+        errors.spanned(receiver, "an `#[sse]` method takes `&self`");
+    }
+    for param in &method.params {
+        errors.spanned(
+            &param.ty,
+            "an `#[sse]` method takes no parameters yet: read what the stream needs from `self`, \
+             and push events from elsewhere with `hub.sse(path)`",
+        );
     }
 }
