@@ -137,3 +137,32 @@ async fn a_client_that_never_answers_is_dropped_at_the_drain_deadline() {
         .await
         .unwrap());
 }
+
+#[tokio::test]
+async fn a_client_that_never_finishes_its_request_is_dropped_after_the_handshake_timeout() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = App::new()
+        .handshake_timeout(Duration::from_millis(200))
+        .controller(Echo);
+    let addr = start(app).await;
+
+    // Slowloris: headers trickle in and never end.
+    let mut slow = tokio::net::TcpStream::connect(addr).await.unwrap();
+    slow.write_all(b"GET /echo HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n")
+        .await
+        .unwrap();
+    // And one that says nothing at all.
+    let mut silent = tokio::net::TcpStream::connect(addr).await.unwrap();
+
+    for stream in [&mut slow, &mut silent] {
+        let mut rest = Vec::new();
+        let ended = tokio::time::timeout(WAIT, stream.read_to_end(&mut rest)).await;
+        assert!(
+            ended.is_ok(),
+            "the server kept a connection that never sent a whole request"
+        );
+    }
+    // The server goes on serving.
+    let mut client = Client::connect(addr, "/echo").await;
+    assert_eq!(client.ask("still here").await, "still here");
+}

@@ -10,6 +10,7 @@ use crate::lifecycle::{
     Catcher, CloseSummary, ClosedBy, Guard, Interceptor, Lifecycle, Middleware, Observer,
 };
 use crate::origin::OriginPolicy;
+use crate::serve::DEFAULT_HANDSHAKE_TIMEOUT;
 use crate::services::{DependencyKey, Services};
 use crate::session::Session;
 use crate::sse::SseHandler;
@@ -154,6 +155,7 @@ pub struct App {
     origins: OriginPolicy,
     max_connections: Option<usize>,
     drain_timeout: Duration,
+    handshake_timeout: Duration,
     draining: Arc<AtomicBool>,
 }
 
@@ -180,6 +182,7 @@ impl App {
             origins: OriginPolicy::default(),
             max_connections: None,
             drain_timeout: DEFAULT_DRAIN_TIMEOUT,
+            handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
             draining: Arc::default(),
         }
     }
@@ -213,6 +216,14 @@ impl App {
     /// At most `connections` open at once; further upgrade requests get HTTP 503 (no upgrade).
     pub fn max_connections(mut self, connections: usize) -> Self {
         self.max_connections = Some(connections);
+        self
+    }
+
+    /// How long a client may take to send its whole HTTP request, the upgrade request included,
+    /// before [`serve`](crate::serve) drops the connection (default 10 s): a client that opens
+    /// connections and never finishes a request (slowloris) cannot hold them.
+    pub fn handshake_timeout(mut self, timeout: Duration) -> Self {
+        self.handshake_timeout = timeout;
         self
     }
 
@@ -373,6 +384,7 @@ impl App {
         let mut routers = Routers {
             main: Router::new(),
             own_ports: Vec::new(),
+            handshake_timeout: self.handshake_timeout,
         };
         for (path, route) in self.http_routes {
             routers.main = routers.main.route(&path, route);
@@ -441,6 +453,8 @@ pub struct Routers {
     pub main: Router,
     /// `(port, routes)` for each `#[gateway(.., port = N)]` port.
     pub own_ports: Vec<(u16, Router)>,
+    /// How long a client may take to send its HTTP request ([`App::handshake_timeout`]).
+    pub handshake_timeout: Duration,
 }
 
 /// What `#[controller]` says about one endpoint.

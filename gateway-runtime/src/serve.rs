@@ -1,13 +1,24 @@
 //! Serving an [`App`] on a TCP listener, forever or until a shutdown signal.
+//!
+//! The accept loop is our own (rather than `axum::serve`) for one reason: a hyper timer, without
+//! which hyper's header-read timeout does nothing, so a client that opens TCP connections and
+//! never finishes a request (slowloris) would hold them forever.
 
 use crate::app::App;
-use axum::serve::ListenerExt;
+use axum::extract::connect_info::ConnectInfo;
 use axum::Router;
-use std::future::{Future, IntoFuture};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use std::future::Future;
 use std::io;
-use std::net::SocketAddr;
+use std::time::Duration;
 use tokio::net::{TcpListener, ToSocketAddrs};
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
+
+/// How long a client may take to send its whole HTTP request (the upgrade request included)
+/// before its connection is dropped.
+pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Binds `addr` and serves `app` until the process ends.
 ///
@@ -51,8 +62,7 @@ pub async fn serve_with_shutdown(
 /// ```no_run
 /// # async fn run(app: gateway::App) -> std::io::Result<()> {
 /// let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
-/// let ctrl_c = async { tokio::signal::ctrl_c().await.ok(); };
-/// let drained = gateway::serve_on_with_shutdown(listener, app, ctrl_c).await?;
+/// let drained = gateway::serve_on_with_shutdown(listener, app, gateway::shutdown_signal()).await?;
 /// println!("drained {drained} connections");
 /// # Ok(())
 /// # }
@@ -71,10 +81,16 @@ pub async fn serve_on_with_shutdown(
         .map_err(|error| io::Error::new(io::ErrorKind::InvalidInput, error))?;
     let (stop, stopped) = watch::channel(false);
     let ip = listener.local_addr()?.ip();
-    let mut servers = vec![serve_router(listener, routers.main, stopped.clone())];
+    let timeout = routers.handshake_timeout;
+    let mut servers = vec![accept_loop(
+        listener,
+        routers.main,
+        stopped.clone(),
+        timeout,
+    )];
     for (port, router) in routers.own_ports {
         let listener = TcpListener::bind((ip, port)).await?;
-        servers.push(serve_router(listener, router, stopped.clone()));
+        servers.push(accept_loop(listener, router, stopped.clone(), timeout));
     }
     let signal = {
         let drainer = drainer.clone();
@@ -89,25 +105,84 @@ pub async fn serve_on_with_shutdown(
     Ok(drainer.drain().await)
 }
 
-fn serve_router(
+/// Accepts connections until `stopped`, then lets the HTTP connections still open finish their
+/// requests (upgraded WebSocket connections are the drainer's).
+async fn accept_loop(
     listener: TcpListener,
     router: Router,
     mut stopped: watch::Receiver<bool>,
-) -> impl Future<Output = io::Result<()>> {
-    // Small messages must not wait for Nagle's algorithm.
-    let listener = listener.tap_io(|tcp| {
-        if let Err(error) = tcp.set_nodelay(true) {
+    handshake_timeout: Duration,
+) -> io::Result<()> {
+    // Every connection task holds a sender; when all are gone, `open.recv()` ends.
+    let (connection_open, mut open) = mpsc::channel::<()>(1);
+    loop {
+        let (stream, remote) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    accept_failed(error).await;
+                    continue;
+                }
+            },
+            () = until_stopped(&mut stopped) => break,
+        };
+        // Small messages must not wait for Nagle's algorithm.
+        if let Err(error) = stream.set_nodelay(true) {
             tracing::debug!(%error, "could not set TCP_NODELAY");
         }
-    });
-    axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move {
-        stopped.wait_for(|stopped| *stopped).await.ok();
-    })
-    .into_future()
+        let router = router.clone();
+        let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
+            request.extensions_mut().insert(ConnectInfo(remote));
+            tower_service::Service::call(&mut router.clone(), request)
+        });
+        let mut stopped = stopped.clone();
+        let connection_open = connection_open.clone();
+        tokio::spawn(async move {
+            let connection = http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(handshake_timeout)
+                .serve_connection(TokioIo::new(stream), service)
+                .with_upgrades();
+            tokio::pin!(connection);
+            tokio::select! {
+                served = connection.as_mut() => {
+                    if let Err(error) = served {
+                        tracing::trace!(%error, "HTTP connection ended with an error");
+                    }
+                }
+                () = until_stopped(&mut stopped) => {
+                    connection.as_mut().graceful_shutdown();
+                    connection.await.ok();
+                }
+            }
+            drop(connection_open);
+        });
+    }
+    drop(connection_open);
+    open.recv().await;
+    Ok(())
+}
+
+/// Resolves once the shutdown signal has fired (or its sender is gone).
+async fn until_stopped(stopped: &mut watch::Receiver<bool>) {
+    // The borrow `wait_for` returns is dropped here: it must not live across an await.
+    let _ = stopped.wait_for(|stopped| *stopped).await.map(drop);
+}
+
+/// Accept errors are transient (a client gave up) or mean the process is out of file
+/// descriptors; either way the server goes on, pausing briefly in the second case so it does not
+/// spin.
+async fn accept_failed(error: io::Error) {
+    let per_connection = matches!(
+        error.kind(),
+        io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::ConnectionReset
+            | io::ErrorKind::ConnectionRefused
+    );
+    if !per_connection {
+        tracing::error!(%error, "accepting a connection failed; retrying shortly");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 /// Resolves on Ctrl-C, or on SIGTERM (what `kill`, systemd and container runtimes send): the
