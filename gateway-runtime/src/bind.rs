@@ -96,8 +96,15 @@ pub fn body<T: FromBody>(ctx: &MessageContext) -> Result<T, WsError> {
 /// `#[body("a.b")] x: T`: the JSON value at a dotted path, deserialized into `T`. A missing field
 /// reads as `null`, so `Option<T>` makes the field optional.
 pub fn body_field<T: DeserializeOwned>(ctx: &MessageContext, path: &str) -> Result<T, WsError> {
+    field_at(ctx.body_json()?, path)
+}
+
+/// The value at a dotted `path` of a JSON document, deserialized into `T`.
+pub(crate) fn field_at<T: DeserializeOwned>(
+    document: &serde_json::Value,
+    path: &str,
+) -> Result<T, WsError> {
     const NULL: serde_json::Value = serde_json::Value::Null;
-    let document = ctx.body_json()?;
     let value = path
         .split('.')
         .try_fold(document, |value, key| value.get(key))

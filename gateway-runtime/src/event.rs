@@ -48,9 +48,26 @@ pub fn route_event(ctx: &MessageContext) -> Incoming {
     let Some(message) = ctx.body() else {
         return Incoming::Connect;
     };
-    let Ok(envelope) = serde_json::from_slice::<Envelope>(payload(message)) else {
-        return Incoming::Raw;
-    };
+    match parse_envelope(payload(message)) {
+        Some(ParsedEvent { name, id, body }) => Incoming::Event {
+            name,
+            id,
+            context: ctx.with_body(body),
+        },
+        None => Incoming::Raw,
+    }
+}
+
+/// A parsed event envelope: name, acknowledgement id, and `data` as the body to bind from.
+pub(crate) struct ParsedEvent {
+    pub(crate) name: String,
+    pub(crate) id: Option<u64>,
+    pub(crate) body: Option<Message>,
+}
+
+/// Reads `{"event": .., "data"?: .., "id"?: ..}` from a client's bytes; `None` for anything else.
+pub(crate) fn parse_envelope(payload: &[u8]) -> Option<ParsedEvent> {
+    let envelope = serde_json::from_slice::<Envelope>(payload).ok()?;
     let body = envelope.data.map(|data| {
         let text = match serde_json::from_str::<Cow<str>>(data.get()) {
             Ok(string) => string.into_owned(),
@@ -58,11 +75,11 @@ pub fn route_event(ctx: &MessageContext) -> Incoming {
         };
         Message::Text(Utf8Bytes::from(text))
     });
-    Incoming::Event {
+    Some(ParsedEvent {
         name: envelope.event.into_owned(),
         id: envelope.id,
-        context: ctx.with_body(body),
-    }
+        body,
+    })
 }
 
 /// The error for an event no `#[subscribe]` handles (and no `#[on_message]` catches).

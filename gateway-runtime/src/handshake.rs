@@ -76,10 +76,7 @@ impl Handshake {
 
     /// The first query parameter called `name`, percent-decoded.
     pub fn query(&self, name: &str) -> Option<String> {
-        let query = self.uri.query()?;
-        form_urlencoded::parse(query.as_bytes())
-            .find(|(key, _)| key == name)
-            .map(|(_, value)| value.into_owned())
+        query_value(self.uri.query()?, name)
     }
 
     /// The path parameter `name` of the route (`/rooms/{name}`), percent-decoded.
@@ -106,4 +103,11 @@ impl Handshake {
     pub fn data<T: Send + Sync + 'static>(&self) -> Option<&T> {
         self.data.get::<T>()
     }
+}
+
+/// The first value of `name` in a query string, percent-decoded.
+pub(crate) fn query_value(query: &str, name: &str) -> Option<String> {
+    form_urlencoded::parse(query.as_bytes())
+        .find(|(key, _)| key == name)
+        .map(|(_, value)| value.into_owned())
 }

@@ -1,0 +1,44 @@
+//! Entry points for the fuzz targets in `fuzz/` (`cargo fuzz run <target>`): every parser that
+//! reads bytes a client controls. Not an API.
+
+use axum::http::{HeaderMap, HeaderValue};
+
+/// The gateway style's event envelope.
+pub fn event_envelope(data: &[u8]) {
+    if let Some(event) = crate::event::parse_envelope(data) {
+        let _ = (event.name.len(), event.id, event.body);
+    }
+}
+
+/// `#[body("a.b")]`: the first line is the field path, the rest the message.
+pub fn body_field(data: &[u8]) {
+    let split = data.iter().position(|&byte| byte == b'\n').unwrap_or(data.len());
+    let (path, message) = data.split_at(split);
+    let Ok(path) = std::str::from_utf8(path) else { return };
+    if let Ok(document) = serde_json::from_slice::<serde_json::Value>(message) {
+        let _ = crate::bind::field_at::<serde_json::Value>(&document, path);
+        let _ = crate::bind::field_at::<Option<String>>(&document, path);
+        let _ = crate::bind::field_at::<u64>(&document, path);
+    }
+}
+
+/// `#[query("name")]`: the first line is the name, the rest the query string.
+pub fn query(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    let (name, query) = text.split_once('\n').unwrap_or(("user", &text));
+    let _ = crate::handshake::query_value(query, name);
+}
+
+/// The origin check: the first line is the `Origin` header, the rest the `Host` header.
+pub fn origin(data: &[u8]) {
+    let split = data.iter().position(|&byte| byte == b'\n').unwrap_or(data.len());
+    let (origin, host) = data.split_at(split);
+    let mut headers = HeaderMap::new();
+    if let Ok(origin) = HeaderValue::from_bytes(origin) {
+        headers.insert(axum::http::header::ORIGIN, origin);
+    }
+    if let Ok(host) = HeaderValue::from_bytes(host.get(1..).unwrap_or_default()) {
+        headers.insert(axum::http::header::HOST, host);
+    }
+    let _ = crate::origin::OriginPolicy::default().admits(&headers);
+}
