@@ -12,9 +12,14 @@ pub fn event_envelope(data: &[u8]) {
 
 /// `#[body("a.b")]`: the first line is the field path, the rest the message.
 pub fn body_field(data: &[u8]) {
-    let split = data.iter().position(|&byte| byte == b'\n').unwrap_or(data.len());
+    let split = data
+        .iter()
+        .position(|&byte| byte == b'\n')
+        .unwrap_or(data.len());
     let (path, message) = data.split_at(split);
-    let Ok(path) = std::str::from_utf8(path) else { return };
+    let Ok(path) = std::str::from_utf8(path) else {
+        return;
+    };
     if let Ok(document) = serde_json::from_slice::<serde_json::Value>(message) {
         let _ = crate::bind::field_at::<serde_json::Value>(&document, path);
         let _ = crate::bind::field_at::<Option<String>>(&document, path);
@@ -31,7 +36,10 @@ pub fn query(data: &[u8]) {
 
 /// The origin check: the first line is the `Origin` header, the rest the `Host` header.
 pub fn origin(data: &[u8]) {
-    let split = data.iter().position(|&byte| byte == b'\n').unwrap_or(data.len());
+    let split = data
+        .iter()
+        .position(|&byte| byte == b'\n')
+        .unwrap_or(data.len());
     let (origin, host) = data.split_at(split);
     let mut headers = HeaderMap::new();
     if let Ok(origin) = HeaderValue::from_bytes(origin) {
