@@ -56,7 +56,9 @@ impl ElasticIo {
         match upgraded.downcast::<TokioIo<TcpStream>>() {
             Ok(parts) => Self {
                 io: Io::Tcp(parts.io.into_inner()),
-                early: parts.read_buf,
+                // A copy: hyper's leftover is a slice of its whole read buffer (8 KiB or more),
+                // which an empty slice would still keep alive for the connection's life.
+                early: Bytes::copy_from_slice(&parts.read_buf),
                 buffer: BytesMut::new(),
             },
             Err(upgraded) => Self {
