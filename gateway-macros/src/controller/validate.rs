@@ -4,52 +4,46 @@
 use super::model::{Controller, Endpoint};
 use crate::diag::Errors;
 use crate::handler::validate::{option_inner, require_unit_return, signature, type_text};
-use crate::handler::{HandshakeKind, Mode, Source};
+use crate::handler::{HandshakeKind, Method, Mode, Source};
+use proc_macro2::Span;
 
 const HANDLER: &str = "a `#[websocket]` handler";
 
 pub fn controller(controller: &Controller, errors: &mut Errors) {
-    for (index, sse) in controller.sse_endpoints.iter().enumerate() {
-        signature_of_sse(&sse.method, errors);
-        let earlier = controller
-            .endpoints
-            .iter()
-            .map(|endpoint| (&endpoint.route, &endpoint.method.ident));
-        let earlier_sse = controller.sse_endpoints[..index]
-            .iter()
-            .map(|sse| (&sse.route, &sse.method.ident));
-        if let Some((_, first)) = earlier
-            .chain(earlier_sse)
-            .find(|(route, _)| **route == sse.route)
-        {
-            errors.at(
-                sse.route_span,
-                format!(
-                    "path `{}` is already used by `{}::{}`; give each handler its own path",
-                    sse.route, controller.type_name, first
-                ),
-            );
-        }
-    }
-    for (index, endpoint) in controller.endpoints.iter().enumerate() {
+    for endpoint in &controller.endpoints {
         signature(&endpoint.method, HANDLER, errors);
         crate::handler::validate::options(&endpoint.options, errors);
         mode(endpoint, errors);
-        route(
-            &endpoint.route,
-            endpoint.route_span,
-            &endpoint.method.params,
-            errors,
-        );
-        if let Some(first) = controller.endpoints[..index]
-            .iter()
-            .find(|earlier| earlier.route == endpoint.route)
-        {
-            errors.at(
+    }
+    for sse in &controller.sse_endpoints {
+        signature_of_sse(&sse.method, errors);
+    }
+    // Every route, WebSocket and SSE alike: its syntax, and that no two handlers share it.
+    let routes: Vec<(&str, Span, &Method)> = controller
+        .endpoints
+        .iter()
+        .map(|endpoint| {
+            (
+                endpoint.route.as_str(),
                 endpoint.route_span,
+                &endpoint.method,
+            )
+        })
+        .chain(
+            controller
+                .sse_endpoints
+                .iter()
+                .map(|sse| (sse.route.as_str(), sse.route_span, &sse.method)),
+        )
+        .collect();
+    for (index, (path, span, method)) in routes.iter().enumerate() {
+        route(path, *span, &method.params, errors);
+        if let Some((_, _, first)) = routes[..index].iter().find(|(earlier, ..)| earlier == path) {
+            errors.at(
+                *span,
                 format!(
-                    "path `{}` is already used by `{}::{}`; give each handler its own path",
-                    endpoint.route, controller.type_name, first.method.ident
+                    "path `{path}` is already used by `{}::{}`; give each handler its own path",
+                    controller.type_name, first.ident
                 ),
             );
         }
