@@ -1,6 +1,7 @@
 //! [`App`]: the builder users add controllers to, and its conversion into an axum `Router`.
 
-use crate::connection::{Connection, ConnectionId};
+use crate::backplane::Backplane;
+use crate::connection::Connection;
 use crate::context::MessageContext;
 use crate::drain::{Drainer, DEFAULT_DRAIN_TIMEOUT};
 use crate::endpoint::{Controller, EndpointOptions, Handler};
@@ -23,7 +24,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, MethodRouter};
 use axum::Router;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
@@ -86,7 +87,6 @@ pub(crate) struct AppShared {
     origins: OriginPolicy,
     max_connections: Option<usize>,
     draining: Arc<AtomicBool>,
-    next_connection_id: AtomicU64,
 }
 
 impl AppShared {
@@ -103,7 +103,7 @@ impl AppShared {
         }
         if self
             .max_connections
-            .is_some_and(|max| self.hub.connection_count() >= max)
+            .is_some_and(|max| self.hub.local_count() >= max)
         {
             return Some((StatusCode::SERVICE_UNAVAILABLE, "too many connections").into_response());
         }
@@ -248,6 +248,17 @@ impl App {
         self.hub.clone()
     }
 
+    /// Spreads the app's [`Hub`] over several instances of the service: sends reach the clients
+    /// of every instance, and counts, members and presence answer for the whole cluster (see
+    /// [`Backplane`]). Without one, the app is a single instance. Call it once, before serving.
+    ///
+    /// # Panics
+    /// When called a second time.
+    pub fn backplane(self, backplane: impl Backplane) -> Self {
+        self.hub.attach(&backplane);
+        self
+    }
+
     /// Adds every endpoint of a `#[controller]`. The controller is shared by all its handlers and
     /// connections (`&self` in a handler), never cloned.
     pub fn controller<C: Controller>(mut self, controller: C) -> Self {
@@ -379,7 +390,6 @@ impl App {
             origins: self.origins,
             max_connections: self.max_connections,
             draining: self.draining,
-            next_connection_id: AtomicU64::new(1),
         });
         let mut routers = Routers {
             main: Router::new(),
@@ -592,7 +602,7 @@ where
     let settings = &endpoint.settings;
     let max_message = endpoint.options.max_message.unwrap_or(settings.max_message);
     // The client is reachable through the hub as soon as it has its 101.
-    let id = ConnectionId(settings.next_connection_id.fetch_add(1, Ordering::Relaxed));
+    let id = settings.hub.next_id();
     let path = handshake.uri.path().to_owned();
     let connection = Connection::open(id, handshake, settings);
     settings.hub.register(&connection, &path);

@@ -13,9 +13,27 @@ use tokio::sync::Notify;
 use tungstenite::protocol::CloseFrame;
 use tungstenite::{Message, Utf8Bytes};
 
-/// A client's id, unique within the app.
+/// A client's id, unique within the app, and across instances with a backplane.
+///
+/// As a number it stays below 2^53, so it survives a trip through JSON into JavaScript.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ConnectionId(pub(crate) u64);
+
+impl ConnectionId {
+    /// Bits for the per-instance sequence; the instance number sits above them (16 bits).
+    const SEQUENCE_BITS: u32 = 37;
+
+    /// The `sequence`-th id of instance `instance` (0 without a backplane).
+    pub(crate) fn new(instance: u16, sequence: u64) -> Self {
+        let sequence = sequence & ((1 << Self::SEQUENCE_BITS) - 1);
+        Self(u64::from(instance) << Self::SEQUENCE_BITS | sequence)
+    }
+
+    /// The instance the client is connected to.
+    pub(crate) fn instance(self) -> u16 {
+        (self.0 >> Self::SEQUENCE_BITS) as u16
+    }
+}
 
 impl From<ConnectionId> for u64 {
     fn from(id: ConnectionId) -> u64 {
@@ -93,7 +111,7 @@ impl Connection {
         Self { shared }
     }
 
-    /// This client's id, unique within the app.
+    /// This client's id, unique within the app (and the cluster, with a backplane).
     pub fn id(&self) -> ConnectionId {
         self.shared.id
     }
@@ -148,6 +166,20 @@ impl Connection {
     /// The rooms this client is in, in the order it joined them.
     pub fn rooms(&self) -> Vec<String> {
         self.shared.hub.rooms_of(self.shared.id)
+    }
+
+    /// Sets the short text others see next to this client in [`Target::presence`]
+    /// (a name, a status, a small JSON object), on every instance with a backplane. It is
+    /// forgotten when the connection ends.
+    ///
+    /// [`Target::presence`]: crate::Target::presence
+    pub fn set_presence(&self, presence: &str) {
+        self.shared.hub.set_presence(self.shared.id, presence);
+    }
+
+    /// This client's presence text, once [`set_presence`](Self::set_presence) was called.
+    pub fn presence(&self) -> Option<String> {
+        self.shared.hub.presence_of(self.shared.id)
     }
 
     pub(crate) fn slow_consumer(&self) -> SlowConsumer {

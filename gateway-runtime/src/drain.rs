@@ -48,7 +48,7 @@ impl Drainer {
             .is_err()
         {
             tracing::warn!(
-                left = self.hub.connection_count(),
+                left = self.hub.local_count(),
                 "drain timeout: dropping the connections that did not close"
             );
         }

@@ -1,0 +1,92 @@
+//! [`Backplane`]: carries hub traffic and presence between server instances.
+
+#[cfg(feature = "redis")]
+mod redis;
+#[cfg(feature = "redis")]
+mod wire;
+
+#[cfg(feature = "redis")]
+pub use self::redis::{RedisBackplane, RedisBackplaneBuilder, RedisError};
+#[cfg(feature = "redis")]
+use wire::{decode, encode};
+
+use crate::connection::ConnectionId;
+use crate::hub::{Scope, WeakHub};
+use std::sync::Arc;
+use tungstenite::Message;
+
+/// Carries what one instance's [`Hub`](crate::Hub) does to the other instances of the same
+/// service: every send (broadcast, path, room, except, `send_to`) is published once and
+/// delivered by each instance to its own clients, and every connect, disconnect, join, leave
+/// and presence change is published so that [`Hub::connection_count`](crate::Hub::connection_count)
+/// and [`Target::members`](crate::Target::members) answer for the whole cluster.
+///
+/// Give one to [`App::backplane`](crate::App::backplane). There are two: [`LocalBackplane`], the
+/// default, for a single instance (it carries nothing and costs nothing), and `RedisBackplane`
+/// (cargo feature `redis`) for several instances sharing one Redis.
+pub trait Backplane: sealed::Link {}
+
+/// The backplane of a single instance: every client is local, so there is nothing to carry.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LocalBackplane;
+
+impl Backplane for LocalBackplane {}
+
+impl sealed::Link for LocalBackplane {
+    fn attach(&self, _: WeakHub) -> Option<Attached> {
+        None
+    }
+}
+
+/// What a backplane gives the hub it is attached to.
+pub struct Attached {
+    /// This instance's number in the cluster, 1 to [`MAX_INSTANCE`]: the high bits of its
+    /// connection ids, so ids are unique across instances.
+    pub instance: u16,
+    /// Where the hub hands what other instances must hear about.
+    pub outbox: Arc<dyn Fn(Event) + Send + Sync>,
+}
+
+/// The highest instance number (0 is a single instance's).
+pub const MAX_INSTANCE: u16 = u16::MAX;
+
+/// One thing an instance tells the others.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// A hub send: deliver `message` to the local clients in `scope` but not in `except`.
+    Deliver {
+        scope: Scope,
+        except: Vec<ConnectionId>,
+        message: Message,
+    },
+    /// `Hub::send_to` a client of another instance.
+    DeliverTo { id: ConnectionId, message: Message },
+    /// A client connected to `path`.
+    Connected { id: ConnectionId, path: Arc<str> },
+    /// A client disconnected (it was in `rooms`).
+    Disconnected {
+        id: ConnectionId,
+        rooms: Vec<Arc<str>>,
+    },
+    /// A client joined a room.
+    Joined { id: ConnectionId, room: Arc<str> },
+    /// A client left a room.
+    Left { id: ConnectionId, room: Arc<str> },
+    /// A client's presence text changed.
+    Presence {
+        id: ConnectionId,
+        presence: Arc<str>,
+    },
+    /// The sender is alive (sent periodically).
+    Heartbeat,
+    /// The sender has (re)written its whole presence to the shared store: reload it.
+    Announce,
+}
+
+pub(crate) mod sealed {
+    /// What a backplane does; not implementable outside this crate.
+    pub trait Link: Send + Sync + 'static {
+        /// Starts carrying traffic for `hub`; `None` when there is nothing to carry.
+        fn attach(&self, hub: crate::hub::WeakHub) -> Option<super::Attached>;
+    }
+}

@@ -1,0 +1,517 @@
+//! [`Hub`]: reaches every connection of the app, from handlers and from plain axum handlers.
+
+mod cluster;
+mod registry;
+
+use crate::backplane::{Backplane, Event};
+use crate::connection::{Connection, ConnectionId, SendError};
+use crate::sse::SseEmitter;
+use cluster::Cluster;
+use registry::Registry;
+use serde::Serialize;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock, RwLock, RwLockReadGuard, RwLockWriteGuard, Weak};
+use tungstenite::{Message, Utf8Bytes};
+
+/// Every connection of the app (cheap to clone; all clones are the same hub).
+///
+/// Get it as a handler parameter (`hub: Hub`), or from [`App::hub`](crate::App::hub) before
+/// serving to use it in plain axum handlers (an HTTP `POST` that pushes to WebSocket clients).
+///
+/// Sending never waits for a client: each connection has a bounded outbound queue, and a client
+/// whose queue is full is handled by the slow-consumer policy (by default it is closed with 1008
+/// "slow consumer"; see [`SlowConsumer`]). A message sent to many clients is encoded once and its
+/// bytes are shared by every queue.
+///
+/// With a [`Backplane`] (see [`App::backplane`](crate::App::backplane)) the hub spans every
+/// instance of the service: sends reach the clients of all instances, and counts, members and
+/// presence answer for the whole cluster.
+///
+/// ```
+/// # async fn demo(hub: gateway::Hub, me: gateway::ConnectionId) {
+/// hub.broadcast("everyone");
+/// hub.room("lobby").except(me).send("everyone in the lobby but me");
+/// hub.path("/chat").send_json(&serde_json::json!({"event": "tick"}));
+/// println!("{} connected", hub.connection_count());
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct Hub {
+    inner: Arc<Inner>,
+}
+
+/// A hub that does not keep it alive (what a backplane's tasks hold).
+#[derive(Clone)]
+pub struct WeakHub(Weak<Inner>);
+
+impl WeakHub {
+    /// The hub, while its app is alive.
+    pub(crate) fn upgrade(&self) -> Option<Hub> {
+        self.0.upgrade().map(|inner| Hub { inner })
+    }
+}
+
+struct Inner {
+    /// This instance's connections.
+    local: RwLock<Registry<Connection>>,
+    /// The other instances, once a backplane is attached.
+    cluster: OnceLock<Cluster>,
+    /// The sequence part of the next connection id.
+    next_id: AtomicU64,
+    /// The SSE emitter of each path, made on first use.
+    emitters: RwLock<HashMap<String, SseEmitter>>,
+    /// Woken whenever the last connection leaves.
+    emptied: tokio::sync::Notify,
+    delivered: AtomicU64,
+    dropped: AtomicU64,
+    evicted: AtomicU64,
+}
+
+/// What happens when a client's outbound queue is full.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SlowConsumer {
+    /// Close the client with 1008 "slow consumer" (the default): it cannot keep up, and
+    /// buffering more for it would grow memory without bound.
+    #[default]
+    Close,
+    /// Drop the message for that client and count it in [`HubStats::dropped`].
+    Drop,
+}
+
+/// Counters since the app started.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HubStats {
+    /// Connections open now.
+    pub connections: usize,
+    /// Rooms with at least one member.
+    pub rooms: usize,
+    /// Messages queued for clients by the hub.
+    pub delivered: u64,
+    /// Messages not queued because a client's queue was full (policy `Drop`).
+    pub dropped: u64,
+    /// Clients closed because their queue was full (policy `Close`).
+    pub evicted: u64,
+}
+
+impl Default for Hub {
+    fn default() -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                local: RwLock::default(),
+                cluster: OnceLock::new(),
+                next_id: AtomicU64::new(1),
+                emitters: RwLock::default(),
+                emptied: tokio::sync::Notify::new(),
+                delivered: AtomicU64::new(0),
+                dropped: AtomicU64::new(0),
+                evicted: AtomicU64::new(0),
+            }),
+        }
+    }
+}
+
+impl Hub {
+    /// Connects the hub to the other instances through `backplane` (once per hub).
+    pub(crate) fn attach(&self, backplane: &dyn Backplane) {
+        let Some(attached) = backplane.attach(self.downgrade()) else {
+            return;
+        };
+        let cluster = Cluster::new(attached);
+        assert!(
+            self.inner.cluster.set(cluster).is_ok(),
+            "an app has one backplane: `App::backplane` was called twice"
+        );
+    }
+
+    pub(crate) fn downgrade(&self) -> WeakHub {
+        WeakHub(Arc::downgrade(&self.inner))
+    }
+
+    fn cluster(&self) -> Option<&Cluster> {
+        self.inner.cluster.get()
+    }
+
+    /// A new connection id, unique across the instances of a cluster.
+    pub(crate) fn next_id(&self) -> ConnectionId {
+        let instance = self.cluster().map_or(0, Cluster::instance);
+        ConnectionId::new(instance, self.inner.next_id.fetch_add(1, Ordering::Relaxed))
+    }
+
+    /// Queues a message for one client, on this instance or (with a backplane) another.
+    ///
+    /// # Errors
+    /// [`SendError::Closed`] when no such client is connected; [`SendError::QueueFull`] when its
+    /// queue is full (the slow-consumer policy has then been applied). For a client of another
+    /// instance, `Ok` means the message was handed to the backplane.
+    pub fn send_to(&self, id: ConnectionId, message: impl Into<Message>) -> Result<(), SendError> {
+        if let Some(member) = self.local().members.get(&id) {
+            return self.deliver(&member.value, message.into());
+        }
+        match self.cluster() {
+            Some(cluster) if cluster.knows(id) => {
+                cluster.publish(Event::DeliverTo {
+                    id,
+                    message: message.into(),
+                });
+                Ok(())
+            }
+            _ => Err(SendError::Closed),
+        }
+    }
+
+    /// Queues a message for every client of the app; returns how many local clients got it.
+    pub fn broadcast(&self, message: impl Into<Message>) -> usize {
+        self.all().send(message)
+    }
+
+    /// Every client of the app, to narrow with [`Target::except`].
+    pub fn all(&self) -> Target<'_> {
+        Target::new(self, Scope::All)
+    }
+
+    /// The clients connected to one endpoint path (`/chat`).
+    pub fn path(&self, path: &str) -> Target<'_> {
+        Target::new(self, Scope::Path(path.to_owned()))
+    }
+
+    /// The clients in a room (see [`Connection::join`]).
+    pub fn room(&self, room: &str) -> Target<'_> {
+        Target::new(self, Scope::Room(room.to_owned()))
+    }
+
+    /// The emitter that pushes events to the SSE clients of `path` (an `#[sse]` route).
+    pub fn sse(&self, path: &str) -> SseEmitter {
+        let known = self
+            .inner
+            .emitters
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .get(path)
+            .cloned();
+        known.unwrap_or_else(|| {
+            self.inner
+                .emitters
+                .write()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .entry(path.to_owned())
+                .or_insert_with(SseEmitter::new)
+                .clone()
+        })
+    }
+
+    /// How many clients are connected (to every instance, with a backplane).
+    pub fn connection_count(&self) -> usize {
+        self.local_count() + self.cluster().map_or(0, Cluster::count)
+    }
+
+    /// How many clients are connected to this instance.
+    pub(crate) fn local_count(&self) -> usize {
+        self.local().members.len()
+    }
+
+    /// This instance's counters: connections, rooms, messages delivered and dropped, clients
+    /// evicted.
+    pub fn stats(&self) -> HubStats {
+        let local = self.local();
+        HubStats {
+            connections: local.members.len(),
+            rooms: local.room_count(),
+            delivered: self.inner.delivered.load(Ordering::Relaxed),
+            dropped: self.inner.dropped.load(Ordering::Relaxed),
+            evicted: self.inner.evicted.load(Ordering::Relaxed),
+        }
+    }
+
+    pub(crate) fn register(&self, connection: &Connection, path: &str) {
+        let id = connection.id();
+        let path: Arc<str> = Arc::from(path);
+        let mut local = self.local_mut();
+        local.insert(id, connection.clone(), Arc::clone(&path));
+        self.tell_cluster(|| Event::Connected { id, path });
+    }
+
+    /// Forgets a connection and takes it out of every room it was in.
+    pub(crate) fn unregister(&self, id: ConnectionId) {
+        let mut local = self.local_mut();
+        let Some(member) = local.remove(id) else {
+            return;
+        };
+        self.tell_cluster(|| Event::Disconnected {
+            id,
+            rooms: member.rooms,
+        });
+        if local.members.is_empty() {
+            self.inner.emptied.notify_waiters();
+        }
+    }
+
+    /// Asks every local connection to close; returns how many there were.
+    pub(crate) fn close_all(&self, code: u16, reason: &str) -> usize {
+        let local = self.local();
+        for member in local.members.values() {
+            member.value.request_close(code, reason);
+        }
+        local.members.len()
+    }
+
+    /// Resolves once no local connection is left.
+    pub(crate) async fn until_empty(&self) {
+        loop {
+            let emptied = self.inner.emptied.notified();
+            tokio::pin!(emptied);
+            // Registered before checking, so a last connection leaving in between is not missed.
+            emptied.as_mut().enable();
+            if self.local_count() == 0 {
+                return;
+            }
+            emptied.await;
+        }
+    }
+
+    pub(crate) fn join(&self, id: ConnectionId, room: &str) {
+        let mut local = self.local_mut();
+        if let Some(room) = local.join(id, room) {
+            self.tell_cluster(|| Event::Joined { id, room });
+        }
+    }
+
+    pub(crate) fn leave(&self, id: ConnectionId, room: &str) {
+        let mut local = self.local_mut();
+        if local.leave(id, room) {
+            self.tell_cluster(|| Event::Left {
+                id,
+                room: Arc::from(room),
+            });
+        }
+    }
+
+    pub(crate) fn rooms_of(&self, id: ConnectionId) -> Vec<String> {
+        self.local()
+            .members
+            .get(&id)
+            .map(|member| member.rooms.iter().map(|room| room.to_string()).collect())
+            .unwrap_or_default()
+    }
+
+    pub(crate) fn set_presence(&self, id: ConnectionId, presence: &str) {
+        let presence: Arc<str> = Arc::from(presence);
+        let mut local = self.local_mut();
+        if local.set_presence(id, Arc::clone(&presence)) {
+            self.tell_cluster(|| Event::Presence { id, presence });
+        }
+    }
+
+    pub(crate) fn presence_of(&self, id: ConnectionId) -> Option<String> {
+        let local = self.local();
+        let presence = local.members.get(&id)?.presence.as_deref()?;
+        Some(presence.to_owned())
+    }
+
+    /// Tells the other instances about a change to the local registry. Called with the registry
+    /// locked, so changes to one connection reach them in the order they were made.
+    fn tell_cluster(&self, event: impl FnOnce() -> Event) {
+        if let Some(cluster) = self.cluster() {
+            cluster.publish(event());
+        }
+    }
+
+    /// Delivers what another instance sent to the local clients it is for.
+    pub(crate) fn receive(&self, origin: u16, event: Event) {
+        let Some(cluster) = self.cluster() else {
+            return;
+        };
+        match event {
+            Event::Deliver {
+                scope,
+                except,
+                message,
+            } => {
+                self.local().visit(&scope, &except, |_, member| {
+                    self.deliver(&member.value, message.clone()).is_ok()
+                });
+            }
+            Event::DeliverTo { id, message } => {
+                if let Some(member) = self.local().members.get(&id) {
+                    self.deliver(&member.value, message).ok();
+                }
+            }
+            presence => cluster.apply(origin, presence),
+        }
+    }
+
+    /// What the other instances need to know about this one's connections to rebuild their
+    /// picture of it: every connection, its presence and its rooms.
+    pub(crate) fn local_facts(&self) -> Vec<Event> {
+        let local = self.local();
+        let mut facts = Vec::with_capacity(local.members.len() * 2);
+        for (&id, member) in &local.members {
+            facts.push(Event::Connected {
+                id,
+                path: Arc::clone(&member.path),
+            });
+            if let Some(presence) = &member.presence {
+                facts.push(Event::Presence {
+                    id,
+                    presence: Arc::clone(presence),
+                });
+            }
+            for room in &member.rooms {
+                facts.push(Event::Joined {
+                    id,
+                    room: Arc::clone(room),
+                });
+            }
+        }
+        facts
+    }
+
+    /// The cluster side of the hub, for the backplane's tasks.
+    pub(crate) fn cluster_state(&self) -> Option<&Cluster> {
+        self.cluster()
+    }
+
+    /// Queues `message` for one member, applying its slow-consumer policy when its queue is full.
+    fn deliver(&self, connection: &Connection, message: Message) -> Result<(), SendError> {
+        match connection.send(message) {
+            Ok(()) => {
+                self.inner.delivered.fetch_add(1, Ordering::Relaxed);
+                Ok(())
+            }
+            Err(SendError::QueueFull) => {
+                match connection.slow_consumer() {
+                    SlowConsumer::Close => {
+                        if connection.evict() {
+                            self.inner.evicted.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                    SlowConsumer::Drop => {
+                        self.inner.dropped.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+                Err(SendError::QueueFull)
+            }
+            Err(SendError::Closed) => Err(SendError::Closed),
+        }
+    }
+
+    fn local(&self) -> RwLockReadGuard<'_, Registry<Connection>> {
+        // The registry holds plain maps that every writer leaves consistent, so a panic in
+        // another thread cannot have broken it.
+        self.inner
+            .local
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn local_mut(&self) -> RwLockWriteGuard<'_, Registry<Connection>> {
+        self.inner
+            .local
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// Which clients a hub message is for, before exceptions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scope {
+    /// Every client.
+    All,
+    /// The clients of one endpoint path.
+    Path(String),
+    /// The members of one room.
+    Room(String),
+}
+
+/// A set of clients to send to: [`Hub::all`], [`Hub::path`] or [`Hub::room`], minus
+/// [`except`](Target::except)ions.
+#[must_use = "a target sends nothing until `send` is called"]
+pub struct Target<'hub> {
+    hub: &'hub Hub,
+    scope: Scope,
+    except: Vec<ConnectionId>,
+}
+
+impl<'hub> Target<'hub> {
+    fn new(hub: &'hub Hub, scope: Scope) -> Self {
+        Self {
+            hub,
+            scope,
+            except: Vec::new(),
+        }
+    }
+
+    /// Leaves one client out (typically the sender).
+    pub fn except(mut self, id: ConnectionId) -> Self {
+        self.except.push(id);
+        self
+    }
+
+    /// Queues `message` for every client in the target; returns how many local clients got it
+    /// (with a backplane, the other instances deliver to theirs). The message's bytes are
+    /// shared, not copied, between recipients.
+    pub fn send(self, message: impl Into<Message>) -> usize {
+        let message = message.into();
+        let delivered = self
+            .hub
+            .local()
+            .visit(&self.scope, &self.except, |_, member| {
+                self.hub.deliver(&member.value, message.clone()).is_ok()
+            });
+        if let Some(cluster) = self.hub.cluster() {
+            cluster.publish(Event::Deliver {
+                scope: self.scope,
+                except: self.except,
+                message,
+            });
+        }
+        delivered
+    }
+
+    /// Encodes `value` as JSON once and sends it as a text message to every client in the target.
+    ///
+    /// # Errors
+    /// When `value` cannot be encoded as JSON; nothing is sent then.
+    pub fn send_json<T: Serialize + ?Sized>(self, value: &T) -> Result<usize, serde_json::Error> {
+        let text = serde_json::to_string(value)?;
+        Ok(self.send(Message::Text(Utf8Bytes::from(text))))
+    }
+
+    /// The ids of the clients in the target, on every instance.
+    pub fn members(&self) -> Vec<ConnectionId> {
+        self.presence().into_iter().map(|(id, _)| id).collect()
+    }
+
+    /// The clients in the target with their presence text (see [`Connection::set_presence`]),
+    /// on every instance.
+    pub fn presence(&self) -> Vec<(ConnectionId, Option<String>)> {
+        let mut found = Vec::new();
+        self.visit_all(|id, presence| {
+            found.push((id, presence.map(str::to_owned)));
+            true
+        });
+        found
+    }
+
+    /// How many clients are in the target, on every instance.
+    pub fn count(&self) -> usize {
+        self.visit_all(|_, _| true)
+    }
+
+    /// Calls `visit` with the id and presence of each member in the target, local ones first;
+    /// returns how many visits returned `true`.
+    fn visit_all(&self, mut visit: impl FnMut(ConnectionId, Option<&str>) -> bool) -> usize {
+        let here = self
+            .hub
+            .local()
+            .visit(&self.scope, &self.except, |id, member| {
+                visit(id, member.presence.as_deref())
+            });
+        let elsewhere = self.hub.cluster().map_or(0, |cluster| {
+            cluster.visit(&self.scope, &self.except, |id, member| {
+                visit(id, member.presence.as_deref())
+            })
+        });
+        here + elsewhere
+    }
+}
