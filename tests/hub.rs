@@ -2,66 +2,13 @@
 
 mod common;
 
+use common::commands::Commands;
 use common::raw::RawClient;
 use gateway::prelude::*;
 use gateway::test::{start, Client, WAIT};
 use gateway::{CloseSummary, Hub, Observer, SlowConsumer};
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
-
-/// Commands, so tests can drive the hub from a client: `id`, `join:R`, `leave:R`, `rooms`,
-/// `room:R:text`, `all:text`, `path:/p:text`, `to:ID:text`.
-struct Commands;
-
-impl Commands {
-    fn run(command: &str, conn: &Connection, hub: &Hub) -> String {
-        let (verb, rest) = command.split_once(':').unwrap_or((command, ""));
-        match verb {
-            "id" => conn.id().to_string(),
-            "join" => {
-                conn.join(rest);
-                "joined".to_owned()
-            }
-            "leave" => {
-                conn.leave(rest);
-                "left".to_owned()
-            }
-            "rooms" => conn.rooms().join(","),
-            "room" => {
-                let (room, text) = rest.split_once(':').unwrap();
-                format!("sent to {}", hub.room(room).except(conn.id()).send(text))
-            }
-            "all" => format!("sent to {}", hub.broadcast(rest)),
-            "path" => {
-                let (path, text) = rest.split_once(':').unwrap();
-                format!("sent to {}", hub.path(path).send(text))
-            }
-            "to" => {
-                let (id, text) = rest.split_once(':').unwrap();
-                let target = hub
-                    .all()
-                    .members()
-                    .into_iter()
-                    .find(|member| member.to_string() == id);
-                format!("{:?}", hub.send_to(target.unwrap(), text))
-            }
-            other => format!("unknown {other}"),
-        }
-    }
-}
-
-#[controller("hub")]
-impl Commands {
-    #[websocket("a")]
-    async fn a(&self, #[body] command: String, conn: Connection, hub: Hub) -> String {
-        Commands::run(&command, &conn, &hub)
-    }
-
-    #[websocket("b")]
-    async fn b(&self, #[body] command: String, conn: Connection, hub: Hub) -> String {
-        Commands::run(&command, &conn, &hub)
-    }
-}
 
 #[tokio::test]
 async fn the_hub_reaches_one_client_a_room_a_path_or_everyone() {
@@ -98,6 +45,30 @@ async fn the_hub_reaches_one_client_a_room_a_path_or_everyone() {
     assert_eq!(a1.ask("room:lobby:anyone?").await, "sent to 0");
     assert_eq!(a1.ask("rooms").await, "lobby");
     assert_eq!(b1.ask("rooms").await, "");
+}
+
+#[tokio::test]
+async fn members_of_a_room_carry_their_presence_text_until_they_leave() {
+    let addr = start(App::new().controller(Commands)).await;
+    let mut ada = Client::connect(addr, "/hub/a").await;
+    let mut bob = Client::connect(addr, "/hub/b").await;
+    for client in [&mut ada, &mut bob] {
+        assert_eq!(client.ask("join:lobby").await, "joined");
+    }
+    assert_eq!(ada.ask("presence:ada").await, "set");
+    assert_eq!(bob.ask("who:lobby").await, ",ada", "bob has set none yet");
+    assert_eq!(bob.ask("presence:bob").await, "set");
+    assert_eq!(bob.ask("presence:bob (away)").await, "set");
+    assert_eq!(ada.ask("who:lobby").await, "ada,bob (away)");
+    assert_eq!(ada.ask("count").await, "2");
+
+    bob.close().await;
+    // The server forgets bob just after answering his Close.
+    let closed = std::time::Instant::now();
+    while ada.ask("who:lobby").await != "ada" {
+        assert!(closed.elapsed() < WAIT, "bob never left the room");
+    }
+    assert_eq!(ada.ask("count").await, "1");
 }
 
 /// Counts ended connections so a test can wait for them.

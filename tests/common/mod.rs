@@ -2,7 +2,9 @@
 //! do, and an echo controller.
 #![allow(dead_code)] // each test binary uses a different subset
 
+pub mod commands;
 pub mod raw;
+pub mod redis;
 
 /// `/echo` answers every text message with itself.
 pub struct Echo;

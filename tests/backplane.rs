@@ -1,0 +1,342 @@
+//! Two instances sharing a real Redis act as one hub: sends, rooms, presence and counts across
+//! instances, an instance that dies, Redis restarting, and 10,000 messages with none lost.
+//!
+//! Needs `redis-server` (Debian: `apt-get install -y redis-server`); run with
+//! `cargo test --features redis --test backplane`.
+
+mod common;
+
+use common::commands::Commands;
+use common::redis::RedisServer;
+use gateway::prelude::*;
+use gateway::test::{start, Client, WAIT};
+use gateway::{RedisBackplane, RedisError};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+/// One server instance on its own runtime, so a test can kill it without goodbyes.
+struct Instance {
+    addr: SocketAddr,
+    runtime: Option<tokio::runtime::Runtime>,
+}
+
+impl Instance {
+    /// Serves `Commands` with a Redis backplane; panics when Redis is unreachable.
+    fn start(redis_url: &str) -> Self {
+        let url = redis_url.to_owned();
+        Self::start_with(move || async move {
+            RedisBackplane::connect(&url)
+                .await
+                .expect("connect to the test's Redis")
+        })
+    }
+
+    fn start_with<F, B>(backplane: F) -> Self
+    where
+        F: FnOnce() -> B + Send + 'static,
+        B: std::future::Future<Output = RedisBackplane>,
+    {
+        // A runtime of its own can only be built and entered outside the test's runtime.
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .enable_all()
+                .build()
+                .expect("a runtime for the instance");
+            let addr = runtime.block_on(async {
+                let app = App::new()
+                    .backplane(backplane().await)
+                    .outbound_queue(100_000)
+                    .controller(Commands);
+                start(app).await
+            });
+            Instance {
+                addr,
+                runtime: Some(runtime),
+            }
+        })
+        .join()
+        .expect("the instance started")
+    }
+
+    async fn client(&self, path: &str) -> Client {
+        Client::connect(self.addr, path).await
+    }
+
+    /// Stops the instance at once: its tasks are dropped, nothing is cleaned up, as if the
+    /// process had been killed.
+    fn kill(mut self) {
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+impl Drop for Instance {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+/// Asks `command` until the answer is `expected` (the cluster converges through Redis).
+async fn until(client: &mut Client, command: &str, expected: &str) -> Duration {
+    let started = Instant::now();
+    loop {
+        let answer = client.ask(command).await;
+        if answer == expected {
+            return started.elapsed();
+        }
+        assert!(
+            started.elapsed() < WAIT,
+            "`{command}` still answers `{answer}`, not `{expected}`, after {WAIT:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Reads until `text` arrives.
+async fn skip_until(client: &mut Client, text: &str) {
+    while client.recv_text().await != text {}
+}
+
+/// Asserts that nothing is waiting for `client`: a command's answer is the next message.
+async fn nothing_pending(client: &mut Client) {
+    let id = client.ask("id").await;
+    assert!(id.parse::<u64>().is_ok(), "unexpected message `{id}`");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_act_as_one_hub() {
+    let redis = RedisServer::start();
+    let (a, b) = (Instance::start(&redis.url()), Instance::start(&redis.url()));
+    let mut a1 = a.client("/hub/a").await;
+    let mut a2 = a.client("/hub/a").await;
+    let mut b1 = b.client("/hub/b").await;
+    let mut b2 = b.client("/hub/b").await;
+    until(&mut a1, "count", "4").await;
+    until(&mut b1, "count", "4").await;
+
+    // Ids are unique across instances.
+    let mut ids = vec![
+        a1.ask("id").await,
+        a2.ask("id").await,
+        b1.ask("id").await,
+        b2.ask("id").await,
+    ];
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 4, "{ids:?}");
+
+    // Broadcast: every client of both instances, exactly once.
+    a1.send_text("all:hello").await;
+    assert_eq!(a1.recv_text().await, "hello");
+    assert_eq!(
+        a1.recv_text().await,
+        "sent to 2",
+        "the count is this instance's"
+    );
+    for client in [&mut a2, &mut b1, &mut b2] {
+        assert_eq!(client.recv_text().await, "hello");
+        nothing_pending(client).await;
+    }
+
+    // Rooms and their members span instances.
+    assert_eq!(a1.ask("join:lobby").await, "joined");
+    assert_eq!(b1.ask("join:lobby").await, "joined");
+    let mut lobby = vec![a1.ask("id").await, b1.ask("id").await];
+    lobby.sort();
+    until(&mut b2, "members:lobby", &lobby.join(",")).await;
+    until(&mut a2, "members:lobby", &lobby.join(",")).await;
+
+    // A room send with an exception: the sender's room-mate on the other instance only.
+    assert_eq!(b1.ask("room:lobby:psst").await, "sent to 0");
+    assert_eq!(a1.recv_text().await, "psst");
+    for client in [&mut a1, &mut a2, &mut b1, &mut b2] {
+        nothing_pending(client).await;
+    }
+
+    // send_to a client of the other instance.
+    let b2_id = b2.ask("id").await;
+    assert_eq!(a2.ask(&format!("to:{b2_id}:just you")).await, "Ok(())");
+    assert_eq!(b2.recv_text().await, "just you");
+    for client in [&mut a1, &mut b1, &mut b2] {
+        nothing_pending(client).await;
+    }
+
+    // A path: the clients of `/hub/a`, all on A.
+    assert_eq!(b1.ask("path:/hub/a:to a").await, "sent to 0");
+    assert_eq!(a1.recv_text().await, "to a");
+    assert_eq!(a2.recv_text().await, "to a");
+    nothing_pending(&mut b2).await;
+
+    // Presence texts are seen everywhere.
+    assert_eq!(a1.ask("presence:ada").await, "set");
+    assert_eq!(b1.ask("presence:bob").await, "set");
+    until(&mut b2, "who:lobby", "ada,bob").await;
+    until(&mut a2, "who:lobby", "ada,bob").await;
+
+    // Leaving and disconnecting are seen everywhere.
+    assert_eq!(a1.ask("leave:lobby").await, "left");
+    until(&mut b2, "members:lobby", &b1.ask("id").await).await;
+    b1.close().await;
+    until(&mut a2, "count", "3").await;
+    until(&mut a2, "members:lobby", "").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_instance_that_dies_leaves_the_presence_within_the_bound() {
+    let redis = RedisServer::start();
+    let a = Instance::start(&redis.url());
+    let b = Instance::start(&redis.url());
+    let mut a1 = a.client("/hub/a").await;
+    let mut b1 = b.client("/hub/b").await;
+    let mut b2 = b.client("/hub/b").await;
+    assert_eq!(b1.ask("join:lobby").await, "joined");
+    assert_eq!(b2.ask("join:lobby").await, "joined");
+    let mut lobby = vec![b1.ask("id").await, b2.ask("id").await];
+    lobby.sort();
+    until(&mut a1, "count", "3").await;
+    until(&mut a1, "members:lobby", &lobby.join(",")).await;
+
+    b.kill();
+    let started = Instant::now();
+    while a1.ask("count").await != "1" {
+        assert!(
+            started.elapsed() < RedisBackplane::LIVENESS + RedisBackplane::HEARTBEAT * 2,
+            "B's clients are still present {:?} after it died",
+            started.elapsed()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(a1.ask("members:lobby").await, "");
+    println!(
+        "a dead instance was forgotten after {:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delivery_resumes_after_redis_restarts() {
+    let mut redis = RedisServer::start();
+    let a = Instance::start(&redis.url());
+    let b = Instance::start(&redis.url());
+    let mut a1 = a.client("/hub/a").await;
+    let mut a2 = a.client("/hub/a").await;
+    let mut b1 = b.client("/hub/b").await;
+    until(&mut a1, "count", "3").await;
+
+    redis.kill();
+    // Local delivery goes on without Redis.
+    a1.send_text("all:local").await;
+    assert_eq!(a2.recv_text().await, "local");
+
+    redis.restart();
+    let restarted = Instant::now();
+    // Probe until a broadcast from A reaches B again.
+    let mut probe = 0;
+    let resumed = loop {
+        probe += 1;
+        a1.send_text(&format!("all:probe {probe}")).await;
+        match tokio::time::timeout(Duration::from_millis(100), b1.next_data()).await {
+            Ok(message) => break message.into_text().unwrap().to_string(),
+            Err(_) => assert!(restarted.elapsed() < WAIT, "no delivery after the restart"),
+        }
+    };
+    println!(
+        "delivery resumed {:?} after Redis restarted",
+        restarted.elapsed()
+    );
+    assert!(
+        resumed == "local" || resumed.starts_with("probe"),
+        "{resumed}"
+    );
+    // Whatever else was in flight arrives before a later message, in order.
+    a1.send_text("all:done").await;
+    skip_until(&mut a1, "done").await;
+    assert_eq!(a1.recv_text().await, "sent to 2");
+    skip_until(&mut a2, "done").await;
+    skip_until(&mut b1, "done").await;
+
+    // Presence is rebuilt in the restarted Redis: a join after the restart is seen, and the
+    // counts are whole again, also for an instance that starts now.
+    assert_eq!(b1.ask("join:after").await, "joined");
+    until(&mut a2, "members:after", &b1.ask("id").await).await;
+    until(&mut a2, "count", "3").await;
+    let c = Instance::start(&redis.url());
+    let mut c1 = c.client("/hub/a").await;
+    until(&mut c1, "count", "4").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ten_thousand_messages_cross_with_none_lost_or_duplicated() {
+    const MESSAGES: usize = 10_000;
+    let redis = RedisServer::start();
+    let a = Instance::start(&redis.url());
+    let b = Instance::start(&redis.url());
+    let mut sender = a.client("/hub/a").await;
+    let mut receiver = b.client("/hub/b").await;
+    assert_eq!(receiver.ask("join:r").await, "joined");
+    until(&mut sender, "members:r", &receiver.ask("id").await).await;
+
+    let reading = tokio::spawn(async move {
+        let mut received = Vec::with_capacity(MESSAGES);
+        while received.len() < MESSAGES {
+            received.push(receiver.recv_text().await);
+        }
+        nothing_pending(&mut receiver).await;
+        received
+    });
+    for chunk in 0..MESSAGES / 500 {
+        for n in chunk * 500..(chunk + 1) * 500 {
+            sender.send_text(&format!("room:r:{n}")).await;
+        }
+        for _ in 0..500 {
+            assert_eq!(sender.recv_text().await, "sent to 0");
+        }
+    }
+    let received = reading.await.expect("the receiver read everything");
+    let first_wrong = (0..MESSAGES).find(|&n| received[n] != n.to_string());
+    assert_eq!(
+        first_wrong, None,
+        "a message lost, duplicated or out of order"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_unreachable_at_start_fails_clearly_unless_degraded() {
+    let mut redis = RedisServer::start();
+    redis.kill();
+    let error = RedisBackplane::connect(&redis.url()).await.unwrap_err();
+    assert!(matches!(error, RedisError::Unreachable { .. }), "{error:?}");
+    let message = error.to_string();
+    assert!(
+        message.contains("cannot reach Redis at 127.0.0.1:") && message.contains("start_degraded"),
+        "{message}"
+    );
+    let bad_url = RedisBackplane::connect("http://nowhere").await.unwrap_err();
+    assert!(
+        matches!(bad_url, RedisError::InvalidUrl { .. }),
+        "{bad_url:?}"
+    );
+
+    // Degraded: serves alone, then joins the cluster once Redis answers.
+    let url = redis.url();
+    let a = Instance::start_with(move || async move {
+        RedisBackplane::builder(&url)
+            .start_degraded()
+            .connect()
+            .await
+            .expect("a degraded start")
+    });
+    let mut a1 = a.client("/hub/a").await;
+    let mut a2 = a.client("/hub/a").await;
+    a1.send_text("all:alone").await;
+    assert_eq!(a2.recv_text().await, "alone");
+    redis.restart();
+    let b = Instance::start(&redis.url());
+    let mut b1 = b.client("/hub/b").await;
+    until(&mut b1, "count", "3").await;
+    until(&mut a1, "count", "3").await;
+}

@@ -1,0 +1,93 @@
+//! A real `redis-server` for the backplane tests, on a free port of 127.0.0.1, started and
+//! killed by the test. A missing binary fails the test: these tests never pretend to pass.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A `redis-server` process; killed when dropped.
+pub struct RedisServer {
+    port: u16,
+    process: Option<Child>,
+}
+
+impl RedisServer {
+    /// Starts a Redis that keeps nothing on disk, and waits until it answers.
+    pub fn start() -> Self {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .expect("a free port on 127.0.0.1")
+            .port();
+        let mut server = Self {
+            port,
+            process: None,
+        };
+        server.restart();
+        server
+    }
+
+    /// `redis://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// Kills the server at once (SIGKILL): no goodbye to its clients.
+    pub fn kill(&mut self) {
+        if let Some(mut process) = self.process.take() {
+            process.kill().ok();
+            process.wait().ok();
+        }
+    }
+
+    /// Starts the server again on the same port, empty, and waits until it answers.
+    pub fn restart(&mut self) {
+        self.kill();
+        let process = Command::new("redis-server")
+            .args(["--bind", "127.0.0.1", "--port", &self.port.to_string()])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|error| {
+                panic!(
+                    "cannot run `redis-server` ({error}): the `redis` feature's tests need a real \
+                     Redis; install it (Debian: `apt-get install -y redis-server`)"
+                )
+            });
+        self.process = Some(process);
+        self.wait_until_ready();
+    }
+
+    /// Waits until the server answers a PING (it takes a few milliseconds to start).
+    fn wait_until_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            match self.ping() {
+                Ok(()) => return,
+                Err(_) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                Err(error) => panic!("redis-server on port {} never answered: {error}", self.port),
+            }
+        }
+    }
+
+    fn ping(&self) -> std::io::Result<()> {
+        let mut redis = TcpStream::connect(("127.0.0.1", self.port))?;
+        redis.set_read_timeout(Some(Duration::from_secs(1)))?;
+        redis.write_all(b"PING\r\n")?;
+        let mut answer = [0; 7];
+        redis.read_exact(&mut answer)?;
+        if &answer == b"+PONG\r\n" {
+            Ok(())
+        } else {
+            Err(std::io::Error::other("not a PONG (still loading?)"))
+        }
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
