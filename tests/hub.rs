@@ -6,7 +6,7 @@ use common::commands::Commands;
 use common::raw::RawClient;
 use gateway::prelude::*;
 use gateway::test::{start, Client, WAIT};
-use gateway::{CloseSummary, Hub, Observer, SlowConsumer};
+use gateway::{CloseSummary, Observer, SlowConsumer};
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 
