@@ -145,7 +145,7 @@ async fn two_instances_act_as_one_hub() {
     // Rooms and their members span instances.
     assert_eq!(a1.ask("join:lobby").await, "joined");
     assert_eq!(b1.ask("join:lobby").await, "joined");
-    let mut lobby = vec![a1.ask("id").await, b1.ask("id").await];
+    let mut lobby = [a1.ask("id").await, b1.ask("id").await];
     lobby.sort();
     until(&mut b2, "members:lobby", &lobby.join(",")).await;
     until(&mut a2, "members:lobby", &lobby.join(",")).await;
@@ -195,7 +195,7 @@ async fn an_instance_that_dies_leaves_the_presence_within_the_bound() {
     let mut b2 = b.client("/hub/b").await;
     assert_eq!(b1.ask("join:lobby").await, "joined");
     assert_eq!(b2.ask("join:lobby").await, "joined");
-    let mut lobby = vec![b1.ask("id").await, b2.ask("id").await];
+    let mut lobby = [b1.ask("id").await, b2.ask("id").await];
     lobby.sort();
     until(&mut a1, "count", "3").await;
     until(&mut a1, "members:lobby", &lobby.join(",")).await;
