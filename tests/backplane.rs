@@ -4,13 +4,18 @@
 //! Needs `redis-server` (Debian: `apt-get install -y redis-server`); run with
 //! `cargo test --features redis --test backplane`.
 
+#[allow(dead_code)]
+#[path = "../examples/chat/main.rs"]
+mod chat;
 mod common;
 
+use common::chat_wire::{event, join, next_matching};
 use common::commands::Commands;
 use common::redis::RedisServer;
 use gateway::prelude::*;
 use gateway::test::{start, Client, WAIT};
 use gateway::{RedisBackplane, RedisError};
+use serde_json::json;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -20,21 +25,32 @@ struct Instance {
     runtime: Option<tokio::runtime::Runtime>,
 }
 
+async fn connect(redis_url: &str) -> RedisBackplane {
+    RedisBackplane::connect(redis_url)
+        .await
+        .expect("connect to the test's Redis")
+}
+
+/// The app the tests drive: `Commands`, with room for every message a test sends at once.
+fn commands(backplane: RedisBackplane) -> App {
+    App::new()
+        .backplane(backplane)
+        .outbound_queue(100_000)
+        .controller(Commands)
+}
+
 impl Instance {
     /// Serves `Commands` with a Redis backplane; panics when Redis is unreachable.
     fn start(redis_url: &str) -> Self {
         let url = redis_url.to_owned();
-        Self::start_with(move || async move {
-            RedisBackplane::connect(&url)
-                .await
-                .expect("connect to the test's Redis")
-        })
+        Self::serve(move || async move { commands(connect(&url).await) })
     }
 
-    fn start_with<F, B>(backplane: F) -> Self
+    /// Serves the app `make` builds, on a runtime of the instance's own.
+    fn serve<F, A>(make: F) -> Self
     where
-        F: FnOnce() -> B + Send + 'static,
-        B: std::future::Future<Output = RedisBackplane>,
+        F: FnOnce() -> A + Send + 'static,
+        A: std::future::Future<Output = App>,
     {
         // A runtime of its own can only be built and entered outside the test's runtime.
         std::thread::spawn(move || {
@@ -43,13 +59,7 @@ impl Instance {
                 .enable_all()
                 .build()
                 .expect("a runtime for the instance");
-            let addr = runtime.block_on(async {
-                let app = App::new()
-                    .backplane(backplane().await)
-                    .outbound_queue(100_000)
-                    .controller(Commands);
-                start(app).await
-            });
+            let addr = runtime.block_on(async { start(make().await).await });
             Instance {
                 addr,
                 runtime: Some(runtime),
@@ -323,12 +333,9 @@ async fn redis_unreachable_at_start_fails_clearly_unless_degraded() {
 
     // Degraded: serves alone, then joins the cluster once Redis answers.
     let url = redis.url();
-    let a = Instance::start_with(move || async move {
-        RedisBackplane::builder(&url)
-            .start_degraded()
-            .connect()
-            .await
-            .expect("a degraded start")
+    let a = Instance::serve(move || async move {
+        let degraded = RedisBackplane::builder(&url).start_degraded().connect();
+        commands(degraded.await.expect("a degraded start"))
     });
     let mut a1 = a.client("/hub/a").await;
     let mut a2 = a.client("/hub/a").await;
@@ -339,4 +346,53 @@ async fn redis_unreachable_at_start_fails_clearly_unless_degraded() {
     let mut b1 = b.client("/hub/b").await;
     until(&mut b1, "count", "3").await;
     until(&mut a1, "count", "3").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_chat_example_spans_instances() {
+    let redis = RedisServer::start();
+    let [a, b] = [redis.url(), redis.url()].map(|url| {
+        Instance::serve(move || async move { chat::app().backplane(connect(&url).await) })
+    });
+    let mut ada = a.client("/chat").await;
+    let mut bob = b.client("/chat").await;
+    assert_eq!(
+        join(&mut bob, "lobby", "bob", 1).await["data"]["members"],
+        json!(["bob"])
+    );
+
+    // Ada's instance learns of bob's join through Redis; her ack lists him once it has.
+    let started = Instant::now();
+    let mut id = 1;
+    loop {
+        id += 1;
+        let ack = join(&mut ada, "lobby", "ada", id).await;
+        if ack["data"]["members"] == json!(["ada", "bob"]) {
+            break;
+        }
+        assert!(
+            started.elapsed() < WAIT,
+            "ada's ack never listed bob: {ack}"
+        );
+    }
+
+    ada.send_text(&json!({"event": "message", "data": {"text": "hi bob"}}).to_string())
+        .await;
+    let message = next_matching(&mut bob, event("message")).await;
+    assert_eq!(
+        message["data"],
+        json!({"from": "ada", "room": "lobby", "text": "hi bob"})
+    );
+
+    // The user count is the cluster's.
+    bob.send_text(&json!({"event": "leave"}).to_string()).await;
+    next_matching(&mut ada, |message| {
+        message["event"] == "users" && message["data"]["count"] == 2
+    })
+    .await;
+    bob.close().await;
+    next_matching(&mut ada, |message| {
+        message["event"] == "users" && message["data"]["count"] == 1
+    })
+    .await;
 }

@@ -5,30 +5,11 @@
 mod chat;
 mod common;
 
+use common::chat_wire::{event, join, next_matching};
 use gateway::test::{start, Client};
-use serde_json::{json, Value};
+use serde_json::json;
 use std::net::SocketAddr;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-/// Reads messages until one matches `wanted`, skipping user counts and the like.
-async fn next_matching(client: &mut Client, wanted: impl Fn(&Value) -> bool) -> Value {
-    loop {
-        let message = client.recv_json().await;
-        if wanted(&message) {
-            return message;
-        }
-    }
-}
-
-fn event(name: &'static str) -> impl Fn(&Value) -> bool {
-    move |message| message["event"] == name
-}
-
-async fn join(client: &mut Client, room: &str, name: &str, id: u64) -> Value {
-    let request = json!({"event": "join", "data": {"room": room, "name": name}, "id": id});
-    client.send_text(&request.to_string()).await;
-    next_matching(client, |message| message["ack"] == id).await
-}
 
 #[tokio::test]
 async fn join_answers_with_the_sorted_members_and_messages_reach_the_others_in_the_room() {

@@ -3,6 +3,13 @@
 //! `cargo run --example chat`, then open http://127.0.0.1:8080/ in two browser tabs (set `PORT`
 //! to move it). `curl -d 'hello all' http://127.0.0.1:8080/announce` speaks to everyone.
 //!
+//! Several instances behind one Redis act as one chat: run each with
+//! `REDIS_URL=redis://127.0.0.1:6379 PORT=8081 cargo run --example chat --features redis`
+//! (another `PORT` each). Rooms, member lists and the user count then span the instances.
+//!
+//! The chat keeps no state of its own: a client's room is its hub room, its name its presence
+//! text, so everything it knows is what the hub (and with a backplane, the cluster) knows.
+//!
 //! Wire contract on `/chat`:
 //! - `{"event":"join","data":{"room":R,"name":N},"id":K}` → `{"ack":K,"data":{"members":[..]}}`
 //!   (the names in R, sorted, N included); a client is in one room at a time;
@@ -17,8 +24,6 @@ use axum::routing::{get, post};
 use gateway::prelude::*;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use std::collections::HashMap;
-use std::sync::Mutex;
 
 const CHAT: &str = "/chat";
 
@@ -38,38 +43,26 @@ struct Say {
     text: String,
 }
 
-/// Who is where: the chat's own state, next to the hub's rooms.
-#[derive(Default)]
-pub struct ChatGateway {
-    seats: Mutex<HashMap<ConnectionId, Seat>>,
-}
-
-#[derive(Clone)]
-struct Seat {
-    name: String,
-    room: String,
-}
+/// The chat; who is where lives in the hub.
+pub struct ChatGateway;
 
 #[gateway("chat", ping = "20s", max_message = "16KiB")]
 impl ChatGateway {
     #[subscribe("join")]
     async fn join(&self, #[body] join: Json<Join>, conn: Connection, hub: Hub) -> Ack<Members> {
         let Json(Join { room, name }) = join;
-        if let Some(previous) = self.seat_of(conn.id()) {
-            conn.leave(&previous.room);
-        }
+        leave_room(&conn);
+        conn.set_presence(&name);
         conn.join(&room);
-        self.seats().insert(
-            conn.id(),
-            Seat {
-                name,
-                room: room.clone(),
-            },
-        );
         announce_users(&hub);
-        Ack(Members {
-            members: self.names_in(&room),
-        })
+        let mut members: Vec<String> = hub
+            .room(&room)
+            .presence()
+            .into_iter()
+            .filter_map(|(_, name)| name)
+            .collect();
+        members.sort();
+        Ack(Members { members })
     }
 
     #[subscribe("message")]
@@ -79,52 +72,34 @@ impl ChatGateway {
         conn: Connection,
         hub: Hub,
     ) -> Result<(), WsError> {
-        let seat = self
-            .seat_of(conn.id())
+        let room = conn
+            .rooms()
+            .pop()
             .ok_or_else(|| WsError::bad_request("join a room before sending messages"))?;
         let message = json!({
             "event": "message",
-            "data": {"from": seat.name, "room": seat.room, "text": say.0.text},
+            "data": {"from": conn.presence(), "room": room, "text": say.0.text},
         });
-        hub.room(&seat.room).except(conn.id()).send_json(&message)?;
+        hub.room(&room).except(conn.id()).send_json(&message)?;
         Ok(())
     }
 
     #[subscribe("leave")]
     async fn leave(&self, conn: Connection, hub: Hub) {
-        if let Some(seat) = self.seats().remove(&conn.id()) {
-            conn.leave(&seat.room);
-        }
+        leave_room(&conn);
         announce_users(&hub);
     }
 
     #[on_disconnect]
-    async fn left(&self, conn: Connection, hub: Hub) {
-        self.seats().remove(&conn.id());
+    async fn left(&self, hub: Hub) {
         announce_users(&hub);
     }
 }
 
-impl ChatGateway {
-    fn seats(&self) -> std::sync::MutexGuard<'_, HashMap<ConnectionId, Seat>> {
-        self.seats
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
-    fn seat_of(&self, id: ConnectionId) -> Option<Seat> {
-        self.seats().get(&id).cloned()
-    }
-
-    fn names_in(&self, room: &str) -> Vec<String> {
-        let mut names: Vec<String> = self
-            .seats()
-            .values()
-            .filter(|seat| seat.room == room)
-            .map(|seat| seat.name.clone())
-            .collect();
-        names.sort();
-        names
+/// A client is in one room at a time.
+fn leave_room(conn: &Connection) {
+    for room in conn.rooms() {
+        conn.leave(&room);
     }
 }
 
@@ -138,7 +113,7 @@ fn announce_users(hub: &Hub) {
 
 /// The chat: the gateway, its page, and `POST /announce`.
 pub fn app() -> App {
-    let app = App::new().controller(ChatGateway::default());
+    let app = App::new().controller(ChatGateway);
     let hub = app.hub();
     app.route("/", get(|| async { Html(include_str!("index.html")) }))
         .route(
@@ -152,13 +127,32 @@ pub fn app() -> App {
         )
 }
 
+/// The app, joined to the other instances through Redis when `REDIS_URL` is set.
+async fn clustered(app: App) -> Result<App, Box<dyn std::error::Error>> {
+    let Ok(url) = std::env::var("REDIS_URL") else {
+        return Ok(app);
+    };
+    #[cfg(feature = "redis")]
+    {
+        let backplane = gateway::RedisBackplane::connect(&url).await?;
+        println!("instance {} of the cluster at {url}", backplane.instance());
+        Ok(app.backplane(backplane))
+    }
+    #[cfg(not(feature = "redis"))]
+    {
+        let _ = app;
+        Err(format!("REDIS_URL={url} needs the backplane: run with `--features redis`").into())
+    }
+}
+
 #[tokio::main]
-async fn main() -> std::io::Result<()> {
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let app = clustered(app()).await?;
     let port = std::env::var("PORT").unwrap_or_else(|_| "8080".to_owned());
     let listener = tokio::net::TcpListener::bind(format!("127.0.0.1:{port}")).await?;
     println!("listening on http://{}", listener.local_addr()?);
     let drained =
-        gateway::serve_on_with_shutdown(listener, app(), gateway::shutdown_signal()).await?;
+        gateway::serve_on_with_shutdown(listener, app, gateway::shutdown_signal()).await?;
     println!("drained {drained} connections");
     Ok(())
 }

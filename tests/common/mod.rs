@@ -2,6 +2,7 @@
 //! do, and an echo controller.
 #![allow(dead_code)] // each test binary uses a different subset
 
+pub mod chat_wire;
 pub mod commands;
 pub mod raw;
 pub mod redis;
