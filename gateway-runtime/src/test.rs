@@ -1,4 +1,4 @@
-//! Testing an app the way clients use it: [`start`] serves an [`App`](crate::App) on a free port of
+//! Testing an app the way clients use it: [`start`] serves an [`App`] on a free port of
 //! 127.0.0.1, and [`Client`] talks to it over a real WebSocket (tokio-tungstenite). Enable with
 //! the `test` feature, in `[dev-dependencies]`:
 //! `gateway = { version = "..", features = ["test"] }`.
