@@ -2,7 +2,8 @@
 //! binary as binary), `/broadcast` sends every text message to every `/broadcast` client, the
 //! sender included.
 //!
-//! `cargo run --release --example echo` (set `PORT` to move it off 9001).
+//! `cargo run --release --example echo` (set `PORT` to move it off 9001). With `--features redis`
+//! and `REDIS_URL` set, instances share their hub through Redis (the harness's cluster scenario).
 
 use gateway::prelude::*;
 
@@ -29,6 +30,16 @@ impl Echo {
 async fn main() -> std::io::Result<()> {
     let port = std::env::var("PORT").unwrap_or_else(|_| "9001".to_owned());
     let listener = tokio::net::TcpListener::bind(format!("127.0.0.1:{port}")).await?;
+    let app = App::new().controller(Echo);
+    #[cfg(feature = "redis")]
+    let app = match std::env::var("REDIS_URL") {
+        Ok(url) => app.backplane(
+            gateway::RedisBackplane::connect(&url)
+                .await
+                .map_err(std::io::Error::other)?,
+        ),
+        Err(_) => app,
+    };
     println!("listening on ws://{}", listener.local_addr()?);
-    gateway::serve_on(listener, App::new().controller(Echo)).await
+    gateway::serve_on(listener, app).await
 }

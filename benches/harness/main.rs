@@ -2,12 +2,16 @@
 //! buffer, and tuned with 4 KiB), measured alternately in one run.
 //!
 //! `cargo bench --bench harness` (all scenarios), or name some: `-- echo fanout idle handshakes`.
+//! `-- cluster` compares one gateway instance with two sharing a Redis (needs `redis-server`).
 //! `HARNESS_ROUNDS=3` sets how many rounds (the table shows medians), `HARNESS_IDLE=19000` the
 //! largest idle-connection count.
 //!
 //! Each server runs as its own process pinned to core 0 (when `taskset` exists); this generator
 //! runs on core 1 on a single-threaded runtime. Server CPU comes from /proc/PID/stat.
 
+#[allow(dead_code)]
+#[path = "../../tests/common/redis.rs"]
+mod redis_server;
 mod scenarios;
 mod server;
 mod stats;
@@ -17,6 +21,18 @@ use stats::{median, micros};
 use std::time::Duration;
 
 const WINDOW: Duration = Duration::from_secs(2);
+
+/// What a fan-out reports: name, whether lower is better, and the value.
+type Metric<T> = (&'static str, bool, fn(&T) -> f64);
+
+const FANOUT_METRICS: [Metric<scenarios::FanoutResult>; 4] = [
+    ("all delivered p50 ms", true, |r| r.p50.as_secs_f64() * 1e3),
+    ("all delivered p99 ms", true, |r| r.p99.as_secs_f64() * 1e3),
+    ("deliveries/s", false, |r| r.deliveries_per_second),
+    ("server CPU µs/delivery", true, |r| {
+        micros(r.server_cpu_per_delivery)
+    }),
+];
 
 /// One printed row: a metric's median per server, and whether lower is better.
 struct Row {
@@ -93,7 +109,7 @@ fn main() {
     if runs("fanout") {
         for (subscribers, messages) in [(1_000, 50), (10_000, 20)] {
             let results = measure(rounds, |server| {
-                runtime.block_on(scenarios::fanout(server, subscribers, messages))
+                runtime.block_on(scenarios::fanout(&[server], subscribers, messages))
             });
             let metric =
                 |name: &str, lower: bool, get: &dyn Fn(&scenarios::FanoutResult) -> f64| Row {
@@ -104,16 +120,9 @@ fn main() {
                         .collect(),
                     lower_is_better: lower,
                 };
-            rows.push(metric("all delivered p50 ms", true, &|r| {
-                r.p50.as_secs_f64() * 1e3
-            }));
-            rows.push(metric("all delivered p99 ms", true, &|r| {
-                r.p99.as_secs_f64() * 1e3
-            }));
-            rows.push(metric("deliveries/s", false, &|r| r.deliveries_per_second));
-            rows.push(metric("server CPU µs/delivery", true, &|r| {
-                micros(r.server_cpu_per_delivery)
-            }));
+            for (name, lower_is_better, get) in FANOUT_METRICS {
+                rows.push(metric(name, lower_is_better, &get));
+            }
             print_rows(&rows[rows.len() - 4..]);
         }
     }
@@ -154,6 +163,39 @@ fn main() {
 
     println!("\nsummary");
     print_rows(&rows);
+
+    if runs("cluster") {
+        cluster(&runtime, rounds);
+    }
+}
+
+/// Fan-out to 10,000 subscribers: one gateway instance, then two instances sharing a Redis
+/// (publisher and 5,000 subscribers on A, 5,000 on B). Servers and Redis share core 0.
+fn cluster(runtime: &tokio::runtime::Runtime, rounds: usize) {
+    let (subscribers, messages) = (10_000, 20);
+    let redis = redis_server::RedisServer::start();
+    server::pin(redis.pid(), 0);
+    let url = redis.url();
+    let gateway = SERVERS[0];
+    let mut single = Vec::new();
+    let mut pair = Vec::new();
+    for _ in 0..rounds {
+        let one = Server::start(gateway, 0);
+        single.push(runtime.block_on(scenarios::fanout(&[&one], subscribers, messages)));
+        drop(one);
+        let a = Server::start_with_env(gateway, 0, &[("REDIS_URL", &url)]);
+        let b = Server::start_with_env(gateway, 0, &[("REDIS_URL", &url)]);
+        pair.push(runtime.block_on(scenarios::fanout(&[&a, &b], subscribers, messages)));
+    }
+    println!(
+        "\n{:<58} {:>12} {:>12} {:>9}",
+        "fan-out to 10000, publisher on A", "1 instance", "A+B, Redis", "A+B/1"
+    );
+    for (metric, _, get) in FANOUT_METRICS {
+        let one = median(single.iter().map(get).collect());
+        let two = median(pair.iter().map(get).collect());
+        println!("{metric:<58} {one:>12.2} {two:>12.2} {:>9.2}", two / one);
+    }
 }
 
 /// Runs `scenario` against each server in turn, `rounds` times: results[server][round].

@@ -157,8 +157,13 @@ pub struct FanoutResult {
 
 /// One publisher, `subscribers` readers on `/broadcast`; each of `messages` 64-byte messages is
 /// published once the previous one reached everybody.
-pub async fn fanout(server: &Server, subscribers: usize, messages: usize) -> FanoutResult {
-    let clients = connect_many(server.addr, "/broadcast", subscribers).await;
+/// One publisher on the first server; `subscribers` spread evenly over `servers` (one server,
+/// or the instances of a cluster). Server CPU is the sum over the servers.
+pub async fn fanout(servers: &[&Server], subscribers: usize, messages: usize) -> FanoutResult {
+    let mut clients = Vec::with_capacity(subscribers);
+    for server in servers {
+        clients.extend(connect_many(server.addr, "/broadcast", subscribers / servers.len()).await);
+    }
     assert_eq!(clients.len(), subscribers, "not every subscriber connected");
     let received: Arc<Vec<AtomicUsize>> =
         Arc::new((0..=messages).map(|_| AtomicUsize::new(0)).collect());
@@ -186,7 +191,7 @@ pub async fn fanout(server: &Server, subscribers: usize, messages: usize) -> Fan
             }
         });
     }
-    let mut publisher = connect(server.addr, "/broadcast", Ipv4Addr::new(127, 0, 9, 1))
+    let mut publisher = connect(servers[0].addr, "/broadcast", Ipv4Addr::new(127, 0, 9, 1))
         .await
         .unwrap();
     // Every subscriber must be listening before the clock starts (axum subscribes after the 101).
@@ -200,7 +205,8 @@ pub async fn fanout(server: &Server, subscribers: usize, messages: usize) -> Fan
     let (mut sink, mut own_copies) = publisher.split();
     tokio::spawn(async move { while own_copies.next().await.is_some() {} });
     let mut durations = Vec::with_capacity(messages);
-    let server_before = server.cpu();
+    let servers_cpu = || servers.iter().map(|server| server.cpu()).sum::<Duration>();
+    let server_before = servers_cpu();
     for sequence in 1..=messages {
         let started = Instant::now();
         sink.send(Message::text(format!("m{sequence:08}{:<55}", "")))
@@ -209,7 +215,7 @@ pub async fn fanout(server: &Server, subscribers: usize, messages: usize) -> Fan
         complete.notified().await;
         durations.push(started.elapsed());
     }
-    let server_cpu = server.cpu() - server_before;
+    let server_cpu = servers_cpu() - server_before;
     let total: Duration = durations.iter().sum();
     FanoutResult {
         server_cpu_per_delivery: server_cpu / (subscribers * messages) as u32,

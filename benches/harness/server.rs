@@ -40,6 +40,11 @@ impl Server {
     /// Starts `kind` on a free port, on `core` when `taskset` exists, with the open-file limit
     /// raised to the hard limit.
     pub fn start(kind: Kind, core: usize) -> Server {
+        Self::start_with_env(kind, core, &[])
+    }
+
+    /// As [`Server::start`], with extra environment variables (`REDIS_URL`).
+    pub fn start_with_env(kind: Kind, core: usize, env: &[(&str, &str)]) -> Server {
         let binary = format!(
             "{}/target/release/examples/{}",
             env!("CARGO_MANIFEST_DIR"),
@@ -60,6 +65,7 @@ impl Server {
         if let Some(bytes) = kind.read_buffer {
             command.env("READ_BUFFER", bytes.to_string());
         }
+        command.envs(env.iter().copied());
         let mut child = command.spawn().expect("start the server");
         let mut line = String::new();
         BufReader::new(child.stdout.take().unwrap())
@@ -121,27 +127,29 @@ pub fn has_taskset() -> bool {
 
 /// Pins this process (all its threads) to `core`.
 pub fn pin_self(core: usize) {
+    pin(std::process::id(), core);
+}
+
+/// Pins a process (all its threads) to `core`, when `taskset` exists.
+pub fn pin(pid: u32, core: usize) {
     if has_taskset() {
         Command::new("taskset")
-            .args([
-                "-a",
-                "-p",
-                "-c",
-                &core.to_string(),
-                &std::process::id().to_string(),
-            ])
+            .args(["-a", "-p", "-c", &core.to_string(), &pid.to_string()])
             .stdout(Stdio::null())
             .status()
             .ok();
     }
 }
 
-/// Builds the server examples in release mode (the harness runs them as separate processes).
+/// Builds the server examples in release mode (the harness runs them as separate processes),
+/// the gateway one with the Redis backplane for the cluster scenario.
 pub fn build_servers() {
     let status = Command::new(env!("CARGO"))
         .args([
             "build",
             "--release",
+            "--features",
+            "redis",
             "--example",
             "echo",
             "--example",

@@ -32,6 +32,11 @@ impl RedisServer {
         format!("redis://127.0.0.1:{}", self.port)
     }
 
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.process.as_ref().map_or(0, Child::id)
+    }
+
     /// Kills the server at once (SIGKILL): no goodbye to its clients.
     pub fn kill(&mut self) {
         if let Some(mut process) = self.process.take() {
