@@ -161,8 +161,10 @@ fn main() {
         print_rows(&rows[rows.len() - 1..]);
     }
 
-    println!("\nsummary");
-    print_rows(&rows);
+    if !rows.is_empty() {
+        println!("\nsummary");
+        print_rows(&rows);
+    }
 
     if runs("cluster") {
         cluster(&runtime, rounds);
