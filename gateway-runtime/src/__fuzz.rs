@@ -50,3 +50,14 @@ pub fn origin(data: &[u8]) {
     }
     let _ = crate::origin::OriginPolicy::default().admits(&headers);
 }
+
+/// A backplane frame as read from Redis (feature `redis`): decoding never panics, and what
+/// decodes encodes back to a frame that decodes the same.
+#[cfg(feature = "redis")]
+pub fn backplane_frame(data: &[u8]) {
+    use crate::backplane::{decode, encode};
+    if let Ok((origin, event)) = decode(bytes::Bytes::copy_from_slice(data)) {
+        let again = decode(bytes::Bytes::from(encode(origin, &event)));
+        assert_eq!(again, Ok((origin, event)));
+    }
+}

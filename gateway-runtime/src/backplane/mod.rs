@@ -8,7 +8,7 @@ mod wire;
 #[cfg(feature = "redis")]
 pub use self::redis::{RedisBackplane, RedisBackplaneBuilder, RedisError};
 #[cfg(feature = "redis")]
-use wire::{decode, encode};
+pub(crate) use wire::{decode, encode};
 
 use crate::connection::ConnectionId;
 use crate::hub::{Scope, WeakHub};
