@@ -396,3 +396,54 @@ async fn the_chat_example_spans_instances() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn presence_stays_right_when_the_queue_to_redis_overflows() {
+    let redis = RedisServer::start();
+    let url = redis.url();
+    let a = Instance::serve(move || async move {
+        let small = RedisBackplane::builder(&url).outbox(16, 1 << 20).connect();
+        commands(small.await.expect("connect to the test's Redis"))
+    });
+    let b = Instance::start(&redis.url());
+    let mut a1 = a.client("/hub/a").await;
+    let mut b1 = b.client("/hub/b").await;
+    assert_eq!(a1.ask("join:before").await, "joined");
+    let a1_id = a1.ask("id").await;
+    until(&mut b1, "members:before", &a1_id).await;
+
+    // While Redis holds every command, A's queue overflows: some sends and the room change
+    // after them are dropped.
+    assert_eq!(redis.command("CLIENT PAUSE 1500 ALL").unwrap(), "+OK");
+    for _ in 0..40 {
+        assert_eq!(a1.ask("path:/nowhere:x").await, "sent to 0");
+    }
+    assert_eq!(a1.ask("leave:before").await, "left");
+    assert_eq!(a1.ask("join:after").await, "joined");
+
+    // Once Redis answers again, A announces itself whole and B's picture is right.
+    until(&mut b1, "members:after", &a1_id).await;
+    until(&mut b1, "members:before", "").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn presence_is_rewritten_when_redis_loses_it() {
+    let redis = RedisServer::start();
+    let a = Instance::start(&redis.url());
+    let mut a1 = a.client("/hub/a").await;
+    assert_eq!(a1.ask("join:lobby").await, "joined");
+    let a1_id = a1.ask("id").await;
+    let b = Instance::start(&redis.url());
+    let mut b1 = b.client("/hub/b").await;
+    until(&mut b1, "members:lobby", &a1_id).await;
+
+    // Redis forgets everything (a flush, an eviction) while both instances stay connected.
+    assert_eq!(redis.command("FLUSHALL").unwrap(), "+OK");
+
+    // Within a heartbeat A notices its claim is gone and writes its clients again, so an
+    // instance that starts now learns of them.
+    let c = Instance::start(&redis.url());
+    let mut c1 = c.client("/hub/a").await;
+    until(&mut c1, "members:lobby", &a1_id).await;
+    until(&mut c1, "count", "3").await;
+}

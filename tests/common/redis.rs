@@ -1,7 +1,7 @@
 //! A real `redis-server` for the backplane tests, on a free port of 127.0.0.1, started and
 //! killed by the test. A missing binary fails the test: these tests never pretend to pass.
 
-use std::io::{Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -77,16 +77,21 @@ impl RedisServer {
         }
     }
 
-    fn ping(&self) -> std::io::Result<()> {
+    /// Runs one command (inline syntax: `FLUSHALL`, `CLIENT PAUSE 1000`); returns the first
+    /// line of the reply.
+    pub fn command(&self, command: &str) -> std::io::Result<String> {
         let mut redis = TcpStream::connect(("127.0.0.1", self.port))?;
         redis.set_read_timeout(Some(Duration::from_secs(1)))?;
-        redis.write_all(b"PING\r\n")?;
-        let mut answer = [0; 7];
-        redis.read_exact(&mut answer)?;
-        if &answer == b"+PONG\r\n" {
-            Ok(())
-        } else {
-            Err(std::io::Error::other("not a PONG (still loading?)"))
+        redis.write_all(format!("{command}\r\n").as_bytes())?;
+        let mut reply = String::new();
+        BufReader::new(redis).read_line(&mut reply)?;
+        Ok(reply.trim_end().to_owned())
+    }
+
+    fn ping(&self) -> std::io::Result<()> {
+        match self.command("PING")?.as_str() {
+            "+PONG" => Ok(()),
+            other => Err(std::io::Error::other(format!("not a PONG: {other}"))),
         }
     }
 }

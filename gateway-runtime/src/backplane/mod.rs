@@ -33,7 +33,7 @@ pub struct LocalBackplane;
 impl Backplane for LocalBackplane {}
 
 impl sealed::Link for LocalBackplane {
-    fn attach(&self, _: WeakHub) -> Option<Attached> {
+    fn attach(&self) -> Option<Attached> {
         None
     }
 }
@@ -45,6 +45,8 @@ pub struct Attached {
     pub instance: u16,
     /// Where the hub hands what other instances must hear about.
     pub outbox: Arc<dyn Fn(Event) + Send + Sync>,
+    /// Starts carrying traffic; called once the hub is ready to receive it.
+    pub start: Box<dyn FnOnce(WeakHub) + Send>,
 }
 
 /// The highest instance number (0 is a single instance's).
@@ -83,10 +85,24 @@ pub enum Event {
     Announce,
 }
 
+impl Event {
+    /// The client a presence fact is about.
+    pub(crate) fn member(&self) -> Option<ConnectionId> {
+        match self {
+            Event::Connected { id, .. }
+            | Event::Disconnected { id, .. }
+            | Event::Joined { id, .. }
+            | Event::Left { id, .. }
+            | Event::Presence { id, .. } => Some(*id),
+            _ => None,
+        }
+    }
+}
+
 pub(crate) mod sealed {
     /// What a backplane does; not implementable outside this crate.
     pub trait Link: Send + Sync + 'static {
-        /// Starts carrying traffic for `hub`; `None` when there is nothing to carry.
-        fn attach(&self, hub: crate::hub::WeakHub) -> Option<super::Attached>;
+        /// Connects the backplane to a hub; `None` when there is nothing to carry.
+        fn attach(&self) -> Option<super::Attached>;
     }
 }

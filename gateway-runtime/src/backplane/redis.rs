@@ -16,14 +16,14 @@
 use super::sealed::Link;
 use super::{decode, encode, Attached, Backplane, Event, MAX_INSTANCE};
 use crate::connection::ConnectionId;
-use crate::hub::WeakHub;
+use crate::hub::{Cluster, WeakHub};
 use bytes::Bytes;
 use futures_util::StreamExt;
 use redis::aio::MultiplexedConnection;
 use redis::{AsyncCommands, AsyncConnectionConfig, Client, Pipeline};
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hasher, RandomState};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -86,16 +86,18 @@ pub enum RedisError {
 ///   across instances.
 /// - Connects, disconnects, joins, leaves and presence texts are published and kept in Redis, so
 ///   every instance knows every client; an instance that dies without cleaning up is forgotten
-///   within 12 s ([`LIVENESS`](RedisBackplane::LIVENESS) after its last [`HEARTBEAT`](RedisBackplane::HEARTBEAT)).
-/// - Sending never waits for Redis: events wait in a queue of [`OUTBOX`](RedisBackplane::OUTBOX) and go out in
-///   pipelined batches. A slow instance never blocks the others: Redis disconnects a
-///   subscriber that falls too far behind, which then reconnects.
+///   within 12 s ([`LIVENESS`](RedisBackplane::LIVENESS) after its last
+///   [`HEARTBEAT`](RedisBackplane::HEARTBEAT)).
+/// - Sending never waits for Redis: events wait in a bounded queue (see
+///   [`RedisBackplaneBuilder::outbox`]) and go out in pipelined batches, so neither a slow Redis
+///   nor a slow instance ever blocks a handler or another instance.
 ///
 /// **When Redis goes away**, local delivery goes on. The backplane reconnects by itself (within
 /// a second of Redis being back), re-announces its clients and reloads the others'. Sends made
-///   meanwhile wait in the queue and go out on reconnect (beyond [`OUTBOX`](RedisBackplane::OUTBOX) events they are
-/// dropped, with a warning); what other instances publish while this one is disconnected does
-/// not reach it (Redis pub/sub keeps nothing).
+/// meanwhile wait in the queue and go out on reconnect; what does not fit is dropped with a
+/// warning (the presence is then re-announced whole, so it stays right), and the batch being
+/// written when the connection broke is lost. What other instances publish while this one is
+/// disconnected does not reach it (Redis pub/sub keeps nothing).
 pub struct RedisBackplane {
     /// Taken by the app the backplane is given to.
     link: Mutex<Option<RedisLink>>,
@@ -108,6 +110,14 @@ pub struct RedisBackplaneBuilder {
     url: String,
     namespace: String,
     start_degraded: bool,
+    outbox: Outbox,
+}
+
+/// How much may wait for Redis.
+#[derive(Debug, Clone, Copy)]
+struct Outbox {
+    events: usize,
+    bytes: usize,
 }
 
 impl RedisBackplaneBuilder {
@@ -124,6 +134,17 @@ impl RedisBackplaneBuilder {
     /// one in 65,535 per other instance.
     pub fn start_degraded(mut self) -> Self {
         self.start_degraded = true;
+        self
+    }
+
+    /// How much may wait for Redis while it is slow or unreachable: `events` hub operations
+    /// (default [`RedisBackplane::OUTBOX`]) holding at most `bytes` of message payload (default
+    /// [`RedisBackplane::OUTBOX_BYTES`]). Beyond that, new events are dropped with a warning.
+    pub fn outbox(mut self, events: usize, bytes: usize) -> Self {
+        self.outbox = Outbox {
+            events: events.max(1),
+            bytes,
+        };
         self
     }
 
@@ -159,6 +180,7 @@ impl RedisBackplaneBuilder {
                 keys,
                 instance,
                 token,
+                outbox: self.outbox,
             })),
             instance,
         })
@@ -174,9 +196,11 @@ impl RedisBackplane {
     /// of the others within `LIVENESS + HEARTBEAT` (12 s).
     pub const LIVENESS: Duration = Duration::from_secs(10);
 
-    /// How many events may wait for Redis (while it is slow or unreachable) before new ones are
-    /// dropped.
+    /// How many events may wait for Redis by default (see [`RedisBackplaneBuilder::outbox`]).
     pub const OUTBOX: usize = 65_536;
+
+    /// How many payload bytes may wait for Redis by default: 64 MiB.
+    pub const OUTBOX_BYTES: usize = 64 << 20;
 
     /// Connects to the Redis at `url` (`redis://host:port`, `redis://:password@host:port/db`)
     /// with the default settings; see [`builder`](Self::builder).
@@ -193,6 +217,10 @@ impl RedisBackplane {
             url: url.to_owned(),
             namespace: "gateway".to_owned(),
             start_degraded: false,
+            outbox: Outbox {
+                events: Self::OUTBOX,
+                bytes: Self::OUTBOX_BYTES,
+            },
         }
     }
 
@@ -213,28 +241,68 @@ impl std::fmt::Debug for RedisBackplane {
 impl Backplane for RedisBackplane {}
 
 impl Link for RedisBackplane {
-    fn attach(&self, hub: WeakHub) -> Option<Attached> {
+    fn attach(&self) -> Option<Attached> {
         let link = self
             .link
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .take()?;
-        let (sender, events) = mpsc::channel(RedisBackplane::OUTBOX);
-        let full = AtomicBool::new(false);
-        let outbox = move |event: Event| match sender.try_send(event) {
-            Ok(()) => full.store(false, Ordering::Relaxed),
-            Err(mpsc::error::TrySendError::Full(_)) => {
-                if !full.swap(true, Ordering::Relaxed) {
-                    tracing::warn!("backplane queue full (Redis slow or unreachable): dropping");
+        let Outbox {
+            events: capacity,
+            bytes: budget,
+        } = link.outbox;
+        let (sender, events) = mpsc::channel(capacity);
+        let backlog = Arc::new(Backlog::default());
+        let outbox = {
+            let backlog = Arc::clone(&backlog);
+            move |event: Event| {
+                let bytes = queued_bytes(&event);
+                let before = backlog.bytes.fetch_add(bytes, Ordering::Relaxed);
+                if before + bytes > budget || sender.try_send(event).is_err() {
+                    backlog.bytes.fetch_sub(bytes, Ordering::Relaxed);
+                    backlog.overflowed();
                 }
             }
-            Err(mpsc::error::TrySendError::Closed(_)) => {}
         };
-        tokio::spawn(link.run(hub, events));
         Some(Attached {
             instance: self.instance,
             outbox: Arc::new(outbox),
+            start: Box::new(move |hub| {
+                tokio::spawn(link.run(hub, events, backlog));
+            }),
         })
+    }
+}
+
+/// What waits between the hub and Redis, besides the events themselves.
+#[derive(Default)]
+struct Backlog {
+    /// Payload bytes queued.
+    bytes: AtomicUsize,
+    /// An event was dropped since the last announce: the others' picture of this instance may
+    /// have a gap, so it is announced whole again.
+    gap: AtomicBool,
+}
+
+impl Backlog {
+    fn overflowed(&self) {
+        if !self.gap.swap(true, Ordering::Relaxed) {
+            tracing::warn!("backplane queue full (Redis slow or unreachable): dropping events");
+        }
+    }
+
+    /// Accounts for events taken off the queue.
+    fn taken(&self, events: &[Event]) {
+        let bytes = events.iter().map(queued_bytes).sum();
+        self.bytes.fetch_sub(bytes, Ordering::Relaxed);
+    }
+}
+
+/// What an event counts against the outbox's bytes: its payload.
+fn queued_bytes(event: &Event) -> usize {
+    match event {
+        Event::Deliver { message, .. } | Event::DeliverTo { message, .. } => message.len(),
+        _ => 0,
     }
 }
 
@@ -326,6 +394,7 @@ struct RedisLink {
     keys: Keys,
     instance: u16,
     token: u64,
+    outbox: Outbox,
 }
 
 /// Why a session with Redis ended.
@@ -344,11 +413,16 @@ impl From<redis::RedisError> for Ended {
 
 impl RedisLink {
     /// Carries events until the app is gone, reconnecting whenever Redis goes away.
-    async fn run(self, hub: WeakHub, mut events: mpsc::Receiver<Event>) {
+    async fn run(self, hub: WeakHub, mut events: mpsc::Receiver<Event>, backlog: Arc<Backlog>) {
+        let mut session = Session {
+            link: &self,
+            hub,
+            backlog,
+        };
         let mut backoff = Duration::from_millis(50);
         let mut lost_at: Option<Instant> = None;
         loop {
-            match self.session(&hub, &mut events, &mut lost_at).await {
+            match session.run(&mut events, &mut lost_at).await {
                 Ended::AppGone => return,
                 Ended::Lost(error) => {
                     if lost_at.is_none() {
@@ -365,34 +439,43 @@ impl RedisLink {
             backoff = (backoff * 2).min(MAX_BACKOFF);
         }
     }
+}
 
-    /// One connection to Redis: subscribe, announce this instance, load the others, then carry
-    /// events both ways until something fails.
-    async fn session(
-        &self,
-        hub: &WeakHub,
+/// The backplane's task: one connection to Redis at a time.
+struct Session<'link> {
+    link: &'link RedisLink,
+    hub: WeakHub,
+    backlog: Arc<Backlog>,
+}
+
+impl Session<'_> {
+    /// One connection to Redis: subscribe, claim the instance number, announce this instance,
+    /// load the others, then carry events both ways until something fails.
+    async fn run(
+        &mut self,
         events: &mut mpsc::Receiver<Event>,
         lost_at: &mut Option<Instant>,
     ) -> Ended {
-        let mut redis = match connect(&self.client).await {
-            Ok(redis) => redis,
-            Err(error) => return Ended::Lost(error),
-        };
-        let mut pubsub = match tokio::time::timeout(TIMEOUT, self.client.get_async_pubsub()).await {
-            Ok(Ok(pubsub)) => pubsub,
+        let link = self.link;
+        let connected = tokio::time::timeout(TIMEOUT, async {
+            let redis = connect(&link.client).await?;
+            let mut pubsub = link.client.get_async_pubsub().await?;
+            pubsub.subscribe(link.keys.bus()).await?;
+            pubsub.subscribe(link.keys.inbox(link.instance)).await?;
+            Ok::<_, redis::RedisError>((redis, pubsub))
+        });
+        let (mut redis, pubsub) = match connected.await {
+            Ok(Ok(connected)) => connected,
             Ok(Err(error)) => return Ended::Lost(error),
             Err(_) => return Ended::Lost(timed_out()),
         };
-        let subscribed = async {
-            pubsub.subscribe(self.keys.bus()).await?;
-            pubsub.subscribe(self.keys.inbox(self.instance)).await?;
-            self.announce(hub, &mut redis).await?;
-            self.load_all(hub, &mut redis).await
+        let started = async {
+            self.claim(&mut redis).await?;
+            self.announce(events, &mut redis).await?;
+            self.load_all(&mut redis).await
         };
-        match subscribed.await {
-            Ok(true) => {}
-            Ok(false) => return Ended::AppGone,
-            Err(error) => return Ended::Lost(error),
+        if let Err(ended) = started.await {
+            return ended;
         }
         if let Some(lost_at) = lost_at.take() {
             tracing::info!(after = ?lost_at.elapsed(), "backplane reconnected to Redis");
@@ -405,7 +488,7 @@ impl RedisLink {
                 message = messages.next() => match message {
                     Some(message) => {
                         let frame = Bytes::copy_from_slice(message.get_payload_bytes());
-                        self.receive(hub, frame, &mut redis).await
+                        self.receive(frame, &mut redis).await
                     }
                     None => Err(Ended::Lost(connection_closed())),
                 },
@@ -413,9 +496,16 @@ impl RedisLink {
                     if count == 0 {
                         return Ended::AppGone;
                     }
-                    self.publish(batch.drain(..), &mut redis).await.map_err(Ended::from)
+                    self.backlog.taken(&batch);
+                    let published = self.publish(batch.drain(..), &mut redis).await;
+                    match published {
+                        Ok(()) if self.backlog.gap.load(Ordering::Relaxed) => {
+                            self.announce(events, &mut redis).await
+                        }
+                        other => other.map_err(Ended::from),
+                    }
                 }
-                _ = heartbeat.tick() => self.heartbeat(hub, &mut redis).await,
+                _ = heartbeat.tick() => self.heartbeat(events, &mut redis).await,
             };
             if let Err(ended) = step {
                 return ended;
@@ -423,99 +513,152 @@ impl RedisLink {
         }
     }
 
-    /// Rewrites this instance's clients into Redis (which may have restarted empty) and tells
-    /// the others to reload them.
-    async fn announce(
-        &self,
-        hub: &WeakHub,
-        redis: &mut MultiplexedConnection,
-    ) -> redis::RedisResult<()> {
-        let Some(hub) = hub.upgrade() else {
-            return Ok(());
-        };
-        let mut pipe = redis::pipe();
-        pipe.del(&self.keys.store(self.instance)).ignore();
-        for fact in hub.local_facts() {
-            self.store(&mut pipe, &fact);
+    /// Claims this instance's number again: Redis may have restarted empty, or (after a
+    /// degraded start) never have seen the claim.
+    async fn claim(&self, redis: &mut MultiplexedConnection) -> Result<(), Ended> {
+        let link = self.link;
+        let claimed: Option<String> = redis::cmd("SET")
+            .arg(link.keys.claim(link.instance))
+            .arg(link.token)
+            .arg("NX")
+            .arg("PX")
+            .arg(RedisBackplane::LIVENESS.as_millis() as u64)
+            .query_async(redis)
+            .await?;
+        if claimed.is_none() {
+            let owner: Option<u64> = redis.get(link.keys.claim(link.instance)).await?;
+            self.check_owner(owner);
         }
-        self.keep_alive(&mut pipe);
-        pipe.publish(self.keys.bus(), encode(self.instance, &Event::Announce))
-            .ignore();
-        pipe.query_async(redis).await
+        Ok(())
     }
 
-    /// Loads every other instance's clients; `false` when the app is gone.
-    async fn load_all(
+    /// Shouts when another instance holds this one's number: their connection ids collide.
+    fn check_owner(&self, owner: Option<u64>) {
+        if owner.is_some_and(|owner| owner != self.link.token) {
+            tracing::error!(
+                instance = self.link.instance,
+                "another instance claims this instance's number: connection ids may collide; \
+                 restart one of them"
+            );
+        }
+    }
+
+    /// Rewrites this instance's clients into Redis (which may have restarted empty, or dropped
+    /// events) and tells the others to reload them. Presence changes still queued are covered
+    /// by the rewrite and dropped; queued sends are published after it.
+    async fn announce(
         &self,
-        hub: &WeakHub,
+        events: &mut mpsc::Receiver<Event>,
         redis: &mut MultiplexedConnection,
-    ) -> redis::RedisResult<bool> {
-        let pattern = format!("{}:members:*", self.keys.namespace);
-        let mut instances = Vec::new();
+    ) -> Result<(), Ended> {
+        let hub = self.hub.upgrade().ok_or(Ended::AppGone)?;
+        let link = self.link;
+        let (facts, sends) = hub.local_facts(|| {
+            self.backlog.gap.store(false, Ordering::Relaxed);
+            let mut sends = Vec::new();
+            while let Ok(event) = events.try_recv() {
+                if event.member().is_none() {
+                    sends.push(event);
+                }
+            }
+            sends
+        });
+        drop(hub);
+        self.backlog.taken(&sends);
+        let mut pipe = redis::pipe();
+        pipe.atomic().del(&link.keys.store(link.instance)).ignore();
+        for fact in &facts {
+            link.store(&mut pipe, fact);
+        }
+        link.keep_alive(&mut pipe);
+        pipe.publish(link.keys.bus(), encode(link.instance, &Event::Announce))
+            .ignore();
+        pipe.query_async::<()>(redis).await?;
+        self.publish(sends.into_iter(), redis).await?;
+        Ok(())
+    }
+
+    /// Loads every other instance's clients, and forgets those of instances that have none
+    /// in Redis any more.
+    async fn load_all(&self, redis: &mut MultiplexedConnection) -> Result<(), Ended> {
+        let link = self.link;
+        let pattern = format!("{}:members:*", link.keys.namespace);
+        let mut found = Vec::new();
         {
             let mut keys = redis.scan_match::<_, String>(&pattern).await?;
             while let Some(key) = keys.next_item().await {
                 if let Some(instance) = key?.rsplit(':').next().and_then(|n| n.parse().ok()) {
-                    instances.push(instance);
+                    found.push(instance);
                 }
             }
         }
-        for instance in instances.into_iter().filter(|n| *n != self.instance) {
-            if !self.load(hub, instance, redis).await? {
-                return Ok(false);
-            }
+        found.retain(|instance| *instance != link.instance);
+        self.cluster(|cluster| cluster.forget_all_but(&found))?;
+        for instance in found {
+            self.load(instance, redis).await?;
         }
-        Ok(hub.upgrade().is_some())
+        Ok(())
     }
 
-    /// Replaces what the hub knows of `instance`'s clients with what Redis holds; `false` when
-    /// the app is gone.
-    async fn load(
-        &self,
-        hub: &WeakHub,
-        instance: u16,
-        redis: &mut MultiplexedConnection,
-    ) -> redis::RedisResult<bool> {
-        let (members, presence, rooms): (HashMap<u64, String>, HashMap<u64, String>, Vec<String>) =
-            redis::pipe()
-                .hgetall(self.keys.members(instance))
-                .hgetall(self.keys.presence(instance))
-                .smembers(self.keys.rooms(instance))
-                .query_async(redis)
-                .await?;
+    /// Replaces what the hub knows of `instance`'s clients with what Redis holds. Unreadable
+    /// entries (written by something else) are skipped with a warning.
+    async fn load(&self, instance: u16, redis: &mut MultiplexedConnection) -> Result<(), Ended> {
+        let keys = &self.link.keys;
+        type Stored = (
+            HashMap<String, String>,
+            HashMap<String, String>,
+            Vec<String>,
+        );
+        let stored: redis::RedisResult<Stored> = redis::pipe()
+            .hgetall(keys.members(instance))
+            .hgetall(keys.presence(instance))
+            .smembers(keys.rooms(instance))
+            .query_async(redis)
+            .await;
+        let (members, presence, rooms) = match stored {
+            Ok(stored) => stored,
+            Err(error) if error.is_io_error() || error.is_timeout() => return Err(error.into()),
+            Err(error) => {
+                tracing::warn!(%error, instance, "ignoring an instance's unreadable presence");
+                Stored::default()
+            }
+        };
+        let id = |text: &str| text.parse().ok().map(ConnectionId);
         let mut facts = Vec::with_capacity(members.len() + presence.len() + rooms.len());
-        facts.extend(members.into_iter().map(|(id, path)| Event::Connected {
-            id: ConnectionId(id),
-            path: path.into(),
+        facts.extend(members.into_iter().filter_map(|(member, path)| {
+            Some(Event::Connected {
+                id: id(&member)?,
+                path: path.into(),
+            })
         }));
-        facts.extend(presence.into_iter().map(|(id, presence)| Event::Presence {
-            id: ConnectionId(id),
-            presence: presence.into(),
+        facts.extend(presence.into_iter().filter_map(|(member, presence)| {
+            Some(Event::Presence {
+                id: id(&member)?,
+                presence: presence.into(),
+            })
         }));
         facts.extend(rooms.iter().filter_map(|entry| {
-            let (id, room) = entry.split_once(' ')?;
+            let (member, room) = entry.split_once(' ')?;
             Some(Event::Joined {
-                id: ConnectionId(id.parse().ok()?),
+                id: id(member)?,
                 room: room.into(),
             })
         }));
-        let Some(hub) = hub.upgrade() else {
-            return Ok(false);
-        };
-        if let Some(cluster) = hub.cluster_state() {
+        self.cluster(|cluster| {
             cluster.heard_from(instance);
             cluster.replace(instance, facts);
-        }
-        Ok(true)
+        })
+    }
+
+    /// Runs `f` on the hub's cluster state; `AppGone` once the app is.
+    fn cluster<R>(&self, f: impl FnOnce(&Cluster) -> R) -> Result<R, Ended> {
+        let hub = self.hub.upgrade().ok_or(Ended::AppGone)?;
+        let cluster = hub.cluster_state().ok_or(Ended::AppGone)?;
+        Ok(f(cluster))
     }
 
     /// Handles one frame from the bus or this instance's inbox.
-    async fn receive(
-        &self,
-        hub: &WeakHub,
-        frame: Bytes,
-        redis: &mut MultiplexedConnection,
-    ) -> Result<(), Ended> {
+    async fn receive(&self, frame: Bytes, redis: &mut MultiplexedConnection) -> Result<(), Ended> {
         let (origin, event) = match decode(frame) {
             Ok(decoded) => decoded,
             Err(error) => {
@@ -523,53 +666,79 @@ impl RedisLink {
                 return Ok(());
             }
         };
-        if origin == self.instance {
+        if origin == self.link.instance {
             return Ok(());
         }
-        let Some(cluster_known) = hub.upgrade().and_then(|hub| {
-            hub.cluster_state()
-                .map(|cluster| !cluster.heard_from(origin))
-        }) else {
-            return Err(Ended::AppGone);
-        };
         // An instance not heard from before (new, or forgotten while silent) is loaded whole.
-        let reload = !cluster_known || event == Event::Announce;
-        if reload && !self.load(hub, origin, redis).await? {
-            return Err(Ended::AppGone);
+        let known = self.cluster(|cluster| !cluster.heard_from(origin))?;
+        if !known || event == Event::Announce {
+            self.load(origin, redis).await?;
         }
-        match hub.upgrade() {
-            Some(hub) => {
-                hub.receive(origin, event);
-                Ok(())
-            }
-            None => Err(Ended::AppGone),
-        }
+        let hub = self.hub.upgrade().ok_or(Ended::AppGone)?;
+        hub.receive(origin, event);
+        Ok(())
     }
 
-    /// Sends a batch of events in one pipeline: each is published, and presence changes are
-    /// also written to this instance's keys.
+    /// Sends events in one pipeline: each is published, and presence changes are also
+    /// written to this instance's keys.
     async fn publish(
         &self,
         events: impl Iterator<Item = Event>,
         redis: &mut MultiplexedConnection,
     ) -> redis::RedisResult<()> {
+        let link = self.link;
+        let mut events = events.peekable();
+        if events.peek().is_none() {
+            return Ok(());
+        }
         let mut pipe = redis::pipe();
         let mut stored = false;
         for event in events {
-            stored |= self.store(&mut pipe, &event);
+            stored |= link.store(&mut pipe, &event);
             let channel = match &event {
-                Event::DeliverTo { id, .. } => self.keys.inbox(id.instance()),
-                _ => self.keys.bus(),
+                Event::DeliverTo { id, .. } => link.keys.inbox(id.instance()),
+                _ => link.keys.bus(),
             };
-            pipe.publish(channel, encode(self.instance, &event))
+            pipe.publish(channel, encode(link.instance, &event))
                 .ignore();
         }
         if stored {
-            self.keep_alive(&mut pipe);
+            link.keep_alive(&mut pipe);
         }
         pipe.query_async(redis).await
     }
 
+    /// Tells the others this instance is alive and renews its keys, re-announcing it when they
+    /// were lost (Redis restarted or evicted them); forgets the instances that went silent.
+    async fn heartbeat(
+        &self,
+        events: &mut mpsc::Receiver<Event>,
+        redis: &mut MultiplexedConnection,
+    ) -> Result<(), Ended> {
+        let link = self.link;
+        let mut pipe = redis::pipe();
+        pipe.cmd("SET")
+            .arg(link.keys.claim(link.instance))
+            .arg(link.token)
+            .arg("PX")
+            .arg(RedisBackplane::LIVENESS.as_millis() as u64)
+            .arg("GET");
+        link.keep_alive(&mut pipe);
+        pipe.publish(link.keys.bus(), encode(link.instance, &Event::Heartbeat))
+            .ignore();
+        let (owner,): (Option<u64>,) = pipe.query_async(redis).await?;
+        self.check_owner(owner);
+        if owner.is_none() {
+            self.announce(events, redis).await?;
+        }
+        for instance in self.cluster(|cluster| cluster.forget_silent(RedisBackplane::LIVENESS))? {
+            tracing::info!(instance, "forgot a silent instance and its clients");
+        }
+        Ok(())
+    }
+}
+
+impl RedisLink {
     /// Adds the commands that record a presence change in this instance's keys; `false` when
     /// the event is not one.
     fn store(&self, pipe: &mut Pipeline, event: &Event) -> bool {
@@ -594,38 +763,12 @@ impl RedisLink {
         true
     }
 
-    /// Renews this instance's claim on its number and the lifetime of its keys.
+    /// Renews the lifetime of this instance's keys (the claim is renewed by the heartbeat).
     fn keep_alive(&self, pipe: &mut Pipeline) {
         let ttl = RedisBackplane::LIVENESS.as_millis() as i64;
-        pipe.cmd("SET")
-            .arg(self.keys.claim(self.instance))
-            .arg(self.token)
-            .arg("PX")
-            .arg(ttl)
-            .ignore();
         for key in self.keys.store(self.instance) {
             pipe.pexpire(key, ttl).ignore();
         }
-    }
-
-    /// Tells the others this instance is alive, and forgets those that have gone silent.
-    async fn heartbeat(
-        &self,
-        hub: &WeakHub,
-        redis: &mut MultiplexedConnection,
-    ) -> Result<(), Ended> {
-        let mut pipe = redis::pipe();
-        self.keep_alive(&mut pipe);
-        pipe.publish(self.keys.bus(), encode(self.instance, &Event::Heartbeat))
-            .ignore();
-        pipe.query_async::<()>(redis).await?;
-        let hub = hub.upgrade().ok_or(Ended::AppGone)?;
-        if let Some(cluster) = hub.cluster_state() {
-            for instance in cluster.forget_silent(RedisBackplane::LIVENESS) {
-                tracing::info!(instance, "forgot a silent instance and its clients");
-            }
-        }
-        Ok(())
     }
 }
 

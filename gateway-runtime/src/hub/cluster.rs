@@ -3,7 +3,7 @@
 
 use super::registry::{Member, Registry};
 use super::Scope;
-use crate::backplane::{Attached, Event};
+use crate::backplane::Event;
 use crate::connection::ConnectionId;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
@@ -19,10 +19,10 @@ pub(crate) struct Cluster {
 }
 
 impl Cluster {
-    pub(crate) fn new(attached: Attached) -> Self {
+    pub(crate) fn new(instance: u16, outbox: Arc<dyn Fn(Event) + Send + Sync>) -> Self {
         Self {
-            instance: attached.instance,
-            outbox: attached.outbox,
+            instance,
+            outbox,
             remote: RwLock::default(),
             heard: Mutex::default(),
         }
@@ -77,6 +77,12 @@ impl Cluster {
         }
     }
 
+    /// Forgets the clients of every instance not in `alive` (found in the store).
+    pub(crate) fn forget_all_but(&self, alive: &[u16]) {
+        self.remote_mut()
+            .remove_where(|id| !alive.contains(&id.instance()));
+    }
+
     /// Forgets every instance not heard from within `liveness`: it stopped without saying so.
     pub(crate) fn forget_silent(&self, liveness: Duration) -> Vec<u16> {
         let mut heard = self.heard_mut();
@@ -115,11 +121,15 @@ impl Cluster {
     }
 }
 
-/// Applies one fact about instance `origin`'s connections. A connect with an id that another
-/// instance minted is ignored: an id tells which instance its client is on.
+/// Applies one fact about instance `origin`'s connections. A fact about an id that another
+/// instance minted is ignored: an id tells which instance its client is on, and only that
+/// instance speaks for it.
 fn apply(remote: &mut Registry<()>, origin: u16, event: Event) {
+    if event.member().is_none_or(|id| id.instance() != origin) {
+        return;
+    }
     match event {
-        Event::Connected { id, path } if id.instance() == origin => {
+        Event::Connected { id, path } => {
             remote.insert(id, (), path);
         }
         Event::Disconnected { id, .. } => {

@@ -6,7 +6,7 @@ mod registry;
 use crate::backplane::{Backplane, Event};
 use crate::connection::{Connection, ConnectionId, SendError};
 use crate::sse::SseEmitter;
-use cluster::Cluster;
+pub(crate) use cluster::Cluster;
 use registry::Registry;
 use serde::Serialize;
 use std::collections::HashMap;
@@ -114,17 +114,19 @@ impl Default for Hub {
 impl Hub {
     /// Connects the hub to the other instances through `backplane` (once per hub).
     pub(crate) fn attach(&self, backplane: &dyn Backplane) {
-        let Some(attached) = backplane.attach(self.downgrade()) else {
+        let Some(attached) = backplane.attach() else {
             return;
         };
-        let cluster = Cluster::new(attached);
+        let start = attached.start;
+        let cluster = Cluster::new(attached.instance, attached.outbox);
         assert!(
             self.inner.cluster.set(cluster).is_ok(),
             "an app has one backplane: `App::backplane` was called twice"
         );
+        start(self.downgrade());
     }
 
-    pub(crate) fn downgrade(&self) -> WeakHub {
+    fn downgrade(&self) -> WeakHub {
         WeakHub(Arc::downgrade(&self.inner))
     }
 
@@ -341,8 +343,10 @@ impl Hub {
     }
 
     /// What the other instances need to know about this one's connections to rebuild their
-    /// picture of it: every connection, its presence and its rooms.
-    pub(crate) fn local_facts(&self) -> Vec<Event> {
+    /// picture of it (every connection, its presence and its rooms), and what `during` returns.
+    /// `during` runs before any later change is told to the cluster: changes are told with the
+    /// registry locked, and it runs under the same lock.
+    pub(crate) fn local_facts<R>(&self, during: impl FnOnce() -> R) -> (Vec<Event>, R) {
         let local = self.local();
         let mut facts = Vec::with_capacity(local.members.len() * 2);
         for (&id, member) in &local.members {
@@ -363,7 +367,7 @@ impl Hub {
                 });
             }
         }
-        facts
+        (facts, during())
     }
 
     /// The cluster side of the hub, for the backplane's tasks.
