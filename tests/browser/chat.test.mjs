@@ -3,54 +3,24 @@
 // installed by .ci/run. Run: `cd tests/browser && npm install --no-package-lock && npm test`.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { existsSync } from "node:fs";
-import { fileURLToPath } from "node:url";
-import { chromium } from "playwright-core";
+import { example, join, launchChromium, openChat, startAndWaitFor, stopAll } from "./support.mjs";
 
-const CHROMIUM = "/usr/bin/chromium";
-const root = fileURLToPath(new URL("../..", import.meta.url));
-const example = `${root}/target/debug/examples/chat`;
-
-let server;
 let baseUrl;
 let browser;
 
 before(async () => {
-  assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: apt-get install -y chromium`);
-  assert.ok(existsSync(example), `${example} is missing: cargo build --example chat`);
-  server = spawn(example, { env: { ...process.env, PORT: "0" }, stdio: ["ignore", "pipe", "inherit"] });
-  baseUrl = await new Promise((resolve, reject) => {
-    let output = "";
-    server.stdout.on("data", (chunk) => {
-      output += chunk;
-      const match = output.match(/listening on (http:\/\/\S+)/);
-      if (match) resolve(match[1]);
-    });
-    server.on("exit", (code) => reject(new Error(`the chat example exited with ${code}`)));
-  });
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-      "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    ],
-  });
+  browser = await launchChromium();
+  baseUrl = await startAndWaitFor(example, [], { PORT: "0" }, /listening on (http:\/\/\S+)/);
 });
 
 after(async () => {
   await browser?.close();
-  server?.kill();
+  stopAll();
 });
 
 async function joinAs(name, room) {
-  const page = await browser.newPage();
-  await page.goto(`${baseUrl}/`);
-  await page.locator("#status").filter({ hasText: "connected" }).waitFor();
-  await page.fill("#name", name);
-  await page.fill("#room", room);
-  await page.click("#join-form button");
-  await page.locator("#current-room").filter({ hasText: room }).waitFor();
+  const page = await openChat(browser, baseUrl);
+  await join(page, name, room);
   return page;
 }
 
