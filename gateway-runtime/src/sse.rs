@@ -40,7 +40,8 @@ impl IntoEvent for &'static str {
 }
 
 /// Pushes events to every SSE client of one path, from anywhere: `hub.sse("/example/events")`.
-/// Clients connected later do not get earlier events.
+/// Clients connected later do not get earlier events. With a backplane, it reaches the SSE
+/// clients of its own instance only.
 #[derive(Clone)]
 pub struct SseEmitter {
     sender: broadcast::Sender<Event>,
