@@ -1,0 +1,362 @@
+//! The backplane's task: one connection to Redis at a time, carrying events both ways, and
+//! reconnecting (with the re-announce and reload that entails) whenever Redis goes away.
+
+use super::store::{self, Keys, Stored};
+use super::{Backlog, Outbox, RedisBackplane};
+use crate::backplane::{decode, encode, Event};
+use crate::hub::{Cluster, WeakHub};
+use bytes::Bytes;
+use futures_util::StreamExt;
+use redis::aio::MultiplexedConnection;
+use redis::{AsyncCommands, AsyncConnectionConfig, Client};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+/// How long connecting to Redis, or one command, may take.
+const TIMEOUT: Duration = Duration::from_secs(3);
+
+/// The longest pause between two attempts to reach Redis again.
+const MAX_BACKOFF: Duration = Duration::from_secs(1);
+
+/// A connection for commands, bounded by [`TIMEOUT`].
+pub(super) async fn connect(client: &Client) -> redis::RedisResult<MultiplexedConnection> {
+    let config = AsyncConnectionConfig::new()
+        .set_connection_timeout(Some(TIMEOUT))
+        .set_response_timeout(Some(TIMEOUT));
+    client
+        .get_multiplexed_async_connection_with_config(&config)
+        .await
+}
+
+/// Everything the backplane's task needs.
+pub(super) struct RedisLink {
+    pub(super) client: Client,
+    pub(super) keys: Keys,
+    pub(super) instance: u16,
+    pub(super) token: u64,
+    pub(super) outbox: Outbox,
+}
+
+/// Why a session with Redis ended.
+enum Ended {
+    /// The app is gone: stop.
+    AppGone,
+    /// Redis went away or failed a command: reconnect.
+    Lost(redis::RedisError),
+}
+
+impl From<redis::RedisError> for Ended {
+    fn from(error: redis::RedisError) -> Self {
+        Self::Lost(error)
+    }
+}
+
+impl RedisLink {
+    /// Carries events until the app is gone, reconnecting whenever Redis goes away.
+    pub(super) async fn run(
+        self,
+        hub: WeakHub,
+        mut events: mpsc::Receiver<Event>,
+        backlog: Arc<Backlog>,
+    ) {
+        let mut session = Session {
+            link: &self,
+            hub,
+            backlog,
+        };
+        let mut backoff = Duration::from_millis(50);
+        let mut lost_at: Option<Instant> = None;
+        loop {
+            match session.run(&mut events, &mut lost_at).await {
+                Ended::AppGone => return,
+                Ended::Lost(error) => {
+                    if lost_at.is_none() {
+                        tracing::warn!(%error, "backplane lost Redis; reconnecting");
+                        lost_at = Some(Instant::now());
+                        backoff = Duration::from_millis(50);
+                    }
+                }
+            }
+            if events.is_closed() {
+                return;
+            }
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(MAX_BACKOFF);
+        }
+    }
+}
+
+/// The backplane's task: one connection to Redis at a time.
+struct Session<'link> {
+    link: &'link RedisLink,
+    hub: WeakHub,
+    backlog: Arc<Backlog>,
+}
+
+impl Session<'_> {
+    /// One connection to Redis: subscribe, claim the instance number, announce this instance,
+    /// load the others, then carry events both ways until something fails.
+    async fn run(
+        &mut self,
+        events: &mut mpsc::Receiver<Event>,
+        lost_at: &mut Option<Instant>,
+    ) -> Ended {
+        let link = self.link;
+        let connected = tokio::time::timeout(TIMEOUT, async {
+            let redis = connect(&link.client).await?;
+            let mut pubsub = link.client.get_async_pubsub().await?;
+            pubsub.subscribe(link.keys.bus()).await?;
+            pubsub.subscribe(link.keys.inbox(link.instance)).await?;
+            Ok::<_, redis::RedisError>((redis, pubsub))
+        });
+        let (mut redis, pubsub) = match connected.await {
+            Ok(Ok(connected)) => connected,
+            Ok(Err(error)) => return Ended::Lost(error),
+            Err(_) => return Ended::Lost(timed_out()),
+        };
+        let started = async {
+            self.claim(&mut redis).await?;
+            self.announce(events, &mut redis).await?;
+            self.load_all(&mut redis).await
+        };
+        if let Err(ended) = started.await {
+            return ended;
+        }
+        if let Some(lost_at) = lost_at.take() {
+            tracing::info!(after = ?lost_at.elapsed(), "backplane reconnected to Redis");
+        }
+        let mut messages = pubsub.into_on_message();
+        let mut heartbeat = tokio::time::interval(RedisBackplane::HEARTBEAT);
+        let mut batch = Vec::with_capacity(256);
+        loop {
+            let step = tokio::select! {
+                message = messages.next() => match message {
+                    Some(message) => {
+                        let frame = Bytes::copy_from_slice(message.get_payload_bytes());
+                        self.receive(frame, &mut redis).await
+                    }
+                    None => Err(Ended::Lost(connection_closed())),
+                },
+                count = events.recv_many(&mut batch, 512) => {
+                    if count == 0 {
+                        return Ended::AppGone;
+                    }
+                    self.backlog.taken(&batch);
+                    let published = self.publish(batch.drain(..), &mut redis).await;
+                    match published {
+                        Ok(()) if self.backlog.gap.load(Ordering::Relaxed) => {
+                            self.announce(events, &mut redis).await
+                        }
+                        other => other.map_err(Ended::from),
+                    }
+                }
+                _ = heartbeat.tick() => self.heartbeat(events, &mut redis).await,
+            };
+            if let Err(ended) = step {
+                return ended;
+            }
+        }
+    }
+
+    /// Claims this instance's number again: Redis may have restarted empty, or (after a
+    /// degraded start) never have seen the claim.
+    async fn claim(&self, redis: &mut MultiplexedConnection) -> Result<(), Ended> {
+        let link = self.link;
+        let claimed: Option<String> = link
+            .keys
+            .claim_if_free(link.instance, link.token)
+            .query_async(redis)
+            .await?;
+        if claimed.is_none() {
+            let owner: Option<u64> = redis.get(link.keys.claim(link.instance)).await?;
+            self.check_owner(owner);
+        }
+        Ok(())
+    }
+
+    /// Shouts when another instance holds this one's number: their connection ids collide.
+    fn check_owner(&self, owner: Option<u64>) {
+        if owner.is_some_and(|owner| owner != self.link.token) {
+            tracing::error!(
+                instance = self.link.instance,
+                "another instance claims this instance's number: connection ids may collide; \
+                 restart one of them"
+            );
+        }
+    }
+
+    /// Rewrites this instance's clients into Redis (which may have restarted empty, or dropped
+    /// events) and tells the others to reload them. Presence changes still queued are covered
+    /// by the rewrite and dropped; queued sends are published after it.
+    async fn announce(
+        &self,
+        events: &mut mpsc::Receiver<Event>,
+        redis: &mut MultiplexedConnection,
+    ) -> Result<(), Ended> {
+        let hub = self.hub.upgrade().ok_or(Ended::AppGone)?;
+        let link = self.link;
+        let (facts, sends) = hub.local_facts(|| {
+            self.backlog.gap.store(false, Ordering::Relaxed);
+            let mut sends = Vec::new();
+            while let Ok(event) = events.try_recv() {
+                if event.member().is_none() {
+                    sends.push(event);
+                }
+            }
+            sends
+        });
+        drop(hub);
+        self.backlog.taken(&sends);
+        let mut pipe = redis::pipe();
+        pipe.atomic()
+            .del(&link.keys.clients(link.instance))
+            .ignore();
+        for fact in &facts {
+            link.keys.record(&mut pipe, link.instance, fact);
+        }
+        link.keys.keep_alive(&mut pipe, link.instance);
+        pipe.publish(link.keys.bus(), encode(link.instance, &Event::Announce))
+            .ignore();
+        pipe.query_async::<()>(redis).await?;
+        self.publish(sends.into_iter(), redis).await?;
+        Ok(())
+    }
+
+    /// Loads every other instance's clients, and forgets those of instances that have none
+    /// in Redis any more.
+    async fn load_all(&self, redis: &mut MultiplexedConnection) -> Result<(), Ended> {
+        let link = self.link;
+        let mut found = Vec::new();
+        {
+            let mut keys = redis
+                .scan_match::<_, String>(link.keys.all_members())
+                .await?;
+            while let Some(key) = keys.next_item().await {
+                found.extend(Keys::instance_of(&key?));
+            }
+        }
+        found.retain(|instance| *instance != link.instance);
+        self.cluster(|cluster| cluster.forget_all_but(&found))?;
+        for instance in found {
+            self.load(instance, redis).await?;
+        }
+        Ok(())
+    }
+
+    /// Replaces what the hub knows of `instance`'s clients with what Redis holds. Unreadable
+    /// entries (written by something else) are skipped with a warning.
+    async fn load(&self, instance: u16, redis: &mut MultiplexedConnection) -> Result<(), Ended> {
+        let stored = self.link.keys.read(instance).query_async(redis).await;
+        let stored = match stored {
+            Ok(stored) => stored,
+            Err(error) if error.is_io_error() || error.is_timeout() => return Err(error.into()),
+            Err(error) => {
+                tracing::warn!(%error, instance, "ignoring an instance's unreadable presence");
+                Stored::default()
+            }
+        };
+        let facts = store::facts(stored);
+        self.cluster(|cluster| {
+            cluster.heard_from(instance);
+            cluster.replace(instance, facts);
+        })
+    }
+
+    /// Runs `f` on the hub's cluster state; `AppGone` once the app is.
+    fn cluster<R>(&self, f: impl FnOnce(&Cluster) -> R) -> Result<R, Ended> {
+        let hub = self.hub.upgrade().ok_or(Ended::AppGone)?;
+        let cluster = hub.cluster_state().ok_or(Ended::AppGone)?;
+        Ok(f(cluster))
+    }
+
+    /// Handles one frame from the bus or this instance's inbox.
+    async fn receive(&self, frame: Bytes, redis: &mut MultiplexedConnection) -> Result<(), Ended> {
+        let (origin, event) = match decode(frame) {
+            Ok(decoded) => decoded,
+            Err(error) => {
+                tracing::warn!(%error, "ignoring a backplane frame");
+                return Ok(());
+            }
+        };
+        if origin == self.link.instance {
+            return Ok(());
+        }
+        // An instance not heard from before (new, or forgotten while silent) is loaded whole.
+        let known = self.cluster(|cluster| !cluster.heard_from(origin))?;
+        if !known || event == Event::Announce {
+            self.load(origin, redis).await?;
+        }
+        let hub = self.hub.upgrade().ok_or(Ended::AppGone)?;
+        hub.receive(origin, event);
+        Ok(())
+    }
+
+    /// Sends events in one pipeline: each is published, and presence changes are also
+    /// written to this instance's keys.
+    async fn publish(
+        &self,
+        events: impl Iterator<Item = Event>,
+        redis: &mut MultiplexedConnection,
+    ) -> redis::RedisResult<()> {
+        let link = self.link;
+        let mut events = events.peekable();
+        if events.peek().is_none() {
+            return Ok(());
+        }
+        let mut pipe = redis::pipe();
+        let mut stored = false;
+        for event in events {
+            stored |= link.keys.record(&mut pipe, link.instance, &event);
+            let channel = match &event {
+                Event::DeliverTo { id, .. } => link.keys.inbox(id.instance()),
+                _ => link.keys.bus(),
+            };
+            pipe.publish(channel, encode(link.instance, &event))
+                .ignore();
+        }
+        if stored {
+            link.keys.keep_alive(&mut pipe, link.instance);
+        }
+        pipe.query_async(redis).await
+    }
+
+    /// Tells the others this instance is alive and renews its keys, re-announcing it when they
+    /// were lost (Redis restarted or evicted them); forgets the instances that went silent.
+    async fn heartbeat(
+        &self,
+        events: &mut mpsc::Receiver<Event>,
+        redis: &mut MultiplexedConnection,
+    ) -> Result<(), Ended> {
+        let link = self.link;
+        let mut pipe = redis::pipe();
+        pipe.cmd("SET")
+            .arg(link.keys.claim(link.instance))
+            .arg(link.token)
+            .arg("PX")
+            .arg(store::ttl_ms())
+            .arg("GET");
+        link.keys.keep_alive(&mut pipe, link.instance);
+        pipe.publish(link.keys.bus(), encode(link.instance, &Event::Heartbeat))
+            .ignore();
+        let (owner,): (Option<u64>,) = pipe.query_async(redis).await?;
+        self.check_owner(owner);
+        if owner.is_none() {
+            self.announce(events, redis).await?;
+        }
+        for instance in self.cluster(|cluster| cluster.forget_silent(RedisBackplane::LIVENESS))? {
+            tracing::info!(instance, "forgot a silent instance and its clients");
+        }
+        Ok(())
+    }
+}
+
+fn timed_out() -> redis::RedisError {
+    redis::RedisError::from(std::io::Error::from(std::io::ErrorKind::TimedOut))
+}
+
+fn connection_closed() -> redis::RedisError {
+    redis::RedisError::from(std::io::Error::from(std::io::ErrorKind::ConnectionReset))
+}

@@ -1,0 +1,160 @@
+//! What Redis holds for a cluster, under the namespace `ns`, and how it is written and read:
+//! - channel `ns:bus`: every event of every instance (sends, connects, joins, heartbeats);
+//! - channel `ns:to:N`: `Hub::send_to` a client of instance `N`;
+//! - `ns:instance:N`: instance `N`'s claim on its number (a random token);
+//! - `ns:members:N` (hash id → path), `ns:presence:N` (hash id → text), `ns:rooms:N` (set of
+//!   "id room"): instance `N`'s clients, what a starting instance loads to learn who is
+//!   connected elsewhere.
+//!
+//! Everything of instance `N` expires [`RedisBackplane::LIVENESS`] after its last heartbeat.
+
+use super::RedisBackplane;
+use crate::backplane::Event;
+use crate::connection::ConnectionId;
+use redis::{Cmd, Pipeline};
+use std::collections::HashMap;
+
+/// The names of the channels and keys of one namespace.
+pub(super) struct Keys {
+    pub(super) namespace: String,
+}
+
+impl Keys {
+    pub(super) fn bus(&self) -> String {
+        format!("{}:bus", self.namespace)
+    }
+
+    pub(super) fn inbox(&self, instance: u16) -> String {
+        format!("{}:to:{instance}", self.namespace)
+    }
+
+    pub(super) fn claim(&self, instance: u16) -> String {
+        format!("{}:instance:{instance}", self.namespace)
+    }
+
+    fn members(&self, instance: u16) -> String {
+        format!("{}:members:{instance}", self.namespace)
+    }
+
+    /// Matches every instance's members key; [`Keys::instance_of`] reads the number back.
+    pub(super) fn all_members(&self) -> String {
+        format!("{}:members:*", self.namespace)
+    }
+
+    /// The instance whose members key this is.
+    pub(super) fn instance_of(key: &str) -> Option<u16> {
+        key.rsplit(':').next()?.parse().ok()
+    }
+
+    fn presence(&self, instance: u16) -> String {
+        format!("{}:presence:{instance}", self.namespace)
+    }
+
+    fn rooms(&self, instance: u16) -> String {
+        format!("{}:rooms:{instance}", self.namespace)
+    }
+
+    /// The three keys that hold an instance's clients.
+    pub(super) fn clients(&self, instance: u16) -> [String; 3] {
+        [
+            self.members(instance),
+            self.presence(instance),
+            self.rooms(instance),
+        ]
+    }
+
+    /// Claims `instance` for the holder of `token`, if nobody holds it.
+    pub(super) fn claim_if_free(&self, instance: u16, token: u64) -> Cmd {
+        let mut claim = redis::cmd("SET");
+        claim
+            .arg(self.claim(instance))
+            .arg(token)
+            .arg("NX")
+            .arg("PX")
+            .arg(ttl_ms());
+        claim
+    }
+
+    /// Adds the commands that record a presence change in `instance`'s keys; `false` when the
+    /// event is not one.
+    pub(super) fn record(&self, pipe: &mut Pipeline, instance: u16, event: &Event) -> bool {
+        let [members, presence, rooms] = self.clients(instance);
+        match event {
+            Event::Connected { id, path } => pipe.hset(members, id.0, &**path),
+            Event::Disconnected { id, rooms: left } => {
+                pipe.hdel(members, id.0).ignore().hdel(presence, id.0);
+                if !left.is_empty() {
+                    let entries: Vec<String> =
+                        left.iter().map(|room| room_entry(*id, room)).collect();
+                    pipe.ignore().srem(rooms, entries);
+                }
+                pipe
+            }
+            Event::Joined { id, room } => pipe.sadd(rooms, room_entry(*id, room)),
+            Event::Left { id, room } => pipe.srem(rooms, room_entry(*id, room)),
+            Event::Presence { id, presence: text } => pipe.hset(presence, id.0, &**text),
+            _ => return false,
+        }
+        .ignore();
+        true
+    }
+
+    /// Renews the lifetime of `instance`'s client keys (its claim is renewed by the heartbeat).
+    pub(super) fn keep_alive(&self, pipe: &mut Pipeline, instance: u16) {
+        for key in self.clients(instance) {
+            pipe.pexpire(key, ttl_ms() as i64).ignore();
+        }
+    }
+
+    /// The commands that read `instance`'s clients back, as [`Stored`].
+    pub(super) fn read(&self, instance: u16) -> Pipeline {
+        let mut pipe = redis::pipe();
+        pipe.hgetall(self.members(instance))
+            .hgetall(self.presence(instance))
+            .smembers(self.rooms(instance));
+        pipe
+    }
+}
+
+/// An instance's clients as Redis holds them: members, presence texts, room entries.
+pub(super) type Stored = (
+    HashMap<String, String>,
+    HashMap<String, String>,
+    Vec<String>,
+);
+
+/// The facts `stored` records; entries that are not ours are skipped.
+pub(super) fn facts((members, presence, rooms): Stored) -> Vec<Event> {
+    let id = |text: &str| text.parse().ok().map(ConnectionId);
+    let mut facts = Vec::with_capacity(members.len() + presence.len() + rooms.len());
+    facts.extend(members.into_iter().filter_map(|(member, path)| {
+        Some(Event::Connected {
+            id: id(&member)?,
+            path: path.into(),
+        })
+    }));
+    facts.extend(presence.into_iter().filter_map(|(member, presence)| {
+        Some(Event::Presence {
+            id: id(&member)?,
+            presence: presence.into(),
+        })
+    }));
+    facts.extend(rooms.iter().filter_map(|entry| {
+        let (member, room) = entry.split_once(' ')?;
+        Some(Event::Joined {
+            id: id(member)?,
+            room: room.into(),
+        })
+    }));
+    facts
+}
+
+/// How long an instance's keys outlive its last heartbeat, in milliseconds.
+pub(super) fn ttl_ms() -> u64 {
+    RedisBackplane::LIVENESS.as_millis() as u64
+}
+
+/// How a client's room membership is stored: "id room".
+fn room_entry(id: ConnectionId, room: &str) -> String {
+    format!("{} {room}", id.0)
+}
