@@ -370,6 +370,17 @@ impl Hub {
         (facts, during())
     }
 
+    /// Whether any local client is connected, has a presence text, is in a room: which of its
+    /// keys the store must hold.
+    pub(crate) fn local_holdings(&self) -> [bool; 3] {
+        let local = self.local();
+        let presence = local
+            .members
+            .values()
+            .any(|member| member.presence.is_some());
+        [!local.members.is_empty(), presence, local.room_count() > 0]
+    }
+
     /// The cluster side of the hub, for the backplane's tasks.
     pub(crate) fn cluster_state(&self) -> Option<&Cluster> {
         self.cluster()

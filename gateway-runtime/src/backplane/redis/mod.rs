@@ -13,6 +13,7 @@ mod store;
 
 use super::sealed::Link;
 use super::{Attached, Backplane, Event, MAX_INSTANCE};
+use crate::hub::Scope;
 use redis::Client;
 use session::{connect, RedisLink};
 use std::hash::{BuildHasher, Hasher, RandomState};
@@ -50,6 +51,14 @@ pub enum RedisError {
     NoInstanceNumber {
         /// The address of Redis.
         addr: String,
+    },
+    /// The Redis is older than 6.2, which the backplane's commands need.
+    #[error("Redis at {addr} is version {version}; the backplane needs Redis 6.2 or newer")]
+    TooOld {
+        /// The address of Redis.
+        addr: String,
+        /// The version it reports.
+        version: String,
     },
 }
 
@@ -139,7 +148,8 @@ impl RedisBackplaneBuilder {
     ///
     /// # Errors
     /// [`RedisError::InvalidUrl`]; [`RedisError::Unreachable`] unless
-    /// [`start_degraded`](Self::start_degraded); [`RedisError::NoInstanceNumber`].
+    /// [`start_degraded`](Self::start_degraded); [`RedisError::TooOld`];
+    /// [`RedisError::NoInstanceNumber`].
     pub async fn connect(self) -> Result<RedisBackplane, RedisError> {
         let client = Client::open(self.url.as_str()).map_err(|source| RedisError::InvalidUrl {
             url: self.url.clone(),
@@ -151,8 +161,9 @@ impl RedisBackplaneBuilder {
         let addr = client.get_connection_info().addr().to_string();
         let token = random();
         let instance = match claim_instance(&client, &keys, token).await {
-            Ok(Some(instance)) => instance,
-            Ok(None) => return Err(RedisError::NoInstanceNumber { addr }),
+            Ok(Claimed::Number(instance)) => instance,
+            Ok(Claimed::AllTaken) => return Err(RedisError::NoInstanceNumber { addr }),
+            Ok(Claimed::TooOld(version)) => return Err(RedisError::TooOld { addr, version }),
             Err(source) if self.start_degraded => {
                 let instance = random_instance();
                 tracing::warn!(%addr, %source, instance, "Redis unreachable; starting degraded");
@@ -245,9 +256,18 @@ impl Link for RedisBackplane {
             move |event: Event| {
                 let bytes = queued_bytes(&event);
                 let before = backlog.bytes.fetch_add(bytes, Ordering::Relaxed);
-                if before + bytes > budget || sender.try_send(event).is_err() {
+                let refused = if before + bytes > budget {
+                    Some(event)
+                } else {
+                    match sender.try_send(event) {
+                        Err(mpsc::error::TrySendError::Full(event)) => Some(event),
+                        // Queued, or the task has ended with the app.
+                        _ => None,
+                    }
+                };
+                if let Some(event) = refused {
                     backlog.bytes.fetch_sub(bytes, Ordering::Relaxed);
-                    backlog.overflowed();
+                    backlog.dropped(&event);
                 }
             }
         };
@@ -264,16 +284,21 @@ impl Link for RedisBackplane {
 /// What waits between the hub and Redis, besides the events themselves.
 #[derive(Default)]
 struct Backlog {
-    /// Payload bytes queued.
+    /// Bytes queued (payloads, names, texts).
     bytes: AtomicUsize,
-    /// An event was dropped since the last announce: the others' picture of this instance may
-    /// have a gap, so it is announced whole again.
+    /// A presence change was dropped since the last announce: the others' picture of this
+    /// instance may have a gap, so it is announced whole again.
     gap: AtomicBool,
+    /// Events were dropped since the queue last drained: said once.
+    warned: AtomicBool,
 }
 
 impl Backlog {
-    fn overflowed(&self) {
-        if !self.gap.swap(true, Ordering::Relaxed) {
+    fn dropped(&self, event: &Event) {
+        if event.member().is_some() {
+            self.gap.store(true, Ordering::Relaxed);
+        }
+        if !self.warned.swap(true, Ordering::Relaxed) {
             tracing::warn!("backplane queue full (Redis slow or unreachable): dropping events");
         }
     }
@@ -283,23 +308,64 @@ impl Backlog {
         let bytes = events.iter().map(queued_bytes).sum();
         self.bytes.fetch_sub(bytes, Ordering::Relaxed);
     }
-}
 
-/// What an event counts against the outbox's bytes: its payload.
-fn queued_bytes(event: &Event) -> usize {
-    match event {
-        Event::Deliver { message, .. } | Event::DeliverTo { message, .. } => message.len(),
-        _ => 0,
+    /// The queue has drained: a later drop is said again.
+    fn drained(&self) {
+        self.warned.store(false, Ordering::Relaxed);
     }
 }
 
-/// Claims a free instance number: `Ok(None)` when every number tried was taken.
-async fn claim_instance(
-    client: &Client,
-    keys: &Keys,
-    token: u64,
-) -> redis::RedisResult<Option<u16>> {
+/// What an event counts against the outbox's bytes: the payload, names and texts it carries.
+fn queued_bytes(event: &Event) -> usize {
+    match event {
+        Event::Deliver {
+            scope,
+            except,
+            message,
+        } => {
+            let name = match scope {
+                Scope::All => 0,
+                Scope::Path(name) | Scope::Room(name) => name.len(),
+            };
+            message.len() + name + except.len() * 8
+        }
+        Event::DeliverTo { message, .. } => message.len(),
+        Event::Connected { path: text, .. }
+        | Event::Joined { room: text, .. }
+        | Event::Left { room: text, .. }
+        | Event::Presence { presence: text, .. } => text.len(),
+        Event::Disconnected { rooms, .. } => rooms.iter().map(|room| room.len()).sum(),
+        Event::Heartbeat | Event::Announce => 0,
+    }
+}
+
+/// What claiming an instance number at start came to.
+enum Claimed {
+    Number(u16),
+    /// Every number tried was taken.
+    AllTaken,
+    /// The Redis is older than 6.2 (its version).
+    TooOld(String),
+}
+
+/// Checks the Redis version, then claims a free instance number.
+async fn claim_instance(client: &Client, keys: &Keys, token: u64) -> redis::RedisResult<Claimed> {
     let mut redis = connect(client).await?;
+    let info: String = redis::cmd("INFO")
+        .arg("server")
+        .query_async(&mut redis)
+        .await?;
+    let version = info
+        .lines()
+        .find_map(|line| line.strip_prefix("redis_version:"))
+        .unwrap_or_default()
+        .trim();
+    let mut numbers = version
+        .split('.')
+        .map(|part| part.parse::<u32>().unwrap_or(0));
+    if (numbers.next().unwrap_or(0), numbers.next().unwrap_or(0)) < (6, 2) {
+        return Ok(Claimed::TooOld(version.to_owned()));
+    }
     for _ in 0..32 {
         let instance = random_instance();
         let claimed: Option<String> = keys
@@ -307,10 +373,10 @@ async fn claim_instance(
             .query_async(&mut redis)
             .await?;
         if claimed.is_some() {
-            return Ok(Some(instance));
+            return Ok(Claimed::Number(instance));
         }
     }
-    Ok(None)
+    Ok(Claimed::AllTaken)
 }
 
 fn random() -> u64 {

@@ -8,7 +8,7 @@ use crate::hub::{Cluster, WeakHub};
 use bytes::Bytes;
 use futures_util::StreamExt;
 use redis::aio::MultiplexedConnection;
-use redis::{AsyncCommands, AsyncConnectionConfig, Client};
+use redis::{AsyncCommands, AsyncConnectionConfig, Client, ErrorKind, ScanOptions};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,8 +18,15 @@ use tokio::time::Instant;
 /// How long connecting to Redis, or one command, may take.
 const TIMEOUT: Duration = Duration::from_secs(3);
 
-/// The longest pause between two attempts to reach Redis again.
+/// The first pause before reaching Redis again, doubled on each failure ...
+const MIN_BACKOFF: Duration = Duration::from_millis(50);
+
+/// ... up to this.
 const MAX_BACKOFF: Duration = Duration::from_secs(1);
+
+/// How long this instance's own heartbeat may take to come back through its subscription
+/// before the subscription counts as stalled (frames pile up in the client meanwhile).
+const MAX_LAG: Duration = Duration::from_secs(5);
 
 /// A connection for commands, bounded by [`TIMEOUT`].
 pub(super) async fn connect(client: &Client) -> redis::RedisResult<MultiplexedConnection> {
@@ -66,19 +73,24 @@ impl RedisLink {
             link: &self,
             hub,
             backlog,
+            previous_connection: None,
+            echo_pending: None,
         };
-        let mut backoff = Duration::from_millis(50);
+        let mut backoff = MIN_BACKOFF;
         let mut lost_at: Option<Instant> = None;
         loop {
-            match session.run(&mut events, &mut lost_at).await {
-                Ended::AppGone => return,
-                Ended::Lost(error) => {
-                    if lost_at.is_none() {
-                        tracing::warn!(%error, "backplane lost Redis; reconnecting");
-                        lost_at = Some(Instant::now());
-                        backoff = Duration::from_millis(50);
-                    }
-                }
+            let began = Instant::now();
+            let Ended::Lost(error) = session.run(&mut events, &mut lost_at).await else {
+                return;
+            };
+            // Only a session that held resets the pause: one that fails right after starting
+            // (a command this Redis refuses) must not reconnect in a tight loop.
+            if began.elapsed() > RedisBackplane::HEARTBEAT * 2 {
+                backoff = MIN_BACKOFF;
+            }
+            if lost_at.is_none() {
+                tracing::warn!(%error, "backplane lost Redis; reconnecting");
+                lost_at = Some(Instant::now());
             }
             if events.is_closed() {
                 return;
@@ -94,6 +106,11 @@ struct Session<'link> {
     link: &'link RedisLink,
     hub: WeakHub,
     backlog: Arc<Backlog>,
+    /// The Redis client id of the previous session's command connection: it is cut off
+    /// before this instance is announced again, so none of its late writes land after.
+    previous_connection: Option<i64>,
+    /// When the heartbeat still on its way back through the subscription was published.
+    echo_pending: Option<Instant>,
 }
 
 impl Session<'_> {
@@ -117,7 +134,9 @@ impl Session<'_> {
             Ok(Err(error)) => return Ended::Lost(error),
             Err(_) => return Ended::Lost(timed_out()),
         };
+        self.echo_pending = None;
         let started = async {
+            self.fence(&mut redis).await?;
             self.claim(&mut redis).await?;
             self.announce(events, &mut redis).await?;
             self.load_all(&mut redis).await
@@ -146,6 +165,9 @@ impl Session<'_> {
                     }
                     self.backlog.taken(&batch);
                     let published = self.publish(batch.drain(..), &mut redis).await;
+                    if events.is_empty() {
+                        self.backlog.drained();
+                    }
                     match published {
                         Ok(()) if self.backlog.gap.load(Ordering::Relaxed) => {
                             self.announce(events, &mut redis).await
@@ -159,6 +181,23 @@ impl Session<'_> {
                 return ended;
             }
         }
+    }
+
+    /// Cuts off the previous session's command connection, which may still hold writes that
+    /// timed out on this side (they would land after the announce and bring back stale
+    /// presence), and remembers this session's.
+    async fn fence(&mut self, redis: &mut MultiplexedConnection) -> Result<(), Ended> {
+        if let Some(previous) = self.previous_connection.take() {
+            // Usually it is gone already, and Redis answers that no such client exists.
+            let _: redis::RedisResult<()> = redis::cmd("CLIENT")
+                .arg("KILL")
+                .arg("ID")
+                .arg(previous)
+                .query_async(redis)
+                .await;
+        }
+        self.previous_connection = Some(redis::cmd("CLIENT").arg("ID").query_async(redis).await?);
+        Ok(())
     }
 
     /// Claims this instance's number again: Redis may have restarted empty, or (after a
@@ -200,10 +239,15 @@ impl Session<'_> {
         let link = self.link;
         let (facts, sends) = hub.local_facts(|| {
             self.backlog.gap.store(false, Ordering::Relaxed);
+            // No presence change can be queued while this runs, so those queued are all among
+            // the events queued now; sends queued later stay in the queue.
+            let queued = events.len();
             let mut sends = Vec::new();
-            while let Ok(event) = events.try_recv() {
-                if event.member().is_none() {
-                    sends.push(event);
+            for _ in 0..queued {
+                match events.try_recv() {
+                    Ok(event) if event.member().is_none() => sends.push(event),
+                    Ok(_) => {}
+                    Err(_) => break,
                 }
             }
             sends
@@ -231,9 +275,10 @@ impl Session<'_> {
         let link = self.link;
         let mut found = Vec::new();
         {
-            let mut keys = redis
-                .scan_match::<_, String>(link.keys.all_members())
-                .await?;
+            let scan = ScanOptions::default()
+                .with_pattern(link.keys.all_members())
+                .with_count(1000);
+            let mut keys = redis.scan_options::<String>(scan).await?;
             while let Some(key) = keys.next_item().await {
                 found.extend(Keys::instance_of(&key?));
             }
@@ -246,17 +291,17 @@ impl Session<'_> {
         Ok(())
     }
 
-    /// Replaces what the hub knows of `instance`'s clients with what Redis holds. Unreadable
-    /// entries (written by something else) are skipped with a warning.
+    /// Replaces what the hub knows of `instance`'s clients with what Redis holds. Keys that
+    /// hold something else (written by another program) count as empty, with a warning.
     async fn load(&self, instance: u16, redis: &mut MultiplexedConnection) -> Result<(), Ended> {
         let stored = self.link.keys.read(instance).query_async(redis).await;
         let stored = match stored {
             Ok(stored) => stored,
-            Err(error) if error.is_io_error() || error.is_timeout() => return Err(error.into()),
-            Err(error) => {
+            Err(error) if unreadable(&error) => {
                 tracing::warn!(%error, instance, "ignoring an instance's unreadable presence");
                 Stored::default()
             }
+            Err(error) => return Err(error.into()),
         };
         let facts = store::facts(stored);
         self.cluster(|cluster| {
@@ -273,7 +318,11 @@ impl Session<'_> {
     }
 
     /// Handles one frame from the bus or this instance's inbox.
-    async fn receive(&self, frame: Bytes, redis: &mut MultiplexedConnection) -> Result<(), Ended> {
+    async fn receive(
+        &mut self,
+        frame: Bytes,
+        redis: &mut MultiplexedConnection,
+    ) -> Result<(), Ended> {
         let (origin, event) = match decode(frame) {
             Ok(decoded) => decoded,
             Err(error) => {
@@ -282,6 +331,9 @@ impl Session<'_> {
             }
         };
         if origin == self.link.instance {
+            if event == Event::Heartbeat {
+                self.echo_pending = None;
+            }
             return Ok(());
         }
         // An instance not heard from before (new, or forgotten while silent) is loaded whole.
@@ -323,14 +375,22 @@ impl Session<'_> {
         pipe.query_async(redis).await
     }
 
-    /// Tells the others this instance is alive and renews its keys, re-announcing it when they
-    /// were lost (Redis restarted or evicted them); forgets the instances that went silent.
+    /// Tells the others this instance is alive and renews its keys; announces it whole again
+    /// when Redis lost any of them (restart, flush, eviction) or events were dropped; forgets
+    /// the instances that went silent; gives up on a subscription that has stalled.
     async fn heartbeat(
-        &self,
+        &mut self,
         events: &mut mpsc::Receiver<Event>,
         redis: &mut MultiplexedConnection,
     ) -> Result<(), Ended> {
+        if self
+            .echo_pending
+            .is_some_and(|published| published.elapsed() > MAX_LAG)
+        {
+            return Err(Ended::Lost(lagging()));
+        }
         let link = self.link;
+        let expected = self.hub.upgrade().ok_or(Ended::AppGone)?.local_holdings();
         let mut pipe = redis::pipe();
         pipe.cmd("SET")
             .arg(link.keys.claim(link.instance))
@@ -338,12 +398,23 @@ impl Session<'_> {
             .arg("PX")
             .arg(store::ttl_ms())
             .arg("GET");
+        for key in link.keys.clients(link.instance) {
+            pipe.exists(key);
+        }
         link.keys.keep_alive(&mut pipe, link.instance);
         pipe.publish(link.keys.bus(), encode(link.instance, &Event::Heartbeat))
             .ignore();
-        let (owner,): (Option<u64>,) = pipe.query_async(redis).await?;
+        let (owner, members, presence, rooms): (Option<u64>, bool, bool, bool) =
+            pipe.query_async(redis).await?;
+        self.echo_pending.get_or_insert_with(Instant::now);
         self.check_owner(owner);
-        if owner.is_none() {
+        // A key this instance should have and Redis has not: Redis lost it.
+        let missing = expected
+            .iter()
+            .zip([members, presence, rooms])
+            .any(|(should, has)| *should && !has);
+        let lost = owner.is_none() || missing;
+        if lost || self.backlog.gap.load(Ordering::Relaxed) {
             self.announce(events, redis).await?;
         }
         for instance in self.cluster(|cluster| cluster.forget_silent(RedisBackplane::LIVENESS))? {
@@ -351,6 +422,20 @@ impl Session<'_> {
         }
         Ok(())
     }
+}
+
+/// A load error that retrying will not fix: the keys hold something else.
+fn unreadable(error: &redis::RedisError) -> bool {
+    matches!(
+        error.kind(),
+        ErrorKind::UnexpectedReturnType | ErrorKind::Parse
+    ) || error.code() == Some("WRONGTYPE")
+}
+
+fn lagging() -> redis::RedisError {
+    redis::RedisError::from(std::io::Error::other(
+        "the subscription is stalled: this instance's heartbeat did not come back",
+    ))
 }
 
 fn timed_out() -> redis::RedisError {
