@@ -18,7 +18,7 @@ use proc_macro::TokenStream;
 ///
 /// ```text
 /// #[websocket("path", mode = TwoWay | ReceiveOnly | SendOnly, ping = "5s",
-///             ping_timeout = "10s", trigger_on_connect, max_message = "64KiB")]
+///             ping_timeout = "10s", trigger_on_connect, max_message = "64KiB", concurrency = 4)]
 /// async fn name(&self, #[body] message: T, #[body("a.b")] field: T,
 ///               #[header("name")] h: T, #[query("name")] q: T, #[param("name")] p: T,
 ///               any_other: impl FromContext) -> impl IntoReply
@@ -39,7 +39,8 @@ use proc_macro::TokenStream;
 ///   every `#[body]` is an `Option`.
 ///
 /// # Semantics
-/// `TwoWay` calls the handler once per client message, in order, and sends its return value.
+/// `TwoWay` calls the handler once per client message, in order (up to `concurrency` at once,
+/// replies then in the order handlers finish), and sends its return value.
 /// `ReceiveOnly` calls it per message and never sends data. `SendOnly` calls it once on connect,
 /// sends the value and closes with 1000. `ping` sends a Ping every interval and closes with 1011
 /// when no Pong comes within `ping_timeout` (default: the interval). `max_message` closes with
@@ -71,8 +72,9 @@ pub fn controller(args: TokenStream, item: TokenStream) -> TokenStream {
 /// (the NestJS / Serinus / Lucee gateway style).
 ///
 /// # Grammar
-/// `#[gateway("path", ping = "20s", ping_timeout = "..", max_message = "..", port = 3001)]` on an
-/// inherent `impl Type { .. }`, lifecycle attributes (`#[guard(..)]`, ..) after it. Methods:
+/// `#[gateway("path", ping = "20s", ping_timeout = "..", max_message = "..", concurrency = 4,
+/// port = 3001)]` on an inherent `impl Type { .. }`, lifecycle attributes (`#[guard(..)]`, ..)
+/// after it. Methods:
 ///
 /// ```text
 /// #[on_connect]          async fn f(&self, ..) -> impl IntoReply        // once, on open

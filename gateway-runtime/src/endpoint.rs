@@ -34,6 +34,9 @@ pub struct EndpointOptions {
     pub trigger_on_connect: bool,
     /// The largest message accepted, in bytes; `None` uses the app's default.
     pub max_message: Option<usize>,
+    /// How many of a connection's messages may be handled at once: 1 (the default) handles
+    /// them strictly in order; more lets replies come back in the order handlers finish.
+    pub concurrency: usize,
 }
 
 /// One generated handler: binds its parameters from a [`MessageContext`], calls the user's method

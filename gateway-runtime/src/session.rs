@@ -9,11 +9,13 @@ use crate::error::{ErrorOrigin, WsError};
 use crate::lifecycle::{Caught, CloseSummary, ClosedBy, Lifecycle};
 use crate::reply::Reply;
 use crate::transport::Socket;
+use futures_util::stream::FuturesUnordered;
 use futures_util::SinkExt;
 use futures_util::{FutureExt, StreamExt};
 use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
 use std::time::Duration;
-use tokio::time::{sleep_until, timeout, Instant};
+use tokio::time::{sleep_until, timeout, Instant, Sleep};
 use tungstenite::protocol::frame::coding::CloseCode;
 use tungstenite::protocol::CloseFrame;
 use tungstenite::{Message, Utf8Bytes};
@@ -83,6 +85,13 @@ impl<C> Session<'_, C> {
         );
         tokio::pin!(timer);
 
+        if let (Flow::Continue, true) = (&flow, self.options.concurrency > 1) {
+            // Boxed: its state stays off the task of every in-order connection.
+            flow = Box::pin(self.serve_concurrently::<H>(&mut heartbeat, timer.as_mut())).await;
+        }
+
+        // In order: read, dispatch one message at a time, write. Inline rather than a method
+        // of its own: every idle connection's task holds this state, and nesting grows it.
         let mut burst = 0;
         while let Flow::Continue = flow {
             // Messages that have already arrived are handled back to back and their replies
@@ -103,16 +112,7 @@ impl<C> Session<'_, C> {
                 biased;
                 incoming = self.socket.next() => self.on_incoming::<H>(incoming, heartbeat.as_mut()).await,
                 () = self.connection.woken() => self.on_wake().await,
-                () = &mut timer, if heartbeat.is_some() => {
-                    let Some(beat) = heartbeat.as_mut() else { continue };
-                    let flow = match beat.on_timer(Instant::now()) {
-                        Beat::Ping => self.send(Message::Ping(Default::default())).await,
-                        Beat::TimedOut => close_with(close_code::INTERNAL_ERROR, "ping timeout"),
-                        Beat::Wait => Flow::Continue,
-                    };
-                    timer.as_mut().reset(beat.deadline());
-                    flow
-                },
+                () = &mut timer, if heartbeat.is_some() => self.on_timer(&mut heartbeat, timer.as_mut()).await,
             };
         }
 
@@ -120,6 +120,72 @@ impl<C> Session<'_, C> {
             Box::pin(self.close(frame)).await;
         }
         self.summary()
+    }
+
+    /// The loop of [`Session::run`], with up to `concurrency` handler calls running at once;
+    /// each reply is sent when its call finishes. When the connection is to end, the calls
+    /// still running are finished first (their replies sent if the connection can still take
+    /// them).
+    async fn serve_concurrently<H: Handler<C>>(
+        &mut self,
+        heartbeat: &mut Option<Heartbeat>,
+        mut timer: Pin<&mut Sleep>,
+    ) -> Flow {
+        let (controller, lifecycle) = (self.controller, self.lifecycle);
+        let limit = self.options.concurrency;
+        let mut running = FuturesUnordered::new();
+        let mut flow = Flow::Continue;
+        while let Flow::Continue = flow {
+            flow = match self.flush().await {
+                Flow::Continue => tokio::select! {
+                    biased;
+                    Some(reply) = running.next() => self.after_call::<H>(reply).await,
+                    incoming = self.socket.next(), if running.len() < limit => match incoming {
+                        Some(Ok(message @ (Message::Text(_) | Message::Binary(_))))
+                            if self.options.mode != Mode::SendOnly =>
+                        {
+                            self.tally.messages_in += 1;
+                            let connection = self.connection.clone();
+                            running.push(call::<C, H>(controller, lifecycle, connection, Some(message)));
+                            Flow::Continue
+                        }
+                        other => self.on_incoming::<H>(other, heartbeat.as_mut()).await,
+                    },
+                    () = self.connection.woken() => self.on_wake().await,
+                    // While every slot is busy the client is not read, so a Pong may be
+                    // waiting unread: the heartbeat waits too, as it does for a handler in order.
+                    () = &mut timer, if heartbeat.is_some() && running.len() < limit => {
+                        self.on_timer(heartbeat, timer.as_mut()).await
+                    }
+                },
+                stop => stop,
+            };
+        }
+        while let Some(reply) = running.next().await {
+            if let Flow::Close(_) = flow {
+                // The first stop decides how the connection ends; later ones are moot.
+                let _ = self.after_call::<H>(reply).await;
+            }
+        }
+        flow
+    }
+
+    /// The heartbeat's timer fired: ping, give up on a silent client, or wait on.
+    async fn on_timer(
+        &mut self,
+        heartbeat: &mut Option<Heartbeat>,
+        timer: Pin<&mut Sleep>,
+    ) -> Flow {
+        let Some(beat) = heartbeat.as_mut() else {
+            return Flow::Continue;
+        };
+        let flow = match beat.on_timer(Instant::now()) {
+            Beat::Ping => self.send(Message::Ping(Default::default())).await,
+            Beat::TimedOut => close_with(close_code::INTERNAL_ERROR, "ping timeout"),
+            Beat::Wait => Flow::Continue,
+        };
+        timer.reset(beat.deadline());
+        flow
     }
 
     fn summary(self) -> CloseSummary {
@@ -205,15 +271,13 @@ impl<C> Session<'_, C> {
         if body.is_some() {
             self.tally.messages_in += 1;
         }
-        let mut ctx = MessageContext::new(self.connection.clone(), body);
-        let called = AssertUnwindSafe(self.lifecycle.call::<C, H>(self.controller, &mut ctx))
-            .catch_unwind()
-            .await;
-        drop(ctx);
-        let reply = match called {
-            Ok(reply) => reply,
-            Err(panic) => Reply::Error(panicked(&*panic)),
-        };
+        let connection = self.connection.clone();
+        let reply = call::<C, H>(self.controller, self.lifecycle, connection, body).await;
+        self.after_call::<H>(reply).await
+    }
+
+    /// After a handler call: what it queued, its reply, then a close it asked for.
+    async fn after_call<H: Handler<C>>(&mut self, reply: Reply) -> Flow {
         if let Flow::Ended = self.send_queued().await {
             return Flow::Ended;
         }
@@ -367,6 +431,23 @@ impl<C> Session<'_, C> {
     /// Reads (and drops) what the client still sends until its Close completes the handshake.
     async fn wait_for_end(&mut self) {
         while let Some(Ok(_)) = self.socket.next().await {}
+    }
+}
+
+/// One handler call through the interceptors; a panic becomes an error reply.
+async fn call<C, H: Handler<C>>(
+    controller: &C,
+    lifecycle: &Lifecycle,
+    connection: Connection,
+    body: Option<Message>,
+) -> Reply {
+    let mut ctx = MessageContext::new(connection, body);
+    let called = AssertUnwindSafe(lifecycle.call::<C, H>(controller, &mut ctx))
+        .catch_unwind()
+        .await;
+    match called {
+        Ok(reply) => reply,
+        Err(panic) => Reply::Error(panicked(&*panic)),
     }
 }
 

@@ -33,12 +33,13 @@ impl Parse for Prefix {
 }
 
 /// What `#[websocket(..)]` accepts after the path.
-const WEBSOCKET_KEYS: [Key; 5] = [
+const WEBSOCKET_KEYS: [Key; 6] = [
     Key::Mode,
     Key::Ping,
     Key::PingTimeout,
     Key::TriggerOnConnect,
     Key::MaxMessage,
+    Key::Concurrency,
 ];
 
 /// Builds the model and strips our attributes from `item`.

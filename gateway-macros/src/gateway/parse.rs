@@ -22,7 +22,13 @@ const HOOK_ATTRIBUTES: [&str; 5] = [
 ];
 
 /// What `#[gateway(..)]` accepts after the path.
-const GATEWAY_KEYS: [Key; 4] = [Key::Ping, Key::PingTimeout, Key::MaxMessage, Key::Port];
+const GATEWAY_KEYS: [Key; 5] = [
+    Key::Ping,
+    Key::PingTimeout,
+    Key::MaxMessage,
+    Key::Concurrency,
+    Key::Port,
+];
 
 /// Builds the model and strips our attributes from `item`.
 pub fn gateway(args: TokenStream, item: &mut ItemImpl, errors: &mut Errors) -> Gateway {

@@ -153,6 +153,9 @@ pub fn endpoint_options(options: &Options, trigger_on_connect: bool) -> TokenStr
         let bytes = bytes as usize;
         quote!(#bytes)
     }));
+    let concurrency = options
+        .concurrency
+        .map_or(1, |(count, _)| usize::from(count));
     quote! {
         #endpoint_options {
             mode: #mode_path::#mode,
@@ -160,6 +163,7 @@ pub fn endpoint_options(options: &Options, trigger_on_connect: bool) -> TokenStr
             ping_timeout: #ping_timeout,
             trigger_on_connect: #trigger_on_connect,
             max_message: #max_message,
+            concurrency: #concurrency,
         }
     }
 }

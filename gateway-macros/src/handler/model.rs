@@ -71,6 +71,8 @@ pub struct Options {
     pub ping_timeout_millis: Option<(u64, Span)>,
     pub trigger_on_connect: Option<Span>,
     pub max_message: Option<u64>,
+    /// How many messages may run at once, and where `concurrency` was written.
+    pub concurrency: Option<(u16, Span)>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Default)]

@@ -12,7 +12,7 @@ use quote::ToTokens;
 use syn::ext::IdentExt;
 use syn::parse::ParseStream;
 use syn::spanned::Spanned;
-use syn::{Attribute, FnArg, Ident, ImplItemFn, LitInt, LitStr, Meta, Token};
+use syn::{Attribute, FnArg, Ident, ImplItemFn, Lit, LitStr, Meta, Token};
 
 /// Reports what makes an impl block unusable for `#[controller]` or `#[gateway]`.
 pub fn check_impl(item: &syn::ItemImpl, attribute: &str, errors: &mut Errors) {
@@ -235,16 +235,18 @@ pub enum Key {
     PingTimeout,
     TriggerOnConnect,
     MaxMessage,
+    Concurrency,
     Port,
 }
 
 impl Key {
-    const ALL: [Key; 6] = [
+    const ALL: [Key; 7] = [
         Key::Mode,
         Key::Ping,
         Key::PingTimeout,
         Key::TriggerOnConnect,
         Key::MaxMessage,
+        Key::Concurrency,
         Key::Port,
     ];
 
@@ -255,6 +257,7 @@ impl Key {
             Key::PingTimeout => "ping_timeout",
             Key::TriggerOnConnect => "trigger_on_connect",
             Key::MaxMessage => "max_message",
+            Key::Concurrency => "concurrency",
             Key::Port => "port",
         }
     }
@@ -349,23 +352,38 @@ pub fn endpoint_args(attr: &Attribute, allowed: &[Key]) -> syn::Result<EndpointA
                     options.max_message =
                         Some(bytes.ok_or_else(|| syn::Error::new(text.span(), size::EXPECTED))?);
                 }
+                Key::Concurrency => {
+                    let count = positive_u16(
+                        input,
+                        "expected how many messages may run at once, from 1 to 65535: \
+                         `concurrency = 4`",
+                    )?;
+                    options.concurrency = Some((count, name.span()));
+                }
                 Key::Port => {
-                    input.parse::<Token![=]>()?;
-                    let port: LitInt = input.parse()?;
-                    let expected = "expected a TCP port from 1 to 65535: `port = 3001`";
-                    let number = port
-                        .base10_parse::<u16>()
-                        .map_err(|_| syn::Error::new(port.span(), expected))?;
-                    if number == 0 {
-                        return Err(syn::Error::new(port.span(), expected));
-                    }
-                    args.port = Some(number);
+                    args.port = Some(positive_u16(
+                        input,
+                        "expected a TCP port from 1 to 65535: `port = 3001`",
+                    )?);
                 }
             }
         }
         Ok(())
     })?;
     Ok(args)
+}
+
+/// `= N` with N from 1 to 65535; anything else is `expected`, on the value.
+fn positive_u16(input: ParseStream, expected: &str) -> syn::Result<u16> {
+    input.parse::<Token![=]>()?;
+    let value: Lit = input.parse()?;
+    match &value {
+        Lit::Int(number) => match number.base10_parse::<u16>() {
+            Ok(number) if number > 0 => Ok(number),
+            _ => Err(syn::Error::new(number.span(), expected)),
+        },
+        other => Err(syn::Error::new(other.span(), expected)),
+    }
 }
 
 fn unknown_argument(name: &Ident, allowed: &[Key]) -> syn::Error {

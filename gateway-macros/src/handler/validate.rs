@@ -1,7 +1,7 @@
 //! Checks every handler method shares: its signature, and the endpoint options that mean the
 //! same everywhere.
 
-use super::model::{Method, Options, Receiver};
+use super::model::{Method, Mode, Options, Receiver};
 use crate::diag::Errors;
 use quote::ToTokens;
 use syn::{GenericArgument, PathArguments, ReturnType, Type};
@@ -39,6 +39,13 @@ pub fn options(options: &Options, errors: &mut Errors) {
         errors.at(
             span,
             "`ping_timeout` needs `ping = \"..\"`: there is no Pong to wait for without a Ping",
+        );
+    }
+    if let (Some((_, span)), Mode::SendOnly) = (options.concurrency, options.mode) {
+        errors.at(
+            span,
+            "`concurrency` has no effect with `mode = SendOnly`: the handler runs once, and \
+             client messages are not dispatched; remove it",
         );
     }
 }
