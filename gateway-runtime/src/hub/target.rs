@@ -1,0 +1,112 @@
+//! [`Target`]: a set of clients to send to or count, on this instance and (with a backplane)
+//! the others.
+
+use super::Hub;
+use crate::backplane::Event;
+use crate::connection::ConnectionId;
+use serde::Serialize;
+use tungstenite::{Message, Utf8Bytes};
+
+/// Which clients a hub message is for, before exceptions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scope {
+    /// Every client.
+    All,
+    /// The clients of one endpoint path.
+    Path(String),
+    /// The members of one room.
+    Room(String),
+}
+
+/// A set of clients to send to: [`Hub::all`], [`Hub::path`] or [`Hub::room`], minus
+/// [`except`](Target::except)ions.
+#[must_use = "a target sends nothing until `send` is called"]
+pub struct Target<'hub> {
+    hub: &'hub Hub,
+    scope: Scope,
+    except: Vec<ConnectionId>,
+}
+
+impl<'hub> Target<'hub> {
+    pub(super) fn new(hub: &'hub Hub, scope: Scope) -> Self {
+        Self {
+            hub,
+            scope,
+            except: Vec::new(),
+        }
+    }
+
+    /// Leaves one client out (typically the sender).
+    pub fn except(mut self, id: ConnectionId) -> Self {
+        self.except.push(id);
+        self
+    }
+
+    /// Queues `message` for every client in the target; returns how many local clients got it
+    /// (with a backplane, the other instances deliver to theirs). The message's bytes are
+    /// shared, not copied, between recipients.
+    pub fn send(self, message: impl Into<Message>) -> usize {
+        let message = message.into();
+        let delivered = self
+            .hub
+            .local()
+            .visit(&self.scope, &self.except, |_, member| {
+                self.hub.deliver(&member.value, message.clone()).is_ok()
+            });
+        if let Some(cluster) = self.hub.cluster() {
+            cluster.publish(Event::Deliver {
+                scope: self.scope,
+                except: self.except,
+                message,
+            });
+        }
+        delivered
+    }
+
+    /// Encodes `value` as JSON once and sends it as a text message to every client in the target.
+    ///
+    /// # Errors
+    /// When `value` cannot be encoded as JSON; nothing is sent then.
+    pub fn send_json<T: Serialize + ?Sized>(self, value: &T) -> Result<usize, serde_json::Error> {
+        let text = serde_json::to_string(value)?;
+        Ok(self.send(Message::Text(Utf8Bytes::from(text))))
+    }
+
+    /// The ids of the clients in the target, on every instance.
+    pub fn members(&self) -> Vec<ConnectionId> {
+        self.presence().into_iter().map(|(id, _)| id).collect()
+    }
+
+    /// The clients in the target with their presence text (see [`Connection::set_presence`](crate::Connection::set_presence)),
+    /// on every instance.
+    pub fn presence(&self) -> Vec<(ConnectionId, Option<String>)> {
+        let mut found = Vec::new();
+        self.visit_all(|id, presence| {
+            found.push((id, presence.map(str::to_owned)));
+            true
+        });
+        found
+    }
+
+    /// How many clients are in the target, on every instance.
+    pub fn count(&self) -> usize {
+        self.visit_all(|_, _| true)
+    }
+
+    /// Calls `visit` with the id and presence of each member in the target, local ones first;
+    /// returns how many visits returned `true`.
+    fn visit_all(&self, mut visit: impl FnMut(ConnectionId, Option<&str>) -> bool) -> usize {
+        let here = self
+            .hub
+            .local()
+            .visit(&self.scope, &self.except, |id, member| {
+                visit(id, member.presence.as_deref())
+            });
+        let elsewhere = self.hub.cluster().map_or(0, |cluster| {
+            cluster.visit(&self.scope, &self.except, |id, member| {
+                visit(id, member.presence.as_deref())
+            })
+        });
+        here + elsewhere
+    }
+}
