@@ -77,8 +77,8 @@ impl<'hub> Target<'hub> {
         self.presence().into_iter().map(|(id, _)| id).collect()
     }
 
-    /// The clients in the target with their presence text (see [`Connection::set_presence`](crate::Connection::set_presence)),
-    /// on every instance.
+    /// The clients in the target with their presence text (see
+    /// [`Connection::set_presence`](crate::Connection::set_presence)), on every instance.
     pub fn presence(&self) -> Vec<(ConnectionId, Option<String>)> {
         let mut found = Vec::new();
         self.visit_all(|id, presence| {
