@@ -3,7 +3,7 @@
 mod common;
 
 use gateway::prelude::*;
-use gateway::test::{start, Client, WAIT};
+use gateway::test::{start, Client, SseReader, WAIT};
 use gateway::{
     BuildError, Catcher, Caught, CloseSummary, ClosedBy, ErrorOrigin, Guard, Handshake,
     Interceptor, MessageContext, Middleware, Observer, Rejection, Reply,
@@ -447,4 +447,48 @@ async fn dependencies_bind_and_missing_data_goes_to_the_catchers_as_a_500() {
 
     let mut client = Client::connect(addr, "/services/maybe-visitor").await;
     assert_eq!(client.ask("who?").await, "nobody");
+}
+
+/// Event streams behind guards at every level: the app wants `x-app`, the controller `x-user`,
+/// the `admin` stream also `x-admin`.
+struct Feeds;
+
+#[controller("feeds")]
+#[guard(RequireHeader("x-user"))]
+impl Feeds {
+    #[sse("news")]
+    fn news(&self) -> impl gateway::Stream<Item = &'static str> + Send + 'static {
+        futures_util::stream::iter(["news"])
+    }
+
+    #[guard(RequireHeader("x-admin"))]
+    #[sse("admin")]
+    fn admin(&self) -> impl gateway::Stream<Item = &'static str> + Send + 'static {
+        futures_util::stream::iter(["secrets"])
+    }
+}
+
+#[tokio::test]
+async fn guards_of_the_app_the_controller_and_the_method_protect_event_streams() {
+    let addr = start(App::new().guard(RequireHeader("x-app")).controller(Feeds)).await;
+    let open = |path, headers| SseReader::connect_with(addr, path, headers);
+    let user = [("x-app", "1"), ("x-user", "ada")];
+    let admin = [("x-app", "1"), ("x-user", "ada"), ("x-admin", "yes")];
+
+    assert_eq!(
+        open("/feeds/news", &[("x-user", "ada")]).await.err(),
+        Some(403)
+    );
+    assert_eq!(
+        open("/feeds/news", &[("x-app", "1")]).await.err(),
+        Some(403)
+    );
+    let mut news = open("/feeds/news", &user)
+        .await
+        .expect("a user reads the news");
+    assert_eq!(news.next_event().await.data, "news");
+
+    assert_eq!(open("/feeds/admin", &user).await.err(), Some(403));
+    let mut secrets = open("/feeds/admin", &admin).await.expect("an admin stream");
+    assert_eq!(secrets.next_event().await.data, "secrets");
 }

@@ -506,10 +506,16 @@ struct Endpoint<C> {
 
 impl Routes {
     /// Adds a Server-Sent Events endpoint (`GET path`) whose events come from handler `H` on
-    /// `controller` and from the path's [`SseEmitter`](crate::SseEmitter). Called by the code
-    /// `#[controller]` generates for `#[sse]` methods.
-    pub fn sse<C, H>(&mut self, controller: &Arc<C>, path: &'static str, handler: &'static str)
-    where
+    /// `controller` and from the path's [`SseEmitter`](crate::SseEmitter); the middleware and
+    /// guards of `lifecycle` (the controller's and the method's) run on each request. Called by
+    /// the code `#[controller]` generates for `#[sse]` methods.
+    pub fn sse<C, H>(
+        &mut self,
+        controller: &Arc<C>,
+        path: &'static str,
+        handler: &'static str,
+        lifecycle: Lifecycle,
+    ) where
         C: Send + Sync + 'static,
         H: SseHandler<C>,
     {
@@ -519,14 +525,14 @@ impl Routes {
                 path,
                 handler,
                 options: EndpointOptions::default(),
-                lifecycle: Lifecycle::new(),
+                lifecycle,
                 dependencies: Vec::new(),
                 port: None,
             },
-            build: Box::new(move |settings, _lifecycle| {
-                get(move || async move {
-                    let events = crate::sse::events::<C, H>(controller, &settings.hub, path);
-                    Sse::new(events).keep_alive(KeepAlive::default())
+            build: Box::new(move |settings, lifecycle| {
+                let lifecycle = Arc::new(lifecycle);
+                get(move |request: Request| {
+                    event_stream::<C, H>(controller, settings, lifecycle, path, request)
                 })
             }),
         });
@@ -556,6 +562,53 @@ impl Routes {
     }
 }
 
+/// What handlers and components see of a request: headers, URI, path parameters, address.
+async fn handshake_of(parts: &mut axum::http::request::Parts) -> Result<Handshake, Response> {
+    let path_params = match RawPathParams::from_request_parts(parts, &()).await {
+        Ok(params) => params
+            .iter()
+            .map(|(key, value)| (key.to_owned(), value.to_owned()))
+            .collect(),
+        Err(rejection) => return Err(rejection.into_response()),
+    };
+    let remote_addr = parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|info| info.0);
+    Ok(Handshake::new(
+        &parts.headers,
+        &parts.uri,
+        path_params,
+        remote_addr,
+    ))
+}
+
+/// A Server-Sent Events request: the route's middleware and guards, then the event stream.
+async fn event_stream<C, H>(
+    controller: Arc<C>,
+    settings: Arc<AppShared>,
+    lifecycle: Arc<Lifecycle>,
+    path: &'static str,
+    request: Request,
+) -> Response
+where
+    C: Send + Sync + 'static,
+    H: SseHandler<C>,
+{
+    let (mut parts, _body) = request.into_parts();
+    let authorized = match handshake_of(&mut parts).await {
+        Ok(mut handshake) => lifecycle.authorize(&mut handshake).await,
+        Err(rejection) => Err(rejection),
+    };
+    if let Err(refusal) = authorized {
+        return refusal;
+    }
+    let events = crate::sse::events::<C, H>(controller, &settings.hub, path);
+    Sse::new(events)
+        .keep_alive(KeepAlive::default())
+        .into_response()
+}
+
 /// Runs the handshake half of the lifecycle, answers the upgrade request and starts the
 /// connection's task. A refused client costs no upgrade, no task and no buffers.
 async fn upgrade<C, H>(endpoint: Arc<Endpoint<C>>, request: Request) -> Response
@@ -572,18 +625,10 @@ where
     if let Some(refusal) = endpoint.settings.refusal(&parts.headers) {
         return refusal;
     }
-    let path_params = match RawPathParams::from_request_parts(&mut parts, &()).await {
-        Ok(params) => params
-            .iter()
-            .map(|(key, value)| (key.to_owned(), value.to_owned()))
-            .collect(),
-        Err(rejection) => return rejection.into_response(),
+    let mut handshake = match handshake_of(&mut parts).await {
+        Ok(handshake) => handshake,
+        Err(rejection) => return rejection,
     };
-    let remote_addr = parts
-        .extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|info| info.0);
-    let mut handshake = Handshake::new(&parts.headers, &parts.uri, path_params, remote_addr);
     if let Err(response) = endpoint.lifecycle.admit(&mut handshake).await {
         let summary = CloseSummary {
             client_id: None,

@@ -214,11 +214,32 @@ impl SseReader {
     /// # Panics
     /// When the server does not answer `200` with `text/event-stream`.
     pub async fn connect(addr: SocketAddr, path: &str) -> SseReader {
+        match Self::connect_with(addr, path, &[]).await {
+            Ok(reader) => reader,
+            Err(status) => panic!("not an event stream: HTTP {status}"),
+        }
+    }
+
+    /// Opens the event stream at `path` with extra request headers; `Err(status)` when the
+    /// server answers with another status than `200` (403 from a guard, ..).
+    ///
+    /// # Panics
+    /// When the connection fails, or a `200` is not an event stream.
+    pub async fn connect_with(
+        addr: SocketAddr,
+        path: &str,
+        headers: &[(&str, &str)],
+    ) -> Result<SseReader, u16> {
         use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
         let stream = TcpStream::connect(addr).await.expect("connect");
         let mut stream = tokio::io::BufReader::new(stream);
-        let request =
-            format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nAccept: text/event-stream\r\n\r\n");
+        let extra: String = headers
+            .iter()
+            .map(|(name, value)| format!("{name}: {value}\r\n"))
+            .collect();
+        let request = format!(
+            "GET {path} HTTP/1.1\r\nHost: {addr}\r\nAccept: text/event-stream\r\n{extra}\r\n"
+        );
         stream
             .get_mut()
             .write_all(request.as_bytes())
@@ -237,18 +258,22 @@ impl SseReader {
             }
             head.push_str(&line);
         }
-        assert!(
-            head.starts_with("HTTP/1.1 200"),
-            "not an event stream: {head}"
-        );
+        let status = head
+            .split_whitespace()
+            .nth(1)
+            .and_then(|status| status.parse().ok())
+            .unwrap_or(0);
+        if status != 200 {
+            return Err(status);
+        }
         assert!(
             head.to_ascii_lowercase().contains("text/event-stream"),
             "not an event stream: {head}"
         );
-        SseReader {
+        Ok(SseReader {
             stream,
             pending: String::new(),
-        }
+        })
     }
 
     /// The next event (keep-alive comments are skipped).

@@ -27,7 +27,15 @@ pub fn controller(controller: &Controller) -> TokenStream {
         let marker = sse_type(sse);
         let route = &sse.route;
         let name = format!("{}::{}", controller.type_name, sse.method.ident);
-        quote!(__gw_routes.sse::<Self, #marker>(&self, #route, #name);)
+        let method_lifecycle = lifecycle(&sse.components);
+        quote! {
+            __gw_routes.sse::<Self, #marker>(
+                &self,
+                #route,
+                #name,
+                __gw_controller_lifecycle.around(&#method_lifecycle),
+            );
+        }
     });
     quote! {
         const _: () = {

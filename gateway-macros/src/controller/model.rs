@@ -22,6 +22,8 @@ pub struct SseEndpoint {
     pub method: Method,
     pub route: String,
     pub route_span: Span,
+    /// Its `#[guard]` and `#[middleware]` attributes.
+    pub components: Vec<Component>,
 }
 
 /// One `#[websocket]` method.

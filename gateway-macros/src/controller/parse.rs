@@ -1,8 +1,9 @@
-//! Syntax → model for `#[controller]`: its prefix and every `#[websocket]` method, with all our
-//! attributes stripped from the impl block so it compiles as the user wrote it.
+//! Syntax → model for `#[controller]`: its prefix and every `#[websocket]` and `#[sse]` method,
+//! with all our attributes stripped from the impl block so it compiles as the user wrote it.
 
 use super::model::{Controller, Endpoint, SseEndpoint};
 use crate::diag::Errors;
+use crate::handler::model::ComponentKind;
 use crate::handler::parse::{
     endpoint_args, join_route, method, report_misspelled, take_attributes, take_components, Key,
     COMPONENT_ATTRIBUTES,
@@ -73,11 +74,27 @@ pub fn controller(prefix: &Prefix, item: &mut ItemImpl, errors: &mut Errors) -> 
                 sse.parse_args::<LitStr>()
                     .map_err(|error| syn::Error::new(error.span(), expected)),
             );
+            for component in &method_components {
+                if !matches!(
+                    component.kind,
+                    ComponentKind::Guard | ComponentKind::Middleware
+                ) {
+                    errors.spanned(
+                        &component.expr,
+                        format!(
+                            "`#[{}]` does not apply to an `#[sse]` stream (it has no messages \
+                             and no close); only `#[guard]` and `#[middleware]` run on its request",
+                            component.kind.name()
+                        ),
+                    );
+                }
+            }
             if let Some(path) = path {
                 sse_endpoints.push(SseEndpoint {
                     method,
                     route: join_route(&prefix, &path.value()),
                     route_span: path.span(),
+                    components: method_components,
                 });
             }
             continue;

@@ -105,6 +105,12 @@ impl Lifecycle {
         for observer in &self.observers {
             observer.on_open(handshake).await;
         }
+        self.authorize(handshake).await
+    }
+
+    /// Middleware, then guards: all that applies to a Server-Sent Events request (it has no
+    /// messages for interceptors and catchers, and no close for observers).
+    pub(crate) async fn authorize(&self, handshake: &mut Handshake) -> Result<(), Response> {
         for middleware in &self.middleware {
             middleware.handle(handshake).await?;
         }
