@@ -2,7 +2,8 @@
 //! buffer, and tuned with 4 KiB), measured alternately in one run.
 //!
 //! `cargo bench --bench harness` (all scenarios), or name some: `-- echo fanout idle handshakes`.
-//! `-- cluster` compares one gateway instance with two sharing a Redis (needs `redis-server`).
+//! `-- cluster` (run only when named: it needs `redis-server`) compares one gateway instance with
+//! two sharing a Redis.
 //! `HARNESS_ROUNDS=3` sets how many rounds (the table shows medians), `HARNESS_IDLE=19000` the
 //! largest idle-connection count.
 //!
@@ -166,7 +167,8 @@ fn main() {
         print_rows(&rows);
     }
 
-    if runs("cluster") {
+    // Only when named: it needs redis-server.
+    if wanted.iter().any(|want| want == "cluster") {
         cluster(&runtime, rounds);
     }
 }

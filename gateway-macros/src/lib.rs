@@ -25,7 +25,9 @@ use proc_macro::TokenStream;
 /// ```
 /// Every argument after the path is optional. A method marked `#[sse("path")]` instead serves
 /// `GET path` as Server-Sent Events: `fn` or `async fn` with `&self` and no other parameter,
-/// returning a `Stream` of `Event`s or strings (`'static`).
+/// returning a `Stream` of `Event`s or strings (`'static`). The app's and the controller's
+/// guards and middleware run on each stream request, and so do `#[guard]` / `#[middleware]` on
+/// the method; other components on an `#[sse]` method are a compile error.
 /// The route is the prefix and path joined with one
 /// `/` (`("example", "websocket")` → `/example/websocket`); path parameters are written `{name}`.
 ///

@@ -213,7 +213,8 @@ impl App {
         self
     }
 
-    /// At most `connections` open at once; further upgrade requests get HTTP 503 (no upgrade).
+    /// At most `connections` open at once on this instance; further upgrade requests get HTTP
+    /// 503 (no upgrade).
     pub fn max_connections(mut self, connections: usize) -> Self {
         self.max_connections = Some(connections);
         self
@@ -250,10 +251,11 @@ impl App {
 
     /// Spreads the app's [`Hub`] over several instances of the service: sends reach the clients
     /// of every instance, and counts, members and presence answer for the whole cluster (see
-    /// [`Backplane`]). Without one, the app is a single instance. Call it once, before serving.
+    /// [`Backplane`]). Without one, the app is a single instance. Call it once, before serving,
+    /// inside the Tokio runtime that will serve the app (it starts the backplane's task).
     ///
     /// # Panics
-    /// When called a second time.
+    /// When the app already has a backplane that spans instances.
     pub fn backplane(self, backplane: impl Backplane) -> Self {
         self.hub.attach(&backplane);
         self

@@ -22,7 +22,7 @@ pub enum Mode {
 }
 
 /// The options of one `#[websocket]` endpoint.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy)]
 pub struct EndpointOptions {
     /// How messages flow.
     pub mode: Mode,
@@ -37,6 +37,19 @@ pub struct EndpointOptions {
     /// How many of a connection's messages may be handled at once: 1 (the default) handles
     /// them strictly in order; more lets replies come back in the order handlers finish.
     pub concurrency: usize,
+}
+
+impl Default for EndpointOptions {
+    fn default() -> Self {
+        Self {
+            mode: Mode::default(),
+            ping_interval: None,
+            ping_timeout: None,
+            trigger_on_connect: false,
+            max_message: None,
+            concurrency: 1,
+        }
+    }
 }
 
 /// One generated handler: binds its parameters from a [`MessageContext`], calls the user's method

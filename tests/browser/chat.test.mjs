@@ -1,6 +1,7 @@
 // Two people chat in two browser pages: join a room in each, talk, and hear an announcement.
-// Needs `cargo build --example chat` and Debian's chromium (/usr/bin/chromium); both are
-// installed by .ci/run. Run: `cd tests/browser && npm install --no-package-lock && npm test`.
+// Needs `cargo build --example chat --features redis` (the same binary serves cluster.test.mjs)
+// and Debian's chromium (/usr/bin/chromium); .ci/run builds and installs both, and redis-server
+// for the cluster test. Run: `cd tests/browser && npm install --no-package-lock && npm test`.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { example, join, launchChromium, openChat, startAndWaitFor, stopAll } from "./support.mjs";

@@ -82,7 +82,7 @@ pub enum RedisError {
 ///   across instances.
 /// - Connects, disconnects, joins, leaves and presence texts are published and kept in Redis, so
 ///   every instance knows every client; an instance that dies without cleaning up is forgotten
-///   within 12 s ([`LIVENESS`](RedisBackplane::LIVENESS) after its last
+///   within 12 s ([`LIVENESS`](RedisBackplane::LIVENESS) plus one
 ///   [`HEARTBEAT`](RedisBackplane::HEARTBEAT)).
 /// - Sending never waits for Redis: events wait in a bounded queue (see
 ///   [`RedisBackplaneBuilder::outbox`]) and go out in pipelined batches, so neither a slow Redis
@@ -204,12 +204,13 @@ impl RedisBackplane {
     /// with the default settings; see [`builder`](Self::builder).
     ///
     /// # Errors
-    /// As [`RedisBackplaneBuilder::connect`]: a bad URL, or Redis unreachable.
+    /// As [`RedisBackplaneBuilder::connect`]: a bad URL, Redis unreachable or older than 6.2,
+    /// no free instance number.
     pub async fn connect(url: &str) -> Result<Self, RedisError> {
         Self::builder(url).connect().await
     }
 
-    /// Settings before connecting: namespace, degraded start.
+    /// Settings before connecting: namespace, degraded start, outbox size.
     pub fn builder(url: &str) -> RedisBackplaneBuilder {
         RedisBackplaneBuilder {
             url: url.to_owned(),
