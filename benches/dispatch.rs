@@ -7,6 +7,10 @@
 //! from `/proc/self/task/<tid>/stat`, so the client's work is not counted. The two apps are
 //! measured alternately, and the median of the rounds is printed.
 
+#[allow(dead_code)] // only the CPU half is used here
+#[path = "../tests/common/procfs.rs"]
+mod procfs;
+
 use futures_util::{SinkExt, StreamExt};
 use gateway::prelude::*;
 use gateway::Interceptor;
@@ -38,12 +42,7 @@ fn thread_id() -> String {
 
 /// CPU time (user + system) a thread has used.
 fn thread_cpu(tid: &str) -> Duration {
-    let stat = std::fs::read_to_string(format!("/proc/self/task/{tid}/stat")).unwrap();
-    // Fields after the command name (which may contain spaces) start at state (field 3).
-    let after_name = &stat[stat.rfind(')').unwrap() + 2..];
-    let fields: Vec<&str> = after_name.split_whitespace().collect();
-    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
-    Duration::from_millis(ticks * 10) // USER_HZ is 100 on Linux
+    procfs::cpu_time(&format!("/proc/self/task/{tid}/stat"))
 }
 
 fn start_servers() -> (String, SocketAddr, SocketAddr) {

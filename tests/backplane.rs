@@ -73,13 +73,9 @@ impl Instance {
         Client::connect(self.addr, path).await
     }
 
-    /// Stops the instance at once: its tasks are dropped, nothing is cleaned up, as if the
-    /// process had been killed.
-    fn kill(mut self) {
-        if let Some(runtime) = self.runtime.take() {
-            runtime.shutdown_background();
-        }
-    }
+    /// Stops the instance at once (what dropping it does): its tasks are dropped, nothing is
+    /// cleaned up, as if the process had been killed.
+    fn kill(self) {}
 }
 
 impl Drop for Instance {
@@ -90,8 +86,19 @@ impl Drop for Instance {
     }
 }
 
-/// Asks `command` until the answer is `expected` (the cluster converges through Redis).
-async fn until(client: &mut Client, command: &str, expected: &str) -> Duration {
+/// Asks `command` until the answer is `expected` (the cluster converges through Redis, and
+/// nothing tells a client when it has).
+async fn until(client: &mut Client, command: &str, expected: &str) {
+    until_within(client, command, expected, WAIT).await;
+}
+
+/// As [`until`], failing after `bound`; returns how long it took.
+async fn until_within(
+    client: &mut Client,
+    command: &str,
+    expected: &str,
+    bound: Duration,
+) -> Duration {
     let started = Instant::now();
     loop {
         let answer = client.ask(command).await;
@@ -99,8 +106,8 @@ async fn until(client: &mut Client, command: &str, expected: &str) -> Duration {
             return started.elapsed();
         }
         assert!(
-            started.elapsed() < WAIT,
-            "`{command}` still answers `{answer}`, not `{expected}`, after {WAIT:?}"
+            started.elapsed() < bound,
+            "`{command}` still answers `{answer}`, not `{expected}`, after {bound:?}"
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -211,20 +218,10 @@ async fn an_instance_that_dies_leaves_the_presence_within_the_bound() {
     until(&mut a1, "members:lobby", &lobby.join(",")).await;
 
     b.kill();
-    let started = Instant::now();
-    while a1.ask("count").await != "1" {
-        assert!(
-            started.elapsed() < RedisBackplane::LIVENESS + RedisBackplane::HEARTBEAT * 3,
-            "B's clients are still present {:?} after it died",
-            started.elapsed()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let bound = RedisBackplane::LIVENESS + RedisBackplane::HEARTBEAT * 3;
+    let forgotten = until_within(&mut a1, "count", "1", bound).await;
     assert_eq!(a1.ask("members:lobby").await, "");
-    println!(
-        "a dead instance was forgotten after {:?}",
-        started.elapsed()
-    );
+    println!("a dead instance was forgotten after {forgotten:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -246,21 +243,17 @@ async fn delivery_resumes_after_redis_restarts() {
     let restarted = Instant::now();
     // Probe until a broadcast from A reaches B again.
     let mut probe = 0;
-    let resumed = loop {
+    loop {
         probe += 1;
         a1.send_text(&format!("all:probe {probe}")).await;
         match tokio::time::timeout(Duration::from_millis(100), b1.next_data()).await {
-            Ok(message) => break message.into_text().unwrap().to_string(),
+            Ok(_) => break,
             Err(_) => assert!(restarted.elapsed() < WAIT, "no delivery after the restart"),
         }
-    };
+    }
     println!(
         "delivery resumed {:?} after Redis restarted",
         restarted.elapsed()
-    );
-    assert!(
-        resumed == "local" || resumed.starts_with("probe"),
-        "{resumed}"
     );
     // Whatever else was in flight arrives before a later message, in order.
     a1.send_text("all:done").await;

@@ -64,6 +64,13 @@ async fn join_answers_with_the_sorted_members_and_messages_reach_the_others_in_t
         next_matching(&mut ada, event("message")).await["data"]["text"],
         "after zoe"
     );
+    // Bob heard none of the lobby's messages: the first he hears is ada's, in the garden.
+    ada.send_text(r#"{"event":"message","data":{"text":"hi bob"}}"#)
+        .await;
+    assert_eq!(
+        next_matching(&mut bob, event("message")).await["data"]["text"],
+        "hi bob"
+    );
 }
 
 #[tokio::test]

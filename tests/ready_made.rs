@@ -30,6 +30,11 @@ async fn bearer_token_asks_the_closure() {
         Client::connect_with(addr, "/echo", &basic).await.err(),
         Some(403)
     );
+    let forged = [("authorization", "Bearer forged")];
+    assert_eq!(
+        Client::connect_with(addr, "/echo", &forged).await.err(),
+        Some(403)
+    );
     let bearer = [("authorization", "Bearer valid-1")];
     assert!(Client::connect_with(addr, "/echo", &bearer).await.is_ok());
 }

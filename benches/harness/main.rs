@@ -10,6 +10,8 @@
 //! Each server runs as its own process pinned to core 0 (when `taskset` exists); this generator
 //! runs on core 1 on a single-threaded runtime. Server CPU comes from /proc/PID/stat.
 
+#[path = "../../tests/common/procfs.rs"]
+mod procfs;
 #[allow(dead_code)]
 #[path = "../../tests/common/redis.rs"]
 mod redis_server;

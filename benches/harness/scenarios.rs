@@ -155,10 +155,9 @@ pub struct FanoutResult {
     pub server_cpu_per_delivery: Duration,
 }
 
-/// One publisher, `subscribers` readers on `/broadcast`; each of `messages` 64-byte messages is
-/// published once the previous one reached everybody.
-/// One publisher on the first server; `subscribers` spread evenly over `servers` (one server,
-/// or the instances of a cluster). Server CPU is the sum over the servers.
+/// One publisher on the first server, `subscribers` readers on `/broadcast` spread evenly over
+/// `servers` (one server, or the instances of a cluster); each of `messages` 64-byte messages is
+/// published once the previous one reached everybody. Server CPU is the sum over the servers.
 pub async fn fanout(servers: &[&Server], subscribers: usize, messages: usize) -> FanoutResult {
     let mut clients = Vec::with_capacity(subscribers);
     for server in servers {
@@ -195,7 +194,13 @@ pub async fn fanout(servers: &[&Server], subscribers: usize, messages: usize) ->
         .await
         .unwrap();
     // Every subscriber must be listening before the clock starts (axum subscribes after the 101).
+    let warming = Instant::now();
     while ready.load(Ordering::Relaxed) < subscribers {
+        assert!(
+            warming.elapsed() < Duration::from_secs(60),
+            "only {} of {subscribers} subscribers heard the warm-up",
+            ready.load(Ordering::Relaxed)
+        );
         publisher
             .send(Message::text(format!("{:<64}", "warm up")))
             .await
@@ -225,6 +230,17 @@ pub async fn fanout(servers: &[&Server], subscribers: usize, messages: usize) ->
     }
 }
 
+/// Sends one small text and waits for its echo.
+async fn round_trip(ws: &mut Ws) {
+    ws.send(Message::text("x")).await.unwrap();
+    while let Some(Ok(message)) = ws.next().await {
+        if message.is_text() {
+            return;
+        }
+    }
+    panic!("the connection ended before its echo");
+}
+
 async fn drain_for(ws: &mut Ws, duration: Duration) {
     let deadline = tokio::time::Instant::now() + duration;
     while let Ok(Some(_)) = tokio::time::timeout_at(deadline, ws.next()).await {}
@@ -233,16 +249,20 @@ async fn drain_for(ws: &mut Ws, duration: Duration) {
 /// Opens `count` idle connections; returns how many opened and the server's RSS growth per
 /// connection.
 pub async fn idle(server: &Server, count: usize) -> (usize, f64) {
-    // One connection first, so the runtime's one-time allocations are in the baseline.
-    drop(
-        connect(server.addr, "/echo", Ipv4Addr::new(127, 0, 20, 1))
-            .await
-            .unwrap(),
-    );
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // One connection first, used and closed, so the runtime's one-time allocations are in the
+    // baseline.
+    let mut first = connect(server.addr, "/echo", Ipv4Addr::new(127, 0, 20, 1))
+        .await
+        .unwrap();
+    round_trip(&mut first).await;
+    first.close(None).await.unwrap();
+    while first.next().await.is_some() {}
     let before = server.rss();
-    let connections = connect_many(server.addr, "/echo", count).await;
-    tokio::time::sleep(Duration::from_secs(1)).await; // let the server finish setting them up
+    let mut connections = connect_many(server.addr, "/echo", count).await;
+    // One echo on each: every connection is set up on the server and has run its loop.
+    for connection in &mut connections {
+        round_trip(connection).await;
+    }
     let after = server.rss();
     let opened = connections.len();
     drop(connections);

@@ -1,5 +1,6 @@
 //! The servers under test: separate processes, pinned to one core, observed through /proc.
 
+use crate::procfs;
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
@@ -87,17 +88,7 @@ impl Server {
 
     /// Resident memory of the server, in bytes.
     pub fn rss(&self) -> usize {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
-        let line = status
-            .lines()
-            .find(|line| line.starts_with("VmRSS:"))
-            .unwrap();
-        line.split_whitespace()
-            .nth(1)
-            .unwrap()
-            .parse::<usize>()
-            .unwrap()
-            * 1024
+        procfs::rss_bytes(&format!("/proc/{}/status", self.child.id()))
     }
 }
 
@@ -108,14 +99,9 @@ impl Drop for Server {
     }
 }
 
-/// CPU time (user + system) of a process, from /proc/PID/stat (clock ticks of 10 ms).
+/// CPU time (user + system) of a process.
 pub fn process_cpu(pid: u32) -> Duration {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-    let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..]
-        .split_whitespace()
-        .collect();
-    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
-    Duration::from_millis(ticks * 10)
+    procfs::cpu_time(&format!("/proc/{pid}/stat"))
 }
 
 pub fn has_taskset() -> bool {

@@ -4,6 +4,7 @@
 
 pub mod chat_wire;
 pub mod commands;
+pub mod procfs;
 pub mod raw;
 pub mod redis;
 
