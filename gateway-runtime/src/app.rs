@@ -650,17 +650,17 @@ where
     let max_message = endpoint.options.max_message.unwrap_or(settings.max_message);
     // The client is reachable through the hub as soon as it has its 101.
     let id = settings.hub.next_id();
-    let path = handshake.uri.path().to_owned();
+    let path: Arc<str> = Arc::from(handshake.uri.path());
+    let span = tracing::info_span!("connection", client_id = %id, path = %path);
     let connection = Connection::open(id, handshake, settings);
-    settings.hub.register(&connection, &path);
-    let hub = settings.hub.clone();
+    settings.hub.register(&connection, path);
     let task = async move {
+        let settings = &endpoint.settings;
         let Ok(upgraded) = on_upgrade.await else {
-            hub.unregister(id);
+            settings.hub.unregister(id);
             return;
         };
         let socket = transport::accept(upgraded, max_message).await;
-        let settings = &endpoint.settings;
         let session = Session {
             controller: &*endpoint.controller,
             options: endpoint.options,
@@ -681,7 +681,6 @@ where
             endpoint.lifecycle.closed(summary).await;
         }
     };
-    let span = tracing::info_span!("connection", client_id = %id, path = %path);
     // Without a subscriber the span is disabled; entering it on every poll would still cost.
     if span.is_disabled() {
         tokio::spawn(task);

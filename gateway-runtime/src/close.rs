@@ -75,12 +75,12 @@ impl CloseWebSocket {
 }
 
 /// Whether a code may be sent in a Close frame by a server.
-pub fn is_sendable_close_code(code: u16) -> bool {
+pub(crate) fn is_sendable_close_code(code: u16) -> bool {
     matches!(code, 1000..=1003 | 1007..=1014 | 3000..=4999)
 }
 
 /// The longest prefix of `reason` that fits a Close frame without splitting a character.
-pub fn truncate_close_reason(reason: &str) -> &str {
+pub(crate) fn truncate_close_reason(reason: &str) -> &str {
     let mut end = reason.len().min(MAX_CLOSE_REASON_BYTES);
     while !reason.is_char_boundary(end) {
         end -= 1;

@@ -263,7 +263,6 @@ impl Connection {
         self.close_request_slot().take()
     }
 
-    /// Resolves once a close has been asked for since the last call.
     /// Resolves once the loop has been woken (see `Shared::wake`) since the last call.
     pub(crate) async fn woken(&self) {
         self.shared.wake.notified().await

@@ -141,9 +141,7 @@ impl<C> Session<'_, C> {
                     biased;
                     Some(reply) = running.next() => self.after_call::<H>(reply).await,
                     incoming = self.socket.next(), if running.len() < limit => match incoming {
-                        Some(Ok(message @ (Message::Text(_) | Message::Binary(_))))
-                            if self.options.mode != Mode::SendOnly =>
-                        {
+                        Some(Ok(message @ (Message::Text(_) | Message::Binary(_)))) => {
                             self.tally.messages_in += 1;
                             let connection = self.connection.clone();
                             running.push(call::<C, H>(controller, lifecycle, connection, Some(message)));
@@ -239,7 +237,8 @@ impl<C> Session<'_, C> {
         heartbeat: Option<&mut Heartbeat>,
     ) -> Flow {
         match message {
-            Message::Text(_) | Message::Binary(_) if self.options.mode != Mode::SendOnly => {
+            // (A SendOnly endpoint never gets here: it closes right after its one call.)
+            Message::Text(_) | Message::Binary(_) => {
                 // Boxed: a handler's future lives only while it runs, so an idle connection's
                 // task stays small (one allocation per message buys ~1 KiB per idle client).
                 Box::pin(self.dispatch::<H>(Some(message))).await
@@ -260,7 +259,7 @@ impl<C> Session<'_, C> {
                 timeout(self.close_timeout, self.wait_for_end()).await.ok();
                 Flow::Ended
             }
-            // Pings are answered by tungstenite; SendOnly endpoints ignore data.
+            // Pings are answered by tungstenite.
             _ => Flow::Continue,
         }
     }

@@ -3,7 +3,7 @@
 //! connection); here that buffer is tiny, and [`ElasticIo`] reads from the socket into a buffer
 //! that exists only while bytes wait to be parsed. An idle connection holds 128 bytes of buffer.
 
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::{Buf, BytesMut};
 use hyper::upgrade::Upgraded;
 use hyper_util::rt::TokioIo;
 use std::io;
@@ -38,8 +38,8 @@ pub(crate) async fn accept(upgraded: Upgraded, max_message: usize) -> Socket {
 /// The upgraded TCP connection, read through a buffer that is freed whenever it is drained.
 pub(crate) struct ElasticIo {
     io: Io,
-    /// Bytes the client sent right after its handshake, read by hyper before the upgrade.
-    early: Bytes,
+    /// Bytes read and not yet parsed; it starts with what the client sent right after its
+    /// handshake (read by hyper before the upgrade).
     buffer: BytesMut,
 }
 
@@ -58,12 +58,10 @@ impl ElasticIo {
                 io: Io::Tcp(parts.io.into_inner()),
                 // A copy: hyper's leftover is a slice of its whole read buffer (8 KiB or more),
                 // which an empty slice would still keep alive for the connection's life.
-                early: Bytes::copy_from_slice(&parts.read_buf),
-                buffer: BytesMut::new(),
+                buffer: BytesMut::from(&parts.read_buf[..]),
             },
             Err(upgraded) => Self {
                 io: Io::Other(TokioIo::new(upgraded)),
-                early: Bytes::new(),
                 buffer: BytesMut::new(),
             },
         }
@@ -105,11 +103,6 @@ impl AsyncRead for ElasticIo {
         destination: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
-        if !this.early.is_empty() {
-            let count = this.early.len().min(destination.remaining());
-            destination.put_slice(&this.early.split_to(count));
-            return Poll::Ready(Ok(()));
-        }
         if this.buffer.is_empty() {
             ready!(this.poll_fill(cx))?;
         }

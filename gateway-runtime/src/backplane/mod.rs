@@ -86,6 +86,31 @@ pub enum Event {
 }
 
 impl Event {
+    /// About how many bytes the event carries: payload, names, texts, exceptions (what a
+    /// backplane's queue budget counts, and what a frame needs besides its header).
+    pub(crate) fn weight(&self) -> usize {
+        match self {
+            Event::Deliver {
+                scope,
+                except,
+                message,
+            } => {
+                let name = match scope {
+                    Scope::All => 0,
+                    Scope::Path(name) | Scope::Room(name) => name.len(),
+                };
+                message.len() + name + except.len() * 8
+            }
+            Event::DeliverTo { message, .. } => message.len(),
+            Event::Connected { path: text, .. }
+            | Event::Joined { room: text, .. }
+            | Event::Left { room: text, .. }
+            | Event::Presence { presence: text, .. } => text.len(),
+            Event::Disconnected { rooms, .. } => rooms.iter().map(|room| room.len()).sum(),
+            Event::Heartbeat | Event::Announce => 0,
+        }
+    }
+
     /// The client a presence fact is about.
     pub(crate) fn member(&self) -> Option<ConnectionId> {
         match self {

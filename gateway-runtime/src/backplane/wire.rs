@@ -10,7 +10,6 @@ use super::Event;
 use crate::connection::ConnectionId;
 use crate::hub::Scope;
 use bytes::{Buf, BufMut, Bytes};
-use std::sync::Arc;
 use tungstenite::{Message, Utf8Bytes};
 
 const VERSION: u8 = 1;
@@ -22,7 +21,7 @@ pub struct WireError(&'static str);
 
 /// The frame of `event`, sent by instance `origin`.
 pub fn encode(origin: u16, event: &Event) -> Vec<u8> {
-    let mut frame = Vec::with_capacity(16 + payload_len(event));
+    let mut frame = Vec::with_capacity(16 + event.weight());
     frame.put_u8(VERSION);
     frame.put_u16(origin);
     match event {
@@ -83,8 +82,8 @@ pub fn decode(mut frame: Bytes) -> Result<(u16, Event), WireError> {
         0 => {
             let scope = match take_u8(reader)? {
                 0 => Scope::All,
-                1 => Scope::Path(take_str(reader)?.to_string()),
-                2 => Scope::Room(take_str(reader)?.to_string()),
+                1 => Scope::Path(take_str(reader)?),
+                2 => Scope::Room(take_str(reader)?),
                 _ => return Err(WireError("unknown scope")),
             };
             let count = take_u32(reader)? as usize;
@@ -142,13 +141,6 @@ pub fn decode(mut frame: Bytes) -> Result<(u16, Event), WireError> {
     Ok((origin, event))
 }
 
-fn payload_len(event: &Event) -> usize {
-    match event {
-        Event::Deliver { message, .. } | Event::DeliverTo { message, .. } => message.len(),
-        _ => 0,
-    }
-}
-
 fn len_u32(len: usize) -> u32 {
     // Paths, rooms, presence texts and exception lists are far below 4 GiB.
     u32::try_from(len).expect("a backplane field of 4 GiB or more")
@@ -196,14 +188,14 @@ fn take_message(reader: &mut Bytes) -> Result<Message, WireError> {
     }
 }
 
-fn take_str(reader: &mut Bytes) -> Result<Arc<str>, WireError> {
+fn take_str<S: for<'a> From<&'a str>>(reader: &mut Bytes) -> Result<S, WireError> {
     let len = take_u32(reader)? as usize;
     if reader.remaining() < len {
         return Err(WireError("truncated"));
     }
     let bytes = reader.split_to(len);
     std::str::from_utf8(&bytes)
-        .map(Arc::from)
+        .map(S::from)
         .map_err(|_| WireError("string is not UTF-8"))
 }
 

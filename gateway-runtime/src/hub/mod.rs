@@ -131,7 +131,8 @@ impl Hub {
         WeakHub(Arc::downgrade(&self.inner))
     }
 
-    fn cluster(&self) -> Option<&Cluster> {
+    /// The other instances, once a backplane is attached.
+    pub(crate) fn cluster(&self) -> Option<&Cluster> {
         self.inner.cluster.get()
     }
 
@@ -226,9 +227,8 @@ impl Hub {
         }
     }
 
-    pub(crate) fn register(&self, connection: &Connection, path: &str) {
+    pub(crate) fn register(&self, connection: &Connection, path: Arc<str>) {
         let id = connection.id();
-        let path: Arc<str> = Arc::from(path);
         let mut local = self.local_mut();
         local.insert(id, connection.clone(), Arc::clone(&path));
         self.tell_cluster(|| Event::Connected { id, path });
@@ -281,11 +281,8 @@ impl Hub {
 
     pub(crate) fn leave(&self, id: ConnectionId, room: &str) {
         let mut local = self.local_mut();
-        if local.leave(id, room) {
-            self.tell_cluster(|| Event::Left {
-                id,
-                room: Arc::from(room),
-            });
+        if let Some(room) = local.leave(id, room) {
+            self.tell_cluster(|| Event::Left { id, room });
         }
     }
 
@@ -380,11 +377,6 @@ impl Hub {
             .values()
             .any(|member| member.presence.is_some());
         [!local.members.is_empty(), presence, local.room_count() > 0]
-    }
-
-    /// The cluster side of the hub, for the backplane's tasks.
-    pub(crate) fn cluster_state(&self) -> Option<&Cluster> {
-        self.cluster()
     }
 
     /// Queues `message` for one member, applying its slow-consumer policy when its queue is full.

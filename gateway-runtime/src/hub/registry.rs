@@ -79,18 +79,13 @@ impl<T> Registry<T> {
         Some(room)
     }
 
-    /// Takes a member out of a room; `true` when it was in it.
-    pub(crate) fn leave(&mut self, id: ConnectionId, room: &str) -> bool {
-        let Some(member) = self.members.get_mut(&id) else {
-            return false;
-        };
-        let before = member.rooms.len();
-        member.rooms.retain(|joined| &**joined != room);
-        let left = member.rooms.len() != before;
-        if left {
-            self.leave_room(room, id);
-        }
-        left
+    /// Takes a member out of a room; `Some(room)` (the room's shared name) when it was in it.
+    pub(crate) fn leave(&mut self, id: ConnectionId, room: &str) -> Option<Arc<str>> {
+        let member = self.members.get_mut(&id)?;
+        let index = member.rooms.iter().position(|joined| &**joined == room)?;
+        let room = member.rooms.remove(index);
+        self.leave_room(&room, id);
+        Some(room)
     }
 
     /// Sets the text others see next to a member; `true` when the member exists.

@@ -74,7 +74,12 @@ impl<'hub> Target<'hub> {
 
     /// The ids of the clients in the target, on every instance.
     pub fn members(&self) -> Vec<ConnectionId> {
-        self.presence().into_iter().map(|(id, _)| id).collect()
+        let mut ids = Vec::new();
+        self.visit_all(|id, _| {
+            ids.push(id);
+            true
+        });
+        ids
     }
 
     /// The clients in the target with their presence text (see

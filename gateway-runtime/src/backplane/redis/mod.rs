@@ -13,7 +13,6 @@ mod store;
 
 use super::sealed::Link;
 use super::{Attached, Backplane, Event, MAX_INSTANCE};
-use crate::hub::Scope;
 use redis::Client;
 use session::{connect, RedisLink};
 use std::hash::{BuildHasher, Hasher, RandomState};
@@ -175,6 +174,7 @@ impl RedisBackplaneBuilder {
         Ok(RedisBackplane {
             link: Mutex::new(Some(RedisLink {
                 client,
+                own: keys.own(instance),
                 keys,
                 instance,
                 token,
@@ -255,7 +255,7 @@ impl Link for RedisBackplane {
         let outbox = {
             let backlog = Arc::clone(&backlog);
             move |event: Event| {
-                let bytes = queued_bytes(&event);
+                let bytes = event.weight();
                 let before = backlog.bytes.fetch_add(bytes, Ordering::Relaxed);
                 let refused = if before + bytes > budget {
                     Some(event)
@@ -306,37 +306,13 @@ impl Backlog {
 
     /// Accounts for events taken off the queue.
     fn taken(&self, events: &[Event]) {
-        let bytes = events.iter().map(queued_bytes).sum();
+        let bytes = events.iter().map(Event::weight).sum();
         self.bytes.fetch_sub(bytes, Ordering::Relaxed);
     }
 
     /// The queue has drained: a later drop is said again.
     fn drained(&self) {
         self.warned.store(false, Ordering::Relaxed);
-    }
-}
-
-/// What an event counts against the outbox's bytes: the payload, names and texts it carries.
-fn queued_bytes(event: &Event) -> usize {
-    match event {
-        Event::Deliver {
-            scope,
-            except,
-            message,
-        } => {
-            let name = match scope {
-                Scope::All => 0,
-                Scope::Path(name) | Scope::Room(name) => name.len(),
-            };
-            message.len() + name + except.len() * 8
-        }
-        Event::DeliverTo { message, .. } => message.len(),
-        Event::Connected { path: text, .. }
-        | Event::Joined { room: text, .. }
-        | Event::Left { room: text, .. }
-        | Event::Presence { presence: text, .. } => text.len(),
-        Event::Disconnected { rooms, .. } => rooms.iter().map(|room| room.len()).sum(),
-        Event::Heartbeat | Event::Announce => 0,
     }
 }
 

@@ -1,7 +1,7 @@
 //! The backplane's task: one connection to Redis at a time, carrying events both ways, and
 //! reconnecting (with the re-announce and reload that entails) whenever Redis goes away.
 
-use super::store::{self, Keys, Stored};
+use super::store::{self, Keys, OwnKeys, Stored};
 use super::{Backlog, Outbox, RedisBackplane};
 use crate::backplane::{decode, encode, Event};
 use crate::hub::{Cluster, WeakHub};
@@ -42,6 +42,8 @@ pub(super) async fn connect(client: &Client) -> redis::RedisResult<MultiplexedCo
 pub(super) struct RedisLink {
     pub(super) client: Client,
     pub(super) keys: Keys,
+    /// This instance's own names among them.
+    pub(super) own: OwnKeys,
     pub(super) instance: u16,
     pub(super) token: u64,
     pub(super) outbox: Outbox,
@@ -125,8 +127,8 @@ impl Session<'_> {
         let connected = tokio::time::timeout(TIMEOUT, async {
             let redis = connect(&link.client).await?;
             let mut pubsub = link.client.get_async_pubsub().await?;
-            pubsub.subscribe(link.keys.bus()).await?;
-            pubsub.subscribe(link.keys.inbox(link.instance)).await?;
+            pubsub.subscribe(&link.own.bus).await?;
+            pubsub.subscribe(&link.own.inbox).await?;
             Ok::<_, redis::RedisError>((redis, pubsub))
         });
         let (mut redis, pubsub) = match connected.await {
@@ -210,7 +212,7 @@ impl Session<'_> {
             .query_async(redis)
             .await?;
         if claimed.is_none() {
-            let owner: Option<u64> = redis.get(link.keys.claim(link.instance)).await?;
+            let owner: Option<u64> = redis.get(&link.own.claim).await?;
             self.check_owner(owner);
         }
         Ok(())
@@ -255,14 +257,12 @@ impl Session<'_> {
         drop(hub);
         self.backlog.taken(&sends);
         let mut pipe = redis::pipe();
-        pipe.atomic()
-            .del(&link.keys.clients(link.instance))
-            .ignore();
+        pipe.atomic().del(&link.own.clients).ignore();
         for fact in &facts {
-            link.keys.record(&mut pipe, link.instance, fact);
+            link.own.record(&mut pipe, fact);
         }
-        link.keys.keep_alive(&mut pipe, link.instance);
-        pipe.publish(link.keys.bus(), encode(link.instance, &Event::Announce))
+        link.own.keep_alive(&mut pipe);
+        pipe.publish(&link.own.bus, encode(link.instance, &Event::Announce))
             .ignore();
         pipe.query_async::<()>(redis).await?;
         self.publish(sends.into_iter(), redis).await?;
@@ -313,7 +313,7 @@ impl Session<'_> {
     /// Runs `f` on the hub's cluster state; `AppGone` once the app is.
     fn cluster<R>(&self, f: impl FnOnce(&Cluster) -> R) -> Result<R, Ended> {
         let hub = self.hub.upgrade().ok_or(Ended::AppGone)?;
-        let cluster = hub.cluster_state().ok_or(Ended::AppGone)?;
+        let cluster = hub.cluster().ok_or(Ended::AppGone)?;
         Ok(f(cluster))
     }
 
@@ -336,12 +336,12 @@ impl Session<'_> {
             }
             return Ok(());
         }
+        let hub = self.hub.upgrade().ok_or(Ended::AppGone)?;
+        let cluster = hub.cluster().ok_or(Ended::AppGone)?;
         // An instance not heard from before (new, or forgotten while silent) is loaded whole.
-        let known = self.cluster(|cluster| !cluster.heard_from(origin))?;
-        if !known || event == Event::Announce {
+        if cluster.heard_from(origin) || event == Event::Announce {
             self.load(origin, redis).await?;
         }
-        let hub = self.hub.upgrade().ok_or(Ended::AppGone)?;
         hub.receive(origin, event);
         Ok(())
     }
@@ -361,16 +361,16 @@ impl Session<'_> {
         let mut pipe = redis::pipe();
         let mut stored = false;
         for event in events {
-            stored |= link.keys.record(&mut pipe, link.instance, &event);
-            let channel = match &event {
-                Event::DeliverTo { id, .. } => link.keys.inbox(id.instance()),
-                _ => link.keys.bus(),
-            };
-            pipe.publish(channel, encode(link.instance, &event))
-                .ignore();
+            stored |= link.own.record(&mut pipe, &event);
+            let frame = encode(link.instance, &event);
+            match &event {
+                Event::DeliverTo { id, .. } => pipe.publish(link.keys.inbox(id.instance()), frame),
+                _ => pipe.publish(&link.own.bus, frame),
+            }
+            .ignore();
         }
         if stored {
-            link.keys.keep_alive(&mut pipe, link.instance);
+            link.own.keep_alive(&mut pipe);
         }
         pipe.query_async(redis).await
     }
@@ -393,16 +393,16 @@ impl Session<'_> {
         let expected = self.hub.upgrade().ok_or(Ended::AppGone)?.local_holdings();
         let mut pipe = redis::pipe();
         pipe.cmd("SET")
-            .arg(link.keys.claim(link.instance))
+            .arg(&link.own.claim)
             .arg(link.token)
             .arg("PX")
             .arg(store::ttl_ms())
             .arg("GET");
-        for key in link.keys.clients(link.instance) {
+        for key in &link.own.clients {
             pipe.exists(key);
         }
-        link.keys.keep_alive(&mut pipe, link.instance);
-        pipe.publish(link.keys.bus(), encode(link.instance, &Event::Heartbeat))
+        link.own.keep_alive(&mut pipe);
+        pipe.publish(&link.own.bus, encode(link.instance, &Event::Heartbeat))
             .ignore();
         let (owner, members, presence, rooms): (Option<u64>, bool, bool, bool) =
             pipe.query_async(redis).await?;

@@ -20,7 +20,7 @@ pub(super) struct Keys {
 }
 
 impl Keys {
-    pub(super) fn bus(&self) -> String {
+    fn bus(&self) -> String {
         format!("{}:bus", self.namespace)
     }
 
@@ -28,7 +28,7 @@ impl Keys {
         format!("{}:to:{instance}", self.namespace)
     }
 
-    pub(super) fn claim(&self, instance: u16) -> String {
+    fn claim(&self, instance: u16) -> String {
         format!("{}:instance:{instance}", self.namespace)
     }
 
@@ -55,7 +55,7 @@ impl Keys {
     }
 
     /// The three keys that hold an instance's clients.
-    pub(super) fn clients(&self, instance: u16) -> [String; 3] {
+    fn clients(&self, instance: u16) -> [String; 3] {
         [
             self.members(instance),
             self.presence(instance),
@@ -75,10 +75,43 @@ impl Keys {
         claim
     }
 
-    /// Adds the commands that record a presence change in `instance`'s keys; `false` when the
-    /// event is not one.
-    pub(super) fn record(&self, pipe: &mut Pipeline, instance: u16, event: &Event) -> bool {
-        let [members, presence, rooms] = self.clients(instance);
+    /// The names this instance writes to, worked out once rather than per event.
+    pub(super) fn own(&self, instance: u16) -> OwnKeys {
+        OwnKeys {
+            bus: self.bus(),
+            inbox: self.inbox(instance),
+            claim: self.claim(instance),
+            clients: self.clients(instance),
+        }
+    }
+
+    /// The commands that read `instance`'s clients back, as [`Stored`].
+    pub(super) fn read(&self, instance: u16) -> Pipeline {
+        let mut pipe = redis::pipe();
+        pipe.hgetall(self.members(instance))
+            .hgetall(self.presence(instance))
+            .smembers(self.rooms(instance));
+        pipe
+    }
+}
+
+/// The channels and keys of this instance.
+pub(super) struct OwnKeys {
+    /// Every instance's events.
+    pub(super) bus: String,
+    /// `send_to` this instance's clients.
+    pub(super) inbox: String,
+    /// This instance's claim on its number.
+    pub(super) claim: String,
+    /// Its members, presence and rooms keys.
+    pub(super) clients: [String; 3],
+}
+
+impl OwnKeys {
+    /// Adds the commands that record a presence change in this instance's keys; `false` when
+    /// the event is not one.
+    pub(super) fn record(&self, pipe: &mut Pipeline, event: &Event) -> bool {
+        let [members, presence, rooms] = &self.clients;
         match event {
             Event::Connected { id, path } => pipe.hset(members, id.0, &**path),
             Event::Disconnected { id, rooms: left } => {
@@ -99,20 +132,12 @@ impl Keys {
         true
     }
 
-    /// Renews the lifetime of `instance`'s client keys (its claim is renewed by the heartbeat).
-    pub(super) fn keep_alive(&self, pipe: &mut Pipeline, instance: u16) {
-        for key in self.clients(instance) {
+    /// Renews the lifetime of this instance's client keys (its claim is renewed by the
+    /// heartbeat).
+    pub(super) fn keep_alive(&self, pipe: &mut Pipeline) {
+        for key in &self.clients {
             pipe.pexpire(key, ttl_ms() as i64).ignore();
         }
-    }
-
-    /// The commands that read `instance`'s clients back, as [`Stored`].
-    pub(super) fn read(&self, instance: u16) -> Pipeline {
-        let mut pipe = redis::pipe();
-        pipe.hgetall(self.members(instance))
-            .hgetall(self.presence(instance))
-            .smembers(self.rooms(instance));
-        pipe
     }
 }
 
