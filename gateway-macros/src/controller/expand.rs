@@ -2,7 +2,7 @@
 //! them.
 
 use super::model::{Controller, Endpoint, SseEndpoint};
-use crate::handler::expand::{dependencies, endpoint_options, invoke, lifecycle, output_span};
+use crate::handler::expand::{call_then, dependencies, endpoint_options, lifecycle, output_span};
 use crate::paths;
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote, quote_spanned};
@@ -63,10 +63,7 @@ fn handler(controller: &Controller, endpoint: &Endpoint) -> TokenStream {
     let marker = handler_type(endpoint);
     let (handler_trait, context, reply) =
         (paths::handler(), paths::message_context(), paths::reply());
-    let binding_failed = paths::binding_failed();
-    let value = invoke(self_ty, &endpoint.method, &quote!(#binding_failed(error)));
-    let into_reply = paths::respanned(paths::to_reply(), output_span(&endpoint.method));
-    let reply_value = quote_spanned!(output_span(&endpoint.method)=> #into_reply(__gw_value));
+    let body = call_then(self_ty, &endpoint.method, paths::to_reply(), quote!());
     quote_spanned! {endpoint.method.ident.span()=>
         #[allow(non_camel_case_types)]
         struct #marker;
@@ -75,8 +72,7 @@ fn handler(controller: &Controller, endpoint: &Endpoint) -> TokenStream {
             // The value is bound to a name so a trait error about it points at the return type.
             #[allow(clippy::let_unit_value)]
             async fn call(__gw_controller: &#self_ty, __gw_ctx: &#context) -> #reply {
-                let __gw_value = #value;
-                #reply_value
+                #body
             }
         }
     }

@@ -5,10 +5,10 @@ use super::model::{Controller, Endpoint, SseEndpoint};
 use crate::diag::Errors;
 use crate::handler::model::ComponentKind;
 use crate::handler::parse::{
-    endpoint_args, join_route, method, report_misspelled, take_attributes, take_components, Key,
-    COMPONENT_ATTRIBUTES,
+    component_attributes, endpoint_args, join_route, method, report_misspelled, take_attributes,
+    take_components, Key,
 };
-use quote::ToTokens;
+use crate::handler::validate::type_text;
 use syn::parse::{Parse, ParseStream};
 use syn::{ImplItem, ItemImpl, LitStr};
 
@@ -48,7 +48,7 @@ pub fn controller(prefix: &Prefix, item: &mut ItemImpl, errors: &mut Errors) -> 
     let prefix = prefix.0.as_ref().map(LitStr::value).unwrap_or_default();
     crate::handler::parse::check_impl(item, "controller", errors);
     let components = take_components(&mut item.attrs, errors);
-    report_misspelled(&mut item.attrs, &COMPONENT_ATTRIBUTES, errors);
+    report_misspelled(&mut item.attrs, &component_attributes(), errors);
     let mut endpoints = Vec::new();
     let mut sse_endpoints = Vec::new();
     for member in &mut item.items {
@@ -59,7 +59,7 @@ pub fn controller(prefix: &Prefix, item: &mut ItemImpl, errors: &mut Errors) -> 
         let sse_attrs = take_attributes(&mut function.attrs, "sse");
         let method_components = take_components(&mut function.attrs, errors);
         let mut known = vec!["websocket", "sse"];
-        known.extend(COMPONENT_ATTRIBUTES);
+        known.extend(component_attributes());
         report_misspelled(&mut function.attrs, &known, errors);
         let method = method(function, errors);
         if let Some(sse) = sse_attrs.first() {
@@ -133,7 +133,7 @@ pub fn controller(prefix: &Prefix, item: &mut ItemImpl, errors: &mut Errors) -> 
         }
     }
     Controller {
-        type_name: item.self_ty.to_token_stream().to_string().replace(' ', ""),
+        type_name: type_text(&item.self_ty),
         self_ty: (*item.self_ty).clone(),
         components,
         endpoints,

@@ -2,10 +2,10 @@
 //! impl that registers the gateway as one endpoint.
 
 use super::model::{Gateway, Hook, HookKind};
-use crate::handler::expand::{dependencies, endpoint_options, invoke, lifecycle, output_span};
+use crate::handler::expand::{call_then, dependencies, endpoint_options, invoke, lifecycle};
 use crate::paths;
 use proc_macro2::TokenStream;
-use quote::{quote, quote_spanned};
+use quote::quote;
 
 pub fn gateway(gateway: &Gateway) -> TokenStream {
     let self_ty = &gateway.self_ty;
@@ -36,14 +36,14 @@ pub fn gateway(gateway: &Gateway) -> TokenStream {
         let HookKind::Subscribe(event) = &hook.kind else {
             return None;
         };
-        let binding_failed = paths::binding_failed();
-        let value = invoke(self_ty, &hook.method, &quote!(#binding_failed(error)));
-        let event_reply = paths::respanned(paths::event_reply(), output_span(&hook.method));
-        let answer =
-            quote_spanned!(output_span(&hook.method)=> #event_reply(#event, __gw_id, __gw_value));
+        let answer = call_then(
+            self_ty,
+            &hook.method,
+            paths::event_reply(),
+            quote!(#event, __gw_id,),
+        );
         Some(quote! {
             #event => {
-                let __gw_value = #value;
                 #answer
             }
         })
@@ -130,14 +130,10 @@ pub fn gateway(gateway: &Gateway) -> TokenStream {
 
 /// A hook whose value is sent as it is (`#[on_connect]`, `#[on_message]`), bound from `ctx`.
 fn replying(self_ty: &syn::Type, hook: &Hook, ctx: TokenStream) -> TokenStream {
-    let binding_failed = paths::binding_failed();
-    let value = invoke(self_ty, &hook.method, &quote!(#binding_failed(error)));
-    let into_reply = paths::respanned(paths::to_reply(), output_span(&hook.method));
-    let reply = quote_spanned!(output_span(&hook.method)=> #into_reply(__gw_value));
+    let answer = call_then(self_ty, &hook.method, paths::to_reply(), quote!());
     quote! {{
         let __gw_ctx = #ctx;
-        let __gw_value = #value;
-        #reply
+        #answer
     }}
 }
 

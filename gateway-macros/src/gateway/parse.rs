@@ -4,9 +4,10 @@
 use super::model::{Gateway, Hook, HookKind};
 use crate::diag::Errors;
 use crate::handler::parse::{
-    endpoint_args, join_route, method, report_misspelled, take_components, EndpointArgs, Key,
-    COMPONENT_ATTRIBUTES,
+    component_attributes, endpoint_args, join_route, method, report_misspelled, take_components,
+    EndpointArgs, Key,
 };
+use crate::handler::validate::type_text;
 use crate::handler::Source;
 use proc_macro2::TokenStream;
 use quote::ToTokens;
@@ -36,7 +37,7 @@ pub fn gateway(args: TokenStream, item: &mut ItemImpl, errors: &mut Errors) -> G
     let attribute: Attribute = syn::parse_quote!(#[gateway(#args)]);
     let args = errors.keep(endpoint_args(&attribute, &GATEWAY_KEYS));
     let components = take_components(&mut item.attrs, errors);
-    report_misspelled(&mut item.attrs, &COMPONENT_ATTRIBUTES, errors);
+    report_misspelled(&mut item.attrs, &component_attributes(), errors);
     let mut hooks = Vec::new();
     for member in &mut item.items {
         let ImplItem::Fn(function) = member else {
@@ -76,7 +77,7 @@ pub fn gateway(args: TokenStream, item: &mut ItemImpl, errors: &mut Errors) -> G
     }
     let args = args.unwrap_or_else(|| EndpointArgs::empty(&attribute));
     Gateway {
-        type_name: item.self_ty.to_token_stream().to_string().replace(' ', ""),
+        type_name: type_text(&item.self_ty),
         self_ty: (*item.self_ty).clone(),
         route: join_route(
             "",

@@ -125,6 +125,25 @@ pub fn lifecycle(components: &[Component]) -> TokenStream {
     quote!(#lifecycle::new() #(#adds)*)
 }
 
+/// `let __gw_value = <the call, parameters bound>; wrap(leading.. __gw_value)`: a handler's call
+/// and what becomes of its value. `wrap` is re-spanned onto the return type, so a trait error
+/// about the value points there.
+pub fn call_then(
+    self_ty: &syn::Type,
+    method: &Method,
+    wrap: TokenStream,
+    leading: TokenStream,
+) -> TokenStream {
+    let binding_failed = paths::binding_failed();
+    let value = invoke(self_ty, method, &quote!(#binding_failed(error)));
+    let wrap = paths::respanned(wrap, output_span(method));
+    let answer = quote_spanned!(output_span(method)=> #wrap(#leading __gw_value));
+    quote! {
+        let __gw_value = #value;
+        #answer
+    }
+}
+
 /// `EndpointOptions { .. }` for these options.
 pub fn endpoint_options(options: &Options, trigger_on_connect: bool) -> TokenStream {
     let (endpoint_options, mode_path) = (paths::endpoint_options(), paths::mode());

@@ -69,8 +69,9 @@ pub fn join_route(prefix: &str, path: &str) -> String {
 }
 
 /// The lifecycle attributes, by name.
-pub const COMPONENT_ATTRIBUTES: [&str; 5] =
-    ["observer", "middleware", "guard", "interceptor", "catcher"];
+pub fn component_attributes() -> [&'static str; 5] {
+    ComponentKind::ALL.map(ComponentKind::name)
+}
 
 /// Removes the lifecycle attributes (`#[guard(expr)]`, ..), returning them in the order written.
 pub fn take_components(attrs: &mut Vec<Attribute>, errors: &mut Errors) -> Vec<Component> {
