@@ -231,11 +231,7 @@ impl Connection {
             .locals
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if locals.get::<T>().is_none() {
-            locals.insert(T::default());
-        }
-        let value = locals.get_mut::<T>().expect("inserted above");
-        f(value)
+        f(locals.get_or_insert_default::<T>())
     }
 
     /// A [`CloseWebSocket`] for this client.

@@ -49,19 +49,28 @@ fn same_host(origin: &str, host: &str) -> bool {
     let Some((scheme, authority)) = origin.split_once("://") else {
         return false; // "null" and other opaque origins
     };
-    let default_port = match scheme.to_ascii_lowercase().as_str() {
-        "http" | "ws" => ":80",
-        "https" | "wss" => ":443",
-        _ => return false,
+    let is = |name: &str| scheme.eq_ignore_ascii_case(name);
+    let default_port = if is("http") || is("ws") {
+        ":80"
+    } else if is("https") || is("wss") {
+        ":443"
+    } else {
+        return false;
     };
-    let strip = |authority: &str| -> String {
-        let authority = authority.to_ascii_lowercase();
-        authority
-            .strip_suffix(default_port)
-            .map(str::to_owned)
-            .unwrap_or(authority)
+    // Compared without allocating: this runs on every browser handshake.
+    let without_default = |authority: &str| -> usize {
+        match authority.len().checked_sub(default_port.len()) {
+            Some(cut) if authority.is_char_boundary(cut) && &authority[cut..] == default_port => {
+                cut
+            }
+            _ => authority.len(),
+        }
     };
-    strip(authority) == strip(host)
+    let (origin, host) = (
+        &authority[..without_default(authority)],
+        &host[..without_default(host)],
+    );
+    origin.eq_ignore_ascii_case(host)
 }
 
 #[cfg(test)]

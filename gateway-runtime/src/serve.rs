@@ -115,6 +115,10 @@ async fn accept_loop(
 ) -> io::Result<()> {
     // Every connection task holds a sender; when all are gone, `open.recv()` ends.
     let (connection_open, mut open) = mpsc::channel::<()>(1);
+    // One configuration for every connection (each `serve_connection` copies what it needs).
+    let mut http = http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(handshake_timeout);
     loop {
         let (stream, remote) = tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -137,12 +141,10 @@ async fn accept_loop(
         });
         let mut stopped = stopped.clone();
         let connection_open = connection_open.clone();
+        let connection = http
+            .serve_connection(TokioIo::new(stream), service)
+            .with_upgrades();
         tokio::spawn(async move {
-            let connection = http1::Builder::new()
-                .timer(TokioTimer::new())
-                .header_read_timeout(handshake_timeout)
-                .serve_connection(TokioIo::new(stream), service)
-                .with_upgrades();
             tokio::pin!(connection);
             tokio::select! {
                 served = connection.as_mut() => {
