@@ -9,7 +9,7 @@
 mod chat;
 mod common;
 
-use common::chat_wire::{event, join, next_matching};
+use common::chat_wire::{event, join, next_matching, say};
 use common::commands::Commands;
 use common::redis::RedisServer;
 use gateway::prelude::*;
@@ -369,8 +369,7 @@ async fn the_chat_example_spans_instances() {
         );
     }
 
-    ada.send_text(&json!({"event": "message", "data": {"text": "hi bob"}}).to_string())
-        .await;
+    say(&mut ada, "hi bob").await;
     let message = next_matching(&mut bob, event("message")).await;
     assert_eq!(
         message["data"],

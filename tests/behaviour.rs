@@ -3,6 +3,7 @@
 
 mod common;
 
+use common::http::request;
 use common::raw::{RawClient, OP_CLOSE, OP_TEXT};
 use futures_util::future::join_all;
 use gateway::prelude::*;
@@ -172,15 +173,8 @@ async fn bytes_in_binary_out() {
 #[tokio::test]
 async fn a_plain_http_get_is_refused_without_an_upgrade() {
     let addr = behaviour().await;
-    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    stream
-        .write_all(b"GET /t/echo HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-        .await
-        .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).await.unwrap();
-    assert!(response.starts_with("HTTP/1.1 426"), "{response}");
+    let (status, response) = request(addr, "GET", "/t/echo", "").await;
+    assert_eq!(status, 426, "{response}");
 }
 
 #[tokio::test]

@@ -5,11 +5,10 @@
 mod chat;
 mod common;
 
-use common::chat_wire::{event, join, next_matching};
+use common::chat_wire::{event, join, next_matching, next_said, say};
+use common::http::request;
 use gateway::test::{start, Client};
 use serde_json::json;
-use std::net::SocketAddr;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 #[tokio::test]
 async fn join_answers_with_the_sorted_members_and_messages_reach_the_others_in_the_room() {
@@ -31,8 +30,7 @@ async fn join_answers_with_the_sorted_members_and_messages_reach_the_others_in_t
         json!(["bob"])
     );
 
-    ada.send_text(r#"{"event":"message","data":{"text":"hi lobby"}}"#)
-        .await;
+    say(&mut ada, "hi lobby").await;
     let heard = next_matching(&mut zoe, event("message")).await;
     assert_eq!(
         heard,
@@ -41,36 +39,18 @@ async fn join_answers_with_the_sorted_members_and_messages_reach_the_others_in_t
 
     // Bob (another room) and Ada (the sender) hear nothing: the next message either gets is
     // the one sent after it.
-    zoe.send_text(r#"{"event":"message","data":{"text":"back"}}"#)
-        .await;
-    assert_eq!(
-        next_matching(&mut ada, event("message")).await["data"]["text"],
-        "back"
-    );
-    bob.send_text(r#"{"event":"message","data":{"text":"anyone?"}}"#)
-        .await;
+    say(&mut zoe, "back").await;
+    assert_eq!(next_said(&mut ada).await, "back");
+    say(&mut bob, "anyone?").await;
     join(&mut ada, "garden", "ada", 4).await; // one room at a time: ada leaves the lobby
-    bob.send_text(r#"{"event":"message","data":{"text":"hello ada"}}"#)
-        .await;
-    assert_eq!(
-        next_matching(&mut ada, event("message")).await["data"]["text"],
-        "hello ada"
-    );
-    zoe.send_text(r#"{"event":"message","data":{"text":"still here?"}}"#)
-        .await;
-    bob.send_text(r#"{"event":"message","data":{"text":"after zoe"}}"#)
-        .await;
-    assert_eq!(
-        next_matching(&mut ada, event("message")).await["data"]["text"],
-        "after zoe"
-    );
+    say(&mut bob, "hello ada").await;
+    assert_eq!(next_said(&mut ada).await, "hello ada");
+    say(&mut zoe, "still here?").await;
+    say(&mut bob, "after zoe").await;
+    assert_eq!(next_said(&mut ada).await, "after zoe");
     // Bob heard none of the lobby's messages: the first he hears is ada's, in the garden.
-    ada.send_text(r#"{"event":"message","data":{"text":"hi bob"}}"#)
-        .await;
-    assert_eq!(
-        next_matching(&mut bob, event("message")).await["data"]["text"],
-        "hi bob"
-    );
+    say(&mut ada, "hi bob").await;
+    assert_eq!(next_said(&mut bob).await, "hi bob");
 }
 
 #[tokio::test]
@@ -78,8 +58,7 @@ async fn a_message_before_joining_gets_an_error_and_leave_stops_messages() {
     let addr = start(chat::app()).await;
     let mut ada = Client::connect(addr, "/chat").await;
     let mut bob = Client::connect(addr, "/chat").await;
-    ada.send_text(r#"{"event":"message","data":{"text":"too early"}}"#)
-        .await;
+    say(&mut ada, "too early").await;
     let error = next_matching(&mut ada, |message| message.get("error").is_some()).await;
     assert_eq!(error["status"], 400);
 
@@ -88,18 +67,13 @@ async fn a_message_before_joining_gets_an_error_and_leave_stops_messages() {
     bob.send_text(r#"{"event":"leave"}"#).await;
     // Bob's leave is answered with a user count to everyone, bob included.
     next_matching(&mut bob, event("users")).await;
-    ada.send_text(r#"{"event":"message","data":{"text":"gone?"}}"#)
-        .await;
+    say(&mut ada, "gone?").await;
     // Ada's messages are handled in order: once bob hears the one sent from a room they share,
     // anything bob could have heard from the lobby would have come first.
     join(&mut bob, "other", "bob", 3).await;
     join(&mut ada, "other", "ada", 4).await;
-    ada.send_text(r#"{"event":"message","data":{"text":"marker"}}"#)
-        .await;
-    assert_eq!(
-        next_matching(&mut bob, event("message")).await["data"]["text"],
-        "marker"
-    );
+    say(&mut ada, "marker").await;
+    assert_eq!(next_said(&mut bob).await, "marker");
 }
 
 #[tokio::test]
@@ -124,19 +98,6 @@ async fn every_join_leave_and_disconnect_tells_everyone_the_user_count() {
     );
 }
 
-/// `POST path` with a text body; returns the status code.
-async fn post(addr: SocketAddr, path: &str, body: &str) -> u16 {
-    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    let request = format!(
-        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).await.unwrap();
-    response[9..12].parse().unwrap()
-}
-
 #[tokio::test]
 async fn post_announce_reaches_every_client() {
     let addr = start(chat::app()).await;
@@ -144,7 +105,12 @@ async fn post_announce_reaches_every_client() {
     let mut bob = Client::connect(addr, "/chat").await;
     join(&mut ada, "lobby", "ada", 1).await; // ada's handshake is surely done
     join(&mut bob, "garden", "bob", 2).await;
-    assert_eq!(post(addr, "/announce", "maintenance at noon").await, 202);
+    assert_eq!(
+        request(addr, "POST", "/announce", "maintenance at noon")
+            .await
+            .0,
+        202
+    );
     for client in [&mut ada, &mut bob] {
         let heard = next_matching(client, event("announce")).await;
         assert_eq!(
@@ -157,15 +123,7 @@ async fn post_announce_reaches_every_client() {
 #[tokio::test]
 async fn the_page_is_served_at_the_root() {
     let addr = start(chat::app()).await;
-    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    stream
-        .write_all(
-            format!("GET / HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes(),
-        )
-        .await
-        .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).await.unwrap();
-    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    let (status, response) = request(addr, "GET", "/", "").await;
+    assert_eq!(status, 200, "{response}");
     assert!(response.contains("new WebSocket(`ws://${location.host}/chat`)"));
 }

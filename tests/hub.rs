@@ -5,9 +5,10 @@ mod common;
 use common::commands::Commands;
 use common::procfs::rss_bytes;
 use common::raw::RawClient;
+use common::OnClose;
 use gateway::prelude::*;
 use gateway::test::{start, Client, WAIT};
-use gateway::{CloseSummary, Observer, SlowConsumer};
+use gateway::SlowConsumer;
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 
@@ -53,7 +54,9 @@ async fn members_of_a_room_carry_their_presence_text_until_they_leave() {
     let (closes, mut closed) = mpsc::unbounded_channel();
     let addr = start(
         App::new()
-            .observer(CountCloses(closes))
+            .observer(OnClose::new(move |_| {
+                closes.send(()).ok();
+            }))
             .controller(Commands),
     )
     .await;
@@ -78,22 +81,16 @@ async fn members_of_a_room_carry_their_presence_text_until_they_leave() {
     assert_eq!(ada.ask("count").await, "1");
 }
 
-/// Counts ended connections so a test can wait for them.
-struct CountCloses(mpsc::UnboundedSender<()>);
-
-impl Observer for CountCloses {
-    async fn on_close(&self, _: &CloseSummary) {
-        self.0.send(()).ok();
-    }
-}
-
 #[tokio::test]
 async fn ten_thousand_connect_disconnect_cycles_leave_an_empty_registry_and_no_memory_behind() {
     const WARM_UP: usize = 1_000;
     const CYCLES: usize = 10_000;
     let (closed, mut closes) = mpsc::unbounded_channel();
+    // Only a signal: the test measures memory, and cloning summaries would blur it.
     let app = App::new()
-        .observer(CountCloses(closed))
+        .observer(OnClose::new(move |_| {
+            closed.send(()).ok();
+        }))
         .controller(Commands);
     let hub = app.hub();
     let addr = start(app).await;
@@ -146,7 +143,9 @@ async fn a_client_that_never_reads_is_closed_with_1008_while_the_others_get_ever
     const MESSAGE: usize = 64 * 1024;
     const MESSAGES: usize = 1600; // 100 MiB in all
     let (closed, mut closes) = mpsc::unbounded_channel();
-    let summaries = ClosesWithSummary(closed);
+    let summaries = OnClose::new(move |summary| {
+        closed.send(summary.clone()).ok();
+    });
     // The slow client's socket is full, so its Close frame cannot be written either: do not wait
     // long for it.
     let app = App::new()
@@ -189,14 +188,6 @@ async fn a_client_that_never_reads_is_closed_with_1008_while_the_others_get_ever
         "memory grew by {} MiB for 100 MiB broadcast",
         grown >> 20
     );
-}
-
-struct ClosesWithSummary(mpsc::UnboundedSender<CloseSummary>);
-
-impl Observer for ClosesWithSummary {
-    async fn on_close(&self, summary: &CloseSummary) {
-        self.0.send(summary.clone()).ok();
-    }
 }
 
 #[tokio::test]

@@ -5,6 +5,7 @@ mod common;
 #[path = "../examples/tour.rs"]
 mod tour;
 
+use common::http::request;
 use common::raw::{RawClient, OP_CLOSE, OP_PING};
 use gateway::test::{start, Client, WAIT};
 use gateway::App;
@@ -281,13 +282,6 @@ async fn events_says_connected_then_streams_every_websocket_message() {
 #[tokio::test]
 async fn events_is_a_get_only_route() {
     let addr = tour().await;
-    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    stream
-        .write_all(format!("POST /example/events HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").as_bytes())
-        .await
-        .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).await.unwrap();
-    assert!(response.starts_with("HTTP/1.1 405"), "{response}");
+    let (status, response) = request(addr, "POST", "/example/events", "").await;
+    assert_eq!(status, 405, "{response}");
 }

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::Echo;
+use common::{Echo, OnClose};
 use gateway::prelude::*;
 use gateway::test::{start, Client};
 use std::io::Write;
@@ -38,7 +38,9 @@ async fn tracing_observer_logs_the_connection_and_its_summary() {
     let (closed, mut closed_events) = tokio::sync::mpsc::unbounded_channel();
     let app = App::new()
         .observer(TracingObserver)
-        .observer(NotifyOnClose(closed))
+        .observer(OnClose::new(move |_| {
+            closed.send(()).ok();
+        }))
         .controller(Echo);
     let addr = start(app).await;
     let mut client = Client::connect(addr, "/echo").await;
@@ -70,13 +72,4 @@ async fn tracing_observer_logs_the_connection_and_its_summary() {
         closed_line.contains("connection{client_id=1 path=/echo}"),
         "{closed_line}"
     );
-}
-
-/// Lets the test wait for the end of a connection instead of sleeping.
-struct NotifyOnClose(tokio::sync::mpsc::UnboundedSender<()>);
-
-impl gateway::Observer for NotifyOnClose {
-    async fn on_close(&self, _: &gateway::CloseSummary) {
-        self.0.send(()).ok();
-    }
 }

@@ -180,17 +180,17 @@ fn main() {
 fn cluster(runtime: &tokio::runtime::Runtime, rounds: usize) {
     let (subscribers, messages) = (10_000, 20);
     let redis = redis_server::RedisServer::start();
-    server::pin(redis.pid(), 0);
+    server::pin(redis.pid(), server::SERVER_CORE);
     let url = redis.url();
     let gateway = SERVERS[0];
     let mut single = Vec::new();
     let mut pair = Vec::new();
     for _ in 0..rounds {
-        let one = Server::start(gateway, 0);
+        let one = Server::start(gateway);
         single.push(runtime.block_on(scenarios::fanout(&[&one], subscribers, messages)));
         drop(one);
-        let a = Server::start_with_env(gateway, 0, &[("REDIS_URL", &url)]);
-        let b = Server::start_with_env(gateway, 0, &[("REDIS_URL", &url)]);
+        let a = Server::start_with_env(gateway, &[("REDIS_URL", &url)]);
+        let b = Server::start_with_env(gateway, &[("REDIS_URL", &url)]);
         pair.push(runtime.block_on(scenarios::fanout(&[&a, &b], subscribers, messages)));
     }
     println!(
@@ -209,7 +209,7 @@ fn measure<T>(rounds: usize, mut scenario: impl FnMut(&Server) -> T) -> Vec<Vec<
     let mut results: Vec<Vec<T>> = SERVERS.iter().map(|_| Vec::new()).collect();
     for _ in 0..rounds {
         for (index, kind) in SERVERS.iter().enumerate() {
-            let server = Server::start(*kind, 0);
+            let server = Server::start(*kind);
             results[index].push(scenario(&server));
         }
     }

@@ -37,22 +37,25 @@ pub struct Server {
     pub addr: SocketAddr,
 }
 
+/// The core the servers (and Redis) run on; the generator has the other.
+pub const SERVER_CORE: usize = 0;
+
 impl Server {
-    /// Starts `kind` on a free port, on `core` when `taskset` exists, with the open-file limit
-    /// raised to the hard limit.
-    pub fn start(kind: Kind, core: usize) -> Server {
-        Self::start_with_env(kind, core, &[])
+    /// Starts `kind` on a free port, on [`SERVER_CORE`] when `taskset` exists, with the
+    /// open-file limit raised to the hard limit.
+    pub fn start(kind: Kind) -> Server {
+        Self::start_with_env(kind, &[])
     }
 
     /// As [`Server::start`], with extra environment variables (`REDIS_URL`).
-    pub fn start_with_env(kind: Kind, core: usize, env: &[(&str, &str)]) -> Server {
+    pub fn start_with_env(kind: Kind, env: &[(&str, &str)]) -> Server {
         let binary = format!(
             "{}/target/release/examples/{}",
             env!("CARGO_MANIFEST_DIR"),
             kind.example
         );
         let pin = if has_taskset() {
-            format!("taskset -c {core} ")
+            format!("taskset -c {SERVER_CORE} ")
         } else {
             String::new()
         };

@@ -24,3 +24,15 @@ pub async fn join(client: &mut Client, room: &str, name: &str, id: u64) -> Value
     client.send_text(&request.to_string()).await;
     next_matching(client, |message| message["ack"] == id).await
 }
+
+/// Says `text` in the sender's room.
+pub async fn say(client: &mut Client, text: &str) {
+    client
+        .send_json(&json!({"event": "message", "data": {"text": text}}))
+        .await;
+}
+
+/// The text of the next chat message `client` hears (user counts and the like skipped).
+pub async fn next_said(client: &mut Client) -> Value {
+    next_matching(client, event("message")).await["data"]["text"].clone()
+}

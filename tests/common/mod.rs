@@ -4,6 +4,7 @@
 
 pub mod chat_wire;
 pub mod commands;
+pub mod http;
 pub mod procfs;
 pub mod raw;
 pub mod redis;
@@ -16,5 +17,22 @@ impl Echo {
     #[websocket("echo")]
     async fn echo(&self, #[body] message: String) -> String {
         message
+    }
+}
+
+/// An observer that calls `F` with every connection's close summary, so a test can wait for
+/// a connection's end: `OnClose::new(move |_| { ended.send(()).ok(); })`.
+pub struct OnClose<F>(F);
+
+impl<F: Fn(&gateway::CloseSummary) + Send + Sync + 'static> OnClose<F> {
+    /// Calls `f` on every close.
+    pub fn new(f: F) -> Self {
+        Self(f)
+    }
+}
+
+impl<F: Fn(&gateway::CloseSummary) + Send + Sync + 'static> gateway::Observer for OnClose<F> {
+    async fn on_close(&self, summary: &gateway::CloseSummary) {
+        (self.0)(summary);
     }
 }
