@@ -499,11 +499,11 @@ struct RouteEntry {
 }
 
 /// One WebSocket endpoint as its connections see it.
-struct Endpoint<C> {
-    controller: Arc<C>,
-    options: EndpointOptions,
-    lifecycle: Lifecycle,
-    settings: Arc<AppShared>,
+pub(crate) struct Endpoint<C> {
+    pub(crate) controller: Arc<C>,
+    pub(crate) options: EndpointOptions,
+    pub(crate) lifecycle: Lifecycle,
+    pub(crate) settings: Arc<AppShared>,
 }
 
 impl Routes {
@@ -661,17 +661,7 @@ where
             return;
         };
         let socket = transport::accept(upgraded, max_message).await;
-        let session = Session {
-            controller: &*endpoint.controller,
-            options: endpoint.options,
-            lifecycle: &endpoint.lifecycle,
-            close_timeout: settings.close_timeout,
-            socket,
-            connection: connection.clone(),
-            started,
-            tally: Default::default(),
-            unflushed: false,
-        };
+        let session = Session::new(&endpoint, socket, connection.clone(), started);
         let summary = session.run::<H>().await;
         connection.outbound().close();
         settings.hub.unregister(id);

@@ -1,10 +1,11 @@
 //! The connection loop: one task per client that reads messages, dispatches them in order, sends
 //! replies and queued messages, keeps the heartbeat, and performs the close handshake.
 
+use crate::app::Endpoint;
 use crate::close::{close_code, is_sendable_close_code, truncate_close_reason};
 use crate::connection::Connection;
 use crate::context::MessageContext;
-use crate::endpoint::{EndpointOptions, Handler, Mode};
+use crate::endpoint::{Handler, Mode};
 use crate::error::{ErrorOrigin, WsError};
 use crate::lifecycle::{Caught, CloseSummary, ClosedBy, Lifecycle};
 use crate::reply::Reply;
@@ -36,17 +37,16 @@ fn close_with(code: u16, reason: &'static str) -> Flow {
     })
 }
 
+/// One connection's loop. It refers to its endpoint rather than copying the controller,
+/// options, lifecycle and close timeout out of it: every idle connection's task holds this.
 pub(crate) struct Session<'a, C> {
-    pub(crate) controller: &'a C,
-    pub(crate) options: EndpointOptions,
-    pub(crate) lifecycle: &'a Lifecycle,
-    pub(crate) close_timeout: Duration,
-    pub(crate) socket: Socket,
-    pub(crate) connection: Connection,
-    pub(crate) started: Instant,
-    pub(crate) tally: Tally,
+    endpoint: &'a Endpoint<C>,
+    socket: Socket,
+    connection: Connection,
+    started: Instant,
+    tally: Tally,
     /// Messages were handed to the socket since the last flush.
-    pub(crate) unflushed: bool,
+    unflushed: bool,
 }
 
 /// How many already-arrived messages are handled before the loop flushes and looks elsewhere.
@@ -62,21 +62,41 @@ pub(crate) struct Tally {
     error: Option<String>,
 }
 
-impl<C> Session<'_, C> {
+impl<'a, C> Session<'a, C> {
+    pub(crate) fn new(
+        endpoint: &'a Endpoint<C>,
+        socket: Socket,
+        connection: Connection,
+        started: Instant,
+    ) -> Self {
+        Self {
+            endpoint,
+            socket,
+            connection,
+            started,
+            tally: Tally::default(),
+            unflushed: false,
+        }
+    }
+
     /// Runs the connection to its end and says how it ended.
     pub(crate) async fn run<H: Handler<C>>(mut self) -> CloseSummary {
         let mut flow = Flow::Continue;
-        if self.options.mode == Mode::SendOnly || self.options.trigger_on_connect {
+        if self.endpoint.options.mode == Mode::SendOnly || self.endpoint.options.trigger_on_connect
+        {
             flow = Box::pin(self.dispatch::<H>(None)).await;
         }
-        if self.options.mode == Mode::SendOnly {
+        if self.endpoint.options.mode == Mode::SendOnly {
             if let Flow::Continue = flow {
                 flow = close_with(close_code::NORMAL, "");
             }
         }
 
-        let mut heartbeat = self.options.ping_interval.map(|interval| {
-            Heartbeat::new(interval, self.options.ping_timeout.unwrap_or(interval))
+        let mut heartbeat = self.endpoint.options.ping_interval.map(|interval| {
+            Heartbeat::new(
+                interval,
+                self.endpoint.options.ping_timeout.unwrap_or(interval),
+            )
         });
         let timer = sleep_until(
             heartbeat
@@ -85,7 +105,7 @@ impl<C> Session<'_, C> {
         );
         tokio::pin!(timer);
 
-        if let (Flow::Continue, true) = (&flow, self.options.concurrency > 1) {
+        if let (Flow::Continue, true) = (&flow, self.endpoint.options.concurrency > 1) {
             // Boxed: its state stays off the task of every in-order connection.
             flow = Box::pin(self.serve_concurrently::<H>(&mut heartbeat, timer.as_mut())).await;
         }
@@ -131,8 +151,8 @@ impl<C> Session<'_, C> {
         heartbeat: &mut Option<Heartbeat>,
         mut timer: Pin<&mut Sleep>,
     ) -> Flow {
-        let (controller, lifecycle) = (self.controller, self.lifecycle);
-        let limit = self.options.concurrency;
+        let (controller, lifecycle) = (&*self.endpoint.controller, &self.endpoint.lifecycle);
+        let limit = self.endpoint.options.concurrency;
         let mut running = FuturesUnordered::new();
         let mut flow = Flow::Continue;
         while let Flow::Continue = flow {
@@ -256,7 +276,9 @@ impl<C> Session<'_, C> {
                         (u16::from(frame.code), frame.reason.to_string())
                     });
                 self.tally.first_close = Some((ClosedBy::Client, code, reason));
-                timeout(self.close_timeout, self.wait_for_end()).await.ok();
+                timeout(self.endpoint.settings.close_timeout, self.wait_for_end())
+                    .await
+                    .ok();
                 Flow::Ended
             }
             // Pings are answered by tungstenite.
@@ -271,7 +293,13 @@ impl<C> Session<'_, C> {
             self.tally.messages_in += 1;
         }
         let connection = self.connection.clone();
-        let reply = call::<C, H>(self.controller, self.lifecycle, connection, body).await;
+        let reply = call::<C, H>(
+            &*self.endpoint.controller,
+            &self.endpoint.lifecycle,
+            connection,
+            body,
+        )
+        .await;
         self.after_call::<H>(reply).await
     }
 
@@ -319,7 +347,7 @@ impl<C> Session<'_, C> {
             other => other,
         };
         match reply {
-            Reply::Message(message) if self.options.mode != Mode::ReceiveOnly => {
+            Reply::Message(message) if self.endpoint.options.mode != Mode::ReceiveOnly => {
                 self.send(message).await
             }
             // Nothing to send; a ReceiveOnly endpoint never sends data; a stream inside a
@@ -332,8 +360,13 @@ impl<C> Session<'_, C> {
     async fn catch<H: Handler<C>>(&mut self, error: WsError) -> Result<Reply, CloseFrame> {
         tracing::debug!(client_id = %self.connection.id(), %error, "error on the way to a reply");
         let ctx = MessageContext::new(self.connection.clone(), None);
-        H::on_error(self.controller, &ctx, &error).await;
-        match self.lifecycle.catch(&error, &self.connection).await {
+        H::on_error(&*self.endpoint.controller, &ctx, &error).await;
+        match self
+            .endpoint
+            .lifecycle
+            .catch(&error, &self.connection)
+            .await
+        {
             Caught::Close(code, reason) => {
                 self.tally.error = Some(error.to_string());
                 let code = if is_sendable_close_code(code) {
@@ -410,7 +443,7 @@ impl<C> Session<'_, C> {
                 frame.reason.to_string(),
             )
         });
-        let close_timeout = self.close_timeout;
+        let close_timeout = self.endpoint.settings.close_timeout;
         let handshake = async {
             // Eviction during the flush stops it (Flow::Close) but still sends the Close frame.
             if !self.connection.is_evicted() {
