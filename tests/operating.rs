@@ -122,9 +122,7 @@ async fn a_client_that_never_answers_is_dropped_at_the_drain_deadline() {
     }));
     let mut silent = RawClient::connect(addr, "/echo").await;
     signal.send(()).unwrap();
-    let close = tokio::time::timeout(WAIT, silent.read_frame())
-        .await
-        .unwrap();
+    let close = silent.read_frame().await;
     assert_eq!(close.opcode, OP_CLOSE);
     // No Close goes back; the server still returns, and the connection is gone.
     let drained = tokio::time::timeout(WAIT, server)

@@ -1,6 +1,7 @@
 //! A WebSocket client with nothing automatic: it never answers pings and can send frames a real
 //! client would refuse to send. Enough of RFC 6455 for tests.
 
+use gateway::test::WAIT;
 use std::net::SocketAddr;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
@@ -83,7 +84,16 @@ impl RawClient {
     }
 
     /// The next frame from the server (server frames are never masked).
+    ///
+    /// # Panics
+    /// When none arrives within [`WAIT`].
     pub async fn read_frame(&mut self) -> Frame {
+        tokio::time::timeout(WAIT, self.read_frame_now())
+            .await
+            .expect("no frame from the server")
+    }
+
+    async fn read_frame_now(&mut self) -> Frame {
         let mut head = [0u8; 2];
         self.stream.read_exact(&mut head).await.unwrap();
         let opcode = head[0] & 0x0f;
