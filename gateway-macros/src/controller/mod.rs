@@ -5,8 +5,6 @@ mod model;
 mod parse;
 mod validate;
 
-pub use validate::route as validate_route;
-
 use crate::diag::Errors;
 use proc_macro2::TokenStream;
 use quote::quote;

@@ -4,7 +4,7 @@
 use super::model::{Controller, Endpoint};
 use crate::diag::Errors;
 use crate::handler::validate::{option_inner, require_unit_return, signature, type_text};
-use crate::handler::{HandshakeKind, Method, Mode, Source};
+use crate::handler::{Method, Mode, Source};
 use proc_macro2::Span;
 
 const HANDLER: &str = "a `#[websocket]` handler";
@@ -37,7 +37,7 @@ pub fn controller(controller: &Controller, errors: &mut Errors) {
         )
         .collect();
     for (index, (path, span, method)) in routes.iter().enumerate() {
-        route(path, *span, &method.params, errors);
+        crate::handler::validate::route(path, *span, &method.params, errors);
         if let Some((_, _, first)) = routes[..index].iter().find(|(earlier, ..)| earlier == path) {
             errors.at(
                 *span,
@@ -92,47 +92,6 @@ fn mode(endpoint: &Endpoint, errors: &mut Errors) {
                     ),
                 );
             }
-        }
-    }
-}
-
-/// The route's syntax, and that every `#[param("x")]` names a `{x}` of it.
-pub fn route(
-    route: &str,
-    span: proc_macro2::Span,
-    params: &[crate::handler::Param],
-    errors: &mut Errors,
-) {
-    if route
-        .split('/')
-        .any(|segment| segment.starts_with(':') || segment.starts_with('*'))
-    {
-        errors.at(
-            span,
-            "write path parameters as `{name}` and wildcards as `{*name}` (axum 0.8 syntax), not `:name` or `*name`",
-        );
-    }
-    for param in params {
-        let Source::Handshake {
-            kind: HandshakeKind::Param,
-            name,
-        } = &param.source
-        else {
-            continue;
-        };
-        let placeholder = format!("{{{}}}", name.value());
-        let wildcard = format!("{{*{}}}", name.value());
-        if !route
-            .split('/')
-            .any(|segment| segment == placeholder || segment == wildcard)
-        {
-            errors.spanned(
-                name,
-                format!(
-                    "the route `{route}` has no path parameter `{}`; add `{placeholder}` to the path",
-                    name.value()
-                ),
-            );
         }
     }
 }

@@ -8,7 +8,7 @@ use crate::handler::Source;
 
 pub fn gateway(gateway: &Gateway, errors: &mut Errors) {
     crate::handler::validate::options(&gateway.options, errors);
-    crate::controller::validate_route(&gateway.route, gateway.route_span, &[], errors);
+    crate::handler::validate::route(&gateway.route, gateway.route_span, &[], errors);
     for (index, hook) in gateway.hooks.iter().enumerate() {
         let name = hook.kind.attribute();
         signature(&hook.method, &format!("a `#[{name}]` hook"), errors);

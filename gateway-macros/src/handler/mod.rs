@@ -6,4 +6,4 @@ pub mod model;
 pub mod parse;
 pub mod validate;
 
-pub use model::{Component, HandshakeKind, Method, Mode, Options, Param, Source};
+pub use model::{Component, Method, Mode, Options, Source};

@@ -1,7 +1,7 @@
 //! Checks every handler method shares: its signature, and the endpoint options that mean the
 //! same everywhere.
 
-use super::model::{Method, Mode, Options, Receiver};
+use super::model::{HandshakeKind, Method, Mode, Options, Param, Receiver, Source};
 use crate::diag::Errors;
 use quote::ToTokens;
 use syn::{GenericArgument, PathArguments, ReturnType, Type};
@@ -93,5 +93,41 @@ pub fn returns_unit(output: &ReturnType) -> bool {
                     if matches!(args.args.first(), Some(GenericArgument::Type(Type::Tuple(unit))) if unit.elems.is_empty()))
         }),
         _ => false,
+    }
+}
+
+/// The route's syntax, and that every `#[param("x")]` names a `{x}` of it.
+pub fn route(route: &str, span: proc_macro2::Span, params: &[Param], errors: &mut Errors) {
+    if route
+        .split('/')
+        .any(|segment| segment.starts_with(':') || segment.starts_with('*'))
+    {
+        errors.at(
+            span,
+            "write path parameters as `{name}` and wildcards as `{*name}` (axum 0.8 syntax), not `:name` or `*name`",
+        );
+    }
+    for param in params {
+        let Source::Handshake {
+            kind: HandshakeKind::Param,
+            name,
+        } = &param.source
+        else {
+            continue;
+        };
+        let placeholder = format!("{{{}}}", name.value());
+        let wildcard = format!("{{*{}}}", name.value());
+        if !route
+            .split('/')
+            .any(|segment| segment == placeholder || segment == wildcard)
+        {
+            errors.spanned(
+                name,
+                format!(
+                    "the route `{route}` has no path parameter `{}`; add `{placeholder}` to the path",
+                    name.value()
+                ),
+            );
+        }
     }
 }
