@@ -3,23 +3,23 @@
 use crate::backplane::Backplane;
 use crate::connection::Connection;
 use crate::context::MessageContext;
-use crate::drain::{Drainer, DEFAULT_DRAIN_TIMEOUT};
+use crate::drain::Drainer;
 use crate::endpoint::{Controller, EndpointOptions, Handler};
 use crate::handshake::Handshake;
 use crate::hub::{Hub, SlowConsumer};
+use crate::inbound::InboundLimits;
 use crate::lifecycle::{
     Catcher, CloseSummary, ClosedBy, Guard, Interceptor, Lifecycle, Middleware, Observer,
 };
 use crate::origin::OriginPolicy;
-use crate::serve::DEFAULT_HANDSHAKE_TIMEOUT;
 use crate::services::{DependencyKey, Services};
 use crate::session::Session;
+use crate::settings::Settings;
 use crate::sse::SseHandler;
 use crate::transport;
 use axum::extract::connect_info::ConnectInfo;
 use axum::extract::{FromRequestParts, RawPathParams, Request};
 use axum::http::StatusCode;
-use axum::response::sse::{KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, MethodRouter};
 use axum::Router;
@@ -29,20 +29,6 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
 use tracing::Instrument;
-
-/// The largest message accepted by default: 1 MiB. tungstenite's own default (64 MiB) lets one
-/// client make the server buffer 64 MiB.
-pub const DEFAULT_MAX_MESSAGE: usize = 1 << 20;
-
-/// How long the server waits for the client's Close after sending its own.
-pub const DEFAULT_CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// How many messages may wait for a client before [`Connection::send`] reports a full queue.
-pub const DEFAULT_OUTBOUND_QUEUE: usize = 1024;
-
-/// How many payload bytes may wait for one client before [`Connection::send`] reports a full
-/// queue: 4 MiB, so a client that stops reading holds at most that much server memory.
-pub const DEFAULT_OUTBOUND_BYTES: usize = 4 << 20;
 
 /// The app could not be turned into routes.
 #[derive(Debug, thiserror::Error)]
@@ -77,15 +63,12 @@ pub enum BuildError {
 
 /// What every endpoint and connection of the app shares.
 pub(crate) struct AppShared {
-    pub(crate) max_message: usize,
-    pub(crate) close_timeout: Duration,
-    pub(crate) outbound_queue: usize,
-    pub(crate) outbound_bytes: usize,
-    pub(crate) slow_consumer: SlowConsumer,
+    pub(crate) settings: Settings,
     pub(crate) services: Arc<Services>,
     pub(crate) hub: Hub,
+    /// The bounds on incomplete messages, with the app-wide count of what they hold.
+    pub(crate) inbound: Arc<InboundLimits>,
     origins: OriginPolicy,
-    max_connections: Option<usize>,
     draining: Arc<AtomicBool>,
 }
 
@@ -101,10 +84,7 @@ impl AppShared {
                     .into_response(),
             );
         }
-        if self
-            .max_connections
-            .is_some_and(|max| self.hub.local_count() >= max)
-        {
+        if self.hub.local_count() >= self.settings.max_connections {
             return Some((StatusCode::SERVICE_UNAVAILABLE, "too many connections").into_response());
         }
         if !self.origins.admits(headers) {
@@ -147,15 +127,8 @@ pub struct App {
     lifecycle: Lifecycle,
     services: Services,
     hub: Hub,
-    max_message: usize,
-    close_timeout: Duration,
-    outbound_queue: usize,
-    outbound_bytes: usize,
-    slow_consumer: SlowConsumer,
+    settings: Settings,
     origins: OriginPolicy,
-    max_connections: Option<usize>,
-    drain_timeout: Duration,
-    handshake_timeout: Duration,
     draining: Arc<AtomicBool>,
 }
 
@@ -174,15 +147,8 @@ impl App {
             lifecycle: Lifecycle::new(),
             services: Services::default(),
             hub: Hub::default(),
-            max_message: DEFAULT_MAX_MESSAGE,
-            close_timeout: DEFAULT_CLOSE_TIMEOUT,
-            outbound_queue: DEFAULT_OUTBOUND_QUEUE,
-            outbound_bytes: DEFAULT_OUTBOUND_BYTES,
-            slow_consumer: SlowConsumer::default(),
+            settings: Settings::default(),
             origins: OriginPolicy::default(),
-            max_connections: None,
-            drain_timeout: DEFAULT_DRAIN_TIMEOUT,
-            handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
             draining: Arc::default(),
         }
     }
@@ -214,9 +180,45 @@ impl App {
     }
 
     /// At most `connections` open at once on this instance; further upgrade requests get HTTP
-    /// 503 (no upgrade).
+    /// 503 (no upgrade). The default is what the process's open-file limit allows (`ulimit -n`)
+    /// less 100 spare descriptors (10,000 where the limit cannot be read): past it, the process
+    /// could not accept anyone, and new clients would time out instead of hearing 503.
     pub fn max_connections(mut self, connections: usize) -> Self {
-        self.max_connections = Some(connections);
+        self.settings.max_connections = connections;
+        self
+    }
+
+    /// The largest HTTP request head (request line and headers) that [`serve`](crate::serve)
+    /// reads (default 16 KiB, at least 8 KiB); a larger one gets HTTP 431. Handshake headers are
+    /// kept for the connection's life (handlers bind them), so this bounds what each client
+    /// holds that way.
+    pub fn max_request_head(mut self, bytes: usize) -> Self {
+        self.settings.max_request_head = bytes.max(8 << 10);
+        self
+    }
+
+    /// How many frames one message may be split into (default 1,024); more close the
+    /// connection with 1009 `too many frames`. Bounds a client that never ends its message
+    /// (endless empty continuation frames).
+    pub fn max_frames(mut self, frames: u32) -> Self {
+        self.settings.max_frames = frames.max(1);
+        self
+    }
+
+    /// How long a client may take to complete a message it has started (default 30 s); past
+    /// it the connection closes with 1008 `message timeout`. A client that sends most of a
+    /// message and stalls cannot hold that memory longer.
+    pub fn message_timeout(mut self, timeout: Duration) -> Self {
+        self.settings.message_timeout = timeout;
+        self
+    }
+
+    /// How many bytes the incomplete messages of all clients together may hold (default
+    /// 64 MiB). A client whose message would go past it is closed with 1013 `server busy`
+    /// (try again later), so clients that each send most of a large message and stall cannot
+    /// take the server's memory.
+    pub fn inbound_budget(mut self, bytes: usize) -> Self {
+        self.settings.inbound_budget = bytes;
         self
     }
 
@@ -224,13 +226,13 @@ impl App {
     /// before [`serve`](crate::serve) drops the connection (default 10 s): a client that opens
     /// connections and never finishes a request (slowloris) cannot hold them.
     pub fn handshake_timeout(mut self, timeout: Duration) -> Self {
-        self.handshake_timeout = timeout;
+        self.settings.handshake_timeout = timeout;
         self
     }
 
     /// How long a graceful shutdown waits for clients to answer the Close (default 10 s).
     pub fn drain_timeout(mut self, timeout: Duration) -> Self {
-        self.drain_timeout = timeout;
+        self.settings.drain_timeout = timeout;
         self
     }
 
@@ -239,7 +241,7 @@ impl App {
         Drainer::new(
             self.hub.clone(),
             Arc::clone(&self.draining),
-            self.drain_timeout,
+            self.settings.drain_timeout,
         )
     }
 
@@ -328,33 +330,44 @@ impl App {
     /// The largest message accepted where an endpoint does not set `max_message` (default 1 MiB).
     /// Larger messages close the connection with 1009.
     pub fn max_message(mut self, bytes: usize) -> Self {
-        self.max_message = bytes;
+        self.settings.max_message = bytes;
         self
     }
 
     /// How long to wait for the client's Close after the server sent its own (default 5 s).
     pub fn close_timeout(mut self, timeout: Duration) -> Self {
-        self.close_timeout = timeout;
+        self.settings.close_timeout = timeout;
         self
     }
 
-    /// How many messages may wait for one client (default 1024) before the slow-consumer
-    /// policy applies.
+    /// How many messages may wait for one client (default 1024) before it counts as behind.
+    /// A client that stays behind for the [slow-consumer
+    /// timeout](Self::slow_consumer_timeout), or falls twice as far behind, meets the
+    /// slow-consumer policy.
     pub fn outbound_queue(mut self, messages: usize) -> Self {
-        self.outbound_queue = messages.max(1);
+        self.settings.outbound_queue = messages.max(1);
         self
     }
 
-    /// How many payload bytes may wait for one client (default 4 MiB) before the slow-consumer
-    /// policy applies.
+    /// How many payload bytes may wait for one client (default 4 MiB) before it counts as
+    /// behind; as for [`outbound_queue`](Self::outbound_queue), twice this is the hard limit.
     pub fn outbound_bytes(mut self, bytes: usize) -> Self {
-        self.outbound_bytes = bytes.max(1);
+        self.settings.outbound_bytes = bytes.max(1);
         self
     }
 
-    /// What happens to a client whose outbound queue is full (default: close it with 1008).
+    /// How long a client may stay behind (its queue over [`outbound_queue`](Self::outbound_queue)
+    /// or [`outbound_bytes`](Self::outbound_bytes)) before the slow-consumer policy applies
+    /// (default 5 s). A burst that briefly fills the queues of clients that read along is not
+    /// held against them.
+    pub fn slow_consumer_timeout(mut self, timeout: Duration) -> Self {
+        self.settings.slow_consumer_timeout = timeout;
+        self
+    }
+
+    /// What happens to a client that cannot keep up (default: close it with 1008).
     pub fn slow_consumer(mut self, policy: SlowConsumer) -> Self {
-        self.slow_consumer = policy;
+        self.settings.slow_consumer = policy;
         self
     }
 
@@ -381,23 +394,25 @@ impl App {
     /// [`BuildError::MissingDependency`] when a `#[dep]` service was not provided.
     pub fn into_routers(self) -> Result<Routers, BuildError> {
         self.check()?;
-        let settings = Arc::new(AppShared {
-            max_message: self.max_message,
-            close_timeout: self.close_timeout,
-            outbound_queue: self.outbound_queue,
-            outbound_bytes: self.outbound_bytes,
-            slow_consumer: self.slow_consumer,
-            services: Arc::new(self.services),
-            hub: self.hub,
-            origins: self.origins,
-            max_connections: self.max_connections,
-            draining: self.draining,
-        });
+        let inbound = Arc::new(InboundLimits::new(
+            self.settings.max_frames,
+            self.settings.message_timeout,
+            self.settings.inbound_budget,
+        ));
         let mut routers = Routers {
             main: Router::new(),
             own_ports: Vec::new(),
-            handshake_timeout: self.handshake_timeout,
+            handshake_timeout: self.settings.handshake_timeout,
+            max_request_head: self.settings.max_request_head,
         };
+        let settings = Arc::new(AppShared {
+            settings: self.settings,
+            services: Arc::new(self.services),
+            hub: self.hub,
+            inbound,
+            origins: self.origins,
+            draining: self.draining,
+        });
         for (path, route) in self.http_routes {
             routers.main = routers.main.route(&path, route);
         }
@@ -467,6 +482,8 @@ pub struct Routers {
     pub own_ports: Vec<(u16, Router)>,
     /// How long a client may take to send its HTTP request ([`App::handshake_timeout`]).
     pub handshake_timeout: Duration,
+    /// The largest HTTP request head read ([`App::max_request_head`]).
+    pub max_request_head: usize,
 }
 
 /// What `#[controller]` says about one endpoint.
@@ -605,10 +622,7 @@ where
     if let Err(refusal) = authorized {
         return refusal;
     }
-    let events = crate::sse::events::<C, H>(controller, &settings.hub, path);
-    Sse::new(events)
-        .keep_alive(KeepAlive::default())
-        .into_response()
+    crate::sse::response(crate::sse::events::<C, H>(controller, &settings.hub, path))
 }
 
 /// Runs the handshake half of the lifecycle, answers the upgrade request and starts the
@@ -647,7 +661,10 @@ where
         return response;
     }
     let settings = &endpoint.settings;
-    let max_message = endpoint.options.max_message.unwrap_or(settings.max_message);
+    let max_message = endpoint
+        .options
+        .max_message
+        .unwrap_or(settings.settings.max_message);
     // The client is reachable through the hub as soon as it has its 101.
     let id = settings.hub.next_id();
     let path: Arc<str> = Arc::from(handshake.uri.path());
@@ -660,7 +677,7 @@ where
             settings.hub.unregister(id);
             return;
         };
-        let socket = transport::accept(upgraded, max_message).await;
+        let socket = transport::accept(upgraded, max_message, Arc::clone(&settings.inbound)).await;
         let session = Session::new(&endpoint, socket, connection.clone(), started);
         let summary = session.run::<H>().await;
         connection.outbound().close();

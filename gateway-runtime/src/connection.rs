@@ -99,12 +99,16 @@ impl Connection {
             handshake,
             services: Arc::clone(&app.services),
             hub: app.hub.clone(),
-            slow_consumer: app.slow_consumer,
+            slow_consumer: app.settings.slow_consumer,
             evicted: AtomicBool::new(false),
             eviction: Notify::new(),
             wake: Notify::new(),
             locals: Mutex::default(),
-            outbound: Outbound::new(app.outbound_queue, app.outbound_bytes),
+            outbound: Outbound::new(
+                app.settings.outbound_queue,
+                app.settings.outbound_bytes,
+                app.settings.slow_consumer_timeout,
+            ),
             close_request: Mutex::new(None),
             close_pending: AtomicBool::new(false),
         });

@@ -7,9 +7,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-/// How long [`Drainer::drain`] waits for clients to answer the Close by default.
-pub const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
-
 /// Shuts an app's connections down gracefully. Get it from [`App::drainer`](crate::App::drainer)
 /// before serving; [`serve_with_shutdown`](crate::serve_with_shutdown) uses it for you. With a
 /// plain `axum::serve(..).with_graceful_shutdown(..)`, call [`drain`](Self::drain) after it

@@ -1,11 +1,19 @@
 //! A connection's outbound queue: bounded in messages and bytes, and free while empty (a
 //! `VecDeque` allocates nothing until the first message; an idle connection holds no buffer).
+//!
+//! A client is slow when its queue *stays* over the bound, not when one burst filled it: a
+//! sender can queue a burst for many clients before their tasks get a turn to write, while their
+//! sockets are perfectly writable. So the bound is soft: past it messages are still queued, up to
+//! twice the bound (a hard limit on memory), until the queue has been over the bound for the
+//! slow-consumer timeout. Only then, or at the hard limit, does a push fail.
 
 use crate::connection::SendError;
 use crate::context::payload;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+use tokio::time::Instant;
 use tungstenite::Message;
 
 pub(crate) struct Outbound {
@@ -14,6 +22,8 @@ pub(crate) struct Outbound {
     queued: AtomicUsize,
     max_messages: usize,
     max_bytes: usize,
+    /// How long the queue may stay over the bound.
+    slow_after: Duration,
 }
 
 #[derive(Default)]
@@ -23,30 +33,42 @@ struct Queue {
     bytes: usize,
     /// The connection has ended: nothing more is accepted.
     closed: bool,
+    /// Since when the queue has been over the bound.
+    over_since: Option<Instant>,
 }
 
 impl Outbound {
-    pub(crate) fn new(max_messages: usize, max_bytes: usize) -> Self {
+    pub(crate) fn new(max_messages: usize, max_bytes: usize, slow_after: Duration) -> Self {
         Self {
             queue: Mutex::default(),
             queued: AtomicUsize::new(0),
             max_messages,
             max_bytes,
+            slow_after,
         }
     }
 
-    /// Queues `message` unless the connection ended or the queue is full. One message larger
-    /// than the whole byte budget still goes through an empty queue.
+    /// Queues `message` unless the connection ended or the client is slow (see the module's
+    /// docs). One message larger than the whole byte bound still goes through an empty queue.
     pub(crate) fn push(&self, message: Message) -> Result<(), SendError> {
         let size = payload(&message).len();
         let mut queue = self.lock();
         if queue.closed {
             return Err(SendError::Closed);
         }
-        let full = queue.messages.len() >= self.max_messages
-            || (!queue.messages.is_empty() && queue.bytes + size > self.max_bytes);
-        if full {
+        let over = |factor: usize| {
+            queue.messages.len() >= self.max_messages * factor
+                || (!queue.messages.is_empty() && queue.bytes + size > self.max_bytes * factor)
+        };
+        if over(2) {
             return Err(SendError::QueueFull);
+        }
+        if over(1) {
+            let now = Instant::now();
+            let since = *queue.over_since.get_or_insert(now);
+            if now.duration_since(since) >= self.slow_after {
+                return Err(SendError::QueueFull);
+            }
         }
         queue.bytes += size;
         queue.messages.push_back(message);
@@ -63,6 +85,12 @@ impl Outbound {
         let message = queue.messages.pop_front()?;
         queue.bytes -= payload(&message).len();
         self.queued.store(queue.messages.len(), Ordering::Release);
+        if queue.over_since.is_some()
+            && queue.messages.len() < self.max_messages
+            && queue.bytes <= self.max_bytes
+        {
+            queue.over_since = None;
+        }
         if queue.messages.is_empty() {
             // Give the memory back: a burst must not stay allocated on an idle connection.
             queue.messages = VecDeque::new();

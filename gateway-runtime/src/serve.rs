@@ -16,10 +16,6 @@ use std::time::Duration;
 use tokio::net::{TcpListener, ToSocketAddrs};
 use tokio::sync::{mpsc, watch};
 
-/// How long a client may take to send its whole HTTP request (the upgrade request included)
-/// before its connection is dropped.
-pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-
 /// Binds `addr` and serves `app` until the process ends.
 ///
 /// # Errors
@@ -81,16 +77,20 @@ pub async fn serve_on_with_shutdown(
         .map_err(|error| io::Error::new(io::ErrorKind::InvalidInput, error))?;
     let (stop, stopped) = watch::channel(false);
     let ip = listener.local_addr()?.ip();
-    let timeout = routers.handshake_timeout;
+    // One configuration for every connection (each `serve_connection` copies what it needs).
+    let mut http = http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(routers.handshake_timeout)
+        .max_buf_size(routers.max_request_head);
     let mut servers = vec![accept_loop(
         listener,
         routers.main,
         stopped.clone(),
-        timeout,
+        http.clone(),
     )];
     for (port, router) in routers.own_ports {
         let listener = TcpListener::bind((ip, port)).await?;
-        servers.push(accept_loop(listener, router, stopped.clone(), timeout));
+        servers.push(accept_loop(listener, router, stopped.clone(), http.clone()));
     }
     let signal = {
         let drainer = drainer.clone();
@@ -111,14 +111,10 @@ async fn accept_loop(
     listener: TcpListener,
     router: Router,
     mut stopped: watch::Receiver<bool>,
-    handshake_timeout: Duration,
+    http: http1::Builder,
 ) -> io::Result<()> {
     // Every connection task holds a sender; when all are gone, `open.recv()` ends.
     let (connection_open, mut open) = mpsc::channel::<()>(1);
-    // One configuration for every connection (each `serve_connection` copies what it needs).
-    let mut http = http1::Builder::new();
-    http.timer(TokioTimer::new())
-        .header_read_timeout(handshake_timeout);
     loop {
         let (stream, remote) = tokio::select! {
             accepted = listener.accept() => match accepted {

@@ -7,9 +7,10 @@ use crate::connection::Connection;
 use crate::context::MessageContext;
 use crate::endpoint::{Handler, Mode};
 use crate::error::{ErrorOrigin, WsError};
+use crate::inbound::InboundLimit;
 use crate::lifecycle::{Caught, CloseSummary, ClosedBy, Lifecycle};
 use crate::reply::Reply;
-use crate::transport::Socket;
+use crate::transport::{self, Socket};
 use futures_util::stream::FuturesUnordered;
 use futures_util::SinkExt;
 use futures_util::{FutureExt, StreamExt};
@@ -47,7 +48,15 @@ pub(crate) struct Session<'a, C> {
     tally: Tally,
     /// Messages were handed to the socket since the last flush.
     unflushed: bool,
+    /// Payload bytes handed to the socket since the last flush.
+    unflushed_bytes: usize,
+    /// A large message went through tungstenite, whose buffers kept its size: renew them
+    /// before the connection idles (see [`Session::shrink`]).
+    grown: bool,
 }
+
+/// Messages (or writes) larger than this leave tungstenite's buffers grown; see `grown`.
+const GROWN_AFTER: usize = 1024;
 
 /// How many already-arrived messages are handled before the loop flushes and looks elsewhere.
 const MAX_BURST: u32 = 16;
@@ -76,6 +85,8 @@ impl<'a, C> Session<'a, C> {
             started,
             tally: Tally::default(),
             unflushed: false,
+            unflushed_bytes: 0,
+            grown: false,
         }
     }
 
@@ -128,6 +139,9 @@ impl<'a, C> Session<'a, C> {
             if !matches!(flow, Flow::Continue) {
                 break;
             }
+            if self.grown {
+                self.shrink().await;
+            }
             flow = tokio::select! {
                 biased;
                 incoming = self.socket.next() => self.on_incoming::<H>(incoming, heartbeat.as_mut()).await,
@@ -156,6 +170,9 @@ impl<'a, C> Session<'a, C> {
         let mut running = FuturesUnordered::new();
         let mut flow = Flow::Continue;
         while let Flow::Continue = flow {
+            if self.grown {
+                self.shrink().await;
+            }
             flow = match self.flush().await {
                 Flow::Continue => tokio::select! {
                     biased;
@@ -259,9 +276,15 @@ impl<'a, C> Session<'a, C> {
         match message {
             // (A SendOnly endpoint never gets here: it closes right after its one call.)
             Message::Text(_) | Message::Binary(_) => {
+                self.grown |= crate::context::payload(&message).len() > GROWN_AFTER;
                 // Boxed: a handler's future lives only while it runs, so an idle connection's
                 // task stays small (one allocation per message buys ~1 KiB per idle client).
-                Box::pin(self.dispatch::<H>(Some(message))).await
+                let flow = Box::pin(self.dispatch::<H>(Some(message))).await;
+                // A client sending a burst gives way every so many messages, so the tasks that
+                // write what its messages sent to others (a room, a broadcast) get their turn
+                // before their queues fill.
+                tokio::task::consume_budget().await;
+                flow
             }
             Message::Pong(_) => {
                 if let Some(heartbeat) = heartbeat {
@@ -276,9 +299,12 @@ impl<'a, C> Session<'a, C> {
                         (u16::from(frame.code), frame.reason.to_string())
                     });
                 self.tally.first_close = Some((ClosedBy::Client, code, reason));
-                timeout(self.endpoint.settings.close_timeout, self.wait_for_end())
-                    .await
-                    .ok();
+                timeout(
+                    self.endpoint.settings.settings.close_timeout,
+                    self.wait_for_end(),
+                )
+                .await
+                .ok();
                 Flow::Ended
             }
             // Pings are answered by tungstenite.
@@ -391,11 +417,13 @@ impl<'a, C> Session<'a, C> {
         if matches!(message, Message::Text(_) | Message::Binary(_)) {
             self.tally.messages_out += 1;
         }
+        let size = crate::context::payload(&message).len();
         tokio::select! {
             biased;
             fed = self.socket.feed(message) => match fed {
                 Ok(()) => {
                     self.unflushed = true;
+                    self.unflushed_bytes += size;
                     Flow::Continue
                 }
                 Err(_) => Flow::Ended,
@@ -414,12 +442,35 @@ impl<'a, C> Session<'a, C> {
             flushed = self.socket.flush() => match flushed {
                 Ok(()) => {
                     self.unflushed = false;
+                    self.grown |= self.unflushed_bytes > GROWN_AFTER;
+                    self.unflushed_bytes = 0;
                     Flow::Continue
                 }
                 Err(_) => Flow::Ended,
             },
             () = self.connection.evicted() => slow_consumer(),
         }
+    }
+
+    /// Gives tungstenite fresh buffers once a large message has gone through (its read and
+    /// write buffers keep the capacity of the largest message they carried, for the
+    /// connection's life): an idle connection returns to the idle figure. Only between the
+    /// client's messages and with everything written; otherwise it waits for a later turn.
+    async fn shrink(&mut self) {
+        if !self.socket.get_ref().at_message_boundary() {
+            return;
+        }
+        // Writes what tungstenite may still hold (a Pong); if the socket cannot take it now,
+        // the next flush will.
+        match self.socket.flush().now_or_never() {
+            Some(Ok(())) => {}
+            _ => {
+                self.unflushed = true;
+                return;
+            }
+        }
+        transport::renew(&mut self.socket).await;
+        self.grown = false;
     }
 
     /// Sends every message already in the outbound queue.
@@ -443,7 +494,7 @@ impl<'a, C> Session<'a, C> {
                 frame.reason.to_string(),
             )
         });
-        let close_timeout = self.endpoint.settings.close_timeout;
+        let close_timeout = self.endpoint.settings.settings.close_timeout;
         let handshake = async {
             // Eviction during the flush stops it (Flow::Close) but still sends the Close frame.
             if !self.connection.is_evicted() {
@@ -508,6 +559,16 @@ fn panic_message(panic: &(dyn std::any::Any + Send)) -> &str {
 /// TCP connection is already gone.
 fn close_for_protocol_error(error: tungstenite::Error) -> Flow {
     match error {
+        tungstenite::Error::Io(error) => match error
+            .get_ref()
+            .and_then(|inner| inner.downcast_ref::<InboundLimit>())
+        {
+            Some(limit) => {
+                let (code, reason) = limit.close();
+                close_with(code, reason)
+            }
+            None => Flow::Ended,
+        },
         tungstenite::Error::Capacity(_) => {
             close_with(close_code::MESSAGE_TOO_BIG, "message too big")
         }

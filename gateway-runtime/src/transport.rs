@@ -2,12 +2,20 @@
 //! buffer. tungstenite reads into a buffer it allocates up front (axum's default is 128 KiB per
 //! connection); here that buffer is tiny, and [`ElasticIo`] reads from the socket into a buffer
 //! that exists only while bytes wait to be parsed. An idle connection holds 128 bytes of buffer.
+//!
+//! Two more jobs sit here because only the transport sees them: bytes reach tungstenite up to the
+//! end of the current frame (see [`crate::inbound`]), and a client whose socket does not take
+//! what we write is not read until it does (tungstenite answers every Ping with a Pong even
+//! while it cannot write, so a client that pings without reading would otherwise pile Pongs up
+//! in memory without end).
 
+use crate::inbound::{Frames, InboundLimits};
 use bytes::{Buf, BytesMut};
 use hyper::upgrade::Upgraded;
 use hyper_util::rt::TokioIo;
 use std::io;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
@@ -24,7 +32,11 @@ const READ_CHUNK: usize = 8 * 1024;
 const TUNGSTENITE_BUFFER: usize = 128;
 
 /// Upgrades the HTTP connection to a WebSocket with these limits.
-pub(crate) async fn accept(upgraded: Upgraded, max_message: usize) -> Socket {
+pub(crate) async fn accept(
+    upgraded: Upgraded,
+    max_message: usize,
+    limits: Arc<InboundLimits>,
+) -> Socket {
     let config = WebSocketConfig::default()
         // tungstenite's own buffer: allocated up front, and also the most it takes per read from
         // `ElasticIo` (a memory copy, not a system call). Small, since every idle connection
@@ -32,7 +44,18 @@ pub(crate) async fn accept(upgraded: Upgraded, max_message: usize) -> Socket {
         .read_buffer_size(TUNGSTENITE_BUFFER)
         .max_message_size(Some(max_message))
         .max_frame_size(Some(max_message));
-    WebSocketStream::from_raw_socket(ElasticIo::new(upgraded), Role::Server, Some(config)).await
+    WebSocketStream::from_raw_socket(ElasticIo::new(upgraded, limits), Role::Server, Some(config))
+        .await
+}
+
+/// Replaces tungstenite's state (its read and write buffers, which keep the capacity of the
+/// largest message they carried) with a fresh one over the same connection. Only between
+/// messages with nothing left to write: the caller checks [`ElasticIo::at_message_boundary`]
+/// and flushes first.
+pub(crate) async fn renew(socket: &mut Socket) {
+    let config = *socket.get_config();
+    let io = std::mem::replace(socket.get_mut(), ElasticIo::detached());
+    *socket = WebSocketStream::from_raw_socket(io, Role::Server, Some(config)).await;
 }
 
 /// The upgraded TCP connection, read through a buffer that is freed whenever it is drained.
@@ -41,36 +64,63 @@ pub(crate) struct ElasticIo {
     /// Bytes read and not yet parsed; it starts with what the client sent right after its
     /// handshake (read by hyper before the upgrade).
     buffer: BytesMut,
+    frames: Frames,
+    /// The last write could not complete: the client is not read until the socket is writable.
+    write_blocked: bool,
 }
 
 enum Io {
     /// The plain TCP stream (what `gateway::serve` and `axum::serve` accept): readiness can be
     /// awaited without a buffer.
     Tcp(TcpStream),
-    /// Any other transport (TLS, a test harness), read into a buffer allocated per read.
+    /// Any other transport (TLS, a test harness), read into a buffer allocated per read. Its
+    /// write readiness cannot be awaited alone, so it is read even while writes are blocked.
     Other(TokioIo<Upgraded>),
+    /// Moved out (see [`renew`]): what a replaced tungstenite state is dropped with.
+    Detached,
 }
 
 impl ElasticIo {
-    fn new(upgraded: Upgraded) -> Self {
-        match upgraded.downcast::<TokioIo<TcpStream>>() {
-            Ok(parts) => Self {
-                io: Io::Tcp(parts.io.into_inner()),
-                // A copy: hyper's leftover is a slice of its whole read buffer (8 KiB or more),
-                // which an empty slice would still keep alive for the connection's life.
-                buffer: BytesMut::from(&parts.read_buf[..]),
-            },
-            Err(upgraded) => Self {
-                io: Io::Other(TokioIo::new(upgraded)),
-                buffer: BytesMut::new(),
-            },
+    fn new(upgraded: Upgraded, limits: Arc<InboundLimits>) -> Self {
+        let (io, buffer) = match upgraded.downcast::<TokioIo<TcpStream>>() {
+            // A copy: hyper's leftover is a slice of its whole read buffer (8 KiB or more),
+            // which an empty slice would still keep alive for the connection's life.
+            Ok(parts) => (
+                Io::Tcp(parts.io.into_inner()),
+                BytesMut::from(&parts.read_buf[..]),
+            ),
+            Err(upgraded) => (Io::Other(TokioIo::new(upgraded)), BytesMut::new()),
+        };
+        Self {
+            io,
+            buffer,
+            frames: Frames::new(limits),
+            write_blocked: false,
         }
+    }
+
+    fn detached() -> Self {
+        Self {
+            io: Io::Detached,
+            buffer: BytesMut::new(),
+            frames: Frames::new(Arc::new(InboundLimits::new(0, Default::default(), 0))),
+            write_blocked: false,
+        }
+    }
+
+    /// Between two of the client's messages: tungstenite holds none of its bytes.
+    pub(crate) fn at_message_boundary(&self) -> bool {
+        self.frames.at_message_boundary()
     }
 
     /// Reads what the socket has into `buffer` (which is empty).
     fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match &mut self.io {
             Io::Tcp(stream) => loop {
+                if self.write_blocked {
+                    ready!(stream.poll_write_ready(cx))?;
+                    self.write_blocked = false;
+                }
                 ready!(stream.poll_read_ready(cx))?;
                 self.buffer.reserve(READ_CHUNK);
                 match stream.try_read_buf(&mut self.buffer) {
@@ -92,6 +142,7 @@ impl ElasticIo {
                 }
                 result
             }
+            Io::Detached => Poll::Ready(Err(io::ErrorKind::NotConnected.into())),
         }
     }
 }
@@ -103,10 +154,17 @@ impl AsyncRead for ElasticIo {
         destination: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
-        if this.buffer.is_empty() {
-            ready!(this.poll_fill(cx))?;
+        if this.buffer.is_empty() && this.poll_fill(cx)?.is_pending() {
+            return match this.frames.poll_deadline(cx) {
+                Poll::Ready(limit) => Poll::Ready(Err(io::Error::other(limit))),
+                Poll::Pending => Poll::Pending,
+            };
         }
-        let count = this.buffer.len().min(destination.remaining());
+        let available = this.buffer.len().min(destination.remaining());
+        let count = this
+            .frames
+            .advance(&this.buffer[..available])
+            .map_err(io::Error::other)?;
         destination.put_slice(&this.buffer[..count]);
         this.buffer.advance(count);
         if this.buffer.is_empty() {
@@ -122,16 +180,21 @@ impl AsyncWrite for ElasticIo {
         cx: &mut Context<'_>,
         bytes: &[u8],
     ) -> Poll<io::Result<usize>> {
-        match &mut self.get_mut().io {
+        let this = self.get_mut();
+        let written = match &mut this.io {
             Io::Tcp(stream) => Pin::new(stream).poll_write(cx, bytes),
             Io::Other(io) => Pin::new(io).poll_write(cx, bytes),
-        }
+            Io::Detached => Poll::Ready(Err(io::ErrorKind::NotConnected.into())),
+        };
+        this.write_blocked = written.is_pending();
+        written
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match &mut self.get_mut().io {
             Io::Tcp(stream) => Pin::new(stream).poll_flush(cx),
             Io::Other(io) => Pin::new(io).poll_flush(cx),
+            Io::Detached => Poll::Ready(Ok(())),
         }
     }
 
@@ -139,6 +202,7 @@ impl AsyncWrite for ElasticIo {
         match &mut self.get_mut().io {
             Io::Tcp(stream) => Pin::new(stream).poll_shutdown(cx),
             Io::Other(io) => Pin::new(io).poll_shutdown(cx),
+            Io::Detached => Poll::Ready(Ok(())),
         }
     }
 }
@@ -195,6 +259,12 @@ pub(crate) fn switching_protocols(
             "missing `Sec-WebSocket-Key`",
         ));
     };
+    if !is_websocket_key(key.as_bytes()) {
+        return Err(refuse(
+            StatusCode::BAD_REQUEST,
+            "`Sec-WebSocket-Key` must be a 16-byte nonce in base64 (24 characters)",
+        ));
+    }
     let accept = tungstenite::handshake::derive_accept_key(key.as_bytes());
     let Some(on_upgrade) = parts.extensions.remove::<hyper::upgrade::OnUpgrade>() else {
         return Err(refuse(
@@ -210,4 +280,32 @@ pub(crate) fn switching_protocols(
         headers.insert(header::SEC_WEBSOCKET_ACCEPT, accept);
     }
     Ok((on_upgrade, response))
+}
+
+/// A `Sec-WebSocket-Key` as RFC 6455 §4.1 defines it: 16 bytes in base64, so 22 characters of
+/// the base64 alphabet and `==`.
+fn is_websocket_key(key: &[u8]) -> bool {
+    let base64 = |byte: &u8| byte.is_ascii_alphanumeric() || matches!(byte, b'+' | b'/');
+    key.len() == 24 && key[..22].iter().all(base64) && &key[22..] == b"=="
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_websocket_key;
+
+    #[test]
+    fn websocket_keys_are_16_bytes_of_base64() {
+        assert!(is_websocket_key(b"dGhlIHNhbXBsZSBub25jZQ=="));
+        assert!(is_websocket_key(b"AAAAAAAAAAAAAAAAAAAA+/==")); // '+' and '/' are base64
+        for bad in [
+            &b""[..],
+            b"abc",
+            b"dGhlIHNhbXBsZSBub25jZQ", // no padding
+            b"dGhlIHNhbXBsZSBub25jZQ=x",
+            b"dGhlIHNhbXBsZSBub25j?Q==",
+            b"dGhlIHNhbXBsZSBub25jZSBhbmQgbW9yZQ==", // 25 bytes
+        ] {
+            assert!(!is_websocket_key(bad), "{:?}", String::from_utf8_lossy(bad));
+        }
+    }
 }
