@@ -18,6 +18,7 @@ mod error;
 mod event;
 mod handshake;
 mod hub;
+mod inbound;
 mod json;
 mod lifecycle;
 mod origin;
@@ -27,15 +28,13 @@ mod reply;
 mod serve;
 mod services;
 mod session;
+mod settings;
 mod sse;
 #[cfg(feature = "test")]
 pub mod test;
 mod transport;
 
-pub use app::{
-    App, BuildError, Route, Routers, Routes, DEFAULT_CLOSE_TIMEOUT, DEFAULT_MAX_MESSAGE,
-    DEFAULT_OUTBOUND_BYTES, DEFAULT_OUTBOUND_QUEUE,
-};
+pub use app::{App, BuildError, Route, Routers, Routes};
 pub use backplane::{Backplane, LocalBackplane};
 #[cfg(feature = "redis")]
 pub use backplane::{RedisBackplane, RedisBackplaneBuilder, RedisError};
@@ -43,12 +42,13 @@ pub use bind::FromBody;
 pub use close::{close_code, CloseWebSocket, InvalidCloseCode, MAX_CLOSE_REASON_BYTES};
 pub use connection::{Connection, ConnectionId, SendError};
 pub use context::{FromContext, MessageContext};
-pub use drain::{Drainer, DEFAULT_DRAIN_TIMEOUT};
+pub use drain::Drainer;
 pub use endpoint::{Controller, EndpointOptions, Mode};
 pub use error::{ErrorOrigin, WsError};
 pub use event::{Ack, EventReply, IntoEventReply};
 pub use handshake::Handshake;
 pub use hub::{Hub, HubStats, SlowConsumer, Target};
+pub use inbound::{DEFAULT_INBOUND_BUDGET, DEFAULT_MAX_FRAMES, DEFAULT_MESSAGE_TIMEOUT};
 pub use json::Json;
 pub use lifecycle::{
     Catcher, Caught, CloseSummary, ClosedBy, Guard, Interceptor, Lifecycle, Middleware, Observer,
@@ -58,7 +58,12 @@ pub use ready_made::{BearerToken, RateLimit, RequireHeader, TracingObserver};
 pub use reply::{Each, IntoReply, Reply};
 pub use serve::{serve, serve_on, serve_on_with_shutdown, serve_with_shutdown, shutdown_signal};
 pub use services::{Dependency, DependencyKey, Services};
-pub use sse::{Event, IntoEvent, SseEmitter, SseHandler};
+pub use settings::{
+    DEFAULT_CLOSE_TIMEOUT, DEFAULT_DRAIN_TIMEOUT, DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_MAX_MESSAGE,
+    DEFAULT_MAX_REQUEST_HEAD, DEFAULT_OUTBOUND_BYTES, DEFAULT_OUTBOUND_QUEUE,
+    DEFAULT_SLOW_CONSUMER_TIMEOUT,
+};
+pub use sse::{Event, IntoEvent, SseEmitter, SseHandler, SSE_QUEUE_BYTES, SSE_QUEUE_EVENTS};
 
 pub use axum::http::StatusCode;
 pub use axum::response::{IntoResponse, Response};

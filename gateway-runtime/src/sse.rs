@@ -2,18 +2,26 @@
 //! stream of events, and [`SseEmitter`] pushes events to every open SSE client of a path.
 
 use crate::hub::Hub;
+use axum::response::sse::Sse;
+use axum::response::IntoResponse;
+use bytes::Bytes;
 use futures_core::Stream;
 use futures_util::stream::{self, BoxStream, PollNext};
-use futures_util::StreamExt;
-use std::sync::Arc;
-use tokio::sync::broadcast;
+use futures_util::{FutureExt, StreamExt};
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use tokio::sync::Notify;
 
 /// One server-sent event: `Event::default().event("name").data("text").id("7")`, with
 /// `retry(..)` and `comment(..)` too (axum's type).
 pub use axum::response::sse::Event;
 
-/// How many events may wait for a slow SSE client before it skips the oldest.
-const EMITTER_BACKLOG: usize = 256;
+/// How many pushed events may wait for one SSE client before it is dropped as too slow.
+pub const SSE_QUEUE_EVENTS: usize = 256;
+
+/// How many bytes of pushed events may wait for one SSE client before it is dropped as too
+/// slow: 1 MiB.
+pub const SSE_QUEUE_BYTES: usize = 1 << 20;
 
 /// A type an `#[sse]` stream may yield: an [`Event`], or text sent as an unnamed event's data.
 pub trait IntoEvent {
@@ -42,36 +50,129 @@ impl IntoEvent for &'static str {
 /// Pushes events to every SSE client of one path, from anywhere: `hub.sse("/example/events")`.
 /// Clients connected later do not get earlier events. With a backplane, it reaches the SSE
 /// clients of its own instance only.
+///
+/// An event is encoded once and its bytes are shared by every client. Each client has a bounded
+/// queue ([`SSE_QUEUE_EVENTS`] events, [`SSE_QUEUE_BYTES`] bytes): a client that falls that far
+/// behind is dropped (its connection closed; browsers' `EventSource` reconnects by itself), so
+/// a stalled reader holds no more than that.
 #[derive(Clone)]
 pub struct SseEmitter {
-    sender: broadcast::Sender<Event>,
+    clients: Arc<Mutex<Vec<Weak<ClientQueue>>>>,
+}
+
+/// What waits for one SSE client.
+#[derive(Default)]
+struct ClientQueue {
+    pending: Mutex<Pending>,
+    ready: Notify,
+}
+
+#[derive(Default)]
+struct Pending {
+    events: VecDeque<Bytes>,
+    bytes: usize,
+    /// Too slow: the client's stream ends with an error, which closes its connection.
+    dropped: bool,
 }
 
 impl SseEmitter {
     pub(crate) fn new() -> Self {
         Self {
-            sender: broadcast::channel(EMITTER_BACKLOG).0,
+            clients: Arc::default(),
         }
     }
 
-    /// Sends `event` to every open SSE client of the path; returns how many there are.
+    /// Sends `event` to every open SSE client of the path; returns how many got it (clients
+    /// too far behind are dropped instead).
     pub fn send(&self, event: impl IntoEvent) -> usize {
-        self.sender.send(event.into_event()).unwrap_or(0)
+        let bytes = encode(event.into_event());
+        let mut sent = 0;
+        lock(&self.clients).retain(|client| {
+            let Some(client) = client.upgrade() else {
+                return false;
+            };
+            let accepted = client.push(bytes.clone());
+            sent += usize::from(accepted);
+            accepted
+        });
+        sent
     }
 
-    /// The events sent from now on.
-    fn subscribe(&self) -> impl Stream<Item = Event> + Send + 'static {
-        stream::unfold(self.sender.subscribe(), |mut receiver| async move {
+    /// The events sent from now on, as their bytes; the stream fails once the client is
+    /// dropped as too slow.
+    fn subscribe(&self) -> impl Stream<Item = Result<Bytes, TooSlow>> + Send + 'static {
+        let client = Arc::new(ClientQueue::default());
+        let mut clients = lock(&self.clients);
+        clients.retain(|client| client.strong_count() > 0);
+        clients.push(Arc::downgrade(&client));
+        drop(clients);
+        stream::unfold(Some(client), |client| async move {
+            let client = client?;
             loop {
-                match receiver.recv().await {
-                    Ok(event) => return Some((event, receiver)),
-                    // A client too slow for the backlog skips what it missed and goes on.
-                    Err(broadcast::error::RecvError::Lagged(_)) => continue,
-                    Err(broadcast::error::RecvError::Closed) => return None,
+                let next = {
+                    let mut pending = lock(&client.pending);
+                    match pending.events.pop_front() {
+                        Some(event) => {
+                            pending.bytes -= event.len();
+                            Some(Ok(event))
+                        }
+                        None if pending.dropped => Some(Err(TooSlow)),
+                        None => None,
+                    }
+                };
+                match next {
+                    Some(Ok(event)) => return Some((Ok(event), Some(client))),
+                    Some(Err(too_slow)) => return Some((Err(too_slow), None)),
+                    None => client.ready.notified().await,
                 }
             }
         })
     }
+}
+
+impl ClientQueue {
+    /// Queues an event unless the client is too far behind; then it is dropped.
+    fn push(&self, event: Bytes) -> bool {
+        let mut pending = lock(&self.pending);
+        if pending.dropped {
+            return false;
+        }
+        if pending.events.len() >= SSE_QUEUE_EVENTS
+            || (!pending.events.is_empty() && pending.bytes + event.len() > SSE_QUEUE_BYTES)
+        {
+            pending.dropped = true;
+            pending.events = VecDeque::new();
+            pending.bytes = 0;
+        } else {
+            pending.bytes += event.len();
+            pending.events.push_back(event);
+        }
+        drop(pending);
+        self.ready.notify_one();
+        true
+    }
+}
+
+/// Why an SSE client's stream ended early: it fell too far behind.
+#[derive(Debug, thiserror::Error)]
+#[error("the SSE client fell too far behind and was dropped")]
+pub(crate) struct TooSlow;
+
+/// An event as it goes on the wire (axum encodes it; its `Sse` body yields it at once).
+fn encode(event: Event) -> Bytes {
+    let once = stream::iter([Ok::<_, std::convert::Infallible>(event)]);
+    let body = Sse::new(once).into_response().into_body();
+    match axum::body::to_bytes(body, usize::MAX).now_or_never() {
+        Some(Ok(bytes)) => bytes,
+        _ => unreachable!("a one-event SSE body is ready at once"),
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // Plain data, left consistent by every holder: a panic elsewhere cannot break it.
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// One generated `#[sse]` method: opens its stream on a shared controller.
@@ -81,15 +182,41 @@ pub trait SseHandler<C>: Send + Sync + 'static {
 }
 
 /// The method's events, then (interleaved, the method's first when both are ready) what the
-/// path's emitter sends. The emitter is subscribed before the response starts, so nothing sent
-/// after the client connected is missed.
+/// path's emitter sends, as the bytes of an event-stream body. The emitter is subscribed before
+/// the response starts, so nothing sent after the client connected is missed.
 pub(crate) fn events<C, H: SseHandler<C>>(
     controller: Arc<C>,
     hub: &Hub,
     path: &str,
-) -> impl Stream<Item = Result<Event, std::convert::Infallible>> + Send + 'static {
+) -> impl Stream<Item = Result<Bytes, TooSlow>> + Send + 'static {
     let pushed = hub.sse(path).subscribe();
-    stream::select_with_strategy(H::open(controller), pushed, |_: &mut ()| PollNext::Left).map(Ok)
+    let own = H::open(controller).map(|event| Ok(encode(event)));
+    stream::select_with_strategy(own, pushed, |_: &mut ()| PollNext::Left)
+}
+
+/// How often an idle event stream carries a comment, so proxies do not take it for dead.
+const KEEP_ALIVE: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// The HTTP answer that streams `events`, with a keep-alive comment every 15 s.
+pub(crate) fn response(
+    events: impl Stream<Item = Result<Bytes, TooSlow>> + Send + 'static,
+) -> axum::response::Response {
+    use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
+    let start = tokio::time::Instant::now() + KEEP_ALIVE;
+    let ticks = tokio::time::interval_at(start, KEEP_ALIVE);
+    let keep_alive = stream::unfold(ticks, |mut ticks| async move {
+        ticks.tick().await;
+        Some((Ok(Bytes::from_static(b":\n\n")), ticks))
+    });
+    let body = stream::select_with_strategy(events, keep_alive, |_: &mut ()| PollNext::Left);
+    (
+        [
+            (CONTENT_TYPE, "text/event-stream"),
+            (CACHE_CONTROL, "no-cache"),
+        ],
+        axum::body::Body::from_stream(body),
+    )
+        .into_response()
 }
 
 /// Helpers the `#[sse]` expansion calls.
