@@ -172,7 +172,10 @@ async fn main() -> std::io::Result<()> {
     let port = std::env::var("PORT").unwrap_or_else(|_| "8080".to_owned());
     let listener = tokio::net::TcpListener::bind(format!("127.0.0.1:{port}")).await?;
     println!("listening on ws://{}", listener.local_addr()?);
-    let app = App::new().controller(ExampleController::default());
+    // Below the open-file limit of the machines it runs on; past it, clients get HTTP 503.
+    let app = App::new()
+        .max_connections(10_000)
+        .controller(ExampleController::default());
     let drained =
         gateway::serve_on_with_shutdown(listener, app, gateway::shutdown_signal()).await?;
     println!("drained {drained} connections");

@@ -127,3 +127,30 @@ async fn the_page_is_served_at_the_root() {
     assert_eq!(status, 200, "{response}");
     assert!(response.contains("new WebSocket(`ws://${location.host}/chat`)"));
 }
+
+#[tokio::test]
+async fn names_and_rooms_are_capped_and_a_join_lists_at_most_100_members() {
+    let addr = start(chat::app()).await;
+    let mut greedy = Client::connect(addr, "/chat").await;
+    for (room, name) in [
+        ("lobby".to_owned(), "x".repeat(16_000)),
+        ("r".repeat(65), "ada".to_owned()),
+    ] {
+        let request = json!({"event": "join", "data": {"room": room, "name": name}, "id": 1});
+        greedy.send_text(&request.to_string()).await;
+        let refused = next_matching(&mut greedy, |message| message["status"] == 400).await;
+        assert!(
+            refused["error"].as_str().unwrap().contains("1 to"),
+            "{refused}"
+        );
+    }
+
+    let mut members = Vec::new();
+    for index in 0..101 {
+        let mut member = Client::connect(addr, "/chat").await;
+        join(&mut member, "crowd", &format!("member-{index:03}"), 1).await;
+        members.push(member);
+    }
+    let listed = join(&mut greedy, "crowd", "ada", 2).await["data"]["members"].clone();
+    assert_eq!(listed.as_array().unwrap().len(), 100, "{listed}");
+}

@@ -12,7 +12,8 @@
 //!
 //! Wire contract on `/chat`:
 //! - `{"event":"join","data":{"room":R,"name":N},"id":K}` → `{"ack":K,"data":{"members":[..]}}`
-//!   (the names in R, sorted, N included); a client is in one room at a time;
+//!   (the names in R, sorted, N included, at most 100); a client is in one room at a time;
+//!   a name of 1–32 characters and a room of 1–64, or an error message (status 400);
 //! - `{"event":"message","data":{"text":T}}` → every other member of the sender's room gets
 //!   `{"event":"message","data":{"from":N,"room":R,"text":T}}`; before a join, an error message;
 //! - `{"event":"leave"}` leaves the room;
@@ -26,6 +27,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 const CHAT: &str = "/chat";
+
+/// What one join may ask for and get back: a client must not make the server store or send
+/// much on its behalf (300 members with 16 KB names would make every join's answer 4.6 MB).
+const MAX_NAME_CHARS: usize = 32;
+const MAX_ROOM_CHARS: usize = 64;
+const MAX_MEMBERS_LISTED: usize = 100;
 
 #[derive(Deserialize)]
 struct Join {
@@ -49,8 +56,15 @@ pub struct ChatGateway;
 #[gateway("chat", ping = "20s", max_message = "16KiB")]
 impl ChatGateway {
     #[subscribe("join")]
-    async fn join(&self, #[body] join: Json<Join>, conn: Connection, hub: Hub) -> Ack<Members> {
+    async fn join(
+        &self,
+        #[body] join: Json<Join>,
+        conn: Connection,
+        hub: Hub,
+    ) -> Result<Ack<Members>, WsError> {
         let Json(Join { room, name }) = join;
+        check_length("name", &name, MAX_NAME_CHARS)?;
+        check_length("room", &room, MAX_ROOM_CHARS)?;
         leave_room(&conn);
         conn.set_presence(&name);
         conn.join(&room);
@@ -62,7 +76,8 @@ impl ChatGateway {
             .filter_map(|(_, name)| name)
             .collect();
         members.sort();
-        Ack(Members { members })
+        members.truncate(MAX_MEMBERS_LISTED);
+        Ok(Ack(Members { members }))
     }
 
     #[subscribe("message")]
@@ -96,6 +111,17 @@ impl ChatGateway {
     }
 }
 
+/// A name or a room of 1 to `max` characters.
+fn check_length(what: &str, value: &str, max: usize) -> Result<(), WsError> {
+    if (1..=max).contains(&value.chars().count()) {
+        Ok(())
+    } else {
+        Err(WsError::bad_request(format!(
+            "a {what} has 1 to {max} characters"
+        )))
+    }
+}
+
 /// A client is in one room at a time.
 fn leave_room(conn: &Connection) {
     for room in conn.rooms() {
@@ -113,7 +139,8 @@ fn announce_users(hub: &Hub) {
 
 /// The chat: the gateway, its page, and `POST /announce`.
 pub fn app() -> App {
-    let app = App::new().controller(ChatGateway);
+    // Below the open-file limit of the machines it runs on; past it, clients get HTTP 503.
+    let app = App::new().max_connections(10_000).controller(ChatGateway);
     let hub = app.hub();
     app.route("/", get(|| async { Html(include_str!("index.html")) }))
         .route(

@@ -17,7 +17,9 @@ pub struct Frame {
     pub payload: Vec<u8>,
 }
 
+pub const OP_CONTINUATION: u8 = 0x0;
 pub const OP_TEXT: u8 = 0x1;
+pub const OP_BINARY: u8 = 0x2;
 pub const OP_CLOSE: u8 = 0x8;
 pub const OP_PING: u8 = 0x9;
 
@@ -30,9 +32,47 @@ impl Frame {
     }
 }
 
+/// A masked client frame (its mask is zero, so `payload` goes on the wire as it is). A frame
+/// with `fin` false is one piece of a longer message.
+pub fn frame(fin: bool, opcode: u8, payload: &[u8]) -> Vec<u8> {
+    let mut frame = header(fin, opcode, payload.len());
+    frame.extend_from_slice(payload);
+    frame
+}
+
+/// The header of a masked client frame whose payload is `len` bytes (see [`frame`]).
+pub fn header(fin: bool, opcode: u8, len: usize) -> Vec<u8> {
+    let mut header = vec![u8::from(fin) << 7 | opcode];
+    match len {
+        0..=125 => header.push(0x80 | len as u8),
+        126..=65535 => {
+            header.push(0x80 | 126);
+            header.extend_from_slice(&(len as u16).to_be_bytes());
+        }
+        _ => {
+            header.push(0x80 | 127);
+            header.extend_from_slice(&(len as u64).to_be_bytes());
+        }
+    }
+    header.extend_from_slice(&[0; 4]);
+    header
+}
+
 impl RawClient {
     pub async fn connect(addr: SocketAddr, path: &str) -> RawClient {
-        let mut stream = BufReader::new(TcpStream::connect(addr).await.unwrap());
+        Self::upgrade(TcpStream::connect(addr).await.unwrap(), addr, path).await
+    }
+
+    /// A client whose kernel receive buffer is small (4 KiB), so the server's writes to it
+    /// block after a few KiB when it does not read.
+    pub async fn connect_small(addr: SocketAddr, path: &str) -> RawClient {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.set_recv_buffer_size(4096).unwrap();
+        Self::upgrade(socket.connect(addr).await.unwrap(), addr, path).await
+    }
+
+    async fn upgrade(stream: TcpStream, addr: SocketAddr, path: &str) -> RawClient {
+        let mut stream = BufReader::new(stream);
         let request = format!(
             "GET {path} HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
              Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
@@ -60,27 +100,18 @@ impl RawClient {
 
     /// Sends one masked frame with FIN set.
     pub async fn send_frame(&mut self, opcode: u8, payload: &[u8]) {
-        let mask = [0x37, 0xfa, 0x21, 0x3d];
-        let mut frame = vec![0x80 | opcode];
-        match payload.len() {
-            len @ 0..=125 => frame.push(0x80 | len as u8),
-            len @ 126..=65535 => {
-                frame.push(0x80 | 126);
-                frame.extend_from_slice(&(len as u16).to_be_bytes());
-            }
-            len => {
-                frame.push(0x80 | 127);
-                frame.extend_from_slice(&(len as u64).to_be_bytes());
-            }
-        }
-        frame.extend_from_slice(&mask);
-        frame.extend(
-            payload
-                .iter()
-                .enumerate()
-                .map(|(i, byte)| byte ^ mask[i % 4]),
-        );
-        self.stream.get_mut().write_all(&frame).await.unwrap();
+        self.send_bytes(&frame(true, opcode, payload)).await;
+    }
+
+    /// Sends bytes as they are (frames made with [`frame`] and [`header`], or pieces of them).
+    pub async fn send_bytes(&mut self, bytes: &[u8]) {
+        self.stream.get_mut().write_all(bytes).await.unwrap();
+    }
+
+    /// Sends `bytes` unless the server stops taking them for `stall`: `false` then.
+    pub async fn try_send_bytes(&mut self, bytes: &[u8], stall: std::time::Duration) -> bool {
+        let write = self.stream.get_mut().write_all(bytes);
+        matches!(tokio::time::timeout(stall, write).await, Ok(Ok(())))
     }
 
     /// The next frame from the server (server frames are never masked).
@@ -93,7 +124,7 @@ impl RawClient {
             .expect("no frame from the server")
     }
 
-    async fn read_frame_now(&mut self) -> Frame {
+    pub async fn read_frame_now(&mut self) -> Frame {
         let mut head = [0u8; 2];
         self.stream.read_exact(&mut head).await.unwrap();
         let opcode = head[0] & 0x0f;
