@@ -140,7 +140,9 @@ impl<'a, C> Session<'a, C> {
                 break;
             }
             if self.grown {
-                self.shrink().await;
+                // Boxed: rare, and its state (a whole new tungstenite state being built)
+                // would otherwise grow every idle connection's task.
+                Box::pin(self.shrink()).await;
             }
             flow = tokio::select! {
                 biased;
@@ -171,7 +173,9 @@ impl<'a, C> Session<'a, C> {
         let mut flow = Flow::Continue;
         while let Flow::Continue = flow {
             if self.grown {
-                self.shrink().await;
+                // Boxed: rare, and its state (a whole new tungstenite state being built)
+                // would otherwise grow every idle connection's task.
+                Box::pin(self.shrink()).await;
             }
             flow = match self.flush().await {
                 Flow::Continue => tokio::select! {
