@@ -61,3 +61,29 @@ pub fn backplane_frame(data: &[u8]) {
         assert_eq!(again, Ok((origin, event)));
     }
 }
+
+/// The frame tracker in front of tungstenite: client bytes in pieces of any size (the first
+/// byte picks the piece size). It never panics, hands out every byte exactly once, and counts
+/// nothing in the budget once dropped.
+pub fn inbound_frames(data: &[u8]) {
+    use crate::inbound::{Frames, InboundLimits};
+    let Some((&piece, bytes)) = data.split_first() else {
+        return;
+    };
+    let piece = usize::from(piece).max(1);
+    let limits = std::sync::Arc::new(InboundLimits::new(8, Default::default(), 1 << 16));
+    let mut frames = Frames::new(std::sync::Arc::clone(&limits));
+    let mut handed = 0;
+    while handed < bytes.len() {
+        let end = (handed + piece).min(bytes.len());
+        match frames.advance(&bytes[handed..end]) {
+            Ok(count) => {
+                assert!(count > 0 && handed + count <= end);
+                handed += count;
+            }
+            Err(_) => break,
+        }
+    }
+    drop(frames);
+    assert!(limits.is_idle());
+}

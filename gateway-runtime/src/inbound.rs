@@ -59,6 +59,11 @@ impl InboundLimits {
     fn release(&self, bytes: usize) {
         self.held.fetch_sub(bytes, Ordering::AcqRel);
     }
+
+    /// No incomplete message holds anything.
+    pub(crate) fn is_idle(&self) -> bool {
+        self.held.load(Ordering::Acquire) == 0
+    }
 }
 
 /// A client went past one of the bounds on incomplete messages. The session closes it with
@@ -351,6 +356,19 @@ mod tests {
             0,
             "released when dropped"
         );
+    }
+
+    #[test]
+    fn the_fuzz_entry_point_holds_for_any_piece_size() {
+        let mut wire = frame(false, 1, 300);
+        wire.extend(frame(true, 9, 5));
+        wire.extend(frame(true, 0, 70_000));
+        wire.extend(frame(false, 2, 100_000)); // left incomplete
+        for piece in [1u8, 3, 14, 200, 255] {
+            let mut data = vec![piece];
+            data.extend(&wire);
+            crate::__fuzz::inbound_frames(&data);
+        }
     }
 
     #[test]
