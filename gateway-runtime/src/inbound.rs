@@ -9,12 +9,15 @@
 //! tungstenite's buffers (grown by a large message) with fresh, small ones.
 
 use std::future::Future;
+use std::io::Cursor;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::time::{Instant, Sleep};
+use tungstenite::protocol::frame::coding::OpCode;
+use tungstenite::protocol::frame::FrameHeader;
 
 /// How many frames one message may have by default. Browsers send a message as one frame;
 /// libraries that fragment use frames of kilobytes, so 1,024 covers a 1 MiB message in 1 KiB
@@ -90,12 +93,15 @@ impl InboundLimit {
     }
 }
 
-/// Follows the client's frames through their headers.
+/// The longest frame header: 2 bytes, 8 of extended length, 4 of mask.
+const MAX_HEADER: usize = 14;
+
+/// Follows the client's frames through their headers (decoded by tungstenite's own parser).
 #[derive(Debug)]
 pub(crate) struct Frames {
     limits: Arc<InboundLimits>,
-    /// A frame header read so far (at most 14 bytes: 2, 8 of length, 4 of mask).
-    header: [u8; 14],
+    /// A frame header received so far, while it is incomplete.
+    header: [u8; MAX_HEADER],
     header_len: u8,
     /// Payload bytes of the current frame not handed out yet.
     remaining: u64,
@@ -103,12 +109,12 @@ pub(crate) struct Frames {
     data_frame: bool,
     /// The current data frame is its message's last.
     last_frame: bool,
-    message: Message,
+    message: InProgress,
 }
 
 /// The data message being received.
 #[derive(Debug, Default)]
-struct Message {
+struct InProgress {
     frames: u32,
     /// Payload bytes handed out for it so far.
     bytes: usize,
@@ -125,13 +131,18 @@ impl Frames {
     pub(crate) fn new(limits: Arc<InboundLimits>) -> Self {
         Self {
             limits,
-            header: [0; 14],
+            header: [0; MAX_HEADER],
             header_len: 0,
             remaining: 0,
             data_frame: false,
             last_frame: false,
-            message: Message::default(),
+            message: InProgress::default(),
         }
+    }
+
+    /// The app's bounds these frames are held to.
+    pub(crate) fn limits(&self) -> &Arc<InboundLimits> {
+        &self.limits
     }
 
     /// Between messages: no frame partly handed out, no data message incomplete.
@@ -153,13 +164,19 @@ impl Frames {
                     self.message.bytes += take;
                 }
             } else {
-                self.header[usize::from(self.header_len)] = bytes[used];
-                self.header_len += 1;
-                used += 1;
-                if !self.header_complete() {
+                let known = usize::from(self.header_len);
+                let fresh = (MAX_HEADER - known).min(bytes.len() - used);
+                self.header[known..known + fresh].copy_from_slice(&bytes[used..used + fresh]);
+                let mut cursor = Cursor::new(&self.header[..known + fresh]);
+                // Parsing a slice cannot fail; `None` means the header is incomplete.
+                let Some((header, length)) = FrameHeader::parse(&mut cursor).ok().flatten() else {
+                    self.header_len += fresh as u8;
+                    used += fresh;
                     continue;
-                }
-                self.start_frame()?;
+                };
+                used += cursor.position() as usize - known;
+                self.header_len = 0;
+                self.start_frame(&header, length)?;
             }
             if self.remaining == 0 && self.header_len == 0 {
                 self.end_frame();
@@ -184,28 +201,12 @@ impl Frames {
         timer.as_mut().poll(cx).map(|()| InboundLimit::Timeout)
     }
 
-    fn header_complete(&self) -> bool {
-        let len = usize::from(self.header_len);
-        if len < 2 {
-            return false;
-        }
-        len == header_size(self.header[1])
-    }
-
-    /// The header is complete: check the frame against the message's bounds.
-    fn start_frame(&mut self) -> Result<(), InboundLimit> {
-        let size = header_size(self.header[1]);
-        let length = match self.header[1] & 0x7f {
-            126 => u64::from(u16::from_be_bytes([self.header[2], self.header[3]])),
-            127 => u64::from_be_bytes(self.header[2..10].try_into().expect("8 bytes")),
-            short => u64::from(short),
-        };
-        debug_assert_eq!(usize::from(self.header_len), size);
-        self.header_len = 0;
+    /// A frame begins: check it against the message's bounds.
+    fn start_frame(&mut self, header: &FrameHeader, length: u64) -> Result<(), InboundLimit> {
         self.remaining = length;
-        // Opcodes 0x8 and above are control frames (ping, pong, close): never part of a message.
-        self.data_frame = self.header[0] & 0x08 == 0;
-        self.last_frame = self.header[0] & 0x80 != 0;
+        // Control frames (ping, pong, close) are never part of a message.
+        self.data_frame = !matches!(header.opcode, OpCode::Control(_));
+        self.last_frame = header.is_final;
         if self.data_frame {
             self.message.frames += 1;
             if self.message.frames > self.limits.max_frames {
@@ -218,7 +219,7 @@ impl Frames {
     fn end_frame(&mut self) {
         if self.data_frame && self.last_frame {
             self.limits.release(self.message.held);
-            self.message = Message::default();
+            self.message = InProgress::default();
         }
     }
 
@@ -245,17 +246,6 @@ impl Drop for Frames {
     }
 }
 
-/// A client frame's header size, from its second byte: 2, the extended length, the 4-byte mask.
-fn header_size(second: u8) -> usize {
-    let extended = match second & 0x7f {
-        126 => 2,
-        127 => 8,
-        _ => 0,
-    };
-    let mask = if second & 0x80 != 0 { 4 } else { 0 };
-    2 + extended + mask
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -268,21 +258,16 @@ mod tests {
         )))
     }
 
-    /// A masked client frame (mask bytes zero).
-    fn frame(fin: bool, opcode: u8, payload_len: usize) -> Vec<u8> {
-        let mut bytes = vec![u8::from(fin) << 7 | opcode];
-        match payload_len {
-            0..=125 => bytes.push(0x80 | payload_len as u8),
-            126..=65535 => {
-                bytes.push(0x80 | 126);
-                bytes.extend((payload_len as u16).to_be_bytes());
-            }
-            _ => {
-                bytes.push(0x80 | 127);
-                bytes.extend((payload_len as u64).to_be_bytes());
-            }
-        }
-        bytes.extend([0; 4]);
+    /// A masked client frame.
+    fn frame(is_final: bool, opcode: u8, payload_len: usize) -> Vec<u8> {
+        let header = FrameHeader {
+            is_final,
+            opcode: OpCode::from(opcode),
+            mask: Some([0; 4]),
+            ..FrameHeader::default()
+        };
+        let mut bytes = Vec::new();
+        header.format(payload_len as u64, &mut bytes).unwrap();
         bytes.extend(std::iter::repeat_n(b'x', payload_len));
         bytes
     }

@@ -54,7 +54,7 @@ pub(crate) async fn accept(
 /// and flushes first.
 pub(crate) async fn renew(socket: &mut Socket) {
     let config = *socket.get_config();
-    let io = std::mem::replace(socket.get_mut(), ElasticIo::detached());
+    let io = socket.get_mut().take();
     *socket = WebSocketStream::from_raw_socket(io, Role::Server, Some(config)).await;
 }
 
@@ -99,13 +99,15 @@ impl ElasticIo {
         }
     }
 
-    fn detached() -> Self {
-        Self {
+    /// Moves the connection out, leaving a detached one in its place (see [`renew`]).
+    fn take(&mut self) -> Self {
+        let detached = Self {
             io: Io::Detached,
             buffer: BytesMut::new(),
-            frames: Frames::new(Arc::new(InboundLimits::new(0, Default::default(), 0))),
+            frames: Frames::new(Arc::clone(self.frames.limits())),
             write_blocked: false,
-        }
+        };
+        std::mem::replace(self, detached)
     }
 
     /// Between two of the client's messages: tungstenite holds none of its bytes.
