@@ -139,11 +139,6 @@ impl<'a, C> Session<'a, C> {
             if !matches!(flow, Flow::Continue) {
                 break;
             }
-            if self.grown {
-                // Boxed: rare, and its state (a whole new tungstenite state being built)
-                // would otherwise grow every idle connection's task.
-                Box::pin(self.shrink()).await;
-            }
             flow = tokio::select! {
                 biased;
                 incoming = self.socket.next() => self.on_incoming::<H>(incoming, heartbeat.as_mut()).await,
@@ -172,11 +167,6 @@ impl<'a, C> Session<'a, C> {
         let mut running = FuturesUnordered::new();
         let mut flow = Flow::Continue;
         while let Flow::Continue = flow {
-            if self.grown {
-                // Boxed: rare, and its state (a whole new tungstenite state being built)
-                // would otherwise grow every idle connection's task.
-                Box::pin(self.shrink()).await;
-            }
             flow = match self.flush().await {
                 Flow::Continue => tokio::select! {
                     biased;
@@ -436,24 +426,33 @@ impl<'a, C> Session<'a, C> {
         }
     }
 
-    /// Writes what `send` buffered.
+    /// Writes what `send` buffered; the loop calls it before it waits. Then, if a large
+    /// message grew tungstenite's buffers, renews them (see [`Session::shrink`]).
     async fn flush(&mut self) -> Flow {
-        if !self.unflushed {
-            return Flow::Continue;
+        if self.unflushed {
+            let flushed = tokio::select! {
+                biased;
+                flushed = self.socket.flush() => match flushed {
+                    Ok(()) => {
+                        self.unflushed = false;
+                        self.grown |= self.unflushed_bytes > GROWN_AFTER;
+                        self.unflushed_bytes = 0;
+                        Flow::Continue
+                    }
+                    Err(_) => Flow::Ended,
+                },
+                () = self.connection.evicted() => slow_consumer(),
+            };
+            if !matches!(flushed, Flow::Continue) {
+                return flushed;
+            }
         }
-        tokio::select! {
-            biased;
-            flushed = self.socket.flush() => match flushed {
-                Ok(()) => {
-                    self.unflushed = false;
-                    self.grown |= self.unflushed_bytes > GROWN_AFTER;
-                    self.unflushed_bytes = 0;
-                    Flow::Continue
-                }
-                Err(_) => Flow::Ended,
-            },
-            () = self.connection.evicted() => slow_consumer(),
+        if self.grown {
+            // Boxed: rare, and its state (a whole new tungstenite state being built) would
+            // otherwise grow every idle connection's task.
+            Box::pin(self.shrink()).await;
         }
+        Flow::Continue
     }
 
     /// Gives tungstenite fresh buffers once a large message has gone through (its read and
