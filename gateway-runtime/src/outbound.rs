@@ -1,5 +1,6 @@
-//! A connection's outbound queue: bounded in messages and bytes, and free while empty (a
-//! `VecDeque` allocates nothing until the first message; an idle connection holds no buffer).
+//! A client's outbound queue (a WebSocket connection's messages, an SSE client's events):
+//! bounded in items and bytes, and free while empty (a `VecDeque` allocates nothing until the
+//! first item; an idle connection holds no buffer).
 //!
 //! A client is slow when its queue *stays* over the bound, not when one burst filled it: a
 //! sender can queue a burst for many clients before their tasks get a turn to write, while their
@@ -16,8 +17,25 @@ use std::time::Duration;
 use tokio::time::Instant;
 use tungstenite::Message;
 
-pub(crate) struct Outbound {
-    queue: Mutex<Queue>,
+/// What a queued item counts against the byte bound.
+pub(crate) trait Weighed {
+    fn weight(&self) -> usize;
+}
+
+impl Weighed for Message {
+    fn weight(&self) -> usize {
+        payload(self).len()
+    }
+}
+
+impl Weighed for bytes::Bytes {
+    fn weight(&self) -> usize {
+        self.len()
+    }
+}
+
+pub(crate) struct Outbound<T = Message> {
+    queue: Mutex<Queue<T>>,
     /// Messages in `queue`, readable without the lock: the loop checks it after every message.
     queued: AtomicUsize,
     max_messages: usize,
@@ -26,9 +44,8 @@ pub(crate) struct Outbound {
     slow_after: Duration,
 }
 
-#[derive(Default)]
-struct Queue {
-    messages: VecDeque<Message>,
+struct Queue<T> {
+    messages: VecDeque<T>,
     /// Payload bytes in `messages`.
     bytes: usize,
     /// The connection has ended: nothing more is accepted.
@@ -37,10 +54,15 @@ struct Queue {
     over_since: Option<Instant>,
 }
 
-impl Outbound {
+impl<T: Weighed> Outbound<T> {
     pub(crate) fn new(max_messages: usize, max_bytes: usize, slow_after: Duration) -> Self {
         Self {
-            queue: Mutex::default(),
+            queue: Mutex::new(Queue {
+                messages: VecDeque::new(),
+                bytes: 0,
+                closed: false,
+                over_since: None,
+            }),
             queued: AtomicUsize::new(0),
             max_messages,
             max_bytes,
@@ -50,8 +72,8 @@ impl Outbound {
 
     /// Queues `message` unless the connection ended or the client is slow (see the module's
     /// docs). One message larger than the whole byte bound still goes through an empty queue.
-    pub(crate) fn push(&self, message: Message) -> Result<(), SendError> {
-        let size = payload(&message).len();
+    pub(crate) fn push(&self, message: T) -> Result<(), SendError> {
+        let size = message.weight();
         let mut queue = self.lock();
         if queue.closed {
             return Err(SendError::Closed);
@@ -77,13 +99,13 @@ impl Outbound {
     }
 
     /// The oldest queued message.
-    pub(crate) fn pop(&self) -> Option<Message> {
+    pub(crate) fn pop(&self) -> Option<T> {
         if self.queued.load(Ordering::Acquire) == 0 {
             return None;
         }
         let mut queue = self.lock();
         let message = queue.messages.pop_front()?;
-        queue.bytes -= payload(&message).len();
+        queue.bytes -= message.weight();
         self.queued.store(queue.messages.len(), Ordering::Release);
         if queue.over_since.is_some()
             && queue.messages.len() < self.max_messages
@@ -107,7 +129,12 @@ impl Outbound {
         queue.bytes = 0;
     }
 
-    fn lock(&self) -> MutexGuard<'_, Queue> {
+    /// Whether [`close`](Self::close) was called.
+    pub(crate) fn is_closed(&self) -> bool {
+        self.lock().closed
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Queue<T>> {
         // Plain data, left consistent by every holder: a panic elsewhere cannot break it.
         self.queue
             .lock()

@@ -1,14 +1,16 @@
 //! Server-Sent Events (Serinus `SseController` / `SseEmitter`): `#[sse("path")]` methods return a
 //! stream of events, and [`SseEmitter`] pushes events to every open SSE client of a path.
 
+use crate::connection::SendError;
 use crate::hub::Hub;
+use crate::outbound::Outbound;
+use crate::settings::DEFAULT_SLOW_CONSUMER_TIMEOUT;
 use axum::response::sse::Sse;
 use axum::response::IntoResponse;
 use bytes::Bytes;
 use futures_core::Stream;
 use futures_util::stream::{self, BoxStream, PollNext};
 use futures_util::{FutureExt, StreamExt};
-use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use tokio::sync::Notify;
 
@@ -16,11 +18,11 @@ use tokio::sync::Notify;
 /// `retry(..)` and `comment(..)` too (axum's type).
 pub use axum::response::sse::Event;
 
-/// How many pushed events may wait for one SSE client before it is dropped as too slow.
+/// How many pushed events may wait for one SSE client before it counts as behind.
 pub const SSE_QUEUE_EVENTS: usize = 256;
 
-/// How many bytes of pushed events may wait for one SSE client before it is dropped as too
-/// slow: 1 MiB.
+/// How many bytes of pushed events may wait for one SSE client before it counts as behind:
+/// 1 MiB.
 pub const SSE_QUEUE_BYTES: usize = 1 << 20;
 
 /// A type an `#[sse]` stream may yield: an [`Event`], or text sent as an unnamed event's data.
@@ -52,27 +54,19 @@ impl IntoEvent for &'static str {
 /// clients of its own instance only.
 ///
 /// An event is encoded once and its bytes are shared by every client. Each client has a bounded
-/// queue ([`SSE_QUEUE_EVENTS`] events, [`SSE_QUEUE_BYTES`] bytes): a client that falls that far
-/// behind is dropped (its connection closed; browsers' `EventSource` reconnects by itself), so
-/// a stalled reader holds no more than that.
+/// queue, as a WebSocket client does ([`SSE_QUEUE_EVENTS`] events, [`SSE_QUEUE_BYTES`] bytes):
+/// a client that stays behind for 5 s, or falls twice that far behind, is dropped (its
+/// connection closed; browsers' `EventSource` reconnects by itself), so a stalled reader holds
+/// no more than that.
 #[derive(Clone)]
 pub struct SseEmitter {
     clients: Arc<Mutex<Vec<Weak<ClientQueue>>>>,
 }
 
 /// What waits for one SSE client.
-#[derive(Default)]
 struct ClientQueue {
-    pending: Mutex<Pending>,
+    events: Outbound<Bytes>,
     ready: Notify,
-}
-
-#[derive(Default)]
-struct Pending {
-    events: VecDeque<Bytes>,
-    bytes: usize,
-    /// Too slow: the client's stream ends with an error, which closes its connection.
-    dropped: bool,
 }
 
 impl SseEmitter {
@@ -101,55 +95,52 @@ impl SseEmitter {
     /// The events sent from now on, as their bytes; the stream fails once the client is
     /// dropped as too slow.
     fn subscribe(&self) -> impl Stream<Item = Result<Bytes, TooSlow>> + Send + 'static {
-        let client = Arc::new(ClientQueue::default());
+        let client = Arc::new(ClientQueue {
+            events: Outbound::new(
+                SSE_QUEUE_EVENTS,
+                SSE_QUEUE_BYTES,
+                DEFAULT_SLOW_CONSUMER_TIMEOUT,
+            ),
+            ready: Notify::new(),
+        });
         let mut clients = lock(&self.clients);
-        clients.retain(|client| client.strong_count() > 0);
+        // Clients that left are pruned by `send`; with no sends, before the list reallocates
+        // (amortized: not a pass over every client per subscription).
+        if clients.len() == clients.capacity() {
+            clients.retain(|client| client.strong_count() > 0);
+        }
         clients.push(Arc::downgrade(&client));
         drop(clients);
         stream::unfold(Some(client), |client| async move {
             let client = client?;
             loop {
-                let next = {
-                    let mut pending = lock(&client.pending);
-                    match pending.events.pop_front() {
-                        Some(event) => {
-                            pending.bytes -= event.len();
-                            Some(Ok(event))
-                        }
-                        None if pending.dropped => Some(Err(TooSlow)),
-                        None => None,
-                    }
-                };
-                match next {
-                    Some(Ok(event)) => return Some((Ok(event), Some(client))),
-                    Some(Err(too_slow)) => return Some((Err(too_slow), None)),
-                    None => client.ready.notified().await,
+                if let Some(event) = client.events.pop() {
+                    return Some((Ok(event), Some(client)));
                 }
+                if client.events.is_closed() {
+                    return Some((Err(TooSlow), None));
+                }
+                // A push between the check and here leaves a permit: no wake-up is lost.
+                client.ready.notified().await;
             }
         })
     }
 }
 
 impl ClientQueue {
-    /// Queues an event unless the client is too far behind; then it is dropped.
+    /// Queues an event; a client too far behind is dropped instead (its stream then fails).
+    /// `false` when the client did not get it.
     fn push(&self, event: Bytes) -> bool {
-        let mut pending = lock(&self.pending);
-        if pending.dropped {
-            return false;
-        }
-        if pending.events.len() >= SSE_QUEUE_EVENTS
-            || (!pending.events.is_empty() && pending.bytes + event.len() > SSE_QUEUE_BYTES)
-        {
-            pending.dropped = true;
-            pending.events = VecDeque::new();
-            pending.bytes = 0;
-        } else {
-            pending.bytes += event.len();
-            pending.events.push_back(event);
-        }
-        drop(pending);
+        let queued = match self.events.push(event) {
+            Ok(()) => true,
+            Err(SendError::QueueFull) => {
+                self.events.close();
+                false
+            }
+            Err(SendError::Closed) => return false,
+        };
         self.ready.notify_one();
-        true
+        queued
     }
 }
 
