@@ -405,7 +405,7 @@ impl App {
             handshake_timeout: self.settings.handshake_timeout,
             max_request_head: self.settings.max_request_head,
         };
-        let settings = Arc::new(AppShared {
+        let app = Arc::new(AppShared {
             settings: self.settings,
             services: Arc::new(self.services),
             hub: self.hub,
@@ -418,7 +418,7 @@ impl App {
         }
         for entry in self.routes.entries {
             let lifecycle = self.lifecycle.around(&entry.route.lifecycle);
-            let method_router = (entry.build)(Arc::clone(&settings), lifecycle);
+            let method_router = (entry.build)(Arc::clone(&app), lifecycle);
             let router = match entry.route.port {
                 None => &mut routers.main,
                 Some(port) => match routers.own_ports.iter().position(|(own, _)| *own == port) {
@@ -520,7 +520,7 @@ pub(crate) struct Endpoint<C> {
     pub(crate) controller: Arc<C>,
     pub(crate) options: EndpointOptions,
     pub(crate) lifecycle: Lifecycle,
-    pub(crate) settings: Arc<AppShared>,
+    pub(crate) app: Arc<AppShared>,
 }
 
 impl Routes {
@@ -548,10 +548,10 @@ impl Routes {
                 dependencies: Vec::new(),
                 port: None,
             },
-            build: Box::new(move |settings, lifecycle| {
+            build: Box::new(move |app, lifecycle| {
                 let lifecycle = Arc::new(lifecycle);
                 get(move |request: Request| {
-                    event_stream::<C, H>(controller, settings, lifecycle, path, request)
+                    event_stream::<C, H>(controller, app, lifecycle, path, request)
                 })
             }),
         });
@@ -568,12 +568,12 @@ impl Routes {
         let options = route.options;
         self.entries.push(RouteEntry {
             route,
-            build: Box::new(move |settings, lifecycle| {
+            build: Box::new(move |app, lifecycle| {
                 let endpoint = Arc::new(Endpoint {
                     controller,
                     options,
                     lifecycle,
-                    settings,
+                    app,
                 });
                 get(move |request: Request| upgrade::<C, H>(endpoint, request))
             }),
@@ -605,7 +605,7 @@ async fn handshake_of(parts: &mut axum::http::request::Parts) -> Result<Handshak
 /// A Server-Sent Events request: the route's middleware and guards, then the event stream.
 async fn event_stream<C, H>(
     controller: Arc<C>,
-    settings: Arc<AppShared>,
+    app: Arc<AppShared>,
     lifecycle: Arc<Lifecycle>,
     path: &'static str,
     request: Request,
@@ -622,7 +622,7 @@ where
     if let Err(refusal) = authorized {
         return refusal;
     }
-    crate::sse::response(crate::sse::events::<C, H>(controller, &settings.hub, path))
+    crate::sse::response(crate::sse::events::<C, H>(controller, &app.hub, path))
 }
 
 /// Runs the handshake half of the lifecycle, answers the upgrade request and starts the
@@ -638,7 +638,7 @@ where
         Ok(upgrade) => upgrade,
         Err(refusal) => return *refusal,
     };
-    if let Some(refusal) = endpoint.settings.refusal(&parts.headers) {
+    if let Some(refusal) = endpoint.app.refusal(&parts.headers) {
         return refusal;
     }
     let mut handshake = match handshake_of(&mut parts).await {
@@ -660,28 +660,28 @@ where
         endpoint.lifecycle.closed(&summary).await;
         return response;
     }
-    let settings = &endpoint.settings;
+    let app = &endpoint.app;
     let max_message = endpoint
         .options
         .max_message
-        .unwrap_or(settings.settings.max_message);
+        .unwrap_or(app.settings.max_message);
     // The client is reachable through the hub as soon as it has its 101.
-    let id = settings.hub.next_id();
+    let id = app.hub.next_id();
     let path: Arc<str> = Arc::from(handshake.uri.path());
     let span = tracing::info_span!("connection", client_id = %id, path = %path);
-    let connection = Connection::open(id, handshake, settings);
-    settings.hub.register(&connection, path);
+    let connection = Connection::open(id, handshake, app);
+    app.hub.register(&connection, path);
     let task = async move {
-        let settings = &endpoint.settings;
+        let app = &endpoint.app;
         let Ok(upgraded) = on_upgrade.await else {
-            settings.hub.unregister(id);
+            app.hub.unregister(id);
             return;
         };
-        let socket = transport::accept(upgraded, max_message, Arc::clone(&settings.inbound)).await;
+        let socket = transport::accept(upgraded, max_message, Arc::clone(&app.inbound)).await;
         let session = Session::new(&endpoint, socket, connection.clone(), started);
         let summary = session.run::<H>().await;
         connection.outbound().close();
-        settings.hub.unregister(id);
+        app.hub.unregister(id);
         let ctx = MessageContext::closed(connection, summary);
         H::on_disconnect(&endpoint.controller, &ctx).await;
         if let Some(summary) = ctx.close_summary() {

@@ -294,7 +294,7 @@ impl<'a, C> Session<'a, C> {
                     });
                 self.tally.first_close = Some((ClosedBy::Client, code, reason));
                 timeout(
-                    self.endpoint.settings.settings.close_timeout,
+                    self.endpoint.app.settings.close_timeout,
                     self.wait_for_end(),
                 )
                 .await
@@ -497,7 +497,7 @@ impl<'a, C> Session<'a, C> {
                 frame.reason.to_string(),
             )
         });
-        let close_timeout = self.endpoint.settings.settings.close_timeout;
+        let close_timeout = self.endpoint.app.settings.close_timeout;
         let handshake = async {
             // Eviction during the flush stops it (Flow::Close) but still sends the Close frame.
             if !self.connection.is_evicted() {
