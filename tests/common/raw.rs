@@ -42,20 +42,33 @@ pub fn frame(fin: bool, opcode: u8, payload: &[u8]) -> Vec<u8> {
 
 /// The header of a masked client frame whose payload is `len` bytes (see [`frame`]).
 pub fn header(fin: bool, opcode: u8, len: usize) -> Vec<u8> {
-    let mut header = vec![u8::from(fin) << 7 | opcode];
-    match len {
-        0..=125 => header.push(0x80 | len as u8),
-        126..=65535 => {
-            header.push(0x80 | 126);
-            header.extend_from_slice(&(len as u16).to_be_bytes());
-        }
-        _ => {
-            header.push(0x80 | 127);
-            header.extend_from_slice(&(len as u64).to_be_bytes());
-        }
-    }
-    header.extend_from_slice(&[0; 4]);
-    header
+    use tokio_tungstenite::tungstenite::protocol::frame::{coding::OpCode, FrameHeader};
+    let header = FrameHeader {
+        is_final: fin,
+        opcode: OpCode::from(opcode),
+        mask: Some([0; 4]),
+        ..FrameHeader::default()
+    };
+    let mut bytes = Vec::new();
+    header.format(len as u64, &mut bytes).unwrap();
+    bytes
+}
+
+/// An HTTP upgrade request for `path` with this `Sec-WebSocket-Key` and `extra` header lines
+/// (each ending in `\r\n`).
+pub fn upgrade_request(addr: SocketAddr, path: &str, key: &str, extra: &str) -> String {
+    format!(
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n{extra}\r\n"
+    )
+}
+
+/// A TCP connection whose kernel receive buffer is small (4 KiB), so the server's writes to
+/// it block after a few KiB when it does not read.
+pub async fn connect_small(addr: SocketAddr) -> TcpStream {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    socket.connect(addr).await.unwrap()
 }
 
 impl RawClient {
@@ -63,20 +76,14 @@ impl RawClient {
         Self::upgrade(TcpStream::connect(addr).await.unwrap(), addr, path).await
     }
 
-    /// A client whose kernel receive buffer is small (4 KiB), so the server's writes to it
-    /// block after a few KiB when it does not read.
+    /// A client on [`connect_small`]'s connection.
     pub async fn connect_small(addr: SocketAddr, path: &str) -> RawClient {
-        let socket = tokio::net::TcpSocket::new_v4().unwrap();
-        socket.set_recv_buffer_size(4096).unwrap();
-        Self::upgrade(socket.connect(addr).await.unwrap(), addr, path).await
+        Self::upgrade(connect_small(addr).await, addr, path).await
     }
 
     async fn upgrade(stream: TcpStream, addr: SocketAddr, path: &str) -> RawClient {
         let mut stream = BufReader::new(stream);
-        let request = format!(
-            "GET {path} HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-             Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
-        );
+        let request = upgrade_request(addr, path, "dGhlIHNhbXBsZSBub25jZQ==", "");
         stream
             .get_mut()
             .write_all(request.as_bytes())
@@ -124,7 +131,7 @@ impl RawClient {
             .expect("no frame from the server")
     }
 
-    pub async fn read_frame_now(&mut self) -> Frame {
+    async fn read_frame_now(&mut self) -> Frame {
         let mut head = [0u8; 2];
         self.stream.read_exact(&mut head).await.unwrap();
         let opcode = head[0] & 0x0f;
