@@ -66,6 +66,29 @@ impl Calculator {
 
     #[subscribe("quiet")]
     async fn quiet(&self) {}
+
+    #[subscribe("halve")]
+    async fn halve(&self, #[body] Json(number): Json<i64>) -> Result<Ack<i64>, WsError> {
+        if number % 2 == 0 {
+            Ok(Ack(number / 2))
+        } else {
+            Err(WsError::new(409, format!("{number} is odd")))
+        }
+    }
+
+    /// Counts down, and fails at zero.
+    #[subscribe("countdown")]
+    async fn countdown(
+        &self,
+        #[body] Json(from): Json<u32>,
+    ) -> Each<impl gateway::Stream<Item = Result<Ack<u32>, WsError>> + Send + 'static> {
+        Each(futures_util::stream::iter((0..=from).rev().map(
+            |n| match n {
+                0 => Err(WsError::new(410, "liftoff")),
+                n => Ok(Ack(n)),
+            },
+        )))
+    }
 }
 
 async fn calculator() -> (std::net::SocketAddr, mpsc::UnboundedReceiver<String>) {
@@ -176,6 +199,58 @@ async fn unknown_events_and_non_events_get_an_error_and_the_connection_stays_ope
         .send_text(r#"{"event":"shout","data":"still here"}"#)
         .await;
     assert_eq!(client.recv_json().await["data"], "STILL HERE");
+}
+
+#[tokio::test]
+async fn every_error_answering_a_request_with_an_id_carries_the_id_back() {
+    let (addr, _events) = calculator().await;
+    let mut client = Client::connect(addr, "/calc").await;
+    client.recv_text().await;
+
+    // The handler's own error.
+    client
+        .send_text(r#"{"event":"halve","data":3,"id":7}"#)
+        .await;
+    assert_eq!(
+        client.recv_json().await,
+        json!({"ack": 7, "error": "3 is odd", "status": 409})
+    );
+    // A binding error, before the handler runs.
+    client
+        .send_text(r#"{"event":"halve","data":"three","id":8}"#)
+        .await;
+    let reply = client.recv_json().await;
+    assert_eq!(
+        (reply["ack"].as_u64(), reply["status"].as_u64()),
+        (Some(8), Some(400))
+    );
+    // An event nobody handles.
+    client
+        .send_text(r#"{"event":"cube","data":3,"id":9}"#)
+        .await;
+    assert_eq!(
+        client.recv_json().await,
+        json!({"ack": 9, "error": "unknown event `cube`", "status": 404})
+    );
+    // An error in the middle of a stream answers the same request as the items before it.
+    client
+        .send_text(r#"{"event":"countdown","data":1,"id":10}"#)
+        .await;
+    assert_eq!(client.recv_json().await, json!({"ack": 10, "data": 1}));
+    assert_eq!(
+        client.recv_json().await,
+        json!({"ack": 10, "error": "liftoff", "status": 410})
+    );
+    // Without an id the error keeps its plain shape; the answer to a success is unchanged.
+    client.send_text(r#"{"event":"halve","data":5}"#).await;
+    assert_eq!(
+        client.recv_json().await,
+        json!({"error": "5 is odd", "status": 409})
+    );
+    client
+        .send_text(r#"{"event":"halve","data":4,"id":11}"#)
+        .await;
+    assert_eq!(client.recv_json().await, json!({"ack": 11, "data": 2}));
 }
 
 #[tokio::test]

@@ -27,6 +27,7 @@ runtime_paths! {
     arc => Arc;
     ok => Ok;
     err => Err;
+    option => Option;
     some => Some;
     none => None;
     route => Route;
@@ -37,6 +38,7 @@ runtime_paths! {
     stream_after => stream_after;
     ws_error => WsError;
     route_event => route_event;
+    request_id => request_id;
     incoming => Incoming;
     unknown_event => unknown_event;
     not_an_event => not_an_event;

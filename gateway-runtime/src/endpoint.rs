@@ -63,6 +63,13 @@ pub trait Handler<C>: Send + Sync + 'static {
         ctx: &'a MessageContext,
     ) -> impl Future<Output = Reply> + Send + 'a;
 
+    /// The `id` of the request in `ctx` that an error answers (a gateway's event envelope);
+    /// `None` where messages carry no ids.
+    fn request_id(ctx: &MessageContext) -> Option<u64> {
+        let _ = ctx;
+        None
+    }
+
     /// After the connection ended (a gateway's `#[on_disconnect]`); the summary is in `ctx`.
     fn on_disconnect<'a>(
         controller: &'a C,

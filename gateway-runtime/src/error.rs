@@ -7,7 +7,8 @@ use std::fmt;
 ///
 /// Binding failures, a handler's `Err(E)` and runtime problems all become a `WsError`. The default
 /// catcher answers the client with `{"error": message, "status": status}` and keeps the connection
-/// open. Any `std::error::Error` converts into a `WsError` with status 500, so a handler can return
+/// open; when the message was a gateway request with an `id`, the answer carries it back as
+/// `{"ack": id, "error": message, "status": status}`, so the client can match it to its request. Any `std::error::Error` converts into a `WsError` with status 500, so a handler can return
 /// `Result<T, MyError>`; the original error stays reachable through [`WsError::downcast_ref`].
 ///
 /// ```
@@ -21,6 +22,7 @@ pub struct WsError {
     status: u16,
     message: Cow<'static, str>,
     origin: ErrorOrigin,
+    ack: Option<u64>,
     source: Option<Box<dyn std::error::Error + Send + Sync>>,
 }
 
@@ -44,6 +46,7 @@ impl WsError {
             status,
             message: message.into(),
             origin: ErrorOrigin::Handler,
+            ack: None,
             source: None,
         }
     }
@@ -57,6 +60,18 @@ impl WsError {
     /// Where the error arose.
     pub fn origin(&self) -> ErrorOrigin {
         self.origin
+    }
+
+    /// The same error, as the answer to the gateway request with this `id` (the runtime sets it;
+    /// [`WsError::to_json`] sends it back as `"ack"`).
+    pub fn answering(mut self, id: Option<u64>) -> Self {
+        self.ack = id;
+        self
+    }
+
+    /// The `id` of the gateway request this error answers, if the request carried one.
+    pub fn ack(&self) -> Option<u64> {
+        self.ack
     }
 
     /// A 400 error: the client's message could not be used.
@@ -84,9 +99,22 @@ impl WsError {
         self.source.as_deref()?.downcast_ref::<E>()
     }
 
-    /// The error message the default catcher sends: `{"error": "...", "status": N}`.
+    /// The error message the default catcher sends: `{"error": "...", "status": N}`, with
+    /// `"ack": id` first when it answers a request that carried an `id`.
     pub fn to_json(&self) -> String {
-        serde_json::json!({ "error": self.message, "status": self.status }).to_string()
+        #[derive(serde::Serialize)]
+        struct ErrorReply<'a> {
+            #[serde(skip_serializing_if = "Option::is_none")]
+            ack: Option<u64>,
+            error: &'a str,
+            status: u16,
+        }
+        let reply = ErrorReply {
+            ack: self.ack,
+            error: &self.message,
+            status: self.status,
+        };
+        serde_json::to_string(&reply).expect("a string and two numbers encode as JSON")
     }
 }
 
@@ -96,6 +124,7 @@ impl<E: std::error::Error + Send + Sync + 'static> From<E> for WsError {
             status: 500,
             message: error.to_string().into(),
             origin: ErrorOrigin::Handler,
+            ack: None,
             source: Some(Box::new(error)),
         }
     }
@@ -107,6 +136,7 @@ impl fmt::Debug for WsError {
             .field("status", &self.status)
             .field("message", &self.message)
             .field("origin", &self.origin)
+            .field("ack", &self.ack)
             .finish()
     }
 }

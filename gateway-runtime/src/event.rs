@@ -82,6 +82,17 @@ pub(crate) fn parse_envelope(payload: &[u8]) -> Option<ParsedEvent> {
     })
 }
 
+/// The `id` of the gateway request in `ctx`, for an error that arose before its handler could
+/// answer (binding, an interceptor, an unknown event, a panic). Read again only on that rare path.
+pub fn request_id(ctx: &MessageContext) -> Option<u64> {
+    #[derive(Deserialize)]
+    struct Request {
+        id: Option<u64>,
+    }
+    let message = ctx.body()?;
+    serde_json::from_slice::<Request>(payload(message)).ok()?.id
+}
+
 /// The error for an event no `#[subscribe]` handles (and no `#[on_message]` catches).
 pub fn unknown_event(name: &str) -> Reply {
     Reply::Error(WsError::new(404, format!("unknown event `{name}`")))
@@ -105,7 +116,7 @@ fn envelope(name: &'static str, id: Option<u64>, reply: EventReply) -> Reply {
         EventReply::Nothing if id.is_some() => "null".to_owned(),
         EventReply::Nothing => return Reply::Nothing,
         EventReply::Data(data) => data,
-        EventReply::Error(error) => return Reply::Error(error),
+        EventReply::Error(error) => return Reply::Error(error.answering(id)),
         EventReply::Stream(items) => {
             return Reply::Stream(Box::pin(items.map(move |item| envelope(name, id, item))))
         }

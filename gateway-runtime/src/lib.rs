@@ -88,7 +88,9 @@ pub mod __private {
     pub use crate::context::{FromContext, MessageContext};
     pub use crate::endpoint::{Controller, EndpointOptions, Handler, Mode};
     pub use crate::error::WsError;
-    pub use crate::event::{event_reply, not_an_event, route_event, unknown_event, Incoming};
+    pub use crate::event::{
+        event_reply, not_an_event, request_id, route_event, unknown_event, Incoming,
+    };
     pub use crate::lifecycle::Lifecycle;
     pub use crate::reply::{reply, IntoReply, Reply};
     pub use crate::services::Dependency;
@@ -101,7 +103,7 @@ pub mod __private {
     ) -> std::vec::Vec<crate::services::DependencyKey> {
         keys.into()
     }
-    pub use std::option::Option::{None, Some};
+    pub use std::option::Option::{self, None, Some};
     pub use std::result::Result::{Err, Ok};
     pub use std::sync::Arc;
     pub use std::time::Duration;

@@ -532,8 +532,12 @@ async fn call<C, H: Handler<C>>(
         .catch_unwind()
         .await;
     match called {
+        // An error answers the request it arose from, wherever on the way it arose.
+        Ok(Reply::Error(error)) if error.ack().is_none() => {
+            Reply::Error(error.answering(H::request_id(&ctx)))
+        }
         Ok(reply) => reply,
-        Err(panic) => Reply::Error(panicked(&*panic)),
+        Err(panic) => Reply::Error(panicked(&*panic).answering(H::request_id(&ctx))),
     }
 }
 

@@ -15,7 +15,12 @@ pub fn gateway(gateway: &Gateway) -> TokenStream {
         paths::reply(),
         paths::ws_error(),
     );
-    let (route_event, incoming) = (paths::route_event(), paths::incoming());
+    let (route_event, request_id, incoming, option) = (
+        paths::route_event(),
+        paths::request_id(),
+        paths::incoming(),
+        paths::option(),
+    );
     let hook = |kind: fn(&HookKind) -> bool| gateway.hooks.iter().find(|hook| kind(&hook.kind));
     let on_connect = hook(|kind| matches!(kind, HookKind::OnConnect));
     let on_message = hook(|kind| matches!(kind, HookKind::OnMessage));
@@ -103,6 +108,10 @@ pub fn gateway(gateway: &Gateway) -> TokenStream {
                         }
                         #incoming::Raw => #raw,
                     }
+                }
+
+                fn request_id(__gw_message: &#context) -> #option<u64> {
+                    #request_id(__gw_message)
                 }
 
                 #on_disconnect
