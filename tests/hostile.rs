@@ -10,10 +10,10 @@ use common::raw::{
     connect_small, frame, header, upgrade_request, RawClient, OP_BINARY, OP_CLOSE, OP_CONTINUATION,
     OP_PING, OP_TEXT,
 };
-use common::{Echo, OnClose};
+use common::{Echo, Feed, OnClose};
 use gateway::prelude::*;
 use gateway::test::{start, Client, SseReader, WAIT};
-use gateway::{Event, Stream};
+use gateway::Event;
 use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -299,17 +299,6 @@ async fn a_request_head_over_the_limit_is_refused_before_anything_is_kept() {
         "{}",
         String::from_utf8_lossy(&response)
     );
-}
-
-/// `GET /feed`: an event stream with nothing of its own; tests push to it.
-struct Feed;
-
-#[gateway::controller("")]
-impl Feed {
-    #[sse("feed")]
-    async fn feed(&self) -> impl Stream<Item = Event> + Send + 'static {
-        futures_util::stream::empty()
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

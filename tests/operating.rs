@@ -3,9 +3,9 @@
 mod common;
 
 use common::raw::{RawClient, OP_CLOSE};
-use common::Echo;
+use common::{Echo, Feed};
 use gateway::prelude::*;
-use gateway::test::{start, Client, WAIT};
+use gateway::test::{start, Client, SseReader, WAIT};
 use std::time::Duration;
 use tokio::sync::oneshot;
 
@@ -60,14 +60,18 @@ async fn over_max_connections_the_upgrade_gets_503() {
 }
 
 #[tokio::test]
-async fn a_draining_app_refuses_new_upgrades_with_503() {
-    let app = App::new().controller(Echo);
+async fn a_draining_app_refuses_new_upgrades_and_event_streams_with_503() {
+    let app = App::new().controller(Echo).controller(Feed);
     let drainer = app.drainer();
     let addr = start(app).await;
     let mut open = Client::connect(addr, "/echo").await;
     drainer.refuse_new_connections();
     assert_eq!(
         Client::connect_with(addr, "/echo", &[]).await.err(),
+        Some(503)
+    );
+    assert_eq!(
+        SseReader::connect_with(addr, "/feed", &[]).await.err(),
         Some(503)
     );
     assert_eq!(open.ask("open ones go on").await, "open ones go on");
@@ -106,6 +110,39 @@ async fn shutdown_sends_what_is_queued_then_1001_and_waits_for_the_clients() {
         .unwrap()
         .unwrap();
     assert_eq!(drained, 2);
+}
+
+#[tokio::test]
+async fn shutdown_ends_event_streams_and_counts_them() {
+    // A drain timeout far beyond the test's patience: the server must not wait for it.
+    let app = App::new()
+        .drain_timeout(WAIT * 3)
+        .controller(Echo)
+        .controller(Feed);
+    let hub = app.hub();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (signal, shutdown) = oneshot::channel::<()>();
+    let server = tokio::spawn(gateway::serve_on_with_shutdown(listener, app, async {
+        shutdown.await.ok();
+    }));
+    let mut reader = SseReader::connect(addr, "/feed").await;
+    let mut client = Client::connect(addr, "/echo").await;
+    assert_eq!(client.ask("ready").await, "ready");
+    hub.sse("/feed").send("last news");
+    signal.send(()).unwrap();
+
+    let events = reader.expect_end().await;
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].data, "last news");
+    assert_eq!(client.expect_close().await.0, 1001);
+    client.close_reply().await;
+    let drained = tokio::time::timeout(WAIT, server)
+        .await
+        .expect("the server waited for the event stream")
+        .unwrap()
+        .unwrap();
+    assert_eq!(drained, 2, "one WebSocket connection and one event stream");
 }
 
 #[tokio::test]

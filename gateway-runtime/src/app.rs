@@ -73,16 +73,21 @@ pub(crate) struct AppShared {
 }
 
 impl AppShared {
+    /// HTTP 503 while the server drains: no new connection or event stream opens.
+    fn shutting_down(&self) -> Option<Response> {
+        self.draining.load(Ordering::Acquire).then(|| {
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the server is shutting down",
+            )
+                .into_response()
+        })
+    }
+
     /// Why a new connection may not open now, as the HTTP answer, before anything else runs.
     fn refusal(&self, headers: &axum::http::HeaderMap) -> Option<Response> {
-        if self.draining.load(Ordering::Acquire) {
-            return Some(
-                (
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "the server is shutting down",
-                )
-                    .into_response(),
-            );
+        if let Some(refusal) = self.shutting_down() {
+            return Some(refusal);
         }
         if self.hub.local_count() >= self.settings.max_connections {
             return Some((StatusCode::SERVICE_UNAVAILABLE, "too many connections").into_response());
@@ -614,6 +619,9 @@ where
     C: Send + Sync + 'static,
     H: SseHandler<C>,
 {
+    if let Some(refusal) = app.shutting_down() {
+        return refusal;
+    }
     let (mut parts, _body) = request.into_parts();
     let authorized = match handshake_of(&mut parts).await {
         Ok(mut handshake) => lifecycle.authorize(&mut handshake).await,
@@ -622,7 +630,10 @@ where
     if let Err(refusal) = authorized {
         return refusal;
     }
-    crate::sse::response(crate::sse::events::<C, H>(controller, &app.hub, path))
+    crate::sse::response(
+        crate::sse::events::<C, H>(controller, &app.hub, path),
+        &app.hub,
+    )
 }
 
 /// Runs the handshake half of the lifecycle, answers the upgrade request and starts the

@@ -9,8 +9,9 @@ use std::time::Duration;
 
 /// Shuts an app's connections down gracefully. Get it from [`App::drainer`](crate::App::drainer)
 /// before serving; [`serve_with_shutdown`](crate::serve_with_shutdown) uses it for you. With a
-/// plain `axum::serve(..).with_graceful_shutdown(..)`, call [`drain`](Self::drain) after it
-/// returns: axum's graceful shutdown does not wait for upgraded connections.
+/// plain `axum::serve(..).with_graceful_shutdown(signal)`, drain inside the signal:
+/// `with_graceful_shutdown(async move { signal.await; drainer.drain().await; })`. axum's graceful
+/// shutdown does not wait for upgraded connections, and waits for event streams until they end.
 #[derive(Clone)]
 pub struct Drainer {
     hub: Hub,
@@ -33,13 +34,16 @@ impl Drainer {
     }
 
     /// Refuses new connections, sends every open connection what is queued for it and then
-    /// Close 1001 "server shutting down", and waits until all have ended or the drain timeout
-    /// passed. Returns how many connections were open when the drain began.
+    /// Close 1001 "server shutting down", ends every Server-Sent Events stream (the client sees
+    /// the stream end; `EventSource` reconnects to another instance), and waits until all have
+    /// ended or the drain timeout passed. Returns how many connections and event streams were
+    /// open when the drain began.
     pub async fn drain(&self) -> usize {
         self.refuse_new_connections();
         let open = self
             .hub
-            .close_all(close_code::GOING_AWAY, "server shutting down");
+            .close_all(close_code::GOING_AWAY, "server shutting down")
+            + self.hub.end_event_streams();
         if tokio::time::timeout(self.timeout, self.hub.until_empty())
             .await
             .is_err()
@@ -50,5 +54,10 @@ impl Drainer {
             );
         }
         open
+    }
+
+    /// How long a drain waits for connections to end.
+    pub(crate) fn timeout(&self) -> Duration {
+        self.timeout
     }
 }

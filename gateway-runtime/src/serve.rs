@@ -52,8 +52,9 @@ pub async fn serve_with_shutdown(
 /// Serves `app` on `listener` until `signal` resolves, then shuts down gracefully: no new
 /// connections are accepted (an upgrade request still in flight gets HTTP 503), every open
 /// connection gets the messages already queued for it and then Close 1001 "server shutting
-/// down", and the server waits for the clients' Close replies up to the drain timeout
-/// ([`App::drain_timeout`], 10 s by default). Returns how many connections were drained.
+/// down", every Server-Sent Events stream ends, and the server waits for the clients' Close
+/// replies (and the event streams' last bytes) up to the drain timeout ([`App::drain_timeout`],
+/// 10 s by default). Returns how many connections and event streams were drained.
 ///
 /// ```no_run
 /// # async fn run(app: gateway::App) -> std::io::Result<()> {
@@ -82,37 +83,46 @@ pub async fn serve_on_with_shutdown(
     http.timer(TokioTimer::new())
         .header_read_timeout(routers.handshake_timeout)
         .max_buf_size(routers.max_request_head);
+    let drain_timeout = drainer.timeout();
     let mut servers = vec![accept_loop(
         listener,
         routers.main,
         stopped.clone(),
         http.clone(),
+        drain_timeout,
     )];
     for (port, router) in routers.own_ports {
         let listener = TcpListener::bind((ip, port)).await?;
-        servers.push(accept_loop(listener, router, stopped.clone(), http.clone()));
+        servers.push(accept_loop(
+            listener,
+            router,
+            stopped.clone(),
+            http.clone(),
+            drain_timeout,
+        ));
     }
-    let signal = {
-        let drainer = drainer.clone();
-        async move {
-            signal.await;
-            drainer.refuse_new_connections();
-            stop.send(true).ok();
-        }
+    // The drain begins with the signal, while the HTTP connections finish: an event stream is
+    // both (the drain ends it, then its HTTP connection closes), and both wait at most the
+    // drain timeout.
+    let shutdown = async {
+        signal.await;
+        drainer.refuse_new_connections();
+        stop.send(true).ok();
+        drainer.drain().await
     };
-    tokio::spawn(signal);
-    futures_util::future::try_join_all(servers).await?;
-    Ok(drainer.drain().await)
+    let (_, drained) = tokio::join!(futures_util::future::join_all(servers), shutdown);
+    Ok(drained)
 }
 
 /// Accepts connections until `stopped`, then lets the HTTP connections still open finish their
-/// requests (upgraded WebSocket connections are the drainer's).
+/// requests, for up to `drain_timeout` (upgraded WebSocket connections are the drainer's).
 async fn accept_loop(
     listener: TcpListener,
     router: Router,
     mut stopped: watch::Receiver<bool>,
     http: http1::Builder,
-) -> io::Result<()> {
+    drain_timeout: Duration,
+) {
     // Every connection task holds a sender; when all are gone, `open.recv()` ends.
     let (connection_open, mut open) = mpsc::channel::<()>(1);
     loop {
@@ -157,8 +167,12 @@ async fn accept_loop(
         });
     }
     drop(connection_open);
-    open.recv().await;
-    Ok(())
+    if tokio::time::timeout(drain_timeout, open.recv())
+        .await
+        .is_err()
+    {
+        tracing::warn!("drain timeout: leaving the HTTP connections that did not finish");
+    }
 }
 
 /// Resolves once the shutdown signal has fired (or its sender is gone).

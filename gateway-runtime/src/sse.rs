@@ -188,18 +188,23 @@ pub(crate) fn events<C, H: SseHandler<C>>(
 /// How often an idle event stream carries a comment, so proxies do not take it for dead.
 const KEEP_ALIVE: std::time::Duration = std::time::Duration::from_secs(15);
 
-/// The HTTP answer that streams `events`, with a keep-alive comment every 15 s.
+/// The HTTP answer that streams `events`, with a keep-alive comment every 15 s. The stream
+/// counts as open in `hub` while it is served, and ends when the hub's drain begins.
 pub(crate) fn response(
     events: impl Stream<Item = Result<Bytes, TooSlow>> + Send + 'static,
+    hub: &Hub,
 ) -> axum::response::Response {
     use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
     let start = tokio::time::Instant::now() + KEEP_ALIVE;
     let ticks = tokio::time::interval_at(start, KEEP_ALIVE);
-    let keep_alive = stream::unfold(ticks, |mut ticks| async move {
+    // The keep-alive lives exactly as long as the body, so it carries the open-stream count.
+    let open = hub.open_event_stream();
+    let keep_alive = stream::unfold((ticks, open), |(mut ticks, open)| async move {
         ticks.tick().await;
-        Some((Ok(Bytes::from_static(b":\n\n")), ticks))
+        Some((Ok(Bytes::from_static(b":\n\n")), (ticks, open)))
     });
-    let body = stream::select_with_strategy(events, keep_alive, |_: &mut ()| PollNext::Left);
+    let body = stream::select_with_strategy(events, keep_alive, |_: &mut ()| PollNext::Left)
+        .take_until(hub.event_streams_ended());
     (
         [
             (CONTENT_TYPE, "text/event-stream"),

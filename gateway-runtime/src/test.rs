@@ -281,36 +281,43 @@ impl SseReader {
     /// # Panics
     /// When none arrives within [`WAIT`] or the stream ends.
     pub async fn next_event(&mut self) -> SseEvent {
+        self.try_next_event()
+            .await
+            .expect("the event stream ended before an event")
+    }
+
+    /// Waits for the server to end the stream (its last chunk) and says which events came
+    /// before the end.
+    ///
+    /// # Panics
+    /// When the stream does not end within [`WAIT`].
+    pub async fn expect_end(&mut self) -> Vec<SseEvent> {
+        let mut events = Vec::new();
+        while let Some(event) = self.try_next_event().await {
+            events.push(event);
+        }
+        events
+    }
+
+    /// The next event, or `None` once the server ended the stream.
+    async fn try_next_event(&mut self) -> Option<SseEvent> {
         loop {
             if let Some(end) = self.pending.find("\n\n") {
                 let block: String = self.pending.drain(..end + 2).collect();
-                let mut event = SseEvent::default();
-                let mut data = Vec::new();
-                for line in block.lines() {
-                    let (field, value) = line.split_once(':').unwrap_or((line, ""));
-                    let value = value.strip_prefix(' ').unwrap_or(value);
-                    match field {
-                        "event" => event.event = Some(value.to_owned()),
-                        "data" => data.push(value),
-                        "id" => event.id = Some(value.to_owned()),
-                        _ => {} // comments and retry
-                    }
+                match parse_event(&block) {
+                    Some(event) => return Some(event),
+                    None => continue, // a comment (keep-alive) or `retry:` alone
                 }
-                if !data.is_empty() || event.event.is_some() {
-                    event.data = data.join("\n");
-                    return event;
-                }
-                continue;
             }
             let chunk = tokio::time::timeout(WAIT, self.read_chunk())
                 .await
-                .expect("timed out waiting for an event");
+                .expect("timed out waiting for the event stream")?;
             self.pending.push_str(&chunk);
         }
     }
 
-    /// One chunk of the chunked response body.
-    async fn read_chunk(&mut self) -> String {
+    /// One chunk of the chunked response body; `None` for the last (empty) chunk.
+    async fn read_chunk(&mut self) -> Option<String> {
         use tokio::io::{AsyncBufReadExt, AsyncReadExt};
         let mut size = String::new();
         self.stream
@@ -318,13 +325,36 @@ impl SseReader {
             .await
             .expect("read a chunk size");
         let size = usize::from_str_radix(size.trim(), 16).expect("a chunked event stream");
-        assert!(size > 0, "the event stream ended");
+        if size == 0 {
+            return None;
+        }
         let mut chunk = vec![0; size + 2];
         self.stream
             .read_exact(&mut chunk)
             .await
             .expect("read a chunk");
         chunk.truncate(size);
-        String::from_utf8(chunk).expect("UTF-8 events")
+        Some(String::from_utf8(chunk).expect("UTF-8 events"))
     }
+}
+
+/// One event block (up to its blank line); `None` when it holds no event.
+fn parse_event(block: &str) -> Option<SseEvent> {
+    let mut event = SseEvent::default();
+    let mut data = Vec::new();
+    for line in block.lines() {
+        let (field, value) = line.split_once(':').unwrap_or((line, ""));
+        let value = value.strip_prefix(' ').unwrap_or(value);
+        match field {
+            "event" => event.event = Some(value.to_owned()),
+            "data" => data.push(value),
+            "id" => event.id = Some(value.to_owned()),
+            _ => {} // comments and retry
+        }
+    }
+    if data.is_empty() && event.event.is_none() {
+        return None;
+    }
+    event.data = data.join("\n");
+    Some(event)
 }

@@ -1,5 +1,6 @@
 //! What the tests share besides `gateway::test`: a raw client for what well-behaved clients never
-//! do, and an echo controller.
+//! do, an echo controller and
+//! an empty event stream.
 #![allow(dead_code)] // each test binary uses a different subset
 
 pub mod chat_wire;
@@ -17,6 +18,17 @@ impl Echo {
     #[websocket("echo")]
     async fn echo(&self, #[body] message: String) -> String {
         message
+    }
+}
+
+/// `GET /feed`: an event stream with nothing of its own; tests push to it.
+pub struct Feed;
+
+#[gateway::controller("")]
+impl Feed {
+    #[sse("feed")]
+    async fn feed(&self) -> impl gateway::Stream<Item = gateway::Event> + Send + 'static {
+        futures_util::stream::empty()
     }
 }
 

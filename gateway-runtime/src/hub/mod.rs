@@ -10,7 +10,7 @@ use crate::sse::SseEmitter;
 pub(crate) use cluster::Cluster;
 use registry::Registry;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock, RwLock, RwLockReadGuard, RwLockWriteGuard, Weak};
 pub use target::{Scope, Target};
 use tungstenite::Message;
@@ -62,7 +62,11 @@ struct Inner {
     next_id: AtomicU64,
     /// The SSE emitter of each path, made on first use.
     emitters: RwLock<HashMap<String, SseEmitter>>,
-    /// Woken whenever the last connection leaves.
+    /// Server-Sent Events responses being streamed by this instance.
+    event_streams: AtomicUsize,
+    /// Set when the drain begins: every event stream ends.
+    event_streams_end: tokio::sync::watch::Sender<bool>,
+    /// Woken whenever the last connection (or event stream) leaves.
     emptied: tokio::sync::Notify,
     delivered: AtomicU64,
     dropped: AtomicU64,
@@ -103,6 +107,8 @@ impl Default for Hub {
                 cluster: OnceLock::new(),
                 next_id: AtomicU64::new(1),
                 emitters: RwLock::default(),
+                event_streams: AtomicUsize::new(0),
+                event_streams_end: tokio::sync::watch::Sender::new(false),
                 emptied: tokio::sync::Notify::new(),
                 delivered: AtomicU64::new(0),
                 dropped: AtomicU64::new(0),
@@ -244,8 +250,33 @@ impl Hub {
             id,
             rooms: member.rooms,
         });
-        if local.members.is_empty() {
+        if local.members.is_empty() && self.event_stream_count() == 0 {
             self.inner.emptied.notify_waiters();
+        }
+    }
+
+    /// Counts an event stream as open until the returned guard is dropped.
+    pub(crate) fn open_event_stream(&self) -> OpenEventStream {
+        self.inner.event_streams.fetch_add(1, Ordering::AcqRel);
+        OpenEventStream { hub: self.clone() }
+    }
+
+    fn event_stream_count(&self) -> usize {
+        self.inner.event_streams.load(Ordering::Acquire)
+    }
+
+    /// Ends every event stream (and those opened from now on); returns how many were open.
+    pub(crate) fn end_event_streams(&self) -> usize {
+        self.inner.event_streams_end.send_replace(true);
+        self.event_stream_count()
+    }
+
+    /// Resolves once the event streams are to end (at once if they already are).
+    pub(crate) fn event_streams_ended(&self) -> impl std::future::Future<Output = ()> + Send {
+        let mut ended = self.inner.event_streams_end.subscribe();
+        async move {
+            // The sender lives in the hub this stream holds: `Err` cannot happen before the end.
+            let _ = ended.wait_for(|ended| *ended).await.map(drop);
         }
     }
 
@@ -258,14 +289,14 @@ impl Hub {
         local.members.len()
     }
 
-    /// Resolves once no local connection is left.
+    /// Resolves once no local connection and no event stream is left.
     pub(crate) async fn until_empty(&self) {
         loop {
             let emptied = self.inner.emptied.notified();
             tokio::pin!(emptied);
             // Registered before checking, so a last connection leaving in between is not missed.
             emptied.as_mut().enable();
-            if self.local_count() == 0 {
+            if self.local_count() == 0 && self.event_stream_count() == 0 {
                 return;
             }
             emptied.await;
@@ -417,5 +448,19 @@ impl Hub {
             .local
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// An event stream being served: counted by the hub (a drain waits for it) until dropped.
+pub(crate) struct OpenEventStream {
+    hub: Hub,
+}
+
+impl Drop for OpenEventStream {
+    fn drop(&mut self) {
+        let left = self.hub.inner.event_streams.fetch_sub(1, Ordering::AcqRel) - 1;
+        if left == 0 && self.hub.local_count() == 0 {
+            self.hub.inner.emptied.notify_waiters();
+        }
     }
 }
