@@ -51,6 +51,9 @@ pub enum BuildError {
         /// The port it asks for.
         port: u16,
     },
+    /// `hub.sse(path)` was used before the app was built for a path no `#[sse]` route serves.
+    #[error("{0}")]
+    UnknownSsePath(crate::sse::UnknownSsePath),
     /// A handler has a `#[dep]` parameter whose service was never provided.
     #[error("`{handler}` needs a `{service}` (a `#[dep]` parameter) but none was provided; add `.provide(..)` to the App")]
     MissingDependency {
@@ -396,9 +399,19 @@ impl App {
     ///
     /// # Errors
     /// [`BuildError::DuplicatePath`] when two handlers claim one path on one port;
-    /// [`BuildError::MissingDependency`] when a `#[dep]` service was not provided.
+    /// [`BuildError::MissingDependency`] when a `#[dep]` service was not provided;
+    /// [`BuildError::UnknownSsePath`] when `hub.sse(path)` was used for a path no `#[sse]` route
+    /// serves.
     pub fn into_routers(self) -> Result<Routers, BuildError> {
         self.check()?;
+        let event_streams = self
+            .routes
+            .entries
+            .iter()
+            .filter(|entry| entry.event_stream);
+        self.hub
+            .serve_sse(event_streams.map(|entry| entry.route.path))
+            .map_err(BuildError::UnknownSsePath)?;
         let inbound = Arc::new(InboundLimits::new(
             self.settings.max_frames,
             self.settings.message_timeout,
@@ -517,6 +530,8 @@ type BuildRoute = Box<dyn FnOnce(Arc<AppShared>, Lifecycle) -> MethodRouter + Se
 
 struct RouteEntry {
     route: Route,
+    /// A Server-Sent Events route (otherwise a WebSocket one).
+    event_stream: bool,
     build: BuildRoute,
 }
 
@@ -545,6 +560,7 @@ impl Routes {
     {
         let controller = Arc::clone(controller);
         self.entries.push(RouteEntry {
+            event_stream: true,
             route: Route {
                 path,
                 handler,
@@ -573,6 +589,7 @@ impl Routes {
         let options = route.options;
         self.entries.push(RouteEntry {
             route,
+            event_stream: false,
             build: Box::new(move |app, lifecycle| {
                 let endpoint = Arc::new(Endpoint {
                     controller,

@@ -63,7 +63,9 @@ pub use settings::{
     DEFAULT_MAX_REQUEST_HEAD, DEFAULT_OUTBOUND_BYTES, DEFAULT_OUTBOUND_QUEUE,
     DEFAULT_SLOW_CONSUMER_TIMEOUT,
 };
-pub use sse::{Event, IntoEvent, SseEmitter, SseHandler, SSE_QUEUE_BYTES, SSE_QUEUE_EVENTS};
+pub use sse::{
+    Event, IntoEvent, SseEmitter, SseHandler, UnknownSsePath, SSE_QUEUE_BYTES, SSE_QUEUE_EVENTS,
+};
 
 pub use axum::http::StatusCode;
 pub use axum::response::{IntoResponse, Response};

@@ -144,6 +144,98 @@ impl ClientQueue {
     }
 }
 
+/// The emitter of each `#[sse]` path. Before the app is built any path may be asked for (its
+/// emitter is made then, and the build checks that a route serves it); afterwards only the
+/// paths the routes serve.
+#[derive(Default)]
+pub(crate) struct SseRoutes {
+    emitters: std::sync::RwLock<Routes>,
+}
+
+#[derive(Default)]
+struct Routes {
+    by_path: std::collections::HashMap<String, SseEmitter>,
+    /// The app is built: `by_path` holds exactly its `#[sse]` paths.
+    built: bool,
+}
+
+/// [`Hub::try_sse`](crate::Hub::try_sse) was asked for a path no `#[sse]` route serves.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("no #[sse] route serves `{path}`; the app's event streams are at: {}", known.join(", "))]
+pub struct UnknownSsePath {
+    /// The path asked for.
+    pub path: String,
+    /// The paths the app's `#[sse]` routes serve.
+    pub known: Vec<String>,
+}
+
+impl SseRoutes {
+    /// The emitter of `path` (with a leading `/`).
+    pub(crate) fn get(&self, path: &str) -> Result<SseEmitter, UnknownSsePath> {
+        if let Some(emitter) = read(&self.emitters).by_path.get(path) {
+            return Ok(emitter.clone());
+        }
+        let mut routes = write(&self.emitters);
+        if routes.built {
+            return Err(UnknownSsePath {
+                path: path.to_owned(),
+                known: routes.known(),
+            });
+        }
+        Ok(routes
+            .by_path
+            .entry(path.to_owned())
+            .or_insert_with(SseEmitter::new)
+            .clone())
+    }
+
+    /// The app is built with these `#[sse]` paths; `Err` names a path asked for before that no
+    /// route serves.
+    pub(crate) fn serve<'a>(
+        &self,
+        paths: impl IntoIterator<Item = &'a str>,
+    ) -> Result<(), UnknownSsePath> {
+        let mut routes = write(&self.emitters);
+        let paths: Vec<&str> = paths.into_iter().collect();
+        if let Some(unknown) = routes
+            .by_path
+            .keys()
+            .find(|path| !paths.contains(&path.as_str()))
+        {
+            return Err(UnknownSsePath {
+                path: unknown.clone(),
+                known: paths.iter().map(|path| (*path).to_owned()).collect(),
+            });
+        }
+        for path in paths {
+            routes
+                .by_path
+                .entry(path.to_owned())
+                .or_insert_with(SseEmitter::new);
+        }
+        routes.built = true;
+        Ok(())
+    }
+}
+
+impl Routes {
+    fn known(&self) -> Vec<String> {
+        let mut known: Vec<String> = self.by_path.keys().cloned().collect();
+        known.sort();
+        known
+    }
+}
+
+fn read<T>(lock: &std::sync::RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    // Plain data, left consistent by every holder: a panic elsewhere cannot break it.
+    lock.read().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn write<T>(lock: &std::sync::RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    lock.write()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 /// Why an SSE client's stream ended early: it fell too far behind.
 #[derive(Debug, thiserror::Error)]
 #[error("the SSE client fell too far behind and was dropped")]

@@ -6,10 +6,9 @@ mod target;
 
 use crate::backplane::{Backplane, Event};
 use crate::connection::{Connection, ConnectionId, SendError};
-use crate::sse::SseEmitter;
+use crate::sse::{SseEmitter, SseRoutes, UnknownSsePath};
 pub(crate) use cluster::Cluster;
 use registry::Registry;
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock, RwLock, RwLockReadGuard, RwLockWriteGuard, Weak};
 pub use target::{Scope, Target};
@@ -60,8 +59,8 @@ struct Inner {
     cluster: OnceLock<Cluster>,
     /// The sequence part of the next connection id.
     next_id: AtomicU64,
-    /// The SSE emitter of each path, made on first use.
-    emitters: RwLock<HashMap<String, SseEmitter>>,
+    /// The SSE emitter of each `#[sse]` path.
+    sse: SseRoutes,
     /// Server-Sent Events responses being streamed by this instance.
     event_streams: AtomicUsize,
     /// Set when the drain begins: every event stream ends.
@@ -106,7 +105,7 @@ impl Default for Hub {
                 local: RwLock::default(),
                 cluster: OnceLock::new(),
                 next_id: AtomicU64::new(1),
-                emitters: RwLock::default(),
+                sse: SseRoutes::default(),
                 event_streams: AtomicUsize::new(0),
                 event_streams_end: tokio::sync::watch::Sender::new(false),
                 emptied: tokio::sync::Notify::new(),
@@ -180,9 +179,10 @@ impl Hub {
         Target::new(self, Scope::All)
     }
 
-    /// The clients connected to one endpoint path (`/chat`).
+    /// The clients connected to one endpoint path (`"/chat"`, or as written in the route:
+    /// `"chat"`).
     pub fn path(&self, path: &str) -> Target<'_> {
-        Target::new(self, Scope::Path(path.to_owned()))
+        Target::new(self, Scope::Path(route_path(path).into_owned()))
     }
 
     /// The clients in a room (see [`Connection::join`]).
@@ -190,24 +190,35 @@ impl Hub {
         Target::new(self, Scope::Room(room.to_owned()))
     }
 
-    /// The emitter that pushes events to the SSE clients of `path` (an `#[sse]` route).
+    /// The emitter that pushes events to the SSE clients of `path`, an `#[sse]` route's path
+    /// as written or with its leading `/` (`"/feed"` or `"feed"`).
+    ///
+    /// # Panics
+    /// Once the app is built, when no `#[sse]` route serves `path`: a mistyped path would
+    /// otherwise deliver nothing and say nothing. (Before, any path may be asked for; building
+    /// the app then fails with [`BuildError::UnknownSsePath`](crate::BuildError) unless a
+    /// route serves it.) [`Hub::try_sse`] returns the error instead.
+    #[track_caller]
     pub fn sse(&self, path: &str) -> SseEmitter {
-        let known = self
-            .inner
-            .emitters
-            .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .get(path)
-            .cloned();
-        known.unwrap_or_else(|| {
-            self.inner
-                .emitters
-                .write()
-                .unwrap_or_else(|poisoned| poisoned.into_inner())
-                .entry(path.to_owned())
-                .or_insert_with(SseEmitter::new)
-                .clone()
-        })
+        self.try_sse(path)
+            .unwrap_or_else(|unknown| panic!("{unknown}"))
+    }
+
+    /// As [`Hub::sse`], with an unknown path as an error rather than a panic.
+    ///
+    /// # Errors
+    /// [`UnknownSsePath`] (naming the paths served) once the app is built, when no `#[sse]`
+    /// route serves `path`.
+    pub fn try_sse(&self, path: &str) -> Result<SseEmitter, UnknownSsePath> {
+        self.inner.sse.get(&route_path(path))
+    }
+
+    /// The app is built with these `#[sse]` paths.
+    pub(crate) fn serve_sse<'a>(
+        &self,
+        paths: impl IntoIterator<Item = &'a str>,
+    ) -> Result<(), UnknownSsePath> {
+        self.inner.sse.serve(paths)
     }
 
     /// How many clients are connected (to every instance, with a backplane).
@@ -462,5 +473,14 @@ impl Drop for OpenEventStream {
         if left == 0 && self.hub.local_count() == 0 {
             self.hub.inner.emptied.notify_waiters();
         }
+    }
+}
+
+/// A route's path as the router holds it: with its leading `/`.
+fn route_path(path: &str) -> std::borrow::Cow<'_, str> {
+    if path.starts_with('/') {
+        path.into()
+    } else {
+        format!("/{path}").into()
     }
 }
