@@ -10,7 +10,7 @@ pub mod prelude {
     pub use gateway_macros::{controller, gateway, websocket};
     pub use gateway_runtime::{
         serve, serve_on, Ack, App, BearerToken, Bytes, CloseSummary, CloseWebSocket, Connection,
-        ConnectionId, Each, FromContext, Hub, IntoResponse, Json, Message, RateLimit,
+        ConnectionId, Each, Extension, FromContext, Hub, IntoResponse, Json, Message, RateLimit,
         RequireHeader, Response, StatusCode, TracingObserver, WsError,
     };
 }

@@ -385,3 +385,135 @@ fn an_sse_path_taken_by_a_websocket_fails_the_build_naming_both() {
         "{message}"
     );
 }
+
+/// Tells the test when the last copy of a bidder's state is dropped.
+struct Alive(mpsc::UnboundedSender<String>);
+
+impl Drop for Alive {
+    fn drop(&mut self) {
+        self.0.send("state dropped".to_owned()).ok();
+    }
+}
+
+/// A bidder's per-connection state.
+#[derive(Clone)]
+struct Bidder {
+    name: String,
+    _alive: std::sync::Arc<Alive>,
+}
+
+/// Keeps who bids in per-connection state and pushes bids in the event envelope.
+struct Auction {
+    events: mpsc::UnboundedSender<String>,
+}
+
+#[gateway("auction")]
+impl Auction {
+    #[subscribe("join")]
+    async fn join(&self, #[body] name: String, conn: Connection) {
+        let alive = std::sync::Arc::new(Alive(self.events.clone()));
+        conn.insert(Bidder {
+            name,
+            _alive: alive,
+        });
+        conn.join(String::from("auction"));
+    }
+
+    #[subscribe("bid")]
+    async fn bid(
+        &self,
+        #[body] Json(amount): Json<u64>,
+        bidder: Extension<Bidder>,
+        conn: Connection,
+        hub: Hub,
+    ) -> Result<(), gateway::SendError> {
+        let bid = BidMade {
+            from: bidder.name.clone(),
+            amount,
+        };
+        hub.room("auction").except(conn.id()).emit("bid", &bid);
+        conn.emit("your bid", &amount)
+    }
+
+    #[subscribe("whoami")]
+    async fn whoami(&self, bidder: Option<Extension<Bidder>>) -> Ack<Option<String>> {
+        Ack(bidder.map(|bidder| bidder.name.clone()))
+    }
+
+    /// A value serde cannot encode (a map with non-string keys) is sent to no one.
+    #[subscribe("unencodable")]
+    async fn unencodable(&self, conn: Connection, hub: Hub) -> Ack<(usize, bool)> {
+        let map = std::collections::HashMap::from([(vec![1u8], 1u8)]);
+        let failed = conn.emit("map", &map) == Err(gateway::SendError::Unencodable);
+        Ack((hub.all().send_json(&map), failed))
+    }
+
+    #[on_disconnect]
+    async fn left(&self, bidder: Option<Extension<Bidder>>) {
+        let name = bidder.map_or_else(|| "nobody".to_owned(), |bidder| bidder.name.clone());
+        self.events.send(format!("{name} left")).ok();
+    }
+}
+
+#[derive(Serialize)]
+struct BidMade {
+    from: String,
+    amount: u64,
+}
+
+#[tokio::test]
+async fn per_connection_state_binds_as_a_parameter_and_is_dropped_with_the_connection() {
+    let (events, mut heard) = mpsc::unbounded_channel();
+    let addr = start(App::new().controller(Auction { events })).await;
+    let mut ada = Client::connect(addr, "/auction").await;
+
+    ada.send_text(r#"{"event":"bid","data":100,"id":1}"#).await;
+    assert_eq!(
+        ada.recv_json().await,
+        json!({"ack": 1, "error": "this connection has no `Bidder` yet", "status": 409})
+    );
+    ada.send_text(r#"{"event":"whoami","id":2}"#).await;
+    assert_eq!(ada.recv_json().await, json!({"ack": 2, "data": null}));
+
+    ada.send_text(r#"{"event":"join","data":"ada","id":3}"#)
+        .await;
+    assert_eq!(ada.recv_json().await, json!({"ack": 3, "data": null}));
+    ada.send_text(r#"{"event":"whoami","id":4}"#).await;
+    assert_eq!(ada.recv_json().await, json!({"ack": 4, "data": "ada"}));
+
+    ada.close().await;
+    assert_eq!(next_event(&mut heard).await, "ada left");
+    assert_eq!(next_event(&mut heard).await, "state dropped");
+}
+
+#[tokio::test]
+async fn emit_pushes_events_in_the_envelope_the_gateway_answers_in() {
+    let (events, _heard) = mpsc::unbounded_channel();
+    let addr = start(App::new().controller(Auction { events })).await;
+    let mut ada = Client::connect(addr, "/auction").await;
+    let mut bob = Client::connect(addr, "/auction").await;
+    for (client, name) in [(&mut ada, "ada"), (&mut bob, "bob")] {
+        client
+            .send_text(&format!(r#"{{"event":"join","data":"{name}","id":1}}"#))
+            .await;
+        client.recv_text().await;
+    }
+
+    ada.send_text(r#"{"event":"bid","data":100,"id":2}"#).await;
+    // Byte for byte: `event` first, then `data`, as the gateway's own answers.
+    assert_eq!(
+        bob.recv_text().await,
+        r#"{"event":"bid","data":{"from":"ada","amount":100}}"#
+    );
+    assert_eq!(ada.recv_text().await, r#"{"event":"your bid","data":100}"#);
+    assert_eq!(ada.recv_json().await, json!({"ack": 2, "data": null}));
+
+    ada.send_text(r#"{"event":"unencodable","id":3}"#).await;
+    assert_eq!(ada.recv_json().await, json!({"ack": 3, "data": [0, true]}));
+    bob.send_text(r#"{"event":"whoami","id":4}"#).await;
+    assert_eq!(
+        bob.recv_json().await,
+        json!({"ack": 4, "data": "bob"}),
+        "nothing was sent for the value that could not be encoded"
+    );
+}

@@ -91,11 +91,8 @@ impl ChatGateway {
             .rooms()
             .pop()
             .ok_or_else(|| WsError::bad_request("join a room before sending messages"))?;
-        let message = json!({
-            "event": "message",
-            "data": {"from": conn.presence(), "room": room, "text": say.0.text},
-        });
-        hub.room(&room).except(conn.id()).send_json(&message)?;
+        let message = json!({"from": conn.presence(), "room": room, "text": say.0.text});
+        hub.room(room).except(conn.id()).emit("message", &message);
         Ok(())
     }
 
@@ -125,16 +122,14 @@ fn check_length(what: &str, value: &str, max: usize) -> Result<(), WsError> {
 /// A client is in one room at a time.
 fn leave_room(conn: &Connection) {
     for room in conn.rooms() {
-        conn.leave(&room);
+        conn.leave(room);
     }
 }
 
 /// Tells every client how many are connected.
 fn announce_users(hub: &Hub) {
     let count = hub.path(CHAT).count();
-    hub.path(CHAT)
-        .send_json(&json!({"event": "users", "data": {"count": count}}))
-        .ok();
+    hub.path(CHAT).emit("users", &json!({"count": count}));
 }
 
 /// The chat: the gateway, its page, and `POST /announce`.
@@ -146,9 +141,7 @@ pub fn app() -> App {
         .route(
             "/announce",
             post(move |text: String| async move {
-                hub.path(CHAT)
-                    .send_json(&json!({"event": "announce", "data": text}))
-                    .ok();
+                hub.path(CHAT).emit("announce", &text);
                 StatusCode::ACCEPTED
             }),
         )

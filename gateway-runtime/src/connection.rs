@@ -1,14 +1,16 @@
 //! [`Connection`]: one connected client, as handlers and the rest of the app see it.
 
 use crate::close::CloseWebSocket;
+use crate::event::{event_message, json_text};
 use crate::handshake::Handshake;
 use crate::hub::{Hub, SlowConsumer};
 use crate::outbound::Outbound;
 use crate::services::Services;
+use serde::Serialize;
 use std::fmt;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::Notify;
 use tungstenite::protocol::CloseFrame;
 use tungstenite::{Message, Utf8Bytes};
@@ -56,6 +58,9 @@ pub enum SendError {
     /// The client is not reading fast enough and its outbound queue is full.
     #[error("the client's outbound queue is full")]
     QueueFull,
+    /// The value could not be encoded as JSON (a bug in its `Serialize` impl; logged).
+    #[error("the value could not be encoded as JSON")]
+    Unencodable,
 }
 
 /// One connected client (cheap to clone; every clone is the same client).
@@ -82,6 +87,8 @@ struct Shared {
     wake: Notify,
     /// Per-connection state of components (a rate limiter's bucket, ..), created on first use.
     locals: Mutex<axum::http::Extensions>,
+    /// The app's per-connection values ([`Connection::insert`]).
+    extensions: Mutex<axum::http::Extensions>,
     outbound: Outbound,
     close_request: Mutex<Option<CloseFrame>>,
     /// Whether `close_request` may hold a frame, readable without the lock.
@@ -104,6 +111,7 @@ impl Connection {
             eviction: Notify::new(),
             wake: Notify::new(),
             locals: Mutex::default(),
+            extensions: Mutex::default(),
             outbound: Outbound::new(
                 app.settings.outbound_queue,
                 app.settings.outbound_bytes,
@@ -146,6 +154,30 @@ impl Connection {
         Ok(())
     }
 
+    /// Queues `value` encoded as JSON, as a text message.
+    ///
+    /// # Errors
+    /// As [`send`](Self::send); [`SendError::Unencodable`] (and logged) when `value` cannot be
+    /// encoded.
+    pub fn send_json<T: Serialize + ?Sized>(&self, value: &T) -> Result<(), SendError> {
+        let text = json_text(value).ok_or(SendError::Unencodable)?;
+        self.send(Message::Text(Utf8Bytes::from(text)))
+    }
+
+    /// Queues the event `{"event": event, "data": data}`, the gateway's wire format.
+    ///
+    /// ```
+    /// # fn demo(conn: gateway::Connection) {
+    /// conn.emit("welcome", &serde_json::json!({"online": 3})).ok();
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    /// As [`send_json`](Self::send_json).
+    pub fn emit<T: Serialize + ?Sized>(&self, event: &str, data: &T) -> Result<(), SendError> {
+        self.send(event_message(event, data).ok_or(SendError::Unencodable)?)
+    }
+
     /// The connection's outbound queue (the loop's side of `send`).
     pub(crate) fn outbound(&self) -> &Outbound {
         &self.shared.outbound
@@ -158,13 +190,13 @@ impl Connection {
 
     /// Joins a room (see [`Hub::room`]); joining twice is joining once. Rooms are left
     /// automatically when the connection ends.
-    pub fn join(&self, room: &str) {
-        self.shared.hub.join(self.shared.id, room);
+    pub fn join(&self, room: impl AsRef<str>) {
+        self.shared.hub.join(self.shared.id, room.as_ref());
     }
 
     /// Leaves a room (nothing happens if this client is not in it).
-    pub fn leave(&self, room: &str) {
-        self.shared.hub.leave(self.shared.id, room);
+    pub fn leave(&self, room: impl AsRef<str>) {
+        self.shared.hub.leave(self.shared.id, room.as_ref());
     }
 
     /// The rooms this client is in, in the order it joined them.
@@ -177,8 +209,10 @@ impl Connection {
     /// forgotten when the connection ends.
     ///
     /// [`Target::presence`]: crate::Target::presence
-    pub fn set_presence(&self, presence: &str) {
-        self.shared.hub.set_presence(self.shared.id, presence);
+    pub fn set_presence(&self, presence: impl AsRef<str>) {
+        self.shared
+            .hub
+            .set_presence(self.shared.id, presence.as_ref());
     }
 
     /// This client's presence text, once [`set_presence`](Self::set_presence) was called.
@@ -230,12 +264,34 @@ impl Connection {
     where
         T: Clone + Default + Send + Sync + 'static,
     {
-        let mut locals = self
-            .shared
-            .locals
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        f(locals.get_or_insert_default::<T>())
+        f(lock(&self.shared.locals).get_or_insert_default::<T>())
+    }
+
+    /// Stores `value` as this connection's `T`, replacing (and returning) the one before.
+    /// It is dropped with the connection; [`Extension<T>`](crate::Extension) binds it as a
+    /// handler parameter. One value per type: wrap values in types of your own (`Member`,
+    /// `Bidder`) rather than storing a bare `String`.
+    ///
+    /// ```
+    /// # fn demo(conn: gateway::Connection) {
+    /// #[derive(Clone)]
+    /// struct Member { name: String }
+    /// conn.insert(Member { name: "ada".into() });
+    /// assert_eq!(conn.get::<Member>().unwrap().name, "ada");
+    /// # }
+    /// ```
+    pub fn insert<T: Clone + Send + Sync + 'static>(&self, value: T) -> Option<T> {
+        lock(&self.shared.extensions).insert(value)
+    }
+
+    /// A copy of this connection's `T`, if one was stored.
+    pub fn get<T: Clone + Send + Sync + 'static>(&self) -> Option<T> {
+        lock(&self.shared.extensions).get::<T>().cloned()
+    }
+
+    /// Takes this connection's `T` away, if one was stored.
+    pub fn remove<T: Clone + Send + Sync + 'static>(&self) -> Option<T> {
+        lock(&self.shared.extensions).remove::<T>()
     }
 
     /// A [`CloseWebSocket`] for this client.
@@ -268,13 +324,16 @@ impl Connection {
         self.shared.wake.notified().await
     }
 
-    fn close_request_slot(&self) -> std::sync::MutexGuard<'_, Option<CloseFrame>> {
-        // The slot holds plain data, so a panic elsewhere cannot leave it inconsistent.
-        self.shared
-            .close_request
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    fn close_request_slot(&self) -> MutexGuard<'_, Option<CloseFrame>> {
+        lock(&self.shared.close_request)
     }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // Plain data that every holder leaves consistent: a panic elsewhere cannot break it.
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl fmt::Debug for Connection {

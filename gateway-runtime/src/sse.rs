@@ -137,7 +137,7 @@ impl ClientQueue {
                 self.events.close();
                 false
             }
-            Err(SendError::Closed) => return false,
+            Err(_) => return false, // closed already
         };
         self.ready.notify_one();
         queued

@@ -32,7 +32,7 @@ use tungstenite::Message;
 /// # async fn demo(hub: gateway::Hub, me: gateway::ConnectionId) {
 /// hub.broadcast("everyone");
 /// hub.room("lobby").except(me).send("everyone in the lobby but me");
-/// hub.path("/chat").send_json(&serde_json::json!({"event": "tick"}));
+/// hub.path("/chat").emit("tick", &42);
 /// println!("{} connected", hub.connection_count());
 /// # }
 /// ```
@@ -181,13 +181,13 @@ impl Hub {
 
     /// The clients connected to one endpoint path (`"/chat"`, or as written in the route:
     /// `"chat"`).
-    pub fn path(&self, path: &str) -> Target<'_> {
-        Target::new(self, Scope::Path(route_path(path).into_owned()))
+    pub fn path(&self, path: impl AsRef<str>) -> Target<'_> {
+        Target::new(self, Scope::Path(route_path(path.as_ref()).into_owned()))
     }
 
     /// The clients in a room (see [`Connection::join`]).
-    pub fn room(&self, room: &str) -> Target<'_> {
-        Target::new(self, Scope::Room(room.to_owned()))
+    pub fn room(&self, room: impl AsRef<str>) -> Target<'_> {
+        Target::new(self, Scope::Room(room.as_ref().to_owned()))
     }
 
     /// The emitter that pushes events to the SSE clients of `path`, an `#[sse]` route's path
@@ -199,7 +199,7 @@ impl Hub {
     /// the app then fails with [`BuildError::UnknownSsePath`](crate::BuildError) unless a
     /// route serves it.) [`Hub::try_sse`] returns the error instead.
     #[track_caller]
-    pub fn sse(&self, path: &str) -> SseEmitter {
+    pub fn sse(&self, path: impl AsRef<str>) -> SseEmitter {
         self.try_sse(path)
             .unwrap_or_else(|unknown| panic!("{unknown}"))
     }
@@ -209,8 +209,8 @@ impl Hub {
     /// # Errors
     /// [`UnknownSsePath`] (naming the paths served) once the app is built, when no `#[sse]`
     /// route serves `path`.
-    pub fn try_sse(&self, path: &str) -> Result<SseEmitter, UnknownSsePath> {
-        self.inner.sse.get(&route_path(path))
+    pub fn try_sse(&self, path: impl AsRef<str>) -> Result<SseEmitter, UnknownSsePath> {
+        self.inner.sse.get(&route_path(path.as_ref()))
     }
 
     /// The app is built with these `#[sse]` paths.
@@ -441,7 +441,7 @@ impl Hub {
                 }
                 Err(SendError::QueueFull)
             }
-            Err(SendError::Closed) => Err(SendError::Closed),
+            Err(error) => Err(error),
         }
     }
 

@@ -4,6 +4,7 @@
 use super::Hub;
 use crate::backplane::Event;
 use crate::connection::ConnectionId;
+use crate::event::{event_message, json_text};
 use serde::Serialize;
 use tungstenite::{Message, Utf8Bytes};
 
@@ -63,13 +64,24 @@ impl<'hub> Target<'hub> {
         delivered
     }
 
-    /// Encodes `value` as JSON once and sends it as a text message to every client in the target.
+    /// Encodes `value` as JSON once and sends it as a text message to every client in the
+    /// target; returns how many local clients got it. A value that cannot be encoded (a bug:
+    /// a failing `Serialize` impl, a map with non-string keys) is logged and sent to no one.
+    pub fn send_json<T: Serialize + ?Sized>(self, value: &T) -> usize {
+        json_text(value).map_or(0, |text| self.send(Message::Text(Utf8Bytes::from(text))))
+    }
+
+    /// Sends the event `{"event": event, "data": data}` (the gateway's wire format, encoded
+    /// once) to every client in the target; returns how many local clients got it. A `data`
+    /// that cannot be encoded is logged and sent to no one.
     ///
-    /// # Errors
-    /// When `value` cannot be encoded as JSON; nothing is sent then.
-    pub fn send_json<T: Serialize + ?Sized>(self, value: &T) -> Result<usize, serde_json::Error> {
-        let text = serde_json::to_string(value)?;
-        Ok(self.send(Message::Text(Utf8Bytes::from(text))))
+    /// ```
+    /// # fn demo(hub: gateway::Hub) {
+    /// hub.room("auction-7").emit("bid", &serde_json::json!({"amount": 120}));
+    /// # }
+    /// ```
+    pub fn emit<T: Serialize + ?Sized>(self, event: &str, data: &T) -> usize {
+        event_message(event, data).map_or(0, |message| self.send(message))
     }
 
     /// The ids of the clients in the target, on every instance.
