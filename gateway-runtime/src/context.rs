@@ -110,7 +110,7 @@ pub(crate) fn payload(message: &Message) -> &[u8] {
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be bound as a handler parameter",
     label = "this parameter has no attribute and its type does not implement `FromContext`",
-    note = "bind the message with `#[body]`, a handshake value with `#[header(\"..\")]`, `#[query(\"..\")]` or `#[param(\"..\")]`, or implement `gateway::FromContext` for `{Self}`"
+    note = "bind the message with `#[body]`, a handshake value with `#[header(\"..\")]`, `#[query(\"..\")]` or `#[param(\"..\")]`, a value stored with `conn.insert(..)` as `Extension<{Self}>`, or implement `gateway::FromContext` for `{Self}`"
 )]
 pub trait FromContext: Sized {
     /// Builds the value for one handler call.
