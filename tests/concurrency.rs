@@ -124,7 +124,7 @@ impl Events {
 
 #[tokio::test]
 async fn gateway_events_run_concurrently_and_acks_find_their_requests() {
-    let addr = start(App::new().controller(Events::default())).await;
+    let addr = start(App::new().gateway(Events::default())).await;
     let mut client = Client::connect(addr, "/events").await;
     client
         .send_json(&serde_json::json!({"event": "wait", "id": 1}))

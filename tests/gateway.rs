@@ -94,7 +94,7 @@ impl Calculator {
 async fn calculator() -> (std::net::SocketAddr, mpsc::UnboundedReceiver<String>) {
     let (events, receiver) = mpsc::unbounded_channel();
     (
-        start(App::new().controller(Calculator { events })).await,
+        start(App::new().gateway(Calculator { events })).await,
         receiver,
     )
 }
@@ -284,7 +284,7 @@ impl Raw {
 
 #[tokio::test]
 async fn on_message_catches_what_no_subscription_handles() {
-    let addr = start(App::new().controller(Raw)).await;
+    let addr = start(App::new().gateway(Raw)).await;
     let mut client = Client::connect(addr, "/raw").await;
     client.send_text(r#"{"event":"ping"}"#).await;
     assert_eq!(
@@ -311,7 +311,7 @@ impl Side {
 
 #[tokio::test]
 async fn a_gateway_with_its_own_port_is_served_there_by_serve() {
-    let main = start(App::new().controller(Raw).controller(Side)).await;
+    let main = start(App::new().gateway(Raw).gateway(Side)).await;
     let side = std::net::SocketAddr::from(([127, 0, 0, 1], OWN_PORT));
     // `serve` binds every own port before it answers anything on the main one: once a handshake
     // on the main port succeeds, the side port is listening.
@@ -329,7 +329,7 @@ async fn a_gateway_with_its_own_port_is_served_there_by_serve() {
 #[test]
 fn into_router_refuses_an_app_with_an_own_port_gateway() {
     let error = App::new()
-        .controller(Side)
+        .gateway(Side)
         .into_router()
         .expect_err("one router cannot serve two ports");
     assert!(
@@ -350,7 +350,7 @@ impl Clash {
 #[test]
 fn a_gateway_and_a_controller_on_one_path_fail_the_build_naming_both() {
     let error = App::new()
-        .controller(Raw)
+        .gateway(Raw)
         .controller(Clash)
         .into_router()
         .expect_err("duplicate");
@@ -375,7 +375,7 @@ impl Stream {
 #[test]
 fn an_sse_path_taken_by_a_websocket_fails_the_build_naming_both() {
     let error = App::new()
-        .controller(Raw)
+        .gateway(Raw)
         .controller(Stream)
         .into_router()
         .expect_err("duplicate");
@@ -464,7 +464,7 @@ struct BidMade {
 #[tokio::test]
 async fn per_connection_state_binds_as_a_parameter_and_is_dropped_with_the_connection() {
     let (events, mut heard) = mpsc::unbounded_channel();
-    let addr = start(App::new().controller(Auction { events })).await;
+    let addr = start(App::new().gateway(Auction { events })).await;
     let mut ada = Client::connect(addr, "/auction").await;
 
     ada.send_text(r#"{"event":"bid","data":100,"id":1}"#).await;
@@ -489,7 +489,7 @@ async fn per_connection_state_binds_as_a_parameter_and_is_dropped_with_the_conne
 #[tokio::test]
 async fn emit_pushes_events_in_the_envelope_the_gateway_answers_in() {
     let (events, _heard) = mpsc::unbounded_channel();
-    let addr = start(App::new().controller(Auction { events })).await;
+    let addr = start(App::new().gateway(Auction { events })).await;
     let mut ada = Client::connect(addr, "/auction").await;
     let mut bob = Client::connect(addr, "/auction").await;
     for (client, name) in [(&mut ada, "ada"), (&mut bob, "bob")] {

@@ -41,16 +41,18 @@ impl Errors {
     }
 
     /// The user's item, then the generated code (only when nothing was recorded), then every
-    /// error. On errors the item is still emitted, its attributes stripped, so the IDE keeps
-    /// working and the only errors shown are ours.
+    /// error. On errors the item is still emitted, its attributes stripped, with `stub` (an
+    /// empty registration) in place of the generated code, so the IDE keeps working and the
+    /// only errors shown are ours: registering the type (`.controller(Chat)`) adds none.
     pub fn finish(
         self,
         item: impl quote::ToTokens,
         expand: impl FnOnce() -> TokenStream,
+        stub: impl FnOnce() -> TokenStream,
     ) -> TokenStream {
         let generated = match &self.combined {
             None => expand(),
-            Some(_) => TokenStream::new(),
+            Some(_) => stub(),
         };
         let errors = self.into_compile_errors();
         quote::quote! {

@@ -114,7 +114,7 @@ pub fn controller(args: TokenStream, item: TokenStream) -> TokenStream {
 ///     }
 /// }
 ///
-/// let app = App::new().controller(ChatGateway);
+/// let app = App::new().gateway(ChatGateway);
 /// ```
 #[proc_macro_attribute]
 pub fn gateway(args: TokenStream, item: TokenStream) -> TokenStream {

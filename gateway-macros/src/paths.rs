@@ -16,6 +16,7 @@ macro_rules! runtime_paths {
 runtime_paths! {
     handler => Handler;
     controller => Controller;
+    gateway => Gateway;
     routes => Routes;
     message_context => MessageContext;
     reply => Reply;

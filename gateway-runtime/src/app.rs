@@ -4,7 +4,7 @@ use crate::backplane::Backplane;
 use crate::connection::Connection;
 use crate::context::MessageContext;
 use crate::drain::Drainer;
-use crate::endpoint::{Controller, EndpointOptions, Handler};
+use crate::endpoint::{Controller, EndpointOptions, Gateway, Handler};
 use crate::handshake::Handshake;
 use crate::hub::{Hub, SlowConsumer};
 use crate::inbound::InboundLimits;
@@ -275,6 +275,13 @@ impl App {
     /// connections (`&self` in a handler), never cloned.
     pub fn controller<C: Controller>(mut self, controller: C) -> Self {
         Arc::new(controller).register(&mut self.routes);
+        self
+    }
+
+    /// Adds the endpoint of a `#[gateway]`. The gateway is shared by all its connections
+    /// (`&self` in a hook), never cloned.
+    pub fn gateway<G: Gateway>(mut self, gateway: G) -> Self {
+        Arc::new(gateway).register(&mut self.routes);
         self
     }
 

@@ -95,10 +95,23 @@ pub trait Handler<C>: Send + Sync + 'static {
 /// Implemented by the macro; add a controller to an app with [`App::controller`](crate::App::controller).
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a controller",
-    label = "add `#[controller(\"prefix\")]` to an `impl {Self}` block with `#[websocket]` methods",
-    note = "see the `gateway::controller` attribute"
+    label = "`.controller(..)` takes a type whose `impl` carries `#[controller(\"prefix\")]`",
+    note = "a type whose `impl` carries `#[gateway(\"path\")]` is added with `.gateway(..)`"
 )]
 pub trait Controller: Send + Sync + 'static {
     /// Adds every endpoint of this controller to `routes`.
+    fn register(self: Arc<Self>, routes: &mut crate::app::Routes);
+}
+
+/// A type whose `impl` block carries `#[gateway("path")]`: one endpoint routing events.
+///
+/// Implemented by the macro; add a gateway to an app with [`App::gateway`](crate::App::gateway).
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a gateway",
+    label = "`.gateway(..)` takes a type whose `impl` carries `#[gateway(\"path\")]`",
+    note = "a type whose `impl` carries `#[controller(\"prefix\")]` is added with `.controller(..)`"
+)]
+pub trait Gateway: Send + Sync + 'static {
+    /// Adds the gateway's endpoint to `routes`.
     fn register(self: Arc<Self>, routes: &mut crate::app::Routes);
 }

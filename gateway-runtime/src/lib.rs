@@ -44,7 +44,7 @@ pub use close::{close_code, CloseWebSocket, InvalidCloseCode, MAX_CLOSE_REASON_B
 pub use connection::{Connection, ConnectionId, SendError};
 pub use context::{FromContext, MessageContext};
 pub use drain::Drainer;
-pub use endpoint::{Controller, EndpointOptions, Mode};
+pub use endpoint::{Controller, EndpointOptions, Gateway, Mode};
 pub use error::{ErrorOrigin, WsError};
 pub use event::{Ack, EventReply, IntoEventReply};
 pub use extension::Extension;
@@ -90,7 +90,7 @@ pub mod __private {
         required, Source,
     };
     pub use crate::context::{FromContext, MessageContext};
-    pub use crate::endpoint::{Controller, EndpointOptions, Handler, Mode};
+    pub use crate::endpoint::{Controller, EndpointOptions, Gateway, Handler, Mode};
     pub use crate::error::WsError;
     pub use crate::event::{
         event_reply, not_an_event, request_id, route_event, unknown_event, Incoming,

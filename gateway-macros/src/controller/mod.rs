@@ -6,6 +6,7 @@ mod parse;
 mod validate;
 
 use crate::diag::Errors;
+use crate::handler::expand::registration_stub;
 use proc_macro2::TokenStream;
 use quote::quote;
 use syn::{FnArg, ImplItemFn, ItemImpl};
@@ -27,7 +28,8 @@ pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
     };
     let model = parse::controller(&prefix, &mut item, &mut errors);
     validate::controller(&model, &mut errors);
-    errors.finish(item, || expand::controller(&model))
+    let stub = || registration_stub(crate::paths::controller(), &item.self_ty);
+    errors.finish(&item, || expand::controller(&model), stub)
 }
 
 /// A `#[websocket]` that no `#[controller]` consumed: the error says where it belongs, and the

@@ -82,8 +82,8 @@ pub fn gateway(gateway: &Gateway) -> TokenStream {
         }
         None => paths::none(),
     };
-    let (controller_trait, routes, arc, route_type) = (
-        paths::controller(),
+    let (gateway_trait, routes, arc, route_type) = (
+        paths::gateway(),
         paths::routes(),
         paths::arc(),
         paths::route(),
@@ -118,7 +118,7 @@ pub fn gateway(gateway: &Gateway) -> TokenStream {
                 #on_error
             }
 
-            impl #controller_trait for #self_ty {
+            impl #gateway_trait for #self_ty {
                 fn register(self: #arc<Self>, __gw_routes: &mut #routes) {
                     __gw_routes.websocket::<Self, __gw_gateway>(
                         &self,

@@ -6,6 +6,7 @@ mod parse;
 mod validate;
 
 use crate::diag::Errors;
+use crate::handler::expand::registration_stub;
 use proc_macro2::TokenStream;
 use syn::ItemImpl;
 
@@ -24,5 +25,6 @@ pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
     let mut errors = Errors::default();
     let model = parse::gateway(args, &mut item, &mut errors);
     validate::gateway(&model, &mut errors);
-    errors.finish(item, || expand::gateway(&model))
+    let stub = || registration_stub(crate::paths::gateway(), &item.self_ty);
+    errors.finish(&item, || expand::gateway(&model), stub)
 }

@@ -107,6 +107,15 @@ fn take_hook_attributes(
                 );
                 return false;
             }
+            if attr.path().is_ident("sse") {
+                errors.spanned(
+                    attr,
+                    "`#[sse]` belongs in a `#[controller]` impl, not a `#[gateway]`: move this method \
+                     to a `#[controller(\"prefix\")]` (register both on the App; push to its \
+                     clients from the gateway with `hub.sse(\"/path\")`)",
+                );
+                return false;
+            }
             return true;
         };
         let kind = match *name {

@@ -201,3 +201,14 @@ pub fn dependencies<'a>(methods: impl IntoIterator<Item = &'a Method>) -> TokenS
     let collect = paths::dependencies();
     quote!(#collect([#(#keys),*]))
 }
+
+/// `impl Trait for Type` registering nothing: what a macro emits instead of its expansion when
+/// it reported errors, so using the type adds no second error.
+pub fn registration_stub(registration_trait: TokenStream, self_ty: &syn::Type) -> TokenStream {
+    let (arc, routes) = (paths::arc(), paths::routes());
+    quote! {
+        impl #registration_trait for #self_ty {
+            fn register(self: #arc<Self>, _: &mut #routes) {}
+        }
+    }
+}

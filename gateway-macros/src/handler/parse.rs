@@ -93,12 +93,44 @@ pub fn take_components(attrs: &mut Vec<Attribute>, errors: &mut Errors) -> Vec<C
             },
             _ => Err(syn::Error::new_spanned(attr, &expected)),
         };
+        let parsed = parsed.and_then(|expr| match closure_using_self(&expr) {
+            Some(closure) => Err(syn::Error::new_spanned(
+                closure,
+                "this closure uses `self`, but a component lives as long as the app and cannot \
+                 borrow the controller: clone what it needs first and move that in, \
+                 `{ let secret = self.secret.clone(); BearerToken::new(move |token| token == secret) }`",
+            )),
+            None => Ok(expr),
+        });
         if let Some(expr) = errors.keep(parsed) {
             components.push(Component { kind, expr });
         }
         false
     });
     components
+}
+
+/// The first closure in `expr` whose body uses `self`.
+fn closure_using_self(expr: &syn::Expr) -> Option<&syn::ExprClosure> {
+    struct Finder<'a>(Option<&'a syn::ExprClosure>);
+    impl<'a> syn::visit::Visit<'a> for Finder<'a> {
+        fn visit_expr_closure(&mut self, closure: &'a syn::ExprClosure) {
+            if self.0.is_none() && mentions_self(closure.body.to_token_stream()) {
+                self.0 = Some(closure);
+            }
+        }
+    }
+    let mut finder = Finder(None);
+    syn::visit::Visit::visit_expr(&mut finder, expr);
+    finder.0
+}
+
+fn mentions_self(tokens: proc_macro2::TokenStream) -> bool {
+    tokens.into_iter().any(|token| match token {
+        proc_macro2::TokenTree::Ident(ident) => ident == "self",
+        proc_macro2::TokenTree::Group(group) => mentions_self(group.stream()),
+        _ => false,
+    })
 }
 
 /// An attribute a letter or two away from one of ours is a typo, not someone else's: report it
