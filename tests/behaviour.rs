@@ -3,11 +3,11 @@
 
 mod common;
 
-use common::http::request;
 use common::raw::{RawClient, OP_CLOSE, OP_TEXT};
 use futures_util::future::join_all;
 use gateway::prelude::*;
-use gateway::test::{start, Client, WAIT};
+use gateway::test::{http, start, Client, WAIT};
+use serde_json::Value;
 use std::collections::HashSet;
 use std::time::Duration;
 
@@ -119,7 +119,7 @@ async fn a_handler_error_is_answered_and_the_connection_stays_open() {
     let mut client = Client::connect(addr, "/t/double").await;
     assert_eq!(client.ask("21").await, "42");
     client.send_text("twenty").await;
-    let error = client.recv_json().await;
+    let error = client.recv_json::<Value>().await;
     assert_eq!(error["status"], 500);
     assert_eq!(error["error"], "invalid digit found in string");
     assert_eq!(client.ask("2").await, "4");
@@ -173,8 +173,8 @@ async fn bytes_in_binary_out() {
 #[tokio::test]
 async fn a_plain_http_get_is_refused_without_an_upgrade() {
     let addr = behaviour().await;
-    let (status, response) = request(addr, "GET", "/t/echo", "").await;
-    assert_eq!(status, 426, "{response}");
+    let response = http(addr, "GET", "/t/echo", "").await;
+    assert_eq!(response.status, 426, "{response:?}");
 }
 
 #[tokio::test]

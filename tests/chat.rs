@@ -6,8 +6,7 @@ mod chat;
 mod common;
 
 use common::chat_wire::{event, join, next_matching, next_said, say};
-use common::http::request;
-use gateway::test::{start, Client};
+use gateway::test::{http, start, Client};
 use serde_json::json;
 
 #[tokio::test]
@@ -106,9 +105,9 @@ async fn post_announce_reaches_every_client() {
     join(&mut ada, "lobby", "ada", 1).await; // ada's handshake is surely done
     join(&mut bob, "garden", "bob", 2).await;
     assert_eq!(
-        request(addr, "POST", "/announce", "maintenance at noon")
+        http(addr, "POST", "/announce", "maintenance at noon")
             .await
-            .0,
+            .status,
         202
     );
     for client in [&mut ada, &mut bob] {
@@ -123,9 +122,11 @@ async fn post_announce_reaches_every_client() {
 #[tokio::test]
 async fn the_page_is_served_at_the_root() {
     let addr = start(chat::app()).await;
-    let (status, response) = request(addr, "GET", "/", "").await;
-    assert_eq!(status, 200, "{response}");
-    assert!(response.contains("new WebSocket(`ws://${location.host}/chat`)"));
+    let response = http(addr, "GET", "/", "").await;
+    assert_eq!(response.status, 200, "{response:?}");
+    assert!(response
+        .body
+        .contains("new WebSocket(`ws://${location.host}/chat`)"));
 }
 
 #[tokio::test]

@@ -3,6 +3,7 @@
 
 use gateway::prelude::*;
 use gateway::test::{start, Client};
+use serde_json::Value;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use tokio::sync::{mpsc, Notify, Semaphore};
@@ -133,11 +134,11 @@ async fn gateway_events_run_concurrently_and_acks_find_their_requests() {
         .send_json(&serde_json::json!({"event": "release", "id": 2}))
         .await;
     assert_eq!(
-        client.recv_json().await,
+        client.recv_json::<Value>().await,
         serde_json::json!({"ack": 2, "data": "released"})
     );
     assert_eq!(
-        client.recv_json().await,
+        client.recv_json::<Value>().await,
         serde_json::json!({"ack": 1, "data": "waited"})
     );
 }

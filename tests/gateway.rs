@@ -6,7 +6,7 @@ use gateway::prelude::*;
 use gateway::test::{start, Client, WAIT};
 use gateway::BuildError;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
+use serde_json::{json, Value};
 use tokio::sync::mpsc;
 
 #[derive(Deserialize)]
@@ -116,7 +116,7 @@ async fn events_are_routed_and_answered_in_the_envelope() {
         .send_text(r#"{"event":"sum","data":{"a":2,"b":40}}"#)
         .await;
     assert_eq!(
-        client.recv_json().await,
+        client.recv_json::<Value>().await,
         json!({"event": "sum", "data": {"total": 42}})
     );
 
@@ -125,7 +125,7 @@ async fn events_are_routed_and_answered_in_the_envelope() {
         .send_text(r#"{"event":"shout","data":"hello"}"#)
         .await;
     assert_eq!(
-        client.recv_json().await,
+        client.recv_json::<Value>().await,
         json!({"event": "shout", "data": "HELLO"})
     );
 }
@@ -140,12 +140,15 @@ async fn a_request_with_an_id_is_acknowledged() {
         .send_text(r#"{"event":"sum","data":{"a":1,"b":1},"id":7}"#)
         .await;
     assert_eq!(
-        client.recv_json().await,
+        client.recv_json::<Value>().await,
         json!({"ack": 7, "data": {"total": 2}})
     );
     // Even a handler that returns nothing acknowledges when asked to.
     client.send_text(r#"{"event":"quiet","id":8}"#).await;
-    assert_eq!(client.recv_json().await, json!({"ack": 8, "data": null}));
+    assert_eq!(
+        client.recv_json::<Value>().await,
+        json!({"ack": 8, "data": null})
+    );
 }
 
 #[tokio::test]
@@ -159,13 +162,13 @@ async fn a_stream_answers_once_per_item() {
         .await;
     for expected in 1..=3 {
         assert_eq!(
-            client.recv_json().await,
+            client.recv_json::<Value>().await,
             json!({"event": "count", "data": expected})
         );
     }
     // The next message is answered after the stream ended: order holds.
     client.send_text(r#"{"event":"shout","data":"done"}"#).await;
-    assert_eq!(client.recv_json().await["data"], "DONE");
+    assert_eq!(client.recv_json::<Value>().await["data"], "DONE");
 }
 
 #[tokio::test]
@@ -177,7 +180,7 @@ async fn unknown_events_and_non_events_get_an_error_and_the_connection_stays_ope
 
     client.send_text(r#"{"event":"divide","data":1}"#).await;
     assert_eq!(
-        client.recv_json().await,
+        client.recv_json::<Value>().await,
         json!({"error": "unknown event `divide`", "status": 404})
     );
     assert_eq!(
@@ -186,19 +189,19 @@ async fn unknown_events_and_non_events_get_an_error_and_the_connection_stays_ope
     );
 
     client.send_text("not json").await;
-    assert_eq!(client.recv_json().await["status"], 400);
+    assert_eq!(client.recv_json::<Value>().await["status"], 400);
 
     // A binding failure inside an event: the error names the problem, the hook hears of it.
     client
         .send_text(r#"{"event":"sum","data":{"a":"two"}}"#)
         .await;
-    assert_eq!(client.recv_json().await["status"], 400);
+    assert_eq!(client.recv_json::<Value>().await["status"], 400);
     assert!(next_event(&mut events).await.starts_with("error"));
 
     client
         .send_text(r#"{"event":"shout","data":"still here"}"#)
         .await;
-    assert_eq!(client.recv_json().await["data"], "STILL HERE");
+    assert_eq!(client.recv_json::<Value>().await["data"], "STILL HERE");
 }
 
 #[tokio::test]
@@ -212,14 +215,14 @@ async fn every_error_answering_a_request_with_an_id_carries_the_id_back() {
         .send_text(r#"{"event":"halve","data":3,"id":7}"#)
         .await;
     assert_eq!(
-        client.recv_json().await,
+        client.recv_json::<Value>().await,
         json!({"ack": 7, "error": "3 is odd", "status": 409})
     );
     // A binding error, before the handler runs.
     client
         .send_text(r#"{"event":"halve","data":"three","id":8}"#)
         .await;
-    let reply = client.recv_json().await;
+    let reply = client.recv_json::<Value>().await;
     assert_eq!(
         (reply["ack"].as_u64(), reply["status"].as_u64()),
         (Some(8), Some(400))
@@ -229,28 +232,34 @@ async fn every_error_answering_a_request_with_an_id_carries_the_id_back() {
         .send_text(r#"{"event":"cube","data":3,"id":9}"#)
         .await;
     assert_eq!(
-        client.recv_json().await,
+        client.recv_json::<Value>().await,
         json!({"ack": 9, "error": "unknown event `cube`", "status": 404})
     );
     // An error in the middle of a stream answers the same request as the items before it.
     client
         .send_text(r#"{"event":"countdown","data":1,"id":10}"#)
         .await;
-    assert_eq!(client.recv_json().await, json!({"ack": 10, "data": 1}));
     assert_eq!(
-        client.recv_json().await,
+        client.recv_json::<Value>().await,
+        json!({"ack": 10, "data": 1})
+    );
+    assert_eq!(
+        client.recv_json::<Value>().await,
         json!({"ack": 10, "error": "liftoff", "status": 410})
     );
     // Without an id the error keeps its plain shape; the answer to a success is unchanged.
     client.send_text(r#"{"event":"halve","data":5}"#).await;
     assert_eq!(
-        client.recv_json().await,
+        client.recv_json::<Value>().await,
         json!({"error": "5 is odd", "status": 409})
     );
     client
         .send_text(r#"{"event":"halve","data":4,"id":11}"#)
         .await;
-    assert_eq!(client.recv_json().await, json!({"ack": 11, "data": 2}));
+    assert_eq!(
+        client.recv_json::<Value>().await,
+        json!({"ack": 11, "data": 2})
+    );
 }
 
 #[tokio::test]
@@ -288,7 +297,7 @@ async fn on_message_catches_what_no_subscription_handles() {
     let mut client = Client::connect(addr, "/raw").await;
     client.send_text(r#"{"event":"ping"}"#).await;
     assert_eq!(
-        client.recv_json().await,
+        client.recv_json::<Value>().await,
         json!({"event": "ping", "data": "pong"})
     );
     assert_eq!(client.ask("plain text").await, "raw: plain text");
@@ -318,7 +327,7 @@ async fn a_gateway_with_its_own_port_is_served_there_by_serve() {
     drop(Client::connect(main, "/raw").await);
     let mut client = Client::connect(side, "/side").await;
     client.send_text(r#"{"event":"where"}"#).await;
-    assert_eq!(client.recv_json().await["data"], "side port");
+    assert_eq!(client.recv_json::<Value>().await["data"], "side port");
     // Not on the main port.
     assert_eq!(
         Client::connect_with(main, "/side", &[]).await.err(),
@@ -469,17 +478,26 @@ async fn per_connection_state_binds_as_a_parameter_and_is_dropped_with_the_conne
 
     ada.send_text(r#"{"event":"bid","data":100,"id":1}"#).await;
     assert_eq!(
-        ada.recv_json().await,
+        ada.recv_json::<Value>().await,
         json!({"ack": 1, "error": "this connection has no `Bidder` yet", "status": 409})
     );
     ada.send_text(r#"{"event":"whoami","id":2}"#).await;
-    assert_eq!(ada.recv_json().await, json!({"ack": 2, "data": null}));
+    assert_eq!(
+        ada.recv_json::<Value>().await,
+        json!({"ack": 2, "data": null})
+    );
 
     ada.send_text(r#"{"event":"join","data":"ada","id":3}"#)
         .await;
-    assert_eq!(ada.recv_json().await, json!({"ack": 3, "data": null}));
+    assert_eq!(
+        ada.recv_json::<Value>().await,
+        json!({"ack": 3, "data": null})
+    );
     ada.send_text(r#"{"event":"whoami","id":4}"#).await;
-    assert_eq!(ada.recv_json().await, json!({"ack": 4, "data": "ada"}));
+    assert_eq!(
+        ada.recv_json::<Value>().await,
+        json!({"ack": 4, "data": "ada"})
+    );
 
     ada.close().await;
     assert_eq!(next_event(&mut heard).await, "ada left");
@@ -499,21 +517,19 @@ async fn emit_pushes_events_in_the_envelope_the_gateway_answers_in() {
         client.recv_text().await;
     }
 
-    ada.send_text(r#"{"event":"bid","data":100,"id":2}"#).await;
+    assert_eq!(ada.request::<()>("bid", &100).await, Ok(()));
     // Byte for byte: `event` first, then `data`, as the gateway's own answers.
     assert_eq!(
         bob.recv_text().await,
         r#"{"event":"bid","data":{"from":"ada","amount":100}}"#
     );
+    // Pushed before the answer, kept aside by `request`.
     assert_eq!(ada.recv_text().await, r#"{"event":"your bid","data":100}"#);
-    assert_eq!(ada.recv_json().await, json!({"ack": 2, "data": null}));
 
-    ada.send_text(r#"{"event":"unencodable","id":3}"#).await;
-    assert_eq!(ada.recv_json().await, json!({"ack": 3, "data": [0, true]}));
-    bob.send_text(r#"{"event":"whoami","id":4}"#).await;
-    assert_eq!(
-        bob.recv_json().await,
-        json!({"ack": 4, "data": "bob"}),
-        "nothing was sent for the value that could not be encoded"
-    );
+    let sent = ada.request::<(usize, bool)>("unencodable", &()).await;
+    assert_eq!(sent, Ok((0, true)));
+    // Anything pushed to bob would arrive before the answer to his next request (and be kept
+    // aside by `request`): nothing was sent for the value that could not be encoded.
+    assert_eq!(bob.request::<String>("whoami", &()).await, Ok("bob".into()));
+    bob.expect_no_message(std::time::Duration::ZERO).await;
 }

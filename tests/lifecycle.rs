@@ -8,6 +8,7 @@ use gateway::{
     BuildError, Catcher, Caught, CloseSummary, ClosedBy, ErrorOrigin, Guard, Handshake,
     Interceptor, MessageContext, Middleware, Observer, Rejection, Reply,
 };
+use serde_json::Value;
 use std::ops::ControlFlow;
 use std::sync::Arc;
 use tokio::sync::mpsc;
@@ -274,7 +275,7 @@ async fn catchers_run_innermost_first_and_the_first_answer_wins() {
 
     // Nobody answers: the default catcher replies with the error and the connection stays open.
     client.send_text("fail:nobody").await;
-    let error = client.recv_json().await;
+    let error = client.recv_json::<Value>().await;
     assert_eq!(error, serde_json::json!({"error": "nobody", "status": 418}));
     assert_eq!(client.ask("still open").await, "got still open");
 }
@@ -440,7 +441,7 @@ async fn dependencies_bind_and_missing_data_goes_to_the_catchers_as_a_500() {
 
     let mut client = Client::connect(addr, "/services/visitor").await;
     client.send_text("who?").await;
-    let error = client.recv_json().await;
+    let error = client.recv_json::<Value>().await;
     assert_eq!(error["status"], 500);
     assert!(
         error["error"].as_str().unwrap().contains("Visitor"),

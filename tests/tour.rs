@@ -5,10 +5,10 @@ mod common;
 #[path = "../examples/tour.rs"]
 mod tour;
 
-use common::http::request;
 use common::raw::{RawClient, OP_CLOSE, OP_PING};
-use gateway::test::{start, Client};
+use gateway::test::{http, start, Client};
 use gateway::App;
+use serde_json::Value;
 use std::net::SocketAddr;
 use tokio_tungstenite::tungstenite::Message;
 
@@ -30,7 +30,7 @@ async fn websocket_answers_invalid_utf8_binary_with_an_error_and_stays_open() {
     let addr = tour().await;
     let mut client = Client::connect(addr, "/example/websocket").await;
     client.send_binary(vec![0xff, 0xfe]).await;
-    let error = client.recv_json().await;
+    let error = client.recv_json::<Value>().await;
     assert_eq!(error["status"], 400);
     assert!(
         error["error"].as_str().unwrap().contains("UTF-8"),
@@ -135,7 +135,7 @@ async fn json_greets_and_answers_malformed_json_with_an_error() {
     assert_eq!(reply, serde_json::json!({"greeting": "Hello, Ada"}));
 
     client.send_text("{not json").await;
-    let error = client.recv_json().await;
+    let error = client.recv_json::<Value>().await;
     assert_eq!(error["status"], 400);
     assert!(
         error["error"].as_str().unwrap().starts_with("invalid JSON"),
@@ -143,7 +143,10 @@ async fn json_greets_and_answers_malformed_json_with_an_error() {
     );
 
     client.send_binary(r#"{"name":"Grace"}"#.as_bytes()).await;
-    assert_eq!(client.recv_json().await["greeting"], "Hello, Grace");
+    assert_eq!(
+        client.recv_json::<Value>().await["greeting"],
+        "Hello, Grace"
+    );
 }
 
 #[tokio::test]
@@ -156,7 +159,7 @@ async fn field_reads_one_json_field_from_binary_utf8() {
     assert_eq!(client.recv_text().await, "Echo: Hello World");
 
     client.send_text(r#"{"other":1}"#).await;
-    let error = client.recv_json().await;
+    let error = client.recv_json::<Value>().await;
     assert_eq!(error["status"], 400);
     assert!(
         error["error"].as_str().unwrap().contains("message"),
@@ -183,12 +186,12 @@ async fn rooms_binds_path_and_query_parameters() {
 
     let mut no_user = Client::connect(addr, "/example/rooms/lobby").await;
     no_user.send_text("hi").await;
-    let error = no_user.recv_json().await;
+    let error = no_user.recv_json::<Value>().await;
     assert_eq!(error["status"], 400);
     assert!(error["error"].as_str().unwrap().contains("user"), "{error}");
     // The connection stayed open: the next message gets the same answer.
     no_user.send_text("again").await;
-    assert_eq!(no_user.recv_json().await["status"], 400);
+    assert_eq!(no_user.recv_json::<Value>().await["status"], 400);
 }
 
 #[tokio::test]
@@ -276,6 +279,6 @@ async fn events_says_connected_then_streams_every_websocket_message() {
 #[tokio::test]
 async fn events_is_a_get_only_route() {
     let addr = tour().await;
-    let (status, response) = request(addr, "POST", "/example/events", "").await;
-    assert_eq!(status, 405, "{response}");
+    let response = http(addr, "POST", "/example/events", "").await;
+    assert_eq!(response.status, 405, "{response:?}");
 }

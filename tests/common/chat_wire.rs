@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 /// Reads messages until one matches `wanted`, skipping user counts and the like.
 pub async fn next_matching(client: &mut Client, wanted: impl Fn(&Value) -> bool) -> Value {
     loop {
-        let message = client.recv_json().await;
+        let message = client.recv_json::<Value>().await;
         if wanted(&message) {
             return message;
         }

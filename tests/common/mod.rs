@@ -5,7 +5,6 @@
 
 pub mod chat_wire;
 pub mod commands;
-pub mod http;
 pub mod procfs;
 pub mod raw;
 pub mod redis;

@@ -1,0 +1,281 @@
+//! [`Client`]: a WebSocket client that talks to the app as a real one does.
+
+use super::WAIT;
+use futures_util::{SinkExt, StreamExt};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::time::Duration;
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::{self, Message};
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+/// A WebSocket client for tests. Pings are answered automatically.
+pub struct Client {
+    socket: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    /// Messages that arrived while [`Client::request`] waited for its answer, in order: the
+    /// next reads return them first.
+    set_aside: VecDeque<Message>,
+    /// The `id` of the next [`Client::request`].
+    next_id: u64,
+}
+
+/// The error answer to a [`Client::request`]: `{"ack": id, "error": .., "status": ..}`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct RequestError {
+    /// The error's status (400 for the client's fault, 404 for an unknown event, ..).
+    pub status: u16,
+    /// The error's message.
+    pub error: String,
+}
+
+/// An answer to a request: the data, or an error.
+#[derive(Deserialize)]
+struct Answer {
+    ack: Option<u64>,
+    #[serde(default)]
+    data: Option<serde_json::Value>,
+    #[serde(flatten)]
+    error: Option<RequestError>,
+}
+
+impl Client {
+    /// Connects to `path` (with its query, if any).
+    ///
+    /// # Panics
+    /// When the server refuses the upgrade.
+    pub async fn connect(addr: SocketAddr, path: &str) -> Client {
+        Self::connect_with(addr, path, &[])
+            .await
+            .expect("the upgrade was refused")
+    }
+
+    /// Connects with extra handshake headers; `Err(status)` when the server answers the upgrade
+    /// request with an HTTP status instead (403 from a guard, 503 when full, ..).
+    ///
+    /// # Panics
+    /// When a header is not valid, or the TCP connection fails.
+    pub async fn connect_with(
+        addr: SocketAddr,
+        path: &str,
+        headers: &[(&str, &str)],
+    ) -> Result<Client, u16> {
+        let mut request = format!("ws://{addr}{path}")
+            .into_client_request()
+            .expect("a valid WebSocket URL");
+        for (name, value) in headers {
+            request.headers_mut().insert(
+                tungstenite::http::HeaderName::from_bytes(name.as_bytes()).expect("a header name"),
+                value.parse().expect("a header value"),
+            );
+        }
+        match tokio_tungstenite::connect_async(request).await {
+            Ok((socket, _)) => Ok(Client {
+                socket,
+                set_aside: VecDeque::new(),
+                next_id: 1,
+            }),
+            Err(tungstenite::Error::Http(response)) => Err(response.status().as_u16()),
+            Err(error) => panic!("connecting to {path}: {error}"),
+        }
+    }
+
+    /// Sends a text message.
+    pub async fn send_text(&mut self, text: &str) {
+        self.send(Message::text(text)).await;
+    }
+
+    /// Sends a binary message.
+    pub async fn send_binary(&mut self, bytes: impl Into<Vec<u8>>) {
+        self.send(Message::binary(bytes.into())).await;
+    }
+
+    /// Sends `value` as a JSON text message.
+    pub async fn send_json<T: Serialize + ?Sized>(&mut self, value: &T) {
+        let text = serde_json::to_string(value).expect("a value that encodes as JSON");
+        self.send(Message::text(text)).await;
+    }
+
+    /// Sends any message.
+    ///
+    /// # Panics
+    /// When the connection is gone.
+    pub async fn send(&mut self, message: Message) {
+        self.socket.send(message).await.expect("send a message");
+    }
+
+    /// The next text, binary, close or ping message (pongs are answered by tungstenite).
+    pub async fn next(&mut self) -> Message {
+        if let Some(message) = self.set_aside.pop_front() {
+            return message;
+        }
+        self.read()
+            .await
+            .expect("timed out waiting for a message")
+            .expect("the connection ended without a Close frame")
+            .expect("the connection failed")
+    }
+
+    /// The next message off the socket, within [`WAIT`].
+    async fn read(
+        &mut self,
+    ) -> Result<Option<Result<Message, tungstenite::Error>>, tokio::time::error::Elapsed> {
+        tokio::time::timeout(WAIT, self.socket.next()).await
+    }
+
+    /// The next data message, skipping pings.
+    pub async fn next_data(&mut self) -> Message {
+        loop {
+            match self.next().await {
+                Message::Ping(_) | Message::Pong(_) => continue,
+                other => return other,
+            }
+        }
+    }
+
+    /// The next data message, which must be text.
+    pub async fn recv_text(&mut self) -> String {
+        match self.next_data().await {
+            Message::Text(text) => text.to_string(),
+            other => panic!("expected a text message, got {other:?}"),
+        }
+    }
+
+    /// The next data message, which must be JSON text, decoded as `T` (a
+    /// `serde_json::Value`, or a type of your own).
+    pub async fn recv_json<T: DeserializeOwned>(&mut self) -> T {
+        let text = self.recv_text().await;
+        serde_json::from_str(&text).unwrap_or_else(|error| {
+            panic!(
+                "not JSON for a `{}` ({error}): {text}",
+                std::any::type_name::<T>()
+            )
+        })
+    }
+
+    /// Sends the gateway request `{"event": event, "data": data, "id": N}` (a new `N` each call)
+    /// and waits for its answer: `Ok(data)` from `{"ack": N, "data": ..}`, `Err` from
+    /// `{"ack": N, "error": .., "status": ..}`. Messages that arrive meanwhile are kept for the
+    /// next reads, in order.
+    ///
+    /// ```
+    /// # use gateway::prelude::*;
+    /// # use gateway::test::{start, Client};
+    /// # struct Calc;
+    /// # #[gateway("calc")]
+    /// # impl Calc {
+    /// #     #[subscribe("double")]
+    /// #     async fn double(&self, #[body] Json(n): Json<i64>) -> Result<Ack<i64>, WsError> {
+    /// #         if n < 0 { return Err(WsError::bad_request("negative")) }
+    /// #         Ok(Ack(n * 2))
+    /// #     }
+    /// # }
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let addr = start(App::new().gateway(Calc)).await;
+    /// let mut client = Client::connect(addr, "/calc").await;
+    /// assert_eq!(client.request::<i64>("double", &21).await, Ok(42));
+    /// assert_eq!(client.request::<i64>("double", &-1).await.unwrap_err().status, 400);
+    /// # });
+    /// ```
+    ///
+    /// # Panics
+    /// When no answer comes within [`WAIT`], or its `data` is not a `T`.
+    pub async fn request<T: DeserializeOwned>(
+        &mut self,
+        event: &str,
+        data: &(impl Serialize + ?Sized),
+    ) -> Result<T, RequestError> {
+        let id = self.next_id;
+        self.next_id += 1;
+        self.send_json(&serde_json::json!({"event": event, "data": data, "id": id}))
+            .await;
+        loop {
+            let message = self
+                .read()
+                .await
+                .unwrap_or_else(|_| panic!("no answer to request {id} (`{event}`)"))
+                .expect("the connection ended before the answer")
+                .expect("the connection failed");
+            let answer = match &message {
+                Message::Text(text) => serde_json::from_str::<Answer>(text).ok(),
+                _ => None,
+            };
+            match answer {
+                Some(Answer {
+                    ack: Some(ack),
+                    error: Some(error),
+                    ..
+                }) if ack == id => return Err(error),
+                Some(Answer {
+                    ack: Some(ack),
+                    data,
+                    ..
+                }) if ack == id => {
+                    let data = data.unwrap_or_default();
+                    return Ok(
+                        serde_json::from_value(data.clone()).unwrap_or_else(|error| {
+                            panic!(
+                                "the answer to `{event}` is not a `{}` ({error}): {data}",
+                                std::any::type_name::<T>()
+                            )
+                        }),
+                    );
+                }
+                _ => self.set_aside.push_back(message),
+            }
+        }
+    }
+
+    /// Waits `within` and panics if a data message (or a Close) arrives meanwhile: for "the
+    /// others did not hear it". Pings are answered and skipped.
+    pub async fn expect_no_message(&mut self, within: Duration) {
+        if let Some(message) = self.set_aside.pop_front() {
+            panic!("expected no message, got {message:?}");
+        }
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            match tokio::time::timeout_at(deadline, self.socket.next()).await {
+                Err(_) => return,
+                Ok(Some(Ok(Message::Ping(_) | Message::Pong(_)))) => continue,
+                Ok(Some(Ok(message))) => panic!("expected no message, got {message:?}"),
+                Ok(other) => panic!("expected no message, the connection ended: {other:?}"),
+            }
+        }
+    }
+
+    /// Sends `text` and returns the text reply.
+    pub async fn ask(&mut self, text: &str) -> String {
+        self.send_text(text).await;
+        self.recv_text().await
+    }
+
+    /// Waits for the server's Close frame and returns its code and reason.
+    pub async fn expect_close(&mut self) -> (u16, String) {
+        match self.next_data().await {
+            Message::Close(Some(frame)) => (u16::from(frame.code), frame.reason.to_string()),
+            Message::Close(None) => (u16::from(CloseCode::Status), String::new()),
+            other => panic!("expected a Close frame, got {other:?}"),
+        }
+    }
+
+    /// After the server's Close: reads on so tungstenite answers it, until the connection ends.
+    pub async fn close_reply(&mut self) {
+        while let Ok(Some(Ok(_))) = tokio::time::timeout(WAIT, self.socket.next()).await {}
+    }
+
+    /// Starts the close handshake from the client side (1000) and waits for the server's answer.
+    pub async fn close(mut self) -> Message {
+        let frame = tungstenite::protocol::CloseFrame {
+            code: CloseCode::Normal,
+            reason: "".into(),
+        };
+        self.socket
+            .close(Some(frame))
+            .await
+            .expect("send the Close frame");
+        self.next().await
+    }
+}
