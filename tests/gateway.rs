@@ -3,7 +3,7 @@
 mod common;
 
 use gateway::prelude::*;
-use gateway::test::{start, Client, WAIT};
+use gateway::test::{start, Client, RequestError, WAIT};
 use gateway::BuildError;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -18,6 +18,13 @@ struct Sum {
 #[derive(Serialize)]
 struct Total {
     total: i64,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum Color {
+    Red,
+    Green,
 }
 
 /// Reports its hooks to the test.
@@ -66,6 +73,11 @@ impl Calculator {
 
     #[subscribe("quiet")]
     async fn quiet(&self) {}
+
+    #[subscribe("pick")]
+    async fn pick(&self, #[body] Json(color): Json<Color>) -> Ack<Color> {
+        Ack(color)
+    }
 
     #[subscribe("halve")]
     async fn halve(&self, #[body] Json(number): Json<i64>) -> Result<Ack<i64>, WsError> {
@@ -202,6 +214,37 @@ async fn unknown_events_and_non_events_get_an_error_and_the_connection_stays_ope
         .send_text(r#"{"event":"shout","data":"still here"}"#)
         .await;
     assert_eq!(client.recv_json::<Value>().await["data"], "STILL HERE");
+}
+
+#[tokio::test]
+async fn data_binds_as_json_of_any_kind_and_as_a_string_only_from_a_string() {
+    let (addr, _events) = calculator().await;
+    let mut client = Client::connect(addr, "/calc").await;
+    client.recv_text().await;
+    // A JSON string decodes into a typed value (a unit enum), as any other JSON does.
+    assert_eq!(
+        client.request::<String>("pick", "green").await,
+        Ok("green".into())
+    );
+    let refused = client.request::<String>("pick", "blue").await.unwrap_err();
+    assert_eq!(refused.status, 400);
+    assert!(
+        refused.error.contains("unknown variant `blue`"),
+        "{refused:?}"
+    );
+    // `String` takes the string's text, and refuses anything that is not a string.
+    assert_eq!(
+        client.request::<String>("shout", "hi").await,
+        Ok("HI".into())
+    );
+    let refused = client.request::<String>("shout", &5).await.unwrap_err();
+    assert_eq!(
+        refused,
+        RequestError {
+            status: 400,
+            error: "`data` must be a string here (take `Json<T>` for other values)".into()
+        }
+    );
 }
 
 #[tokio::test]

@@ -26,6 +26,16 @@ pub trait FromBody: Sized {
     /// A 400 [`WsError`] when the message does not fit the type.
     fn from_body(message: &Message) -> Result<Self, WsError>;
 
+    /// Builds the value from a gateway event's `data`, given as its JSON text. By default as
+    /// [`from_body`](Self::from_body) (so `Json<T>` decodes any JSON); `String` takes the text
+    /// of a JSON string and refuses other values.
+    ///
+    /// # Errors
+    /// A 400 [`WsError`] when `data` does not fit the type.
+    fn from_event_data(data: &Message) -> Result<Self, WsError> {
+        Self::from_body(data)
+    }
+
     /// The value when the handler runs with no message (on connect).
     ///
     /// # Errors
@@ -42,6 +52,12 @@ impl FromBody for String {
             other => String::from_utf8(payload(other).to_vec())
                 .map_err(|_| WsError::bad_request("the message is not valid UTF-8 text")),
         }
+    }
+
+    fn from_event_data(data: &Message) -> Result<Self, WsError> {
+        serde_json::from_slice(payload(data)).map_err(|_| {
+            WsError::bad_request("`data` must be a string here (take `Json<T>` for other values)")
+        })
     }
 }
 
@@ -80,6 +96,10 @@ impl<T: FromBody> FromBody for Option<T> {
         T::from_body(message).map(Some)
     }
 
+    fn from_event_data(data: &Message) -> Result<Self, WsError> {
+        T::from_event_data(data).map(Some)
+    }
+
     fn absent() -> Result<Self, WsError> {
         Ok(None)
     }
@@ -88,6 +108,7 @@ impl<T: FromBody> FromBody for Option<T> {
 /// `#[body] x: T`.
 pub fn body<T: FromBody>(ctx: &MessageContext) -> Result<T, WsError> {
     match ctx.body() {
+        Some(data) if ctx.is_event_data() => T::from_event_data(data),
         Some(message) => T::from_body(message),
         None => T::absent(),
     }

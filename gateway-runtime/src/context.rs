@@ -17,6 +17,10 @@ pub struct MessageContext {
     close_summary: Option<Box<CloseSummary>>,
     /// Parsed once per message, however many `#[body("path")]` parameters read it.
     json: OnceLock<Result<serde_json::Value, String>>,
+    /// The body is a gateway event's `data`, as JSON text (see [`FromBody::from_event_data`]).
+    ///
+    /// [`FromBody::from_event_data`]: crate::FromBody::from_event_data
+    event_data: bool,
 }
 
 impl MessageContext {
@@ -26,6 +30,7 @@ impl MessageContext {
             body,
             close_summary: None,
             json: OnceLock::new(),
+            event_data: false,
         }
     }
 
@@ -37,9 +42,18 @@ impl MessageContext {
         }
     }
 
-    /// A context with another body and the same connection (a gateway event's `data`).
-    pub fn with_body(&self, body: Option<Message>) -> Self {
-        Self::new(self.connection.clone(), body)
+    /// The context of a gateway event: the same connection, with the event's `data` (its JSON
+    /// text) as the body.
+    pub fn with_event_data(&self, data: Option<Message>) -> Self {
+        Self {
+            event_data: true,
+            ..Self::new(self.connection.clone(), data)
+        }
+    }
+
+    /// Whether the body is a gateway event's `data`.
+    pub fn is_event_data(&self) -> bool {
+        self.event_data
     }
 
     /// How the connection ended, in a hook that runs after its end.

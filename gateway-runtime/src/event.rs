@@ -42,8 +42,9 @@ struct Envelope<'a> {
     id: Option<u64>,
 }
 
-/// Reads a gateway message. `data` becomes the body `#[body]` parameters bind from: a JSON string
-/// as its text (so `#[body] text: String` gets `hello`, not `"hello"`), anything else as JSON text.
+/// Reads a gateway message. `data`, as its JSON text, becomes the body `#[body]` parameters bind
+/// from (as event data: `#[body] text: String` gets the text of a JSON string, `hello`, not
+/// `"hello"`; `Json<T>` decodes any JSON).
 pub fn route_event(ctx: &MessageContext) -> Incoming {
     let Some(message) = ctx.body() else {
         return Incoming::Connect;
@@ -52,13 +53,14 @@ pub fn route_event(ctx: &MessageContext) -> Incoming {
         Some(ParsedEvent { name, id, body }) => Incoming::Event {
             name,
             id,
-            context: ctx.with_body(body),
+            context: ctx.with_event_data(body),
         },
         None => Incoming::Raw,
     }
 }
 
-/// A parsed event envelope: name, acknowledgement id, and `data` as the body to bind from.
+/// A parsed event envelope: name, acknowledgement id, and `data` (its JSON text) as the body to
+/// bind from.
 pub(crate) struct ParsedEvent {
     pub(crate) name: String,
     pub(crate) id: Option<u64>,
@@ -68,13 +70,9 @@ pub(crate) struct ParsedEvent {
 /// Reads `{"event": .., "data"?: .., "id"?: ..}` from a client's bytes; `None` for anything else.
 pub(crate) fn parse_envelope(payload: &[u8]) -> Option<ParsedEvent> {
     let envelope = serde_json::from_slice::<Envelope>(payload).ok()?;
-    let body = envelope.data.map(|data| {
-        let text = match serde_json::from_str::<Cow<str>>(data.get()) {
-            Ok(string) => string.into_owned(),
-            Err(_) => data.get().to_owned(),
-        };
-        Message::Text(Utf8Bytes::from(text))
-    });
+    let body = envelope
+        .data
+        .map(|data| Message::Text(Utf8Bytes::from(data.get().to_owned())));
     Some(ParsedEvent {
         name: envelope.event.into_owned(),
         id: envelope.id,
