@@ -12,8 +12,8 @@
 mod procfs;
 
 use futures_util::{SinkExt, StreamExt};
+use gateway::lifecycle::Interceptor;
 use gateway::prelude::*;
-use gateway::Interceptor;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 use tokio_tungstenite::tungstenite::Message as WsMessage;

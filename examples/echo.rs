@@ -9,6 +9,8 @@ use gateway::prelude::*;
 
 const BROADCAST: &str = "/broadcast";
 
+/// `/echo` and `/broadcast`, the routes the harness drives.
+#[derive(Debug)]
 pub struct Echo;
 
 #[controller("")]
@@ -34,7 +36,7 @@ async fn main() -> std::io::Result<()> {
     #[cfg(feature = "redis")]
     let app = match std::env::var("REDIS_URL") {
         Ok(url) => app.backplane(
-            gateway::RedisBackplane::connect(&url)
+            gateway::backplane::RedisBackplane::connect(&url)
                 .await
                 .map_err(std::io::Error::other)?,
         ),

@@ -3,8 +3,10 @@
 //! Run it with `cargo run --example tour` (set `PORT` to move it off 8080), then talk to it with
 //! any WebSocket client, e.g. `websocat ws://127.0.0.1:8080/example/websocket`.
 
+use gateway::lifecycle::{Handshake, Middleware};
 use gateway::prelude::*;
-use gateway::{Event, Handshake, Middleware, Stream};
+use gateway::reply::Stream;
+use gateway::sse::Event;
 use serde::{Deserialize, Serialize};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -45,7 +47,7 @@ impl Middleware for UserFromHeader {
 
 /// Controller state is shared by every connection: `&self` in each handler.
 #[derive(Default)]
-pub struct ExampleController {
+pub(crate) struct ExampleController {
     received: AtomicU64,
 }
 

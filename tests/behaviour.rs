@@ -164,7 +164,7 @@ async fn bytes_in_binary_out() {
     client.send_binary(vec![1, 2, 3]).await;
     match client.next_data().await {
         tokio_tungstenite::tungstenite::Message::Binary(bytes) => {
-            assert_eq!(&bytes[..], &[3, 2, 1])
+            assert_eq!(&bytes[..], &[3, 2, 1]);
         }
         other => panic!("expected binary, got {other:?}"),
     }

@@ -2,9 +2,9 @@
 
 mod common;
 
+use gateway::app::BuildError;
 use gateway::prelude::*;
 use gateway::test::{start, Client, RequestError, WAIT};
-use gateway::BuildError;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
@@ -67,7 +67,7 @@ impl Calculator {
     async fn count(
         &self,
         #[body("to")] to: u32,
-    ) -> Each<impl gateway::Stream<Item = Ack<u32>> + Send + 'static> {
+    ) -> Each<impl gateway::reply::Stream<Item = Ack<u32>> + Send + 'static> {
         Each(futures_util::stream::iter((1..=to).map(Ack)))
     }
 
@@ -93,7 +93,7 @@ impl Calculator {
     async fn countdown(
         &self,
         #[body] Json(from): Json<u32>,
-    ) -> Each<impl gateway::Stream<Item = Result<Ack<u32>, WsError>> + Send + 'static> {
+    ) -> Each<impl gateway::reply::Stream<Item = Result<Ack<u32>, WsError>> + Send + 'static> {
         Each(futures_util::stream::iter((0..=from).rev().map(
             |n| match n {
                 0 => Err(WsError::new(410, "liftoff")),
@@ -419,7 +419,7 @@ struct Stream;
 #[controller("")]
 impl Stream {
     #[sse("raw")]
-    fn raw(&self) -> impl gateway::Stream<Item = &'static str> + Send + 'static {
+    fn raw(&self) -> impl gateway::reply::Stream<Item = &'static str> + Send + 'static {
         futures_util::stream::iter(["one"])
     }
 }
@@ -478,7 +478,7 @@ impl Auction {
         bidder: Extension<Bidder>,
         conn: Connection,
         hub: Hub,
-    ) -> Result<(), gateway::SendError> {
+    ) -> Result<(), gateway::connection::SendError> {
         let bid = BidMade {
             from: bidder.name.clone(),
             amount,
@@ -496,7 +496,7 @@ impl Auction {
     #[subscribe("unencodable")]
     async fn unencodable(&self, conn: Connection, hub: Hub) -> Ack<(usize, bool)> {
         let map = std::collections::HashMap::from([(vec![1u8], 1u8)]);
-        let failed = conn.emit("map", &map) == Err(gateway::SendError::Unencodable);
+        let failed = conn.emit("map", &map) == Err(gateway::connection::SendError::Unencodable);
         Ack((hub.all().send_json(&map), failed))
     }
 

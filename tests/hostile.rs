@@ -12,8 +12,8 @@ use common::raw::{
 };
 use common::{Echo, Feed, OnClose};
 use gateway::prelude::*;
+use gateway::sse::Event;
 use gateway::test::{start, Client, SseReader, WAIT};
-use gateway::Event;
 use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

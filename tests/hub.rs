@@ -6,9 +6,9 @@ use common::commands::Commands;
 use common::procfs::rss_bytes;
 use common::raw::RawClient;
 use common::OnClose;
+use gateway::hub::SlowConsumer;
 use gateway::prelude::*;
 use gateway::test::{start, Client, WAIT};
-use gateway::SlowConsumer;
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 
@@ -160,7 +160,7 @@ async fn a_client_that_never_reads_is_closed_with_1008_while_the_others_get_ever
     assert_eq!(fast.ask("id").await, "2"); // both are registered now
     let rss_before = rss_bytes("/proc/self/status");
 
-    let payload = gateway::Bytes::from(vec![7u8; MESSAGE]);
+    let payload = gateway::reply::Bytes::from(vec![7u8; MESSAGE]);
     for index in 0..MESSAGES {
         hub.broadcast(payload.clone());
         // Keep the fast reader's queue short, as a real publisher's pace would.
@@ -202,7 +202,7 @@ async fn with_the_drop_policy_a_slow_client_loses_messages_but_stays_connected()
     let mut probe = Client::connect(addr, "/hub/b").await;
     assert_eq!(probe.ask("id").await, "2");
 
-    let big = gateway::Bytes::from(vec![0u8; 1 << 20]);
+    let big = gateway::reply::Bytes::from(vec![0u8; 1 << 20]);
     for _ in 0..64 {
         hub.path("/hub/a").send(big.clone());
     }

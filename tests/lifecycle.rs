@@ -2,12 +2,16 @@
 
 mod common;
 
-use gateway::prelude::*;
-use gateway::test::{start, Client, SseReader, WAIT};
-use gateway::{
-    BuildError, Catcher, Caught, CloseSummary, ClosedBy, ErrorOrigin, Guard, Handshake,
-    Interceptor, MessageContext, Middleware, Observer, Rejection, Reply,
+use gateway::app::BuildError;
+use gateway::error::ErrorOrigin;
+use gateway::extract::MessageContext;
+use gateway::lifecycle::{
+    Catcher, Caught, CloseSummary, ClosedBy, Guard, Handshake, Interceptor, Middleware, Observer,
+    Rejection,
 };
+use gateway::prelude::*;
+use gateway::reply::Reply;
+use gateway::test::{start, Client, SseReader, WAIT};
 use serde_json::Value;
 use std::ops::ControlFlow;
 use std::sync::Arc;
@@ -166,7 +170,10 @@ async fn traced_app() -> (std::net::SocketAddr, mpsc::UnboundedReceiver<String>)
 }
 
 fn strings(events: &[&str]) -> Vec<String> {
-    events.iter().map(|event| event.to_string()).collect()
+    events
+        .iter()
+        .map(std::string::ToString::to_string)
+        .collect()
 }
 
 #[tokio::test]
@@ -460,13 +467,13 @@ struct Feeds;
 #[guard(RequireHeader("x-user"))]
 impl Feeds {
     #[sse("news")]
-    fn news(&self) -> impl gateway::Stream<Item = &'static str> + Send + 'static {
+    fn news(&self) -> impl gateway::reply::Stream<Item = &'static str> + Send + 'static {
         futures_util::stream::iter(["news"])
     }
 
     #[guard(RequireHeader("x-admin"))]
     #[sse("admin")]
-    fn admin(&self) -> impl gateway::Stream<Item = &'static str> + Send + 'static {
+    fn admin(&self) -> impl gateway::reply::Stream<Item = &'static str> + Send + 'static {
         futures_util::stream::iter(["secrets"])
     }
 }

@@ -62,3 +62,48 @@ async fn rate_limit_closes_a_flooding_client_with_1008() {
     let mut newcomer = Client::connect(addr, "/echo").await;
     assert_eq!(newcomer.ask("hello").await, "hello");
 }
+
+/// Five messages a second on one endpoint, under an app-wide hundred.
+struct Limited;
+
+#[controller("")]
+impl Limited {
+    #[websocket("limited")]
+    #[interceptor(RateLimit::per_second(5))]
+    async fn limited(&self, #[body] message: String) -> String {
+        message
+    }
+}
+
+#[tokio::test]
+async fn two_rate_limits_on_one_connection_count_apart() {
+    let app = App::new()
+        .interceptor(RateLimit::per_second(100))
+        .controller(Limited);
+    let addr = start(app).await;
+    let mut client = Client::connect(addr, "/limited").await;
+    for index in 0..10 {
+        client.send_text(&index.to_string()).await;
+    }
+    // The method's limit of 5 decides, each message charged once to each limit: five are
+    // answered (one more if a token refilled meanwhile), then the connection closes. Sharing
+    // one bucket, a message was charged twice and the fourth closed it.
+    let mut answered = 0;
+    loop {
+        match client.next_data().await {
+            gateway::reply::Message::Text(text) => {
+                assert_eq!(text.as_str(), answered.to_string());
+                answered += 1;
+            }
+            gateway::reply::Message::Close(Some(frame)) => {
+                assert_eq!(
+                    (u16::from(frame.code), frame.reason.as_str()),
+                    (1008, "rate limit")
+                );
+                break;
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert!((5..10).contains(&answered), "{answered} answered");
+}

@@ -21,8 +21,7 @@ async fn an_sse_path_is_accepted_as_routes_are_written_and_an_unknown_one_is_lou
 
     let unknown = hub
         .try_sse("/fed")
-        .err()
-        .expect("no #[sse] route serves /fed");
+        .expect_err("no #[sse] route serves /fed");
     assert_eq!(unknown.known, ["/feed"]);
     assert_eq!(
         unknown.to_string(),

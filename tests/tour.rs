@@ -200,7 +200,7 @@ async fn a_message_over_the_limit_closes_with_1009() {
     let mut client = Client::connect(addr, "/example/websocket").await;
     assert_eq!(client.ask("small").await, "Echo: small");
     client
-        .send_text(&"x".repeat(gateway::DEFAULT_MAX_MESSAGE + 1))
+        .send_text(&"x".repeat(gateway::app::DEFAULT_MAX_MESSAGE + 1))
         .await;
     assert_eq!(client.expect_close().await.0, 1009);
 }

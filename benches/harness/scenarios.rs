@@ -12,10 +12,10 @@ use tokio::net::{TcpSocket, TcpStream};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
 
-pub type Ws = WebSocketStream<TcpStream>;
+pub(crate) type Ws = WebSocketStream<TcpStream>;
 
 /// A client connection from `source` (spread over 127.0.0.x to pass the ephemeral-port limit).
-pub async fn connect(addr: SocketAddr, path: &str, source: Ipv4Addr) -> std::io::Result<Ws> {
+pub(crate) async fn connect(addr: SocketAddr, path: &str, source: Ipv4Addr) -> std::io::Result<Ws> {
     let socket = TcpSocket::new_v4()?;
     // Ports of earlier runs may still be in TIME_WAIT; they are fine to reuse for new peers.
     socket.set_reuseaddr(true)?;
@@ -56,7 +56,7 @@ async fn connect_many(addr: SocketAddr, path: &str, count: usize) -> Vec<Ws> {
     connections
 }
 
-pub struct EchoResult {
+pub(crate) struct EchoResult {
     pub round_trips_per_second: f64,
     pub p50: Duration,
     pub p99: Duration,
@@ -66,7 +66,7 @@ pub struct EchoResult {
 }
 
 /// `connections` clients each keep `in_flight` messages of `size` bytes outstanding.
-pub async fn echo(
+pub(crate) async fn echo(
     server: &Server,
     connections: usize,
     size: usize,
@@ -146,7 +146,7 @@ pub async fn echo(
     }
 }
 
-pub struct FanoutResult {
+pub(crate) struct FanoutResult {
     /// Time from publishing a message until every subscriber has it.
     pub p50: Duration,
     pub p99: Duration,
@@ -158,7 +158,11 @@ pub struct FanoutResult {
 /// One publisher on the first server, `subscribers` readers on `/broadcast` spread evenly over
 /// `servers` (one server, or the instances of a cluster); each of `messages` 64-byte messages is
 /// published once the previous one reached everybody. Server CPU is the sum over the servers.
-pub async fn fanout(servers: &[&Server], subscribers: usize, messages: usize) -> FanoutResult {
+pub(crate) async fn fanout(
+    servers: &[&Server],
+    subscribers: usize,
+    messages: usize,
+) -> FanoutResult {
     let mut clients = Vec::with_capacity(subscribers);
     for server in servers {
         clients.extend(connect_many(server.addr, "/broadcast", subscribers / servers.len()).await);
@@ -248,7 +252,7 @@ async fn drain_for(ws: &mut Ws, duration: Duration) {
 
 /// Opens `count` idle connections; returns how many opened and the server's RSS growth per
 /// connection.
-pub async fn idle(server: &Server, count: usize) -> (usize, f64) {
+pub(crate) async fn idle(server: &Server, count: usize) -> (usize, f64) {
     // One connection first, used and closed, so the runtime's one-time allocations are in the
     // baseline.
     let mut first = connect(server.addr, "/echo", Ipv4Addr::new(127, 0, 20, 1))
@@ -273,7 +277,12 @@ pub async fn idle(server: &Server, count: usize) -> (usize, f64) {
 }
 
 /// New connections per second: `parallel` loops of connect, handshake, drop, for `window`.
-pub async fn handshakes(server: &Server, parallel: usize, window: Duration, round: u8) -> f64 {
+pub(crate) async fn handshakes(
+    server: &Server,
+    parallel: usize,
+    window: Duration,
+    round: u8,
+) -> f64 {
     let stop = Arc::new(AtomicBool::new(false));
     let done = Arc::new(AtomicU64::new(0));
     let addr = server.addr;

@@ -8,13 +8,13 @@ use std::time::Duration;
 
 /// One server to compare.
 #[derive(Clone, Copy)]
-pub struct Kind {
+pub(crate) struct Kind {
     pub name: &'static str,
     example: &'static str,
     read_buffer: Option<usize>,
 }
 
-pub const SERVERS: [Kind; 3] = [
+pub(crate) const SERVERS: [Kind; 3] = [
     Kind {
         name: "gateway",
         example: "echo",
@@ -32,23 +32,23 @@ pub const SERVERS: [Kind; 3] = [
     },
 ];
 
-pub struct Server {
+pub(crate) struct Server {
     child: Child,
     pub addr: SocketAddr,
 }
 
 /// The core the servers (and Redis) run on; the generator has the other.
-pub const SERVER_CORE: usize = 0;
+pub(crate) const SERVER_CORE: usize = 0;
 
 impl Server {
     /// Starts `kind` on a free port, on [`SERVER_CORE`] when `taskset` exists, with the
     /// open-file limit raised to the hard limit.
-    pub fn start(kind: Kind) -> Server {
+    pub(crate) fn start(kind: Kind) -> Server {
         Self::start_with_env(kind, &[])
     }
 
     /// As [`Server::start`], with extra environment variables (`REDIS_URL`).
-    pub fn start_with_env(kind: Kind, env: &[(&str, &str)]) -> Server {
+    pub(crate) fn start_with_env(kind: Kind, env: &[(&str, &str)]) -> Server {
         let binary = format!(
             "{}/target/release/examples/{}",
             env!("CARGO_MANIFEST_DIR"),
@@ -85,12 +85,12 @@ impl Server {
     }
 
     /// CPU time (user + system) the server has used.
-    pub fn cpu(&self) -> Duration {
+    pub(crate) fn cpu(&self) -> Duration {
         process_cpu(self.child.id())
     }
 
     /// Resident memory of the server, in bytes.
-    pub fn rss(&self) -> usize {
+    pub(crate) fn rss(&self) -> usize {
         procfs::rss_bytes(&format!("/proc/{}/status", self.child.id()))
     }
 }
@@ -103,11 +103,11 @@ impl Drop for Server {
 }
 
 /// CPU time (user + system) of a process.
-pub fn process_cpu(pid: u32) -> Duration {
+pub(crate) fn process_cpu(pid: u32) -> Duration {
     procfs::cpu_time(&format!("/proc/{pid}/stat"))
 }
 
-pub fn has_taskset() -> bool {
+pub(crate) fn has_taskset() -> bool {
     Command::new("taskset")
         .arg("-V")
         .output()
@@ -115,12 +115,12 @@ pub fn has_taskset() -> bool {
 }
 
 /// Pins this process (all its threads) to `core`.
-pub fn pin_self(core: usize) {
+pub(crate) fn pin_self(core: usize) {
     pin(std::process::id(), core);
 }
 
 /// Pins a process (all its threads) to `core`, when `taskset` exists.
-pub fn pin(pid: u32, core: usize) {
+pub(crate) fn pin(pid: u32, core: usize) {
     if has_taskset() {
         Command::new("taskset")
             .args(["-a", "-p", "-c", &core.to_string(), &pid.to_string()])
@@ -132,7 +132,7 @@ pub fn pin(pid: u32, core: usize) {
 
 /// Builds the server examples in release mode (the harness runs them as separate processes),
 /// the gateway one with the Redis backplane for the cluster scenario.
-pub fn build_servers() {
+pub(crate) fn build_servers() {
     let status = Command::new(env!("CARGO"))
         .args([
             "build",

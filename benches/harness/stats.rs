@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-pub fn percentile(samples: &mut [Duration], fraction: f64) -> Duration {
+pub(crate) fn percentile(samples: &mut [Duration], fraction: f64) -> Duration {
     if samples.is_empty() {
         return Duration::ZERO;
     }
@@ -11,11 +11,11 @@ pub fn percentile(samples: &mut [Duration], fraction: f64) -> Duration {
     samples[index]
 }
 
-pub fn median(mut values: Vec<f64>) -> f64 {
+pub(crate) fn median(mut values: Vec<f64>) -> f64 {
     values.sort_by(f64::total_cmp);
     values[values.len() / 2]
 }
 
-pub fn micros(duration: Duration) -> f64 {
+pub(crate) fn micros(duration: Duration) -> f64 {
     duration.as_secs_f64() * 1e6
 }

@@ -51,7 +51,7 @@ struct Say {
 }
 
 /// The chat; who is where lives in the hub.
-pub struct ChatGateway;
+pub(crate) struct ChatGateway;
 
 #[gateway("chat", ping = "20s", max_message = "16KiB")]
 impl ChatGateway {
@@ -133,7 +133,7 @@ fn announce_users(hub: &Hub) {
 }
 
 /// The chat: the gateway, its page, and `POST /announce`.
-pub fn app() -> App {
+pub(crate) fn app() -> App {
     // Below the open-file limit of the machines it runs on; past it, clients get HTTP 503.
     let app = App::new().max_connections(10_000).gateway(ChatGateway);
     let hub = app.hub();
@@ -154,7 +154,7 @@ async fn clustered(app: App) -> Result<App, Box<dyn std::error::Error>> {
     };
     #[cfg(feature = "redis")]
     {
-        let backplane = gateway::RedisBackplane::connect(&url).await?;
+        let backplane = gateway::backplane::RedisBackplane::connect(&url).await?;
         println!("instance {} of the cluster at {url}", backplane.instance());
         Ok(app.backplane(backplane))
     }

@@ -5,23 +5,23 @@ use std::fmt::Display;
 
 /// Errors gathered while parsing and validating one macro input.
 #[derive(Default)]
-pub struct Errors {
+pub(crate) struct Errors {
     combined: Option<syn::Error>,
 }
 
 impl Errors {
     /// Records an error at `span`.
-    pub fn at(&mut self, span: Span, message: impl Display) {
+    pub(crate) fn at(&mut self, span: Span, message: impl Display) {
         self.push(syn::Error::new(span, message));
     }
 
     /// Records an error spanning `tokens` (all of them, not only the first).
-    pub fn spanned(&mut self, tokens: impl quote::ToTokens, message: impl Display) {
+    pub(crate) fn spanned(&mut self, tokens: impl quote::ToTokens, message: impl Display) {
         self.push(syn::Error::new_spanned(tokens, message));
     }
 
     /// Records an error produced by `syn`.
-    pub fn push(&mut self, error: syn::Error) {
+    pub(crate) fn push(&mut self, error: syn::Error) {
         match &mut self.combined {
             Some(combined) => combined.combine(error),
             None => self.combined = Some(error),
@@ -29,12 +29,12 @@ impl Errors {
     }
 
     /// Keeps the value of a fallible step, recording its error.
-    pub fn keep<T>(&mut self, result: syn::Result<T>) -> Option<T> {
+    pub(crate) fn keep<T>(&mut self, result: syn::Result<T>) -> Option<T> {
         result.map_err(|error| self.push(error)).ok()
     }
 
     /// The `compile_error!` invocations for everything recorded (empty when all is well).
-    pub fn into_compile_errors(self) -> TokenStream {
+    pub(crate) fn into_compile_errors(self) -> TokenStream {
         self.combined
             .map(syn::Error::into_compile_error)
             .unwrap_or_default()
@@ -44,7 +44,7 @@ impl Errors {
     /// error. On errors the item is still emitted, its attributes stripped, with `stub` (an
     /// empty registration) in place of the generated code, so the IDE keeps working and the
     /// only errors shown are ours: registering the type (`.controller(Chat)`) adds none.
-    pub fn finish(
+    pub(crate) fn finish(
         self,
         item: impl quote::ToTokens,
         expand: impl FnOnce() -> TokenStream,
@@ -65,7 +65,7 @@ impl Errors {
 
 /// The name in `known` that `name` most likely misspells, if any: one edit away for short names,
 /// two for longer ones (so `doc` is not taken for `dep`).
-pub fn closest<'a>(name: &str, known: &[&'a str]) -> Option<&'a str> {
+pub(crate) fn closest<'a>(name: &str, known: &[&'a str]) -> Option<&'a str> {
     known
         .iter()
         .copied()

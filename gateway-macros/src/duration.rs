@@ -1,11 +1,11 @@
 //! Duration strings in attributes: `"500ms"`, `"5s"`, `"1m30s"`, `"2h"`.
 
 /// The help every duration error carries.
-pub const EXPECTED: &str =
+pub(crate) const EXPECTED: &str =
     "expected a duration like \"5s\", \"500ms\" or \"1m30s\" (units: ms, s, m, h)";
 
 /// Parses a duration into milliseconds. `None` when the text is not a positive duration.
-pub fn parse_millis(text: &str) -> Option<u64> {
+pub(crate) fn parse_millis(text: &str) -> Option<u64> {
     let mut rest = text.trim();
     let mut total: u64 = 0;
     if rest.is_empty() {

@@ -5,9 +5,10 @@ mod controller;
 mod diag;
 mod duration;
 mod gateway;
-mod handler;
 mod paths;
+mod shared;
 mod size;
+mod symbol;
 
 use proc_macro::TokenStream;
 
@@ -71,7 +72,7 @@ pub fn controller(args: TokenStream, item: TokenStream) -> TokenStream {
 }
 
 /// Turns an `impl` block into one WebSocket endpoint whose messages are routed to hooks by event
-/// (the NestJS / Serinus / Lucee gateway style).
+/// (events routed by name, with acknowledgements).
 ///
 /// # Grammar
 /// `#[gateway("path", ping = "20s", ping_timeout = "..", max_message = "..", concurrency = 4,

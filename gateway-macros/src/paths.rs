@@ -1,5 +1,5 @@
 //! The one table of runtime paths the generated code uses. Everything lives under
-//! `::gateway::__private`, so users depend on `gateway` alone and their own names (even a type
+//! `::gateway::__private_0_1` (versioned: macros of another release fail to resolve it), so users depend on `gateway` alone and their own names (even a type
 //! called `Result` or a missing prelude) cannot change what the expansion means.
 
 use proc_macro2::TokenStream;
@@ -7,8 +7,8 @@ use quote::quote;
 
 macro_rules! runtime_paths {
     ($($name:ident => $($segment:ident)::+;)*) => {$(
-        pub fn $name() -> TokenStream {
-            quote!(::gateway::__private::$($segment)::+)
+        pub(crate) fn $name() -> TokenStream {
+            quote!(::gateway::__private_0_1::$($segment)::+)
         }
     )*};
 }
@@ -21,7 +21,11 @@ runtime_paths! {
     message_context => MessageContext;
     reply => Reply;
     to_reply => reply;
-    from_context => FromContext;
+    bind => Bind;
+    phase_message => OnMessage;
+    phase_connect => OnConnect;
+    phase_disconnect => OnDisconnect;
+    phase_error => OnError;
     endpoint_options => EndpointOptions;
     mode => Mode;
     duration => Duration;
@@ -60,7 +64,7 @@ runtime_paths! {
 
 /// `tokens` with every span set to `span`, so an error about a runtime path used for the user's
 /// type (a missing trait impl) points at that type, not at the macro.
-pub fn respanned(tokens: TokenStream, span: proc_macro2::Span) -> TokenStream {
+pub(crate) fn respanned(tokens: TokenStream, span: proc_macro2::Span) -> TokenStream {
     tokens
         .into_iter()
         .map(|mut token| {

@@ -1,11 +1,11 @@
 //! Size strings in attributes: `"65536"`, `"64KiB"`, `"1MiB"`, `"16MB"`.
 
 /// The help every size error carries.
-pub const EXPECTED: &str =
+pub(crate) const EXPECTED: &str =
     "expected a size like \"64KiB\", \"1MiB\" or \"65536\" (units: B, KB, KiB, MB, MiB, GB, GiB)";
 
 /// Parses a size into bytes. `None` when the text is not a positive size.
-pub fn parse_bytes(text: &str) -> Option<u64> {
+pub(crate) fn parse_bytes(text: &str) -> Option<u64> {
     let text = text.trim();
     let digits = text
         .find(|c: char| !c.is_ascii_digit())

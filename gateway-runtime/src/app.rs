@@ -1,112 +1,19 @@
-//! [`App`]: the builder users add controllers to, and its conversion into an axum `Router`.
+//! [`App`]: the builder users add controllers, gateways, routes, components and settings to.
+//! Turning it into routers is the [`router`](crate::router) module's job.
 
 use crate::backplane::Backplane;
-use crate::connection::Connection;
-use crate::context::MessageContext;
 use crate::drain::Drainer;
-use crate::endpoint::{Controller, EndpointOptions, Gateway, Handler};
-use crate::handshake::Handshake;
+use crate::endpoint::{Controller, Gateway};
 use crate::hub::{Hub, SlowConsumer};
-use crate::inbound::InboundLimits;
-use crate::lifecycle::{
-    Catcher, CloseSummary, ClosedBy, Guard, Interceptor, Lifecycle, Middleware, Observer,
-};
+use crate::lifecycle::{Catcher, Guard, Interceptor, Lifecycle, Middleware, Observer};
 use crate::origin::OriginPolicy;
-use crate::services::{DependencyKey, Services};
-use crate::session::Session;
+use crate::router::Routes;
+use crate::services::Services;
 use crate::settings::Settings;
-use crate::sse::SseHandler;
-use crate::transport;
-use axum::extract::connect_info::ConnectInfo;
-use axum::extract::{FromRequestParts, RawPathParams, Request};
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
-use axum::routing::{get, MethodRouter};
-use axum::Router;
-use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use axum::routing::MethodRouter;
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::time::Instant;
-use tracing::Instrument;
-
-/// The app could not be turned into routes.
-#[derive(Debug, thiserror::Error)]
-pub enum BuildError {
-    /// Two handlers claim the same path.
-    #[error(
-        "path `{path}` is claimed by both `{first}` and `{second}`; give one of them another path"
-    )]
-    DuplicatePath {
-        /// The path both claim.
-        path: String,
-        /// The handler registered first.
-        first: &'static str,
-        /// The handler registered second.
-        second: &'static str,
-    },
-    /// A gateway wants its own port, which one router cannot give it.
-    #[error("a gateway asks for its own port {port}; serve the app with `gateway::serve` or use `App::into_routers`")]
-    OwnPort {
-        /// The port it asks for.
-        port: u16,
-    },
-    /// `hub.sse(path)` was used before the app was built for a path no `#[sse]` route serves.
-    #[error("{0}")]
-    UnknownSsePath(crate::sse::UnknownSsePath),
-    /// A handler has a `#[dep]` parameter whose service was never provided.
-    #[error("`{handler}` needs a `{service}` (a `#[dep]` parameter) but none was provided; add `.provide(..)` to the App")]
-    MissingDependency {
-        /// The handler with the `#[dep]` parameter.
-        handler: &'static str,
-        /// The service's type.
-        service: &'static str,
-    },
-}
-
-/// What every endpoint and connection of the app shares.
-pub(crate) struct AppShared {
-    pub(crate) settings: Settings,
-    pub(crate) services: Arc<Services>,
-    pub(crate) hub: Hub,
-    /// The bounds on incomplete messages, with the app-wide count of what they hold.
-    pub(crate) inbound: Arc<InboundLimits>,
-    origins: OriginPolicy,
-    draining: Arc<AtomicBool>,
-}
-
-impl AppShared {
-    /// HTTP 503 while the server drains: no new connection or event stream opens.
-    fn shutting_down(&self) -> Option<Response> {
-        self.draining.load(Ordering::Acquire).then(|| {
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                "the server is shutting down",
-            )
-                .into_response()
-        })
-    }
-
-    /// Why a new connection may not open now, as the HTTP answer, before anything else runs.
-    fn refusal(&self, headers: &axum::http::HeaderMap) -> Option<Response> {
-        if let Some(refusal) = self.shutting_down() {
-            return Some(refusal);
-        }
-        if self.hub.local_count() >= self.settings.max_connections {
-            return Some((StatusCode::SERVICE_UNAVAILABLE, "too many connections").into_response());
-        }
-        if !self.origins.admits(headers) {
-            return Some(
-                (
-                    StatusCode::FORBIDDEN,
-                    "cross-origin WebSocket handshakes are not allowed here",
-                )
-                    .into_response(),
-            );
-        }
-        None
-    }
-}
 
 /// A real-time application: controllers, app-wide lifecycle components, services and settings.
 /// Serve it with [`serve`](crate::serve), or turn it into an `axum::Router` with
@@ -129,15 +36,27 @@ impl AppShared {
 /// ```
 #[must_use = "an App does nothing until it is served or turned into a router"]
 pub struct App {
-    routes: Routes,
+    pub(crate) routes: Routes,
     /// Plain axum routes served beside the WebSocket endpoints.
-    http_routes: Vec<(String, MethodRouter)>,
-    lifecycle: Lifecycle,
-    services: Services,
-    hub: Hub,
-    settings: Settings,
-    origins: OriginPolicy,
-    draining: Arc<AtomicBool>,
+    pub(crate) http_routes: Vec<(String, MethodRouter)>,
+    pub(crate) lifecycle: Lifecycle,
+    pub(crate) services: Services,
+    pub(crate) hub: Hub,
+    pub(crate) settings: Settings,
+    pub(crate) origins: OriginPolicy,
+    pub(crate) draining: Arc<AtomicBool>,
+}
+
+impl std::fmt::Debug for App {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("App")
+            .field("routes", &self.routes)
+            .field("http_routes", &self.http_routes.len())
+            .field("lifecycle", &self.lifecycle)
+            .field("services", &self.services)
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Default for App {
@@ -385,349 +304,4 @@ impl App {
         self.settings.slow_consumer = policy;
         self
     }
-
-    /// The app as an axum router, one `GET` route per endpoint.
-    ///
-    /// # Errors
-    /// [`BuildError::DuplicatePath`] when two handlers claim one path;
-    /// [`BuildError::MissingDependency`] when a `#[dep]` service was not provided;
-    /// [`BuildError::OwnPort`] when a gateway asks for its own port (serve such an app with
-    /// [`serve`](crate::serve), or take its routers with [`App::into_routers`]).
-    pub fn into_router(self) -> Result<Router, BuildError> {
-        let routers = self.into_routers()?;
-        match routers.own_ports.into_iter().next() {
-            Some((port, _)) => Err(BuildError::OwnPort { port }),
-            None => Ok(routers.main),
-        }
-    }
-
-    /// The app's routers: the main one, and one per port that a `#[gateway(.., port = N)]`
-    /// asked for.
-    ///
-    /// # Errors
-    /// [`BuildError::DuplicatePath`] when two handlers claim one path on one port;
-    /// [`BuildError::MissingDependency`] when a `#[dep]` service was not provided;
-    /// [`BuildError::UnknownSsePath`] when `hub.sse(path)` was used for a path no `#[sse]` route
-    /// serves.
-    pub fn into_routers(self) -> Result<Routers, BuildError> {
-        self.check()?;
-        let event_streams = self
-            .routes
-            .entries
-            .iter()
-            .filter(|entry| entry.event_stream);
-        self.hub
-            .serve_sse(event_streams.map(|entry| entry.route.path))
-            .map_err(BuildError::UnknownSsePath)?;
-        let inbound = Arc::new(InboundLimits::new(
-            self.settings.max_frames,
-            self.settings.message_timeout,
-            self.settings.inbound_budget,
-        ));
-        let mut routers = Routers {
-            main: Router::new(),
-            own_ports: Vec::new(),
-            handshake_timeout: self.settings.handshake_timeout,
-            max_request_head: self.settings.max_request_head,
-        };
-        let app = Arc::new(AppShared {
-            settings: self.settings,
-            services: Arc::new(self.services),
-            hub: self.hub,
-            inbound,
-            origins: self.origins,
-            draining: self.draining,
-        });
-        for (path, route) in self.http_routes {
-            routers.main = routers.main.route(&path, route);
-        }
-        for entry in self.routes.entries {
-            let lifecycle = self.lifecycle.around(&entry.route.lifecycle);
-            let method_router = (entry.build)(Arc::clone(&app), lifecycle);
-            let router = match entry.route.port {
-                None => &mut routers.main,
-                Some(port) => match routers.own_ports.iter().position(|(own, _)| *own == port) {
-                    Some(index) => &mut routers.own_ports[index].1,
-                    None => {
-                        routers.own_ports.push((port, Router::new()));
-                        &mut routers.own_ports.last_mut().expect("just pushed").1
-                    }
-                },
-            };
-            *router = std::mem::take(router).route(entry.route.path, method_router);
-        }
-        Ok(routers)
-    }
-
-    fn check(&self) -> Result<(), BuildError> {
-        let entries = &self.routes.entries;
-        for (index, entry) in entries.iter().enumerate() {
-            let route = &entry.route;
-            if let Some(first) = entries[..index].iter().find(|earlier| {
-                earlier.route.path == route.path && earlier.route.port == route.port
-            }) {
-                return Err(BuildError::DuplicatePath {
-                    path: route.path.to_owned(),
-                    first: first.route.handler,
-                    second: route.handler,
-                });
-            }
-            if self
-                .http_routes
-                .iter()
-                .any(|(path, _)| route.port.is_none() && path == route.path)
-            {
-                return Err(BuildError::DuplicatePath {
-                    path: route.path.to_owned(),
-                    first: "an HTTP route (App::route)",
-                    second: route.handler,
-                });
-            }
-            if let Some(missing) = route
-                .dependencies
-                .iter()
-                .find(|key| !self.services.contains(key))
-            {
-                return Err(BuildError::MissingDependency {
-                    handler: route.handler,
-                    service: missing.type_name,
-                });
-            }
-        }
-        Ok(())
-    }
-}
-
-/// An app's routes: the main router, and one per port a gateway asked for.
-#[derive(Debug)]
-pub struct Routers {
-    /// The routes served on the app's own address.
-    pub main: Router,
-    /// `(port, routes)` for each `#[gateway(.., port = N)]` port.
-    pub own_ports: Vec<(u16, Router)>,
-    /// How long a client may take to send its HTTP request ([`App::handshake_timeout`]).
-    pub handshake_timeout: Duration,
-    /// The largest HTTP request head read ([`App::max_request_head`]).
-    pub max_request_head: usize,
-}
-
-/// What `#[controller]` says about one endpoint.
-pub struct Route {
-    /// The full path (`/example/websocket`).
-    pub path: &'static str,
-    /// `Type::method`, for messages.
-    pub handler: &'static str,
-    /// The `#[websocket]` arguments.
-    pub options: EndpointOptions,
-    /// The controller's and the method's components, outer first.
-    pub lifecycle: Lifecycle,
-    /// The services its `#[dep]` parameters need.
-    pub dependencies: Vec<DependencyKey>,
-    /// Its own listener's port (`#[gateway(.., port = N)]`); `None` serves it on the app's.
-    pub port: Option<u16>,
-}
-
-/// The endpoints collected from controllers, waiting for the app's settings.
-#[derive(Default)]
-pub struct Routes {
-    entries: Vec<RouteEntry>,
-}
-
-type BuildRoute = Box<dyn FnOnce(Arc<AppShared>, Lifecycle) -> MethodRouter + Send>;
-
-struct RouteEntry {
-    route: Route,
-    /// A Server-Sent Events route (otherwise a WebSocket one).
-    event_stream: bool,
-    build: BuildRoute,
-}
-
-/// One WebSocket endpoint as its connections see it.
-pub(crate) struct Endpoint<C> {
-    pub(crate) controller: Arc<C>,
-    pub(crate) options: EndpointOptions,
-    pub(crate) lifecycle: Lifecycle,
-    pub(crate) app: Arc<AppShared>,
-}
-
-impl Routes {
-    /// Adds a Server-Sent Events endpoint (`GET path`) whose events come from handler `H` on
-    /// `controller` and from the path's [`SseEmitter`](crate::SseEmitter); the middleware and
-    /// guards of `lifecycle` (the controller's and the method's) run on each request. Called by
-    /// the code `#[controller]` generates for `#[sse]` methods.
-    pub fn sse<C, H>(
-        &mut self,
-        controller: &Arc<C>,
-        path: &'static str,
-        handler: &'static str,
-        lifecycle: Lifecycle,
-    ) where
-        C: Send + Sync + 'static,
-        H: SseHandler<C>,
-    {
-        let controller = Arc::clone(controller);
-        self.entries.push(RouteEntry {
-            event_stream: true,
-            route: Route {
-                path,
-                handler,
-                options: EndpointOptions::default(),
-                lifecycle,
-                dependencies: Vec::new(),
-                port: None,
-            },
-            build: Box::new(move |app, lifecycle| {
-                let lifecycle = Arc::new(lifecycle);
-                get(move |request: Request| {
-                    event_stream::<C, H>(controller, app, lifecycle, path, request)
-                })
-            }),
-        });
-    }
-
-    /// Adds a WebSocket endpoint served by handler `H` on `controller`. Called by the code
-    /// `#[controller]` generates.
-    pub fn websocket<C, H>(&mut self, controller: &Arc<C>, route: Route)
-    where
-        C: Send + Sync + 'static,
-        H: Handler<C>,
-    {
-        let controller = Arc::clone(controller);
-        let options = route.options;
-        self.entries.push(RouteEntry {
-            route,
-            event_stream: false,
-            build: Box::new(move |app, lifecycle| {
-                let endpoint = Arc::new(Endpoint {
-                    controller,
-                    options,
-                    lifecycle,
-                    app,
-                });
-                get(move |request: Request| upgrade::<C, H>(endpoint, request))
-            }),
-        });
-    }
-}
-
-/// What handlers and components see of a request: headers, URI, path parameters, address.
-async fn handshake_of(parts: &mut axum::http::request::Parts) -> Result<Handshake, Response> {
-    let path_params = match RawPathParams::from_request_parts(parts, &()).await {
-        Ok(params) => params
-            .iter()
-            .map(|(key, value)| (key.to_owned(), value.to_owned()))
-            .collect(),
-        Err(rejection) => return Err(rejection.into_response()),
-    };
-    let remote_addr = parts
-        .extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|info| info.0);
-    Ok(Handshake::new(
-        &parts.headers,
-        &parts.uri,
-        path_params,
-        remote_addr,
-    ))
-}
-
-/// A Server-Sent Events request: the route's middleware and guards, then the event stream.
-async fn event_stream<C, H>(
-    controller: Arc<C>,
-    app: Arc<AppShared>,
-    lifecycle: Arc<Lifecycle>,
-    path: &'static str,
-    request: Request,
-) -> Response
-where
-    C: Send + Sync + 'static,
-    H: SseHandler<C>,
-{
-    if let Some(refusal) = app.shutting_down() {
-        return refusal;
-    }
-    let (mut parts, _body) = request.into_parts();
-    let authorized = match handshake_of(&mut parts).await {
-        Ok(mut handshake) => lifecycle.authorize(&mut handshake).await,
-        Err(rejection) => Err(rejection),
-    };
-    if let Err(refusal) = authorized {
-        return refusal;
-    }
-    crate::sse::response(
-        crate::sse::events::<C, H>(controller, &app.hub, path),
-        &app.hub,
-    )
-}
-
-/// Runs the handshake half of the lifecycle, answers the upgrade request and starts the
-/// connection's task. A refused client costs no upgrade, no task and no buffers.
-async fn upgrade<C, H>(endpoint: Arc<Endpoint<C>>, request: Request) -> Response
-where
-    C: Send + Sync + 'static,
-    H: Handler<C>,
-{
-    let started = Instant::now();
-    let (mut parts, _body) = request.into_parts();
-    let (on_upgrade, switching_protocols) = match transport::switching_protocols(&mut parts) {
-        Ok(upgrade) => upgrade,
-        Err(refusal) => return *refusal,
-    };
-    if let Some(refusal) = endpoint.app.refusal(&parts.headers) {
-        return refusal;
-    }
-    let mut handshake = match handshake_of(&mut parts).await {
-        Ok(handshake) => handshake,
-        Err(rejection) => return rejection,
-    };
-    if let Err(response) = endpoint.lifecycle.admit(&mut handshake).await {
-        let summary = CloseSummary {
-            client_id: None,
-            path: handshake.uri.path().to_owned(),
-            closed_by: ClosedBy::Rejected(response.status()),
-            code: None,
-            reason: String::new(),
-            duration: started.elapsed(),
-            messages_in: 0,
-            messages_out: 0,
-            error: None,
-        };
-        endpoint.lifecycle.closed(&summary).await;
-        return response;
-    }
-    let app = &endpoint.app;
-    let max_message = endpoint
-        .options
-        .max_message
-        .unwrap_or(app.settings.max_message);
-    // The client is reachable through the hub as soon as it has its 101.
-    let id = app.hub.next_id();
-    let path: Arc<str> = Arc::from(handshake.uri.path());
-    let span = tracing::info_span!("connection", client_id = %id, path = %path);
-    let connection = Connection::open(id, handshake, app);
-    app.hub.register(&connection, path);
-    let task = async move {
-        let app = &endpoint.app;
-        let Ok(upgraded) = on_upgrade.await else {
-            app.hub.unregister(id);
-            return;
-        };
-        let socket = transport::accept(upgraded, max_message, Arc::clone(&app.inbound)).await;
-        let session = Session::new(&endpoint, socket, connection.clone(), started);
-        let summary = session.run::<H>().await;
-        connection.outbound().close();
-        app.hub.unregister(id);
-        let ctx = MessageContext::closed(connection, summary);
-        H::on_disconnect(&endpoint.controller, &ctx).await;
-        if let Some(summary) = ctx.close_summary() {
-            endpoint.lifecycle.closed(summary).await;
-        }
-    };
-    // Without a subscriber the span is disabled; entering it on every poll would still cost.
-    if span.is_disabled() {
-        tokio::spawn(task);
-    } else {
-        tokio::spawn(task.instrument(span));
-    }
-    switching_protocols
 }

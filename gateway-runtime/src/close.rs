@@ -46,7 +46,7 @@ pub struct InvalidCloseCode(pub u16);
 /// current handler's reply and every message already queued are sent, then the Close frame; later
 /// client messages are not dispatched, and the TCP connection ends when the client answers the
 /// Close or after the close timeout.
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct CloseWebSocket {
     connection: Connection,
 }

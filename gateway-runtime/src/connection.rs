@@ -7,6 +7,8 @@ use crate::hub::{Hub, SlowConsumer};
 use crate::outbound::Outbound;
 use crate::services::Services;
 use serde::Serialize;
+use std::any::{Any, TypeId};
+use std::collections::HashMap;
 use std::fmt;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -31,6 +33,7 @@ impl ConnectionId {
         Self(u64::from(instance) << Self::SEQUENCE_BITS | sequence)
     }
 
+    #[cfg(feature = "redis")]
     /// The instance the client is connected to.
     pub(crate) fn instance(self) -> u16 {
         (self.0 >> Self::SEQUENCE_BITS) as u16
@@ -85,8 +88,9 @@ struct Shared {
     /// Woken when the loop has something to do besides reading: a queued message, a close
     /// request, an eviction.
     wake: Notify,
-    /// Per-connection state of components (a rate limiter's bucket, ..), created on first use.
-    locals: Mutex<axum::http::Extensions>,
+    /// Per-connection state of components (a rate limiter's bucket, ..), by component
+    /// instance and type, created on first use.
+    locals: Mutex<HashMap<(usize, TypeId), Box<dyn Any + Send>>>,
     /// The app's per-connection values ([`Connection::insert`]).
     extensions: Mutex<axum::http::Extensions>,
     outbound: Outbound,
@@ -99,7 +103,7 @@ impl Connection {
     pub(crate) fn open(
         id: ConnectionId,
         handshake: Handshake,
-        app: &crate::app::AppShared,
+        app: &crate::shared::AppShared,
     ) -> Self {
         let shared = Arc::new(Shared {
             id,
@@ -167,7 +171,7 @@ impl Connection {
     /// Queues the event `{"event": event, "data": data}`, the gateway's wire format.
     ///
     /// ```
-    /// # fn demo(conn: gateway::Connection) {
+    /// # fn demo(conn: gateway::connection::Connection) {
     /// conn.emit("welcome", &serde_json::json!({"online": 3})).ok();
     /// # }
     /// ```
@@ -250,21 +254,35 @@ impl Connection {
         &self.shared.services
     }
 
-    /// Runs `f` on this connection's value of type `T` (created with `Default` on first use).
-    /// Components keep per-connection state here; it is dropped with the connection.
+    /// Runs `f` on the state component `owner` keeps for this connection, of type `T` (made
+    /// with `Default` on first use, dropped with the connection). Each component instance has
+    /// its own: an app-wide `RateLimit::per_second(100)` and a method's `RateLimit::per_second(5)`
+    /// on one connection count apart. Pass the component itself (`self`).
     ///
     /// ```
-    /// # fn demo(conn: gateway::Connection) {
-    /// #[derive(Clone, Default)]
+    /// # fn demo(conn: gateway::connection::Connection) {
+    /// struct CountMessages;
+    /// #[derive(Default)]
     /// struct Seen(u64);
-    /// let seen = conn.with_local(|seen: &mut Seen| { seen.0 += 1; seen.0 });
+    /// let component = CountMessages;
+    /// let seen = conn.with_local(&component, |seen: &mut Seen| { seen.0 += 1; seen.0 });
     /// # }
     /// ```
-    pub fn with_local<T, R>(&self, f: impl FnOnce(&mut T) -> R) -> R
+    pub fn with_local<T, R>(&self, owner: &impl ?Sized, f: impl FnOnce(&mut T) -> R) -> R
     where
-        T: Clone + Default + Send + Sync + 'static,
+        T: Default + Send + 'static,
     {
-        f(lock(&self.shared.locals).get_or_insert_default::<T>())
+        let key = (
+            std::ptr::from_ref(owner).cast::<()>() as usize,
+            TypeId::of::<T>(),
+        );
+        let mut locals = lock(&self.shared.locals);
+        let state = locals
+            .entry(key)
+            .or_insert_with(|| Box::new(T::default()))
+            .downcast_mut::<T>()
+            .expect("the state under a key has the key's type");
+        f(state)
     }
 
     /// Stores `value` as this connection's `T`, replacing (and returning) the one before.
@@ -273,7 +291,7 @@ impl Connection {
     /// `Bidder`) rather than storing a bare `String`.
     ///
     /// ```
-    /// # fn demo(conn: gateway::Connection) {
+    /// # fn demo(conn: gateway::connection::Connection) {
     /// #[derive(Clone)]
     /// struct Member { name: String }
     /// conn.insert(Member { name: "ada".into() });
@@ -321,7 +339,7 @@ impl Connection {
 
     /// Resolves once the loop has been woken (see `Shared::wake`) since the last call.
     pub(crate) async fn woken(&self) {
-        self.shared.wake.notified().await
+        self.shared.wake.notified().await;
     }
 
     fn close_request_slot(&self) -> MutexGuard<'_, Option<CloseFrame>> {
@@ -333,7 +351,7 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     // Plain data that every holder leaves consistent: a panic elsewhere cannot break it.
     mutex
         .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl fmt::Debug for Connection {

@@ -10,6 +10,7 @@ use tungstenite::Message;
 
 /// Everything one handler call binds its parameters from: the client's message (absent on
 /// connect) and the connection it came through.
+#[derive(Debug)]
 pub struct MessageContext {
     connection: Connection,
     body: Option<Message>,
@@ -109,7 +110,8 @@ pub(crate) fn payload(message: &Message) -> &[u8] {
 /// Implement it for your own types to make them handler parameters without an attribute.
 ///
 /// ```
-/// use gateway::{FromContext, MessageContext, WsError};
+/// use gateway::error::WsError;
+/// use gateway::extract::{FromContext, MessageContext};
 ///
 /// /// The client's `user-agent`, or "unknown".
 /// struct UserAgent(String);
@@ -124,7 +126,7 @@ pub(crate) fn payload(message: &Message) -> &[u8] {
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be bound as a handler parameter",
     label = "this parameter has no attribute and its type does not implement `FromContext`",
-    note = "bind the message with `#[body]`, a handshake value with `#[header(\"..\")]`, `#[query(\"..\")]` or `#[param(\"..\")]`, a value stored with `conn.insert(..)` as `Extension<{Self}>`, or implement `gateway::FromContext` for `{Self}`"
+    note = "bind the message with `#[body]`, a handshake value with `#[header(\"..\")]`, `#[query(\"..\")]` or `#[param(\"..\")]`, a value stored with `conn.insert(..)` as `Extension<{Self}>`, or implement `gateway::extract::FromContext` for `{Self}`"
 )]
 pub trait FromContext: Sized {
     /// Builds the value for one handler call.
@@ -137,14 +139,6 @@ pub trait FromContext: Sized {
 impl FromContext for Connection {
     fn from_context(ctx: &MessageContext) -> Result<Self, WsError> {
         Ok(ctx.connection.clone())
-    }
-}
-
-impl FromContext for CloseSummary {
-    fn from_context(ctx: &MessageContext) -> Result<Self, WsError> {
-        ctx.close_summary().cloned().ok_or_else(|| {
-            WsError::internal("a `CloseSummary` exists only once the connection has ended")
-        })
     }
 }
 

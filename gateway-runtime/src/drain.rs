@@ -12,7 +12,7 @@ use std::time::Duration;
 /// plain `axum::serve(..).with_graceful_shutdown(signal)`, drain inside the signal:
 /// `with_graceful_shutdown(async move { signal.await; drainer.drain().await; })`. axum's graceful
 /// shutdown does not wait for upgraded connections, and waits for event streams until they end.
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct Drainer {
     hub: Hub,
     draining: Arc<AtomicBool>,

@@ -1,9 +1,14 @@
-//! Endpoints: a handler with its path and options, and the [`Controller`] trait that lists them.
+//! Endpoints: a handler with its options and lifecycle as its connections see it, and the
+//! [`Controller`] and [`Gateway`] traits that register them.
 
 use crate::context::MessageContext;
 use crate::error::WsError;
+use crate::lifecycle::Lifecycle;
 use crate::reply::Reply;
+use crate::shared::AppShared;
+use futures_util::future::BoxFuture;
 use std::future::Future;
+use std::marker::PhantomData;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -54,8 +59,8 @@ impl Default for EndpointOptions {
 
 /// One generated handler: binds its parameters from a [`MessageContext`], calls the user's method
 /// on the controller and turns its value into a [`Reply`]. `#[controller]` implements it on a
-/// marker type per method; the connection loop is generic over it, so a message costs no dynamic
-/// dispatch and no allocation for the call.
+/// marker type per method. The connection loop calls it through one trait object, so the loop
+/// is compiled once for every endpoint (the call's future is boxed per message).
 pub trait Handler<C>: Send + Sync + 'static {
     /// One call of the user's method.
     fn call<'a>(
@@ -100,7 +105,7 @@ pub trait Handler<C>: Send + Sync + 'static {
 )]
 pub trait Controller: Send + Sync + 'static {
     /// Adds every endpoint of this controller to `routes`.
-    fn register(self: Arc<Self>, routes: &mut crate::app::Routes);
+    fn register(self: Arc<Self>, routes: &mut crate::router::Routes);
 }
 
 /// A type whose `impl` block carries `#[gateway("path")]`: one endpoint routing events.
@@ -113,5 +118,69 @@ pub trait Controller: Send + Sync + 'static {
 )]
 pub trait Gateway: Send + Sync + 'static {
     /// Adds the gateway's endpoint to `routes`.
-    fn register(self: Arc<Self>, routes: &mut crate::app::Routes);
+    fn register(self: Arc<Self>, routes: &mut crate::router::Routes);
+}
+
+/// One WebSocket endpoint as its connections see it: its handler, options and components, and
+/// what the whole app shares.
+pub(crate) struct Endpoint {
+    pub(crate) handler: Box<dyn Dispatch>,
+    pub(crate) options: EndpointOptions,
+    pub(crate) lifecycle: Lifecycle,
+    pub(crate) app: Arc<AppShared>,
+}
+
+impl Endpoint {
+    /// Handler `H` on `controller`.
+    pub(crate) fn new<C, H>(
+        controller: Arc<C>,
+        options: EndpointOptions,
+        lifecycle: Lifecycle,
+        app: Arc<AppShared>,
+    ) -> Self
+    where
+        C: Send + Sync + 'static,
+        H: Handler<C>,
+    {
+        Self {
+            handler: Box::new(Bound::<C, H> {
+                controller,
+                handler: PhantomData,
+            }),
+            options,
+            lifecycle,
+            app,
+        }
+    }
+}
+
+/// A generated handler with its controller, as the connection loop calls it.
+pub(crate) trait Dispatch: Send + Sync + 'static {
+    fn call<'a>(&'a self, ctx: &'a MessageContext) -> BoxFuture<'a, Reply>;
+    fn request_id(&self, ctx: &MessageContext) -> Option<u64>;
+    fn on_disconnect<'a>(&'a self, ctx: &'a MessageContext) -> BoxFuture<'a, ()>;
+    fn on_error<'a>(&'a self, ctx: &'a MessageContext, error: &'a WsError) -> BoxFuture<'a, ()>;
+}
+
+struct Bound<C, H> {
+    controller: Arc<C>,
+    handler: PhantomData<fn() -> H>,
+}
+
+impl<C: Send + Sync + 'static, H: Handler<C>> Dispatch for Bound<C, H> {
+    fn call<'a>(&'a self, ctx: &'a MessageContext) -> BoxFuture<'a, Reply> {
+        Box::pin(H::call(&self.controller, ctx))
+    }
+
+    fn request_id(&self, ctx: &MessageContext) -> Option<u64> {
+        H::request_id(ctx)
+    }
+
+    fn on_disconnect<'a>(&'a self, ctx: &'a MessageContext) -> BoxFuture<'a, ()> {
+        Box::pin(H::on_disconnect(&self.controller, ctx))
+    }
+
+    fn on_error<'a>(&'a self, ctx: &'a MessageContext, error: &'a WsError) -> BoxFuture<'a, ()> {
+        Box::pin(H::on_error(&self.controller, ctx, error))
+    }
 }

@@ -12,7 +12,7 @@ use std::fmt;
 /// `Result<T, MyError>`; the original error stays reachable through [`WsError::downcast_ref`].
 ///
 /// ```
-/// use gateway::WsError;
+/// use gateway::error::WsError;
 ///
 /// let error = WsError::bad_request("name must not be empty");
 /// assert_eq!(error.status(), 400);

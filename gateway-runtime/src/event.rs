@@ -16,6 +16,7 @@ use tungstenite::{Message, Utf8Bytes};
 // Made once per message and matched at once: boxing the large variant would only add an
 // allocation per message.
 #[allow(clippy::large_enum_variant)]
+#[derive(Debug)]
 pub enum Incoming {
     /// The connection just opened (no message).
     Connect,
@@ -164,6 +165,17 @@ pub enum EventReply {
     Stream(std::pin::Pin<Box<dyn Stream<Item = EventReply> + Send>>),
 }
 
+impl std::fmt::Debug for EventReply {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            EventReply::Nothing => f.write_str("Nothing"),
+            EventReply::Data(data) => f.debug_tuple("Data").field(data).finish(),
+            EventReply::Error(error) => f.debug_tuple("Error").field(error).finish(),
+            EventReply::Stream(_) => f.write_str("Stream(..)"),
+        }
+    }
+}
+
 /// A type a `#[subscribe]` handler may return: `()`, `Ack<T>` / `Json<T>` of a serializable
 /// value, `String` / `&'static str`, `Option` or `Result` of one, or `Each` of a stream of one.
 #[diagnostic::on_unimplemented(
@@ -176,7 +188,8 @@ pub trait IntoEventReply {
     fn into_event_reply(self) -> EventReply;
 }
 
-/// The `data` of an event's answer (any `Serialize` value), as in DESIGN's `-> Ack<u64>`.
+/// The `data` of an event's answer (any `Serialize` value): `-> Ack<u64>` answers a request
+/// with `{"ack": id, "data": 42}`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Ack<T>(pub T);
 

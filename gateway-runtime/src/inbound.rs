@@ -64,6 +64,7 @@ impl InboundLimits {
     }
 
     /// No incomplete message holds anything.
+    #[cfg(any(fuzzing, test))]
     pub(crate) fn is_idle(&self) -> bool {
         self.held.load(Ordering::Acquire) == 0
     }

@@ -6,7 +6,7 @@ use std::ops::{Deref, DerefMut};
 /// `T: DeserializeOwned`; as a return value it encodes `T: Serialize` into a text message.
 ///
 /// ```
-/// use gateway::Json;
+/// use gateway::extract::Json;
 /// #[derive(serde::Serialize)]
 /// struct Greeting { greeting: String }
 /// let reply = Json(Greeting { greeting: "Hello, Ada".into() });

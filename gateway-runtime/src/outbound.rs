@@ -138,6 +138,6 @@ impl<T: Weighed> Outbound<T> {
         // Plain data, left consistent by every holder: a panic elsewhere cannot break it.
         self.queue
             .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }

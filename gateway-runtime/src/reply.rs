@@ -34,7 +34,7 @@ impl fmt::Debug for Reply {
     }
 }
 
-/// A stream whose every item is sent as its own reply (NestJS's Observable return): wrap any
+/// A stream whose every item is sent as its own reply: wrap any
 /// `Stream` of reply values.
 ///
 /// ```
@@ -46,7 +46,7 @@ impl fmt::Debug for Reply {
 /// impl Countdown {
 ///     /// Sends "3", "2", "1", then closes with 1000.
 ///     #[websocket("countdown", mode = SendOnly)]
-///     async fn countdown(&self) -> Each<impl gateway::Stream<Item = String> + Send + 'static> {
+///     async fn countdown(&self) -> Each<impl gateway::reply::Stream<Item = String> + Send + 'static> {
 ///         Each(futures_util::stream::iter(["3", "2", "1"].map(String::from)))
 ///     }
 /// }

@@ -12,6 +12,14 @@ pub struct Services {
     by_type: HashMap<TypeId, Arc<dyn Any + Send + Sync>>,
 }
 
+impl std::fmt::Debug for Services {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Services")
+            .field("count", &self.by_type.len())
+            .finish()
+    }
+}
+
 impl Services {
     pub(crate) fn insert<T: Send + Sync + 'static>(&mut self, service: Arc<T>) {
         self.by_type.insert(TypeId::of::<T>(), service);

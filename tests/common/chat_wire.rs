@@ -4,7 +4,7 @@ use gateway::test::Client;
 use serde_json::{json, Value};
 
 /// Reads messages until one matches `wanted`, skipping user counts and the like.
-pub async fn next_matching(client: &mut Client, wanted: impl Fn(&Value) -> bool) -> Value {
+pub(crate) async fn next_matching(client: &mut Client, wanted: impl Fn(&Value) -> bool) -> Value {
     loop {
         let message = client.recv_json::<Value>().await;
         if wanted(&message) {
@@ -14,25 +14,25 @@ pub async fn next_matching(client: &mut Client, wanted: impl Fn(&Value) -> bool)
 }
 
 /// Matches messages of one event.
-pub fn event(name: &'static str) -> impl Fn(&Value) -> bool {
+pub(crate) fn event(name: &'static str) -> impl Fn(&Value) -> bool {
     move |message| message["event"] == name
 }
 
 /// Joins `room` as `name` with request id `id`; returns the ack.
-pub async fn join(client: &mut Client, room: &str, name: &str, id: u64) -> Value {
+pub(crate) async fn join(client: &mut Client, room: &str, name: &str, id: u64) -> Value {
     let request = json!({"event": "join", "data": {"room": room, "name": name}, "id": id});
     client.send_text(&request.to_string()).await;
     next_matching(client, |message| message["ack"] == id).await
 }
 
 /// Says `text` in the sender's room.
-pub async fn say(client: &mut Client, text: &str) {
+pub(crate) async fn say(client: &mut Client, text: &str) {
     client
         .send_json(&json!({"event": "message", "data": {"text": text}}))
         .await;
 }
 
 /// The text of the next chat message `client` hears (user counts and the like skipped).
-pub async fn next_said(client: &mut Client) -> Value {
+pub(crate) async fn next_said(client: &mut Client) -> Value {
     next_matching(client, event("message")).await["data"]["text"].clone()
 }

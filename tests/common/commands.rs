@@ -1,13 +1,13 @@
 //! A controller that lets a test drive the hub from a client, one command per message.
 
+use gateway::hub::Hub;
 use gateway::prelude::*;
-use gateway::Hub;
 
 /// Commands on `/hub/a` and `/hub/b`, each answered with a text:
 /// `id`, `join:R`, `leave:R`, `rooms`, `presence:TEXT`, `room:R:text` (to R but the sender),
 /// `all:text`, `path:/p:text`, `to:ID:text`, `count` (clients connected), `members:R` (ids in R,
 /// sorted), `who:R` (presence texts in R, sorted).
-pub struct Commands;
+pub(crate) struct Commands;
 
 impl Commands {
     fn run(command: &str, conn: &Connection, hub: &Hub) -> String {

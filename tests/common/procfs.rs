@@ -5,7 +5,7 @@ use std::time::Duration;
 
 /// Resident memory (`VmRSS`) in bytes, from a status file: `/proc/self/status`,
 /// `/proc/PID/status`.
-pub fn rss_bytes(status_file: &str) -> usize {
+pub(crate) fn rss_bytes(status_file: &str) -> usize {
     let status = std::fs::read_to_string(status_file).expect("Linux /proc");
     let kib: usize = status
         .lines()
@@ -17,7 +17,7 @@ pub fn rss_bytes(status_file: &str) -> usize {
 }
 
 /// CPU time (user + system) from a stat file: `/proc/PID/stat`, `/proc/self/task/TID/stat`.
-pub fn cpu_time(stat_file: &str) -> Duration {
+pub(crate) fn cpu_time(stat_file: &str) -> Duration {
     let stat = std::fs::read_to_string(stat_file).expect("Linux /proc");
     // Fields after the command name (which may contain spaces) start at the state (field 3).
     let fields: Vec<&str> = stat[stat.rfind(')').expect("a stat line") + 2..]

@@ -6,26 +6,26 @@ use std::net::SocketAddr;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
-pub struct RawClient {
+pub(crate) struct RawClient {
     stream: BufReader<TcpStream>,
 }
 
 /// A frame as the server sent it.
 #[derive(Debug)]
-pub struct Frame {
+pub(crate) struct Frame {
     pub opcode: u8,
     pub payload: Vec<u8>,
 }
 
-pub const OP_CONTINUATION: u8 = 0x0;
-pub const OP_TEXT: u8 = 0x1;
-pub const OP_BINARY: u8 = 0x2;
-pub const OP_CLOSE: u8 = 0x8;
-pub const OP_PING: u8 = 0x9;
+pub(crate) const OP_CONTINUATION: u8 = 0x0;
+pub(crate) const OP_TEXT: u8 = 0x1;
+pub(crate) const OP_BINARY: u8 = 0x2;
+pub(crate) const OP_CLOSE: u8 = 0x8;
+pub(crate) const OP_PING: u8 = 0x9;
 
 impl Frame {
     /// Code and reason of a Close frame.
-    pub fn close(&self) -> (u16, String) {
+    pub(crate) fn close(&self) -> (u16, String) {
         assert_eq!(self.opcode, OP_CLOSE, "not a Close frame: {self:?}");
         let code = u16::from_be_bytes([self.payload[0], self.payload[1]]);
         (code, String::from_utf8(self.payload[2..].to_vec()).unwrap())
@@ -34,14 +34,14 @@ impl Frame {
 
 /// A masked client frame (its mask is zero, so `payload` goes on the wire as it is). A frame
 /// with `fin` false is one piece of a longer message.
-pub fn frame(fin: bool, opcode: u8, payload: &[u8]) -> Vec<u8> {
+pub(crate) fn frame(fin: bool, opcode: u8, payload: &[u8]) -> Vec<u8> {
     let mut frame = header(fin, opcode, payload.len());
     frame.extend_from_slice(payload);
     frame
 }
 
 /// The header of a masked client frame whose payload is `len` bytes (see [`frame`]).
-pub fn header(fin: bool, opcode: u8, len: usize) -> Vec<u8> {
+pub(crate) fn header(fin: bool, opcode: u8, len: usize) -> Vec<u8> {
     use tokio_tungstenite::tungstenite::protocol::frame::{coding::OpCode, FrameHeader};
     let header = FrameHeader {
         is_final: fin,
@@ -56,7 +56,7 @@ pub fn header(fin: bool, opcode: u8, len: usize) -> Vec<u8> {
 
 /// An HTTP upgrade request for `path` with this `Sec-WebSocket-Key` and `extra` header lines
 /// (each ending in `\r\n`).
-pub fn upgrade_request(addr: SocketAddr, path: &str, key: &str, extra: &str) -> String {
+pub(crate) fn upgrade_request(addr: SocketAddr, path: &str, key: &str, extra: &str) -> String {
     format!(
         "GET {path} HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
          Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n{extra}\r\n"
@@ -65,19 +65,19 @@ pub fn upgrade_request(addr: SocketAddr, path: &str, key: &str, extra: &str) -> 
 
 /// A TCP connection whose kernel receive buffer is small (4 KiB), so the server's writes to
 /// it block after a few KiB when it does not read.
-pub async fn connect_small(addr: SocketAddr) -> TcpStream {
+pub(crate) async fn connect_small(addr: SocketAddr) -> TcpStream {
     let socket = tokio::net::TcpSocket::new_v4().unwrap();
     socket.set_recv_buffer_size(4096).unwrap();
     socket.connect(addr).await.unwrap()
 }
 
 impl RawClient {
-    pub async fn connect(addr: SocketAddr, path: &str) -> RawClient {
+    pub(crate) async fn connect(addr: SocketAddr, path: &str) -> RawClient {
         Self::upgrade(TcpStream::connect(addr).await.unwrap(), addr, path).await
     }
 
     /// A client on [`connect_small`]'s connection.
-    pub async fn connect_small(addr: SocketAddr, path: &str) -> RawClient {
+    pub(crate) async fn connect_small(addr: SocketAddr, path: &str) -> RawClient {
         Self::upgrade(connect_small(addr).await, addr, path).await
     }
 
@@ -106,17 +106,21 @@ impl RawClient {
     }
 
     /// Sends one masked frame with FIN set.
-    pub async fn send_frame(&mut self, opcode: u8, payload: &[u8]) {
+    pub(crate) async fn send_frame(&mut self, opcode: u8, payload: &[u8]) {
         self.send_bytes(&frame(true, opcode, payload)).await;
     }
 
     /// Sends bytes as they are (frames made with [`frame`] and [`header`], or pieces of them).
-    pub async fn send_bytes(&mut self, bytes: &[u8]) {
+    pub(crate) async fn send_bytes(&mut self, bytes: &[u8]) {
         self.stream.get_mut().write_all(bytes).await.unwrap();
     }
 
     /// Sends `bytes` unless the server stops taking them for `stall`: `false` then.
-    pub async fn try_send_bytes(&mut self, bytes: &[u8], stall: std::time::Duration) -> bool {
+    pub(crate) async fn try_send_bytes(
+        &mut self,
+        bytes: &[u8],
+        stall: std::time::Duration,
+    ) -> bool {
         let write = self.stream.get_mut().write_all(bytes);
         matches!(tokio::time::timeout(stall, write).await, Ok(Ok(())))
     }
@@ -125,7 +129,7 @@ impl RawClient {
     ///
     /// # Panics
     /// When none arrives within [`WAIT`].
-    pub async fn read_frame(&mut self) -> Frame {
+    pub(crate) async fn read_frame(&mut self) -> Frame {
         tokio::time::timeout(WAIT, self.read_frame_now())
             .await
             .expect("no frame from the server")
@@ -148,7 +152,7 @@ impl RawClient {
 
 impl RawClient {
     /// Whether the server has ended the TCP connection (reads hit end of stream).
-    pub async fn is_disconnected(&mut self) -> bool {
+    pub(crate) async fn is_disconnected(&mut self) -> bool {
         let mut byte = [0u8; 1];
         matches!(self.stream.read(&mut byte).await, Ok(0) | Err(_))
     }

@@ -7,14 +7,14 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 /// A `redis-server` process; killed when dropped.
-pub struct RedisServer {
+pub(crate) struct RedisServer {
     port: u16,
     process: Option<Child>,
 }
 
 impl RedisServer {
     /// Starts a Redis that keeps nothing on disk, and waits until it answers.
-    pub fn start() -> Self {
+    pub(crate) fn start() -> Self {
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|listener| listener.local_addr())
             .expect("a free port on 127.0.0.1")
@@ -28,17 +28,17 @@ impl RedisServer {
     }
 
     /// `redis://127.0.0.1:PORT`.
-    pub fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("redis://127.0.0.1:{}", self.port)
     }
 
     /// The server's process id.
-    pub fn pid(&self) -> u32 {
+    pub(crate) fn pid(&self) -> u32 {
         self.process.as_ref().map_or(0, Child::id)
     }
 
     /// Kills the server at once (SIGKILL): no goodbye to its clients.
-    pub fn kill(&mut self) {
+    pub(crate) fn kill(&mut self) {
         if let Some(mut process) = self.process.take() {
             process.kill().ok();
             process.wait().ok();
@@ -46,7 +46,7 @@ impl RedisServer {
     }
 
     /// Starts the server again on the same port, empty, and waits until it says it is ready.
-    pub fn restart(&mut self) {
+    pub(crate) fn restart(&mut self) {
         self.kill();
         let mut process = Command::new("redis-server")
             .args(["--bind", "127.0.0.1", "--port", &self.port.to_string()])
@@ -79,7 +79,7 @@ impl RedisServer {
 
     /// Runs one command (inline syntax: `FLUSHALL`, `CLIENT PAUSE 1000`); returns the first
     /// line of the reply.
-    pub fn command(&self, command: &str) -> std::io::Result<String> {
+    pub(crate) fn command(&self, command: &str) -> std::io::Result<String> {
         let mut redis = TcpStream::connect(("127.0.0.1", self.port))?;
         redis.set_read_timeout(Some(Duration::from_secs(1)))?;
         redis.write_all(format!("{command}\r\n").as_bytes())?;

@@ -2,12 +2,12 @@
 //! them.
 
 use super::model::{Controller, Endpoint, SseEndpoint};
-use crate::handler::expand::{call_then, dependencies, endpoint_options, lifecycle, output_span};
 use crate::paths;
+use crate::shared::expand::{call_then, dependencies, endpoint_options, lifecycle, output_span};
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote, quote_spanned};
 
-pub fn controller(controller: &Controller) -> TokenStream {
+pub(super) fn controller(controller: &Controller) -> TokenStream {
     let self_ty = &controller.self_ty;
     let handlers = controller
         .endpoints
@@ -63,7 +63,14 @@ fn handler(controller: &Controller, endpoint: &Endpoint) -> TokenStream {
     let marker = handler_type(endpoint);
     let (handler_trait, context, reply) =
         (paths::handler(), paths::message_context(), paths::reply());
-    let body = call_then(self_ty, &endpoint.method, paths::to_reply(), quote!());
+    let phase = paths::phase_message();
+    let body = call_then(
+        self_ty,
+        &endpoint.method,
+        &phase,
+        paths::to_reply(),
+        quote!(),
+    );
     quote_spanned! {endpoint.method.ident.span()=>
         #[allow(non_camel_case_types)]
         struct #marker;
@@ -121,7 +128,7 @@ fn sse_handler(controller: &Controller, sse: &SseEndpoint) -> TokenStream {
         paths::event(),
     );
     let call = match sse.method.receiver {
-        crate::handler::model::Receiver::None => quote!(<#self_ty>::#name()),
+        crate::shared::model::Receiver::None => quote!(<#self_ty>::#name()),
         _ => quote!(__gw_controller.#name()),
     };
     let span = output_span(&sse.method);

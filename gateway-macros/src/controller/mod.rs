@@ -6,12 +6,12 @@ mod parse;
 mod validate;
 
 use crate::diag::Errors;
-use crate::handler::expand::registration_stub;
+use crate::shared::expand::registration_stub;
 use proc_macro2::TokenStream;
 use quote::quote;
 use syn::{FnArg, ImplItemFn, ItemImpl};
 
-pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
+pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
     let mut errors = Errors::default();
     let prefix = errors
         .keep(syn::parse2::<parse::Prefix>(args))
@@ -34,7 +34,7 @@ pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
 
 /// A `#[websocket]` that no `#[controller]` consumed: the error says where it belongs, and the
 /// method is emitted without our parameter attributes so no follow-on errors bury it.
-pub fn stray_websocket(item: TokenStream) -> TokenStream {
+pub(crate) fn stray_websocket(item: TokenStream) -> TokenStream {
     let error = syn::Error::new(
         proc_macro2::Span::call_site(),
         "`#[websocket]` belongs on a method inside a `#[controller(\"prefix\")]` impl block; \
@@ -47,7 +47,7 @@ pub fn stray_websocket(item: TokenStream) -> TokenStream {
     for input in &mut method.sig.inputs {
         if let FnArg::Typed(param) = input {
             param.attrs.retain(|attr| {
-                !crate::handler::parse::PARAMETER_ATTRIBUTES
+                !crate::shared::parse::PARAMETER_ATTRIBUTES
                     .iter()
                     .any(|name| attr.path().is_ident(name))
             });

@@ -1,12 +1,12 @@
 //! The typed model of a `#[controller]` impl, built by `parse` and checked by `validate`; `expand`
 //! reads only a validated model.
 
-use crate::handler::{Component, Method, Options};
+use crate::shared::{Component, Method, Options};
 use proc_macro2::Span;
 use syn::Type;
 
 /// A `#[controller("prefix")] impl Type { .. }`.
-pub struct Controller {
+pub(super) struct Controller {
     /// The type the impl block is for.
     pub self_ty: Type,
     /// The type's name as users wrote it, for messages (`ExampleController`).
@@ -18,7 +18,9 @@ pub struct Controller {
 }
 
 /// One `#[sse("path")]` method.
-pub struct SseEndpoint {
+pub(super) struct SseEndpoint {
+    /// Where the method is in the impl block, for reporting in source order.
+    pub position: usize,
     pub method: Method,
     pub route: String,
     pub route_span: Span,
@@ -27,7 +29,9 @@ pub struct SseEndpoint {
 }
 
 /// One `#[websocket]` method.
-pub struct Endpoint {
+pub(super) struct Endpoint {
+    /// Where the method is in the impl block, for reporting in source order.
+    pub position: usize,
     pub method: Method,
     /// The joined route (`/example/websocket`).
     pub route: String,

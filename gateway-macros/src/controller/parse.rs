@@ -3,17 +3,18 @@
 
 use super::model::{Controller, Endpoint, SseEndpoint};
 use crate::diag::Errors;
-use crate::handler::model::ComponentKind;
-use crate::handler::parse::{
+use crate::shared::model::ComponentKind;
+use crate::shared::parse::{
     component_attributes, endpoint_args, join_route, method, report_misspelled, take_attributes,
     take_components, Key,
 };
-use crate::handler::validate::type_text;
+use crate::shared::validate::type_text;
+use crate::symbol;
 use syn::parse::{Parse, ParseStream};
 use syn::{ImplItem, ItemImpl, LitStr};
 
 /// `#[controller]` or `#[controller("prefix")]`.
-pub struct Prefix(pub Option<LitStr>);
+pub(super) struct Prefix(pub Option<LitStr>);
 
 impl Parse for Prefix {
     fn parse(input: ParseStream) -> syn::Result<Self> {
@@ -44,21 +45,21 @@ const WEBSOCKET_KEYS: [Key; 6] = [
 ];
 
 /// Builds the model and strips our attributes from `item`.
-pub fn controller(prefix: &Prefix, item: &mut ItemImpl, errors: &mut Errors) -> Controller {
+pub(super) fn controller(prefix: &Prefix, item: &mut ItemImpl, errors: &mut Errors) -> Controller {
     let prefix = prefix.0.as_ref().map(LitStr::value).unwrap_or_default();
-    crate::handler::parse::check_impl(item, "controller", errors);
+    crate::shared::parse::check_impl(item, "controller", errors);
     let components = take_components(&mut item.attrs, errors);
     report_misspelled(&mut item.attrs, &component_attributes(), errors);
     let mut endpoints = Vec::new();
     let mut sse_endpoints = Vec::new();
-    for member in &mut item.items {
+    for (position, member) in item.items.iter_mut().enumerate() {
         let ImplItem::Fn(function) = member else {
             continue;
         };
-        let websocket_attrs = take_attributes(&mut function.attrs, "websocket");
-        let sse_attrs = take_attributes(&mut function.attrs, "sse");
+        let websocket_attrs = take_attributes(&mut function.attrs, symbol::WEBSOCKET);
+        let sse_attrs = take_attributes(&mut function.attrs, symbol::SSE);
         let method_components = take_components(&mut function.attrs, errors);
-        let mut known = vec!["websocket", "sse"];
+        let mut known = vec![symbol::WEBSOCKET.name(), symbol::SSE.name()];
         known.extend(component_attributes());
         report_misspelled(&mut function.attrs, &known, errors);
         let method = method(function, errors);
@@ -91,6 +92,7 @@ pub fn controller(prefix: &Prefix, item: &mut ItemImpl, errors: &mut Errors) -> 
             }
             if let Some(path) = path {
                 sse_endpoints.push(SseEndpoint {
+                    position,
                     method,
                     route: join_route(&prefix, &path.value()),
                     route_span: path.span(),
@@ -121,6 +123,7 @@ pub fn controller(prefix: &Prefix, item: &mut ItemImpl, errors: &mut Errors) -> 
         }
         if let Some(args) = errors.keep(endpoint_args(first, &WEBSOCKET_KEYS)) {
             endpoints.push(Endpoint {
+                position,
                 method,
                 route: join_route(
                     &prefix,

@@ -3,48 +3,62 @@
 
 use super::model::{Controller, Endpoint};
 use crate::diag::Errors;
-use crate::handler::validate::{option_inner, require_unit_return, signature, type_text};
-use crate::handler::{Method, Mode, Source};
+use crate::shared::validate::{option_inner, require_unit_return, signature, type_text};
+use crate::shared::{Method, Mode, Source};
 use proc_macro2::Span;
 
 const HANDLER: &str = "a `#[websocket]` handler";
 
-pub fn controller(controller: &Controller, errors: &mut Errors) {
+pub(super) fn controller(controller: &Controller, errors: &mut Errors) {
     for endpoint in &controller.endpoints {
         signature(&endpoint.method, HANDLER, errors);
-        crate::handler::validate::options(&endpoint.options, errors);
+        crate::shared::validate::options(&endpoint.options, errors);
         mode(endpoint, errors);
     }
     for sse in &controller.sse_endpoints {
         signature_of_sse(&sse.method, errors);
     }
-    // Every route, WebSocket and SSE alike: its syntax, and that no two handlers share it.
-    let routes: Vec<(&str, Span, &Method)> = controller
+    // Every route, WebSocket and SSE alike, in source order: its syntax, and that no two
+    // handlers share it (reported at the later one, with a note at the first).
+    let mut routes: Vec<(usize, &str, Span, &Method)> = controller
         .endpoints
         .iter()
         .map(|endpoint| {
+            let route = endpoint.route.as_str();
             (
-                endpoint.route.as_str(),
+                endpoint.position,
+                route,
                 endpoint.route_span,
                 &endpoint.method,
             )
         })
-        .chain(
-            controller
-                .sse_endpoints
-                .iter()
-                .map(|sse| (sse.route.as_str(), sse.route_span, &sse.method)),
-        )
+        .chain(controller.sse_endpoints.iter().map(|sse| {
+            (
+                sse.position,
+                sse.route.as_str(),
+                sse.route_span,
+                &sse.method,
+            )
+        }))
         .collect();
-    for (index, (path, span, method)) in routes.iter().enumerate() {
-        crate::handler::validate::route(path, *span, &method.params, errors);
-        if let Some((_, _, first)) = routes[..index].iter().find(|(earlier, ..)| earlier == path) {
+    routes.sort_by_key(|(position, ..)| *position);
+    for (index, (_, path, span, method)) in routes.iter().enumerate() {
+        crate::shared::validate::route(path, *span, &method.params, errors);
+        let first = routes[..index]
+            .iter()
+            .find(|(_, earlier, ..)| earlier == path);
+        if let Some((_, _, first_span, first)) = first {
+            let name = &controller.type_name;
             errors.at(
                 *span,
                 format!(
-                    "path `{path}` is already used by `{}::{}`; give each handler its own path",
-                    controller.type_name, first.ident
+                    "path `{path}` is already used by `{name}::{}`; give each handler its own path",
+                    first.ident
                 ),
+            );
+            errors.at(
+                *first_span,
+                format!("note: `{name}::{}` uses `{path}` here first", first.ident),
             );
         }
     }
@@ -97,11 +111,11 @@ fn mode(endpoint: &Endpoint, errors: &mut Errors) {
 }
 
 /// An `#[sse]` method: `&self` (or no receiver), not generic, no parameters yet.
-fn signature_of_sse(method: &crate::handler::Method, errors: &mut Errors) {
+fn signature_of_sse(method: &crate::shared::Method, errors: &mut Errors) {
     if let Some(span) = method.generics {
         errors.at(span, "an `#[sse]` method cannot be generic");
     }
-    if let crate::handler::model::Receiver::Unsupported(receiver) = &method.receiver {
+    if let crate::shared::model::Receiver::Unsupported(receiver) = &method.receiver {
         errors.spanned(receiver, "an `#[sse]` method takes `&self`");
     }
     for param in &method.params {

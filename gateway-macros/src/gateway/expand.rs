@@ -2,12 +2,12 @@
 //! impl that registers the gateway as one endpoint.
 
 use super::model::{Gateway, Hook, HookKind};
-use crate::handler::expand::{call_then, dependencies, endpoint_options, invoke, lifecycle};
 use crate::paths;
+use crate::shared::expand::{call_then, dependencies, endpoint_options, invoke, lifecycle};
 use proc_macro2::TokenStream;
 use quote::quote;
 
-pub fn gateway(gateway: &Gateway) -> TokenStream {
+pub(super) fn gateway(gateway: &Gateway) -> TokenStream {
     let self_ty = &gateway.self_ty;
     let (handler_trait, context, reply, ws_error) = (
         paths::handler(),
@@ -44,6 +44,7 @@ pub fn gateway(gateway: &Gateway) -> TokenStream {
         let answer = call_then(
             self_ty,
             &hook.method,
+            &hook.kind.phase(),
             paths::event_reply(),
             quote!(#event, __gw_id,),
         );
@@ -139,7 +140,13 @@ pub fn gateway(gateway: &Gateway) -> TokenStream {
 
 /// A hook whose value is sent as it is (`#[on_connect]`, `#[on_message]`), bound from `ctx`.
 fn replying(self_ty: &syn::Type, hook: &Hook, ctx: TokenStream) -> TokenStream {
-    let answer = call_then(self_ty, &hook.method, paths::to_reply(), quote!());
+    let answer = call_then(
+        self_ty,
+        &hook.method,
+        &hook.kind.phase(),
+        paths::to_reply(),
+        quote!(),
+    );
     quote! {{
         let __gw_ctx = #ctx;
         #answer
@@ -149,6 +156,11 @@ fn replying(self_ty: &syn::Type, hook: &Hook, ctx: TokenStream) -> TokenStream {
 /// A hook that cannot answer (`#[on_disconnect]`, `#[on_error]`): a binding failure is logged.
 fn silent(self_ty: &syn::Type, hook: &Hook) -> TokenStream {
     let hook_binding_failed = paths::hook_binding_failed();
-    let value = invoke(self_ty, &hook.method, &quote!(#hook_binding_failed(error)));
+    let value = invoke(
+        self_ty,
+        &hook.method,
+        &hook.kind.phase(),
+        &quote!(#hook_binding_failed(error)),
+    );
     quote!(#value;)
 }

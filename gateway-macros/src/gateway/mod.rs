@@ -6,11 +6,11 @@ mod parse;
 mod validate;
 
 use crate::diag::Errors;
-use crate::handler::expand::registration_stub;
+use crate::shared::expand::registration_stub;
 use proc_macro2::TokenStream;
 use syn::ItemImpl;
 
-pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
+pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
     let mut item: ItemImpl = match syn::parse2(item) {
         Ok(item) => item,
         Err(error) => {

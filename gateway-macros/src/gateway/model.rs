@@ -1,11 +1,12 @@
 //! The typed model of a `#[gateway]` impl: one WebSocket endpoint whose methods are hooks.
 
-use crate::handler::{Component, Method, Options};
+use crate::shared::{Component, Method, Options};
+use crate::symbol::{ON_CONNECT, ON_DISCONNECT, ON_ERROR, ON_MESSAGE, SUBSCRIBE};
 use proc_macro2::{Span, TokenStream};
 use syn::{LitStr, Type};
 
 /// A `#[gateway("path", ..)] impl Type { .. }`.
-pub struct Gateway {
+pub(super) struct Gateway {
     pub self_ty: Type,
     /// The type's name as users wrote it, for messages.
     pub type_name: String,
@@ -19,14 +20,14 @@ pub struct Gateway {
 }
 
 /// One method with a hook attribute.
-pub struct Hook {
+pub(super) struct Hook {
     pub kind: HookKind,
     pub method: Method,
     /// The hook attribute, for errors about it.
     pub attr: TokenStream,
 }
 
-pub enum HookKind {
+pub(super) enum HookKind {
     /// `#[on_connect]`: once, when the connection opens.
     OnConnect,
     /// `#[on_disconnect]`: once, after it ended.
@@ -40,14 +41,25 @@ pub enum HookKind {
 }
 
 impl HookKind {
-    /// The attribute's name.
-    pub fn attribute(&self) -> &'static str {
+    /// The runtime's marker for what the hook's parameters can bind.
+    pub(super) fn phase(&self) -> TokenStream {
         match self {
-            HookKind::OnConnect => "on_connect",
-            HookKind::OnDisconnect => "on_disconnect",
-            HookKind::OnError => "on_error",
-            HookKind::OnMessage => "on_message",
-            HookKind::Subscribe(_) => "subscribe",
+            HookKind::OnConnect => crate::paths::phase_connect(),
+            HookKind::OnDisconnect => crate::paths::phase_disconnect(),
+            HookKind::OnError => crate::paths::phase_error(),
+            HookKind::OnMessage | HookKind::Subscribe(_) => crate::paths::phase_message(),
         }
+    }
+
+    /// The attribute's name.
+    pub(super) fn attribute(&self) -> &'static str {
+        match self {
+            HookKind::OnConnect => ON_CONNECT,
+            HookKind::OnDisconnect => ON_DISCONNECT,
+            HookKind::OnError => ON_ERROR,
+            HookKind::OnMessage => ON_MESSAGE,
+            HookKind::Subscribe(_) => SUBSCRIBE,
+        }
+        .name()
     }
 }

@@ -3,23 +3,24 @@
 
 use super::model::{Gateway, Hook, HookKind};
 use crate::diag::Errors;
-use crate::handler::parse::{
+use crate::shared::parse::{
     component_attributes, endpoint_args, join_route, method, report_misspelled, take_components,
     EndpointArgs, Key,
 };
-use crate::handler::validate::type_text;
-use crate::handler::Source;
+use crate::shared::validate::type_text;
+use crate::shared::Source;
+use crate::symbol;
 use proc_macro2::TokenStream;
 use quote::ToTokens;
 use syn::{Attribute, ImplItem, ItemImpl, LitStr, Meta, Type};
 
 /// The hook attributes, by name.
 const HOOK_ATTRIBUTES: [&str; 5] = [
-    "on_connect",
-    "on_disconnect",
-    "on_error",
-    "on_message",
-    "subscribe",
+    symbol::ON_CONNECT.name(),
+    symbol::ON_DISCONNECT.name(),
+    symbol::ON_ERROR.name(),
+    symbol::ON_MESSAGE.name(),
+    symbol::SUBSCRIBE.name(),
 ];
 
 /// What `#[gateway(..)]` accepts after the path.
@@ -32,8 +33,8 @@ const GATEWAY_KEYS: [Key; 5] = [
 ];
 
 /// Builds the model and strips our attributes from `item`.
-pub fn gateway(args: TokenStream, item: &mut ItemImpl, errors: &mut Errors) -> Gateway {
-    crate::handler::parse::check_impl(item, "gateway", errors);
+pub(super) fn gateway(args: TokenStream, item: &mut ItemImpl, errors: &mut Errors) -> Gateway {
+    crate::shared::parse::check_impl(item, "gateway", errors);
     let attribute: Attribute = syn::parse_quote!(#[gateway(#args)]);
     let args = errors.keep(endpoint_args(&attribute, &GATEWAY_KEYS));
     let components = take_components(&mut item.attrs, errors);
@@ -54,7 +55,7 @@ pub fn gateway(args: TokenStream, item: &mut ItemImpl, errors: &mut Errors) -> G
             );
         }
         let mut known = HOOK_ATTRIBUTES.to_vec();
-        known.push("websocket");
+        known.push(symbol::WEBSOCKET.name());
         report_misspelled(&mut function.attrs, &known, errors);
         let mut hook_attrs = take_hook_attributes(&mut function.attrs, errors).into_iter();
         let mut method = method(function, errors);
@@ -67,8 +68,7 @@ pub fn gateway(args: TokenStream, item: &mut ItemImpl, errors: &mut Errors) -> G
         if let HookKind::OnError = kind {
             // `error: &WsError` is the error the hook is called with.
             for param in &mut method.params {
-                if matches!(param.ty, Type::Reference(_)) && matches!(param.source, Source::Context)
-                {
+                if is_ws_error_ref(&param.ty) && matches!(param.source, Source::Context) {
                     param.source = Source::Error;
                 }
             }
@@ -99,7 +99,7 @@ fn take_hook_attributes(
     let mut hooks = Vec::new();
     attrs.retain(|attr| {
         let Some(name) = HOOK_ATTRIBUTES.iter().find(|name| attr.path().is_ident(name)) else {
-            if attr.path().is_ident("websocket") {
+            if *attr.path() == symbol::WEBSOCKET {
                 errors.spanned(
                     attr,
                     "a gateway routes events to hooks: use `#[subscribe(\"event\")]` or `#[on_message]` \
@@ -107,7 +107,7 @@ fn take_hook_attributes(
                 );
                 return false;
             }
-            if attr.path().is_ident("sse") {
+            if *attr.path() == symbol::SSE {
                 errors.spanned(
                     attr,
                     "`#[sse]` belongs in a `#[controller]` impl, not a `#[gateway]`: move this method \
@@ -145,4 +145,13 @@ fn subscribe_event(attr: &Attribute) -> syn::Result<LitStr> {
         return Err(syn::Error::new(event.span(), expected));
     }
     Ok(event)
+}
+
+/// `&WsError` (by any path: `&gateway::error::WsError`).
+fn is_ws_error_ref(ty: &Type) -> bool {
+    let Type::Reference(reference) = ty else {
+        return false;
+    };
+    matches!(&*reference.elem, Type::Path(path)
+        if path.path.segments.last().is_some_and(|last| last.ident == "WsError"))
 }

@@ -3,12 +3,12 @@
 
 use super::model::{Gateway, HookKind};
 use crate::diag::Errors;
-use crate::handler::validate::{require_unit_return, signature};
-use crate::handler::Source;
+use crate::shared::validate::{require_unit_return, signature};
+use crate::shared::Source;
 
-pub fn gateway(gateway: &Gateway, errors: &mut Errors) {
-    crate::handler::validate::options(&gateway.options, errors);
-    crate::handler::validate::route(&gateway.route, gateway.route_span, &[], errors);
+pub(super) fn gateway(gateway: &Gateway, errors: &mut Errors) {
+    crate::shared::validate::options(&gateway.options, errors);
+    crate::shared::validate::route(&gateway.route, gateway.route_span, &[], errors);
     for (index, hook) in gateway.hooks.iter().enumerate() {
         let name = hook.kind.attribute();
         signature(&hook.method, &format!("a `#[{name}]` hook"), errors);

@@ -49,8 +49,17 @@ pub struct Attached {
     pub start: Box<dyn FnOnce(WeakHub) + Send>,
 }
 
+impl std::fmt::Debug for Attached {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Attached")
+            .field("instance", &self.instance)
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(feature = "redis")]
 /// The highest instance number (0 is a single instance's).
-pub const MAX_INSTANCE: u16 = u16::MAX;
+pub(crate) const MAX_INSTANCE: u16 = u16::MAX;
 
 /// One thing an instance tells the others.
 #[derive(Debug, Clone, PartialEq)]
@@ -86,6 +95,7 @@ pub enum Event {
 }
 
 impl Event {
+    #[cfg(feature = "redis")]
     /// About how many bytes the event carries: payload, names, texts, exceptions (what a
     /// backplane's queue budget counts, and what a frame needs besides its header).
     pub(crate) fn weight(&self) -> usize {
@@ -111,6 +121,7 @@ impl Event {
         }
     }
 
+    #[cfg(feature = "redis")]
     /// The client a presence fact is about.
     pub(crate) fn member(&self) -> Option<ConnectionId> {
         match self {

@@ -17,10 +17,10 @@ const VERSION: u8 = 1;
 /// A frame that is not a backplane event of this version.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("malformed backplane frame: {0}")]
-pub struct WireError(&'static str);
+pub(crate) struct WireError(&'static str);
 
 /// The frame of `event`, sent by instance `origin`.
-pub fn encode(origin: u16, event: &Event) -> Vec<u8> {
+pub(crate) fn encode(origin: u16, event: &Event) -> Vec<u8> {
     let mut frame = Vec::with_capacity(16 + event.weight());
     frame.put_u8(VERSION);
     frame.put_u16(origin);
@@ -72,7 +72,7 @@ pub fn encode(origin: u16, event: &Event) -> Vec<u8> {
 }
 
 /// The origin instance and the event of a frame.
-pub fn decode(mut frame: Bytes) -> Result<(u16, Event), WireError> {
+pub(crate) fn decode(mut frame: Bytes) -> Result<(u16, Event), WireError> {
     let reader = &mut frame;
     if take_u8(reader)? != VERSION {
         return Err(WireError("unknown version"));

@@ -5,9 +5,13 @@ use super::registry::{Member, Registry};
 use super::Scope;
 use crate::backplane::Event;
 use crate::connection::ConnectionId;
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, RwLock, RwLockReadGuard};
+#[cfg(feature = "redis")]
+use std::{
+    collections::HashMap,
+    sync::{Mutex, RwLockWriteGuard},
+    time::{Duration, Instant},
+};
 
 pub(crate) struct Cluster {
     instance: u16,
@@ -15,6 +19,7 @@ pub(crate) struct Cluster {
     /// The other instances' connections.
     remote: RwLock<Registry<()>>,
     /// When each other instance was last heard from.
+    #[cfg(feature = "redis")]
     heard: Mutex<HashMap<u16, Instant>>,
 }
 
@@ -24,6 +29,7 @@ impl Cluster {
             instance,
             outbox,
             remote: RwLock::default(),
+            #[cfg(feature = "redis")]
             heard: Mutex::default(),
         }
     }
@@ -57,6 +63,17 @@ impl Cluster {
         self.remote().visit(scope, except, visit)
     }
 
+    fn remote(&self) -> RwLockReadGuard<'_, Registry<()>> {
+        // Plain maps every writer leaves consistent; a panic elsewhere cannot have broken them.
+        self.remote
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// The receiving half, driven by the Redis backplane: what the other instances said.
+#[cfg(feature = "redis")]
+impl Cluster {
     /// Notes that `instance` is alive; `true` when it was not known (new, or forgotten), so its
     /// connections must be loaded from the shared store.
     pub(crate) fn heard_from(&self, instance: u16) -> bool {
@@ -104,23 +121,17 @@ impl Cluster {
     fn heard_mut(&self) -> std::sync::MutexGuard<'_, HashMap<u16, Instant>> {
         self.heard
             .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
-    fn remote(&self) -> RwLockReadGuard<'_, Registry<()>> {
-        // Plain maps every writer leaves consistent; a panic elsewhere cannot have broken them.
-        self.remote
-            .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     fn remote_mut(&self) -> RwLockWriteGuard<'_, Registry<()>> {
         self.remote
             .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
+#[cfg(feature = "redis")]
 /// Applies one fact about instance `origin`'s connections. A fact about an id that another
 /// instance minted is ignored: an id tells which instance its client is on, and only that
 /// instance speaks for it.
@@ -146,4 +157,87 @@ fn apply(remote: &mut Registry<()>, origin: u16, event: Event) {
         }
         _ => {}
     }
+}
+
+/// The receiving half of a cluster, driven by the Redis backplane: applying what other
+/// instances send, and what this instance tells them about itself.
+#[cfg(feature = "redis")]
+impl super::Hub {
+    /// Delivers what another instance sent to the local clients it is for.
+    pub(crate) fn receive(&self, origin: u16, event: Event) {
+        let Some(cluster) = self.cluster() else {
+            return;
+        };
+        match event {
+            Event::Deliver {
+                scope,
+                except,
+                message,
+            } => {
+                self.local().visit(&scope, &except, |_, member| {
+                    self.deliver(&member.value, message.clone()).is_ok()
+                });
+            }
+            Event::DeliverTo { id, message } => {
+                if let Some(member) = self.local().members.get(&id) {
+                    self.deliver(&member.value, message).ok();
+                }
+            }
+            presence => cluster.apply(origin, presence),
+        }
+    }
+
+    /// What the other instances need to know about this one's connections to rebuild their
+    /// picture of it (every connection, its presence and its rooms), and what `during` returns.
+    /// `during` runs before any later change is told to the cluster: changes are told with the
+    /// registry locked, and it runs under the same lock.
+    pub(crate) fn local_facts<R>(&self, during: impl FnOnce() -> R) -> (Vec<Event>, R) {
+        let local = self.local();
+        let mut facts = Vec::with_capacity(local.members.len() * 2);
+        for (&id, member) in &local.members {
+            facts.push(Event::Connected {
+                id,
+                path: Arc::clone(&member.path),
+            });
+            if let Some(presence) = &member.presence {
+                facts.push(Event::Presence {
+                    id,
+                    presence: Arc::clone(presence),
+                });
+            }
+            for room in &member.rooms {
+                facts.push(Event::Joined {
+                    id,
+                    room: Arc::clone(room),
+                });
+            }
+        }
+        (facts, during())
+    }
+
+    /// Which of this instance's keys the store must hold.
+    pub(crate) fn local_holdings(&self) -> Holdings {
+        let local = self.local();
+        Holdings {
+            members: !local.members.is_empty(),
+            presence: local
+                .members
+                .values()
+                .any(|member| member.presence.is_some()),
+            rooms: local.room_count() > 0,
+        }
+    }
+}
+
+/// What this instance holds, so which of its keys the store must have: a store that lacks one
+/// lost it.
+#[cfg(feature = "redis")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Holdings {
+    /// A local client is connected.
+    pub(crate) members: bool,
+    /// A local client has a presence text.
+    pub(crate) presence: bool,
+    /// A local client is in a room.
+    pub(crate) rooms: bool,
 }

@@ -11,7 +11,8 @@ pub(crate) use cluster::Cluster;
 use registry::Registry;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock, RwLock, RwLockReadGuard, RwLockWriteGuard, Weak};
-pub use target::{Scope, Target};
+pub(crate) use target::Scope;
+pub use target::Target;
 use tungstenite::Message;
 
 /// Every connection of the app (cheap to clone; all clones are the same hub).
@@ -29,7 +30,7 @@ use tungstenite::Message;
 /// presence answer for the whole cluster.
 ///
 /// ```
-/// # async fn demo(hub: gateway::Hub, me: gateway::ConnectionId) {
+/// # async fn demo(hub: gateway::hub::Hub, me: gateway::connection::ConnectionId) {
 /// hub.broadcast("everyone");
 /// hub.room("lobby").except(me).send("everyone in the lobby but me");
 /// hub.path("/chat").emit("tick", &42);
@@ -41,6 +42,14 @@ pub struct Hub {
     inner: Arc<Inner>,
 }
 
+impl std::fmt::Debug for Hub {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Hub")
+            .field("stats", &self.stats())
+            .finish_non_exhaustive()
+    }
+}
+
 /// A hub that does not keep it alive (what a backplane's tasks hold).
 #[derive(Clone)]
 pub struct WeakHub(Weak<Inner>);
@@ -49,6 +58,12 @@ impl WeakHub {
     /// The hub, while its app is alive.
     pub(crate) fn upgrade(&self) -> Option<Hub> {
         self.0.upgrade().map(|inner| Hub { inner })
+    }
+}
+
+impl std::fmt::Debug for WeakHub {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("WeakHub").field(&self.upgrade()).finish()
     }
 }
 
@@ -332,7 +347,13 @@ impl Hub {
         self.local()
             .members
             .get(&id)
-            .map(|member| member.rooms.iter().map(|room| room.to_string()).collect())
+            .map(|member| {
+                member
+                    .rooms
+                    .iter()
+                    .map(std::string::ToString::to_string)
+                    .collect()
+            })
             .unwrap_or_default()
     }
 
@@ -358,71 +379,12 @@ impl Hub {
         }
     }
 
-    /// Delivers what another instance sent to the local clients it is for.
-    pub(crate) fn receive(&self, origin: u16, event: Event) {
-        let Some(cluster) = self.cluster() else {
-            return;
-        };
-        match event {
-            Event::Deliver {
-                scope,
-                except,
-                message,
-            } => {
-                self.local().visit(&scope, &except, |_, member| {
-                    self.deliver(&member.value, message.clone()).is_ok()
-                });
-            }
-            Event::DeliverTo { id, message } => {
-                if let Some(member) = self.local().members.get(&id) {
-                    self.deliver(&member.value, message).ok();
-                }
-            }
-            presence => cluster.apply(origin, presence),
-        }
-    }
-
-    /// What the other instances need to know about this one's connections to rebuild their
-    /// picture of it (every connection, its presence and its rooms), and what `during` returns.
-    /// `during` runs before any later change is told to the cluster: changes are told with the
-    /// registry locked, and it runs under the same lock.
-    pub(crate) fn local_facts<R>(&self, during: impl FnOnce() -> R) -> (Vec<Event>, R) {
-        let local = self.local();
-        let mut facts = Vec::with_capacity(local.members.len() * 2);
-        for (&id, member) in &local.members {
-            facts.push(Event::Connected {
-                id,
-                path: Arc::clone(&member.path),
-            });
-            if let Some(presence) = &member.presence {
-                facts.push(Event::Presence {
-                    id,
-                    presence: Arc::clone(presence),
-                });
-            }
-            for room in &member.rooms {
-                facts.push(Event::Joined {
-                    id,
-                    room: Arc::clone(room),
-                });
-            }
-        }
-        (facts, during())
-    }
-
-    /// Whether any local client is connected, has a presence text, is in a room: which of its
-    /// keys the store must hold.
-    pub(crate) fn local_holdings(&self) -> [bool; 3] {
-        let local = self.local();
-        let presence = local
-            .members
-            .values()
-            .any(|member| member.presence.is_some());
-        [!local.members.is_empty(), presence, local.room_count() > 0]
-    }
-
     /// Queues `message` for one member, applying its slow-consumer policy when its queue is full.
-    fn deliver(&self, connection: &Connection, message: Message) -> Result<(), SendError> {
+    pub(super) fn deliver(
+        &self,
+        connection: &Connection,
+        message: Message,
+    ) -> Result<(), SendError> {
         match connection.send(message) {
             Ok(()) => {
                 self.inner.delivered.fetch_add(1, Ordering::Relaxed);
@@ -445,20 +407,20 @@ impl Hub {
         }
     }
 
-    fn local(&self) -> RwLockReadGuard<'_, Registry<Connection>> {
+    pub(super) fn local(&self) -> RwLockReadGuard<'_, Registry<Connection>> {
         // The registry holds plain maps that every writer leaves consistent, so a panic in
         // another thread cannot have broken it.
         self.inner
             .local
             .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     fn local_mut(&self) -> RwLockWriteGuard<'_, Registry<Connection>> {
         self.inner
             .local
             .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 

@@ -51,6 +51,7 @@ impl<T> Registry<T> {
         Some(member)
     }
 
+    #[cfg(feature = "redis")]
     /// Forgets every member `forget` picks.
     pub(crate) fn remove_where(&mut self, forget: impl Fn(ConnectionId) -> bool) {
         let gone: Vec<ConnectionId> = self
@@ -124,7 +125,7 @@ impl<T> Registry<T> {
             Scope::Room(room) => {
                 let ids = self.rooms.get(&**room).into_iter().flatten();
                 ids.filter_map(|id| self.members.get_key_value(id))
-                    .for_each(&mut counted)
+                    .for_each(&mut counted);
             }
         }
         count

@@ -22,6 +22,7 @@ pub enum Scope {
 /// A set of clients to send to: [`Hub::all`], [`Hub::path`] or [`Hub::room`], minus
 /// [`except`](Target::except)ions.
 #[must_use = "a target sends nothing until `send` is called"]
+#[derive(Debug)]
 pub struct Target<'hub> {
     hub: &'hub Hub,
     scope: Scope,
@@ -76,7 +77,7 @@ impl<'hub> Target<'hub> {
     /// that cannot be encoded is logged and sent to no one.
     ///
     /// ```
-    /// # fn demo(hub: gateway::Hub) {
+    /// # fn demo(hub: gateway::hub::Hub) {
     /// hub.room("auction-7").emit("bid", &serde_json::json!({"amount": 120}));
     /// # }
     /// ```

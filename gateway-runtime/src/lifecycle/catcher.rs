@@ -14,7 +14,9 @@ use std::future::Future;
 /// `{"error": "...", "status": N}` and the connection stays open.
 ///
 /// ```
-/// use gateway::{Caught, Catcher, Connection, ErrorOrigin, WsError};
+/// use gateway::connection::Connection;
+/// use gateway::error::{ErrorOrigin, WsError};
+/// use gateway::lifecycle::{Caught, Catcher};
 ///
 /// /// Hides internal error messages from clients.
 /// struct HideInternals;
@@ -32,7 +34,7 @@ use std::future::Future;
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a catcher",
     label = "this value is used as a catcher but does not implement `Catcher`",
-    note = "implement `gateway::Catcher` for `{Self}`"
+    note = "implement `gateway::lifecycle::Catcher` for `{Self}`"
 )]
 pub trait Catcher: Send + Sync + 'static {
     /// Decides what becomes of `error`.

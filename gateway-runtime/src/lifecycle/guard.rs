@@ -12,7 +12,7 @@ use std::future::Future;
 /// no buffers. Runs app → controller → method; the first refusal wins.
 ///
 /// ```
-/// use gateway::{Guard, Handshake, Rejection};
+/// use gateway::lifecycle::{Guard, Handshake, Rejection};
 ///
 /// /// Only clients that say which version they speak.
 /// struct RequireVersion;
@@ -29,7 +29,7 @@ use std::future::Future;
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a guard",
     label = "this value is used as a guard but does not implement `Guard`",
-    note = "implement `gateway::Guard` for `{Self}`"
+    note = "implement `gateway::lifecycle::Guard` for `{Self}`"
 )]
 pub trait Guard: Send + Sync + 'static {
     /// Allows (`Ok`) or refuses (`Err`) the connection.

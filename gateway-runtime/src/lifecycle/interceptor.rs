@@ -13,7 +13,9 @@ use std::ops::ControlFlow;
 /// app on the handler's reply and may change it.
 ///
 /// ```
-/// use gateway::{Interceptor, MessageContext, Message, Reply};
+/// use gateway::extract::MessageContext;
+/// use gateway::lifecycle::Interceptor;
+/// use gateway::reply::{Message, Reply};
 /// use std::ops::ControlFlow;
 ///
 /// /// Answers "pong" to "ping" without bothering the handler.
@@ -33,7 +35,7 @@ use std::ops::ControlFlow;
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not an interceptor",
     label = "this value is used as an interceptor but does not implement `Interceptor`",
-    note = "implement `gateway::Interceptor` for `{Self}`"
+    note = "implement `gateway::lifecycle::Interceptor` for `{Self}`"
 )]
 pub trait Interceptor: Send + Sync + 'static {
     /// Before binding.

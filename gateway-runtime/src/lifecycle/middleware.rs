@@ -10,7 +10,7 @@ use std::future::Future;
 /// (`Err(response)`: no upgrade, no task, no buffers). Runs app → controller → method.
 ///
 /// ```
-/// use gateway::{Handshake, Middleware, IntoResponse, Response, StatusCode};
+/// use gateway::lifecycle::{Handshake, Middleware, IntoResponse, Response, StatusCode};
 ///
 /// #[derive(Clone)]
 /// struct User { name: String }
@@ -31,7 +31,7 @@ use std::future::Future;
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a middleware",
     label = "this value is used as a middleware but does not implement `Middleware`",
-    note = "implement `gateway::Middleware` for `{Self}`"
+    note = "implement `gateway::lifecycle::Middleware` for `{Self}`"
 )]
 pub trait Middleware: Send + Sync + 'static {
     /// Handles the upgrade request.

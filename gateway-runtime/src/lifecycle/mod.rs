@@ -1,4 +1,4 @@
-//! The lifecycle components and the order they run in (DESIGN §5):
+//! The lifecycle components and the order they run in:
 //!
 //! ```text
 //! upgrade request ─▶ observers.on_open ─▶ middleware ─▶ guards ─▶ 101 Switching Protocols
@@ -24,7 +24,7 @@ pub use observer::{CloseSummary, ClosedBy, Observer};
 
 use crate::connection::Connection;
 use crate::context::MessageContext;
-use crate::endpoint::Handler;
+use crate::endpoint::Dispatch;
 use crate::error::{ErrorOrigin, WsError};
 use crate::handshake::Handshake;
 use crate::reply::Reply;
@@ -46,6 +46,18 @@ pub struct Lifecycle {
     guards: Vec<Arc<dyn DynGuard>>,
     interceptors: Vec<Arc<dyn DynInterceptor>>,
     catchers: Vec<Arc<dyn DynCatcher>>,
+}
+
+impl std::fmt::Debug for Lifecycle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Lifecycle")
+            .field("observers", &self.observers.len())
+            .field("middleware", &self.middleware.len())
+            .field("guards", &self.guards.len())
+            .field("interceptors", &self.interceptors.len())
+            .field("catchers", &self.catchers.len())
+            .finish()
+    }
 }
 
 impl Lifecycle {
@@ -130,11 +142,7 @@ impl Lifecycle {
     }
 
     /// `pre` of every interceptor, the handler call, `post` in reverse.
-    pub(crate) async fn call<C, H: Handler<C>>(
-        &self,
-        controller: &C,
-        ctx: &mut MessageContext,
-    ) -> Reply {
+    pub(crate) async fn call(&self, handler: &dyn Dispatch, ctx: &mut MessageContext) -> Reply {
         for interceptor in &self.interceptors {
             if let ControlFlow::Break(reply) = interceptor.pre(ctx).await {
                 return match reply {
@@ -145,7 +153,7 @@ impl Lifecycle {
                 };
             }
         }
-        let mut reply = H::call(controller, ctx).await;
+        let mut reply = handler.call(ctx).await;
         for interceptor in self.interceptors.iter().rev() {
             interceptor.post(ctx, &mut reply).await;
         }

@@ -12,7 +12,7 @@ use std::time::Duration;
 /// guard refused it. Observers run app → controller → method, for both hooks.
 ///
 /// ```
-/// use gateway::{CloseSummary, Handshake, Observer};
+/// use gateway::lifecycle::{CloseSummary, Handshake, Observer};
 ///
 /// struct CountCloses(std::sync::atomic::AtomicU64);
 ///
@@ -25,7 +25,7 @@ use std::time::Duration;
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not an observer",
     label = "this value is used as an observer but does not implement `Observer`",
-    note = "implement `gateway::Observer` for `{Self}`"
+    note = "implement `gateway::lifecycle::Observer` for `{Self}`"
 )]
 pub trait Observer: Send + Sync + 'static {
     /// The upgrade request has arrived.

@@ -27,8 +27,8 @@ impl RateLimit {
     }
 }
 
-/// A token bucket, kept per connection.
-#[derive(Clone, Default)]
+/// A token bucket, kept per connection and per `RateLimit`.
+#[derive(Default)]
 struct Bucket {
     /// Tokens left and when they were counted; `None` until the first message.
     state: Option<(f64, Instant)>,
@@ -40,7 +40,7 @@ impl Interceptor for RateLimit {
             return ControlFlow::Continue(());
         }
         let now = Instant::now();
-        let allowed = ctx.connection().with_local(|bucket: &mut Bucket| {
+        let allowed = ctx.connection().with_local(self, |bucket: &mut Bucket| {
             let (tokens, since) = bucket.state.unwrap_or((self.per_second, now));
             let refilled = (tokens + now.duration_since(since).as_secs_f64() * self.per_second)
                 .min(self.per_second);

@@ -23,6 +23,15 @@ pub struct Client {
     next_id: u64,
 }
 
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("set_aside", &self.set_aside)
+            .field("next_id", &self.next_id)
+            .finish_non_exhaustive()
+    }
+}
+
 /// The error answer to a [`Client::request`]: `{"ack": id, "error": .., "status": ..}`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct RequestError {

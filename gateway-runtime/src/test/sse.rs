@@ -22,6 +22,14 @@ pub struct SseReader {
     pending: String,
 }
 
+impl std::fmt::Debug for SseReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SseReader")
+            .field("pending", &self.pending)
+            .finish_non_exhaustive()
+    }
+}
+
 impl SseReader {
     /// Opens the event stream at `path`.
     ///

@@ -5,7 +5,7 @@ struct Feed;
 #[gateway("feed")]
 impl Feed {
     #[sse("news")]
-    async fn news(&self) -> impl gateway::Stream<Item = gateway::Event> + Send + 'static {
+    async fn news(&self) -> impl gateway::reply::Stream<Item = gateway::sse::Event> + Send + 'static {
         futures_util::stream::empty()
     }
 }

@@ -1,10 +1,15 @@
 //! The expansion must not depend on the user's prelude or be confused by the user's names.
 #![no_implicit_prelude]
 
+extern crate futures_util;
 extern crate gateway;
+extern crate serde;
 extern crate std;
 
-use gateway::prelude::{controller, App, RateLimit, RequireHeader, TracingObserver};
+use gateway::prelude::{
+    controller, gateway, Ack, App, CloseSummary, Connection, Json, RateLimit, RequireHeader,
+    TracingObserver, WsError,
+};
 use std::string::String;
 use std::sync::Arc as StdArc;
 
@@ -45,8 +50,57 @@ impl Hygiene {
     async fn hello(&self) -> &'static str {
         "hello"
     }
+
+    #[sse("events")]
+    fn events(
+        &self,
+    ) -> impl gateway::prelude::Stream<Item = gateway::sse::Event> + ::std::marker::Send + 'static
+    {
+        futures_util::stream::empty()
+    }
+}
+
+struct Room;
+
+#[derive(serde::Deserialize, serde::Serialize)]
+struct Bid {
+    amount: u64,
+}
+
+#[gateway("room", ping = "5s", concurrency = 2)]
+#[guard(RequireHeader("x"))]
+impl Room {
+    #[on_connect]
+    async fn joined(&self, conn: Connection) -> String {
+        let _ = conn;
+        String::new()
+    }
+
+    #[subscribe("bid")]
+    async fn bid(&self, #[body] bid: Json<Bid>) -> std::result::Result<Ack<u64>, WsError> {
+        std::result::Result::Ok(Ack(bid.0.amount))
+    }
+
+    #[on_message]
+    async fn other(&self, #[body] text: String) -> std::option::Option<String> {
+        std::option::Option::Some(text)
+    }
+
+    #[on_error]
+    async fn failed(&self, error: &WsError) {
+        let _ = error;
+    }
+
+    #[on_disconnect]
+    async fn left(&self, summary: CloseSummary) {
+        let _ = summary;
+    }
 }
 
 fn main() {
-    let _ = App::new().provide(Service).controller(Hygiene).into_router();
+    let _ = App::new()
+        .provide(Service)
+        .controller(Hygiene)
+        .gateway(Room)
+        .into_router();
 }

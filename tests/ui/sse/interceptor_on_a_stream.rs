@@ -6,7 +6,7 @@ struct Feed;
 impl Feed {
     #[interceptor(RateLimit::per_second(5))]
     #[sse("events")]
-    fn events(&self) -> impl gateway::Stream<Item = &'static str> + Send + 'static {
+    fn events(&self) -> impl gateway::reply::Stream<Item = &'static str> + Send + 'static {
         futures_util::stream::iter(["one"])
     }
 }

@@ -5,7 +5,7 @@ struct Feed;
 #[controller("feed")]
 impl Feed {
     #[sse("events/:topic")]
-    fn events(&self) -> impl gateway::Stream<Item = &'static str> + Send + 'static {
+    fn events(&self) -> impl gateway::reply::Stream<Item = &'static str> + Send + 'static {
         futures_util::stream::iter(["one"])
     }
 

@@ -67,7 +67,7 @@ pub enum RedisError {
 /// ```no_run
 /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 /// use gateway::prelude::*;
-/// use gateway::RedisBackplane;
+/// use gateway::backplane::RedisBackplane;
 ///
 /// let backplane = RedisBackplane::connect("redis://127.0.0.1:6379").await?;
 /// let app = App::new().backplane(backplane);
@@ -244,7 +244,7 @@ impl Link for RedisBackplane {
         let link = self
             .link
             .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
             .take()?;
         let Outbox {
             events: capacity,

@@ -409,10 +409,9 @@ impl Session<'_> {
         self.echo_pending.get_or_insert_with(Instant::now);
         self.check_owner(owner);
         // A key this instance should have and Redis has not: Redis lost it.
-        let missing = expected
-            .iter()
-            .zip([members, presence, rooms])
-            .any(|(should, has)| *should && !has);
+        let missing = (expected.members && !members)
+            || (expected.presence && !presence)
+            || (expected.rooms && !rooms);
         let lost = owner.is_none() || missing;
         if lost || self.backlog.gap.load(Ordering::Relaxed) {
             self.announce(events, redis).await?;

@@ -1,22 +1,18 @@
-//! Server-Sent Events (Serinus `SseController` / `SseEmitter`): `#[sse("path")]` methods return a
-//! stream of events, and [`SseEmitter`] pushes events to every open SSE client of a path.
+//! [`SseEmitter`]: pushes events to every open client of one `#[sse]` path, each through a
+//! bounded queue; [`SseRoutes`]: the emitter of each path the app serves.
 
+use super::Event;
 use crate::connection::SendError;
-use crate::hub::Hub;
 use crate::outbound::Outbound;
 use crate::settings::DEFAULT_SLOW_CONSUMER_TIMEOUT;
 use axum::response::sse::Sse;
 use axum::response::IntoResponse;
 use bytes::Bytes;
 use futures_core::Stream;
-use futures_util::stream::{self, BoxStream, PollNext};
-use futures_util::{FutureExt, StreamExt};
+use futures_util::stream;
+use futures_util::FutureExt;
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use tokio::sync::Notify;
-
-/// One server-sent event: `Event::default().event("name").data("text").id("7")`, with
-/// `retry(..)` and `comment(..)` too (axum's type).
-pub use axum::response::sse::Event;
 
 /// How many pushed events may wait for one SSE client before it counts as behind.
 pub const SSE_QUEUE_EVENTS: usize = 256;
@@ -24,30 +20,6 @@ pub const SSE_QUEUE_EVENTS: usize = 256;
 /// How many bytes of pushed events may wait for one SSE client before it counts as behind:
 /// 1 MiB.
 pub const SSE_QUEUE_BYTES: usize = 1 << 20;
-
-/// A type an `#[sse]` stream may yield: an [`Event`], or text sent as an unnamed event's data.
-pub trait IntoEvent {
-    /// Converts the value.
-    fn into_event(self) -> Event;
-}
-
-impl IntoEvent for Event {
-    fn into_event(self) -> Event {
-        self
-    }
-}
-
-impl IntoEvent for String {
-    fn into_event(self) -> Event {
-        Event::default().data(self)
-    }
-}
-
-impl IntoEvent for &'static str {
-    fn into_event(self) -> Event {
-        Event::default().data(self)
-    }
-}
 
 /// Pushes events to every SSE client of one path, from anywhere: `hub.sse("/example/events")`.
 /// Clients connected later do not get earlier events. With a backplane, it reaches the SSE
@@ -61,6 +33,14 @@ impl IntoEvent for &'static str {
 #[derive(Clone)]
 pub struct SseEmitter {
     clients: Arc<Mutex<Vec<Weak<ClientQueue>>>>,
+}
+
+impl std::fmt::Debug for SseEmitter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SseEmitter")
+            .field("clients", &lock(&self.clients).len())
+            .finish()
+    }
 }
 
 /// What waits for one SSE client.
@@ -78,7 +58,7 @@ impl SseEmitter {
 
     /// Sends `event` to every open SSE client of the path; returns how many got it (clients
     /// too far behind are dropped instead).
-    pub fn send(&self, event: impl IntoEvent) -> usize {
+    pub fn send(&self, event: impl super::IntoEvent) -> usize {
         let bytes = encode(event.into_event());
         let mut sent = 0;
         lock(&self.clients).retain(|client| {
@@ -94,7 +74,7 @@ impl SseEmitter {
 
     /// The events sent from now on, as their bytes; the stream fails once the client is
     /// dropped as too slow.
-    fn subscribe(&self) -> impl Stream<Item = Result<Bytes, TooSlow>> + Send + 'static {
+    pub(super) fn subscribe(&self) -> impl Stream<Item = Result<Bytes, TooSlow>> + Send + 'static {
         let client = Arc::new(ClientQueue {
             events: Outbound::new(
                 SSE_QUEUE_EVENTS,
@@ -228,12 +208,13 @@ impl Routes {
 
 fn read<T>(lock: &std::sync::RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
     // Plain data, left consistent by every holder: a panic elsewhere cannot break it.
-    lock.read().unwrap_or_else(|poisoned| poisoned.into_inner())
+    lock.read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 fn write<T>(lock: &std::sync::RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
     lock.write()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Why an SSE client's stream ended early: it fell too far behind.
@@ -242,7 +223,7 @@ fn write<T>(lock: &std::sync::RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
 pub(crate) struct TooSlow;
 
 /// An event as it goes on the wire (axum encodes it; its `Sse` body yields it at once).
-fn encode(event: Event) -> Bytes {
+pub(super) fn encode(event: Event) -> Bytes {
     let once = stream::iter([Ok::<_, std::convert::Infallible>(event)]);
     let body = Sse::new(once).into_response().into_body();
     match axum::body::to_bytes(body, usize::MAX).now_or_never() {
@@ -255,76 +236,5 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     // Plain data, left consistent by every holder: a panic elsewhere cannot break it.
     mutex
         .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-/// One generated `#[sse]` method: opens its stream on a shared controller.
-pub trait SseHandler<C>: Send + Sync + 'static {
-    /// The method's events for one client.
-    fn open(controller: Arc<C>) -> BoxStream<'static, Event>;
-}
-
-/// The method's events, then (interleaved, the method's first when both are ready) what the
-/// path's emitter sends, as the bytes of an event-stream body. The emitter is subscribed before
-/// the response starts, so nothing sent after the client connected is missed.
-pub(crate) fn events<C, H: SseHandler<C>>(
-    controller: Arc<C>,
-    hub: &Hub,
-    path: &str,
-) -> impl Stream<Item = Result<Bytes, TooSlow>> + Send + 'static {
-    let pushed = hub.sse(path).subscribe();
-    let own = H::open(controller).map(|event| Ok(encode(event)));
-    stream::select_with_strategy(own, pushed, |_: &mut ()| PollNext::Left)
-}
-
-/// How often an idle event stream carries a comment, so proxies do not take it for dead.
-const KEEP_ALIVE: std::time::Duration = std::time::Duration::from_secs(15);
-
-/// The HTTP answer that streams `events`, with a keep-alive comment every 15 s. The stream
-/// counts as open in `hub` while it is served, and ends when the hub's drain begins.
-pub(crate) fn response(
-    events: impl Stream<Item = Result<Bytes, TooSlow>> + Send + 'static,
-    hub: &Hub,
-) -> axum::response::Response {
-    use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
-    let start = tokio::time::Instant::now() + KEEP_ALIVE;
-    let ticks = tokio::time::interval_at(start, KEEP_ALIVE);
-    // The keep-alive lives exactly as long as the body, so it carries the open-stream count.
-    let open = hub.open_event_stream();
-    let keep_alive = stream::unfold((ticks, open), |(mut ticks, open)| async move {
-        ticks.tick().await;
-        Some((Ok(Bytes::from_static(b":\n\n")), (ticks, open)))
-    });
-    let body = stream::select_with_strategy(events, keep_alive, |_: &mut ()| PollNext::Left)
-        .take_until(hub.event_streams_ended());
-    (
-        [
-            (CONTENT_TYPE, "text/event-stream"),
-            (CACHE_CONTROL, "no-cache"),
-        ],
-        axum::body::Body::from_stream(body),
-    )
-        .into_response()
-}
-
-/// Helpers the `#[sse]` expansion calls.
-pub fn stream_of<S>(stream: S) -> BoxStream<'static, Event>
-where
-    S: Stream + Send + 'static,
-    S::Item: IntoEvent,
-{
-    stream.map(IntoEvent::into_event).boxed()
-}
-
-/// The stream an `async fn` method returns, once its future resolves.
-pub fn stream_after<F, S>(future: F) -> BoxStream<'static, Event>
-where
-    F: std::future::Future<Output = S> + Send + 'static,
-    S: Stream + Send + 'static,
-    S::Item: IntoEvent,
-{
-    stream::once(future)
-        .flatten()
-        .map(IntoEvent::into_event)
-        .boxed()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }

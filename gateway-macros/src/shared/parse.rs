@@ -6,6 +6,7 @@ use super::model::{
     Component, ComponentKind, HandshakeKind, Method, Mode, Options, Param, Receiver, Source,
 };
 use crate::diag::Errors;
+use crate::symbol;
 use crate::{duration, size};
 use proc_macro2::Span;
 use quote::ToTokens;
@@ -15,7 +16,7 @@ use syn::spanned::Spanned;
 use syn::{Attribute, FnArg, Ident, ImplItemFn, Lit, LitStr, Meta, Token};
 
 /// Reports what makes an impl block unusable for `#[controller]` or `#[gateway]`.
-pub fn check_impl(item: &syn::ItemImpl, attribute: &str, errors: &mut Errors) {
+pub(crate) fn check_impl(item: &syn::ItemImpl, attribute: &str, errors: &mut Errors) {
     if let Some((_, path, _)) = &item.trait_ {
         errors.spanned(
             path,
@@ -31,7 +32,7 @@ pub fn check_impl(item: &syn::ItemImpl, attribute: &str, errors: &mut Errors) {
 }
 
 /// Reads a method's signature and its parameters' attributes (stripping them).
-pub fn method(method: &mut ImplItemFn, errors: &mut Errors) -> Method {
+pub(crate) fn method(method: &mut ImplItemFn, errors: &mut Errors) -> Method {
     let params = parse_params(method, errors);
     let signature = &method.sig;
     let receiver = match signature.receiver() {
@@ -59,7 +60,7 @@ pub fn method(method: &mut ImplItemFn, errors: &mut Errors) -> Method {
 }
 
 /// Joins a prefix and a path with exactly one `/` between non-empty parts.
-pub fn join_route(prefix: &str, path: &str) -> String {
+pub(crate) fn join_route(prefix: &str, path: &str) -> String {
     let parts: Vec<&str> = [prefix, path]
         .into_iter()
         .map(|part| part.trim_matches('/'))
@@ -69,12 +70,12 @@ pub fn join_route(prefix: &str, path: &str) -> String {
 }
 
 /// The lifecycle attributes, by name.
-pub fn component_attributes() -> [&'static str; 5] {
+pub(crate) fn component_attributes() -> [&'static str; 5] {
     ComponentKind::ALL.map(ComponentKind::name)
 }
 
 /// Removes the lifecycle attributes (`#[guard(expr)]`, ..), returning them in the order written.
-pub fn take_components(attrs: &mut Vec<Attribute>, errors: &mut Errors) -> Vec<Component> {
+pub(crate) fn take_components(attrs: &mut Vec<Attribute>, errors: &mut Errors) -> Vec<Component> {
     let mut components = Vec::new();
     attrs.retain(|attr| {
         let Some(kind) = ComponentKind::ALL.into_iter().find(|kind| attr.path().is_ident(kind.name())) else {
@@ -135,7 +136,7 @@ fn mentions_self(tokens: proc_macro2::TokenStream) -> bool {
 
 /// An attribute a letter or two away from one of ours is a typo, not someone else's: report it
 /// and drop it, so the compiler does not add "cannot find attribute" on top.
-pub fn report_misspelled(attrs: &mut Vec<Attribute>, known: &[&str], errors: &mut Errors) {
+pub(crate) fn report_misspelled(attrs: &mut Vec<Attribute>, known: &[&str], errors: &mut Errors) {
     attrs.retain(|attr| {
         let Some(name) = attr.path().get_ident().map(ToString::to_string) else {
             return true;
@@ -152,16 +153,23 @@ pub fn report_misspelled(attrs: &mut Vec<Attribute>, known: &[&str], errors: &mu
 }
 
 /// Removes every attribute called `name`, returning them.
-pub fn take_attributes(attrs: &mut Vec<Attribute>, name: &str) -> Vec<Attribute> {
+pub(crate) fn take_attributes(attrs: &mut Vec<Attribute>, name: symbol::Symbol) -> Vec<Attribute> {
     let (taken, kept) = std::mem::take(attrs)
         .into_iter()
-        .partition(|attr| attr.path().is_ident(name));
+        .partition(|attr| *attr.path() == name);
     *attrs = kept;
     taken
 }
 
 /// The attributes a parameter can carry to say where its value comes from.
-pub const PARAMETER_ATTRIBUTES: [&str; 6] = ["body", "header", "query", "param", "data", "dep"];
+pub(crate) const PARAMETER_ATTRIBUTES: [&str; 6] = [
+    symbol::BODY.name(),
+    symbol::HEADER.name(),
+    symbol::QUERY.name(),
+    symbol::PARAM.name(),
+    symbol::DATA.name(),
+    symbol::DEP.name(),
+];
 
 /// Reads (and strips) the binding attribute of every parameter after the receiver.
 fn parse_params(method: &mut ImplItemFn, errors: &mut Errors) -> Vec<Param> {
@@ -198,17 +206,17 @@ fn parse_params(method: &mut ImplItemFn, errors: &mut Errors) -> Vec<Param> {
 
 /// `Some` for our parameter attributes (`#[body]`, `#[header("..")]`, ..), `None` for others.
 fn parse_source(attr: &Attribute) -> Option<syn::Result<Source>> {
-    let kind = if attr.path().is_ident("body") {
+    let kind = if *attr.path() == symbol::BODY {
         return Some(parse_body(attr));
-    } else if attr.path().is_ident("data") {
-        return Some(parse_marker(attr, Source::Data, "data"));
-    } else if attr.path().is_ident("dep") {
-        return Some(parse_marker(attr, Source::Dep, "dep"));
-    } else if attr.path().is_ident("header") {
+    } else if *attr.path() == symbol::DATA {
+        return Some(parse_marker(attr, Source::Data, symbol::DATA.name()));
+    } else if *attr.path() == symbol::DEP {
+        return Some(parse_marker(attr, Source::Dep, symbol::DEP.name()));
+    } else if *attr.path() == symbol::HEADER {
         HandshakeKind::Header
-    } else if attr.path().is_ident("query") {
+    } else if *attr.path() == symbol::QUERY {
         HandshakeKind::Query
-    } else if attr.path().is_ident("param") {
+    } else if *attr.path() == symbol::PARAM {
         HandshakeKind::Param
     } else {
         return None;
@@ -262,7 +270,7 @@ fn parse_body(attr: &Attribute) -> syn::Result<Source> {
 
 /// One argument of `#[websocket(..)]` or `#[gateway(..)]`.
 #[derive(Clone, Copy, PartialEq, Eq)]
-pub enum Key {
+pub(crate) enum Key {
     Mode,
     Ping,
     PingTimeout,
@@ -285,19 +293,20 @@ impl Key {
 
     fn name(self) -> &'static str {
         match self {
-            Key::Mode => "mode",
-            Key::Ping => "ping",
-            Key::PingTimeout => "ping_timeout",
-            Key::TriggerOnConnect => "trigger_on_connect",
-            Key::MaxMessage => "max_message",
-            Key::Concurrency => "concurrency",
-            Key::Port => "port",
+            Key::Mode => symbol::MODE,
+            Key::Ping => symbol::PING,
+            Key::PingTimeout => symbol::PING_TIMEOUT,
+            Key::TriggerOnConnect => symbol::TRIGGER_ON_CONNECT,
+            Key::MaxMessage => symbol::MAX_MESSAGE,
+            Key::Concurrency => symbol::CONCURRENCY,
+            Key::Port => symbol::PORT,
         }
+        .name()
     }
 }
 
 /// The parsed arguments of `#[websocket(..)]` or `#[gateway(..)]`.
-pub struct EndpointArgs {
+pub(crate) struct EndpointArgs {
     /// The attribute, for errors that have no better place.
     pub span: Span,
     pub path: Option<LitStr>,
@@ -307,7 +316,7 @@ pub struct EndpointArgs {
 
 impl EndpointArgs {
     /// No path and default options: what a failed parse leaves, so checks can go on.
-    pub fn empty(attr: &Attribute) -> Self {
+    pub(crate) fn empty(attr: &Attribute) -> Self {
         Self {
             span: attr.span(),
             path: None,
@@ -318,7 +327,7 @@ impl EndpointArgs {
 }
 
 /// Parses `#[name("path", key = value, flag, ..)]`, accepting only the `allowed` keys.
-pub fn endpoint_args(attr: &Attribute, allowed: &[Key]) -> syn::Result<EndpointArgs> {
+pub(crate) fn endpoint_args(attr: &Attribute, allowed: &[Key]) -> syn::Result<EndpointArgs> {
     let mut args = EndpointArgs::empty(attr);
     if let Meta::Path(_) = attr.meta {
         return Ok(args);
@@ -334,6 +343,9 @@ pub fn endpoint_args(attr: &Attribute, allowed: &[Key]) -> syn::Result<EndpointA
         }
         let mut seen: Vec<Key> = Vec::new();
         let mut first = args.path.is_none();
+        // Values that parse but mean nothing (`ping = "soon"`), unknown and repeated arguments:
+        // every one is reported, not only the first.
+        let mut invalid = Invalid::default();
         while !input.is_empty() {
             if !first {
                 input.parse::<Token![,]>()?;
@@ -349,13 +361,17 @@ pub fn endpoint_args(attr: &Attribute, allowed: &[Key]) -> syn::Result<EndpointA
             }
             let name = input.call(Ident::parse_any)?;
             let Some(key) = allowed.iter().copied().find(|key| name == key.name()) else {
-                return Err(unknown_argument(&name, allowed));
+                invalid.note(unknown_argument(&name, allowed));
+                skip_argument(input);
+                continue;
             };
             if seen.contains(&key) {
-                return Err(syn::Error::new(
+                invalid.note(syn::Error::new(
                     name.span(),
                     format!("duplicate `{name}` argument; give it once"),
                 ));
+                skip_argument(input);
+                continue;
             }
             seen.push(key);
             let options = &mut args.options;
@@ -368,22 +384,27 @@ pub fn endpoint_args(attr: &Attribute, allowed: &[Key]) -> syn::Result<EndpointA
                         .last()
                         .map(|s| s.ident.to_string())
                         .unwrap_or_default();
-                    options.mode = Mode::from_name(&mode).ok_or_else(|| {
-                        syn::Error::new_spanned(
+                    match Mode::from_name(&mode) {
+                        Some(mode) => options.mode = mode,
+                        None => invalid.note(syn::Error::new_spanned(
                             &mode_path,
                             format!("unknown mode `{mode}`; expected {}", Mode::NAMES),
-                        )
-                    })?;
+                        )),
+                    }
                 }
-                Key::Ping => options.ping_millis = Some(duration_value(input)?.0),
-                Key::PingTimeout => options.ping_timeout_millis = Some(duration_value(input)?),
+                Key::Ping => {
+                    options.ping_millis = invalid.keep(duration_value(input)?).map(|(ms, _)| ms);
+                }
+                Key::PingTimeout => {
+                    options.ping_timeout_millis = invalid.keep(duration_value(input)?);
+                }
                 Key::TriggerOnConnect => options.trigger_on_connect = Some(name.span()),
                 Key::MaxMessage => {
                     input.parse::<Token![=]>()?;
                     let text: LitStr = input.parse()?;
-                    let bytes = size::parse_bytes(&text.value());
-                    options.max_message =
-                        Some(bytes.ok_or_else(|| syn::Error::new(text.span(), size::EXPECTED))?);
+                    let bytes = size::parse_bytes(&text.value())
+                        .ok_or_else(|| syn::Error::new(text.span(), size::EXPECTED));
+                    options.max_message = invalid.keep(bytes);
                 }
                 Key::Concurrency => {
                     let count = positive_u16(
@@ -391,32 +412,62 @@ pub fn endpoint_args(attr: &Attribute, allowed: &[Key]) -> syn::Result<EndpointA
                         "expected how many messages may run at once, from 1 to 65535: \
                          `concurrency = 4`",
                     )?;
-                    options.concurrency = Some((count, name.span()));
+                    options.concurrency = invalid.keep(count).map(|count| (count, name.span()));
                 }
                 Key::Port => {
-                    args.port = Some(positive_u16(
+                    args.port = invalid.keep(positive_u16(
                         input,
                         "expected a TCP port from 1 to 65535: `port = 3001`",
                     )?);
                 }
             }
         }
-        Ok(())
+        invalid.finish()
     })?;
     Ok(args)
 }
 
-/// `= N` with N from 1 to 65535; anything else is `expected`, on the value.
-fn positive_u16(input: ParseStream, expected: &str) -> syn::Result<u16> {
+/// The errors found in one attribute's arguments, combined into one report.
+#[derive(Default)]
+struct Invalid(Option<syn::Error>);
+
+impl Invalid {
+    fn note(&mut self, error: syn::Error) {
+        match &mut self.0 {
+            Some(all) => all.combine(error),
+            None => self.0 = Some(error),
+        }
+    }
+
+    /// The value, or `None` with its error noted.
+    fn keep<T>(&mut self, value: syn::Result<T>) -> Option<T> {
+        value.map_err(|error| self.note(error)).ok()
+    }
+
+    fn finish(self) -> syn::Result<()> {
+        self.0.map_or(Ok(()), Err)
+    }
+}
+
+/// Skips what follows a rejected argument's name, up to the next `,`.
+fn skip_argument(input: ParseStream) {
+    while !input.is_empty() && !input.peek(Token![,]) {
+        let _ = input.parse::<proc_macro2::TokenTree>();
+    }
+}
+
+/// `= N` with N from 1 to 65535; anything else is `expected`, on the value. The outer error is
+/// broken syntax, the inner a value that does not fit.
+fn positive_u16(input: ParseStream, expected: &str) -> syn::Result<syn::Result<u16>> {
     input.parse::<Token![=]>()?;
     let value: Lit = input.parse()?;
-    match &value {
+    Ok(match &value {
         Lit::Int(number) => match number.base10_parse::<u16>() {
             Ok(number) if number > 0 => Ok(number),
             _ => Err(syn::Error::new(number.span(), expected)),
         },
         other => Err(syn::Error::new(other.span(), expected)),
-    }
+    })
 }
 
 fn unknown_argument(name: &Ident, allowed: &[Key]) -> syn::Error {
@@ -439,13 +490,14 @@ fn unknown_argument(name: &Ident, allowed: &[Key]) -> syn::Error {
     syn::Error::new(name.span(), message)
 }
 
-/// `= "5s"` after a duration key: milliseconds and the string's span.
-fn duration_value(input: ParseStream) -> syn::Result<(u64, Span)> {
+/// `= "5s"` after a duration key: milliseconds and the string's span. The outer error is broken
+/// syntax, the inner a string that is not a duration.
+fn duration_value(input: ParseStream) -> syn::Result<syn::Result<(u64, Span)>> {
     input.parse::<Token![=]>()?;
     let text: LitStr = input.parse()?;
-    let millis = duration::parse_millis(&text.value())
-        .ok_or_else(|| syn::Error::new(text.span(), duration::EXPECTED))?;
-    Ok((millis, text.span()))
+    Ok(duration::parse_millis(&text.value())
+        .map(|millis| (millis, text.span()))
+        .ok_or_else(|| syn::Error::new(text.span(), duration::EXPECTED)))
 }
 
 #[cfg(test)]

@@ -2,11 +2,12 @@
 //! or a hook of a gateway: its signature, its parameters' sources, its lifecycle components and
 //! the endpoint options.
 
+use crate::symbol;
 use proc_macro2::{Span, TokenStream};
 use syn::{Ident, LitStr, ReturnType, Type};
 
 /// A handler method's signature, as far as binding and calling it go.
-pub struct Method {
+pub(crate) struct Method {
     pub ident: Ident,
     pub receiver: Receiver,
     /// The `fn` token when the method is not `async`.
@@ -18,13 +19,13 @@ pub struct Method {
 }
 
 /// `#[guard(expr)]`, `#[middleware(expr)]`, ... on an impl block or a method.
-pub struct Component {
+pub(crate) struct Component {
     pub kind: ComponentKind,
     pub expr: syn::Expr,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
-pub enum ComponentKind {
+pub(crate) enum ComponentKind {
     Observer,
     Middleware,
     Guard,
@@ -33,7 +34,7 @@ pub enum ComponentKind {
 }
 
 impl ComponentKind {
-    pub const ALL: [Self; 5] = [
+    pub(crate) const ALL: [Self; 5] = [
         Self::Observer,
         Self::Middleware,
         Self::Guard,
@@ -42,19 +43,20 @@ impl ComponentKind {
     ];
 
     /// The attribute's name, which is also the `Lifecycle` method that adds one.
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
-            Self::Observer => "observer",
-            Self::Middleware => "middleware",
-            Self::Guard => "guard",
-            Self::Interceptor => "interceptor",
-            Self::Catcher => "catcher",
+            Self::Observer => symbol::OBSERVER,
+            Self::Middleware => symbol::MIDDLEWARE,
+            Self::Guard => symbol::GUARD,
+            Self::Interceptor => symbol::INTERCEPTOR,
+            Self::Catcher => symbol::CATCHER,
         }
+        .name()
     }
 }
 
 /// How the handler is called on the controller.
-pub enum Receiver {
+pub(crate) enum Receiver {
     /// `&self`: `controller.method(..)`.
     Shared,
     /// No receiver: `Type::method(..)`.
@@ -65,7 +67,7 @@ pub enum Receiver {
 
 /// The arguments of `#[websocket(..)]`.
 #[derive(Default)]
-pub struct Options {
+pub(crate) struct Options {
     pub mode: Mode,
     pub ping_millis: Option<u64>,
     pub ping_timeout_millis: Option<(u64, Span)>,
@@ -76,7 +78,7 @@ pub struct Options {
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Default)]
-pub enum Mode {
+pub(crate) enum Mode {
     #[default]
     TwoWay,
     ReceiveOnly,
@@ -84,9 +86,9 @@ pub enum Mode {
 }
 
 impl Mode {
-    pub const NAMES: &'static str = "`TwoWay`, `ReceiveOnly` or `SendOnly`";
+    pub(crate) const NAMES: &'static str = "`TwoWay`, `ReceiveOnly` or `SendOnly`";
 
-    pub fn from_name(name: &str) -> Option<Self> {
+    pub(crate) fn from_name(name: &str) -> Option<Self> {
         match name {
             "TwoWay" => Some(Self::TwoWay),
             "ReceiveOnly" => Some(Self::ReceiveOnly),
@@ -97,13 +99,13 @@ impl Mode {
 }
 
 /// One parameter after the receiver.
-pub struct Param {
+pub(crate) struct Param {
     pub ty: Type,
     pub source: Source,
 }
 
 /// Where a parameter's value comes from.
-pub enum Source {
+pub(crate) enum Source {
     /// `#[body]` or `#[body("a.b")]`; `attr` is the attribute's tokens, for errors.
     Body {
         field: Option<LitStr>,
@@ -122,18 +124,19 @@ pub enum Source {
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
-pub enum HandshakeKind {
+pub(crate) enum HandshakeKind {
     Header,
     Query,
     Param,
 }
 
 impl HandshakeKind {
-    pub fn attribute(self) -> &'static str {
+    pub(crate) fn attribute(self) -> &'static str {
         match self {
-            Self::Header => "header",
-            Self::Query => "query",
-            Self::Param => "param",
+            Self::Header => symbol::HEADER,
+            Self::Query => symbol::QUERY,
+            Self::Param => symbol::PARAM,
         }
+        .name()
     }
 }

@@ -11,24 +11,32 @@ use syn::{ReturnType, Type};
 
 /// Binds every parameter from `__gw_ctx` and awaits the method; evaluates to its value. A failed
 /// binding evaluates `on_error` (with `error` in scope) and returns it from the enclosing function.
-pub fn invoke(self_ty: &Type, method: &Method, on_error: &TokenStream) -> TokenStream {
+/// `phase` names the hook's phase marker (`OnMessage`, ..): what a parameter without attribute
+/// can bind depends on it.
+pub(crate) fn invoke(
+    self_ty: &Type,
+    method: &Method,
+    phase: &TokenStream,
+    on_error: &TokenStream,
+) -> TokenStream {
     let (ok, err) = (paths::ok(), paths::err());
     let args: Vec<_> = (0..method.params.len())
         .map(|index| format_ident!("__gw_arg{}", index))
         .collect();
-    let bindings = method
-        .params
-        .iter()
-        .zip(&args)
-        .map(|(param, arg)| match binding(param) {
-            Binding::Fallible(bind) => quote! {
-                let #arg = match #bind {
-                    #ok(value) => value,
-                    #err(error) => return #on_error,
-                };
-            },
-            Binding::Direct(value) => quote!(let #arg = #value;),
-        });
+    let bindings =
+        method
+            .params
+            .iter()
+            .zip(&args)
+            .map(|(param, arg)| match binding(param, phase) {
+                Binding::Fallible(bind) => quote! {
+                    let #arg = match #bind {
+                        #ok(value) => value,
+                        #err(error) => return #on_error,
+                    };
+                },
+                Binding::Direct(value) => quote!(let #arg = #value;),
+            });
     let name = &method.ident;
     let call = match method.receiver {
         Receiver::None => quote!(<#self_ty>::#name(#(#args),*)),
@@ -41,7 +49,7 @@ pub fn invoke(self_ty: &Type, method: &Method, on_error: &TokenStream) -> TokenS
 }
 
 /// The span of a method's return type (its name when it has none), for trait errors about it.
-pub fn output_span(method: &Method) -> proc_macro2::Span {
+pub(crate) fn output_span(method: &Method) -> proc_macro2::Span {
     match &method.output {
         ReturnType::Default => method.ident.span(),
         ReturnType::Type(_, ty) => ty.span(),
@@ -56,7 +64,7 @@ enum Binding {
 }
 
 /// The expression binding one parameter, spanned on its type so a trait error lands there.
-fn binding(param: &Param) -> Binding {
+fn binding(param: &Param, phase: &TokenStream) -> Binding {
     let ty = &param.ty;
     let span = ty.span();
     let fallible = match &param.source {
@@ -105,8 +113,8 @@ fn binding(param: &Param) -> Binding {
             quote_spanned!(span=> <#ty as #dependency>::bind(__gw_ctx))
         }
         Source::Context => {
-            let from_context = paths::from_context();
-            quote_spanned!(span=> <#ty as #from_context>::from_context(__gw_ctx))
+            let bind = paths::bind();
+            quote_spanned!(span=> <#ty as #bind<#phase>>::bind(__gw_ctx))
         }
         // The error an `#[on_error]` hook is called with.
         Source::Error => return Binding::Direct(quote!(__gw_error)),
@@ -116,7 +124,7 @@ fn binding(param: &Param) -> Binding {
 
 /// `Lifecycle::new().guard(expr).observer(expr)..`, in the order written. Each expression keeps
 /// its span, so a value that is not a guard is reported where the user wrote it.
-pub fn lifecycle(components: &[Component]) -> TokenStream {
+pub(crate) fn lifecycle(components: &[Component]) -> TokenStream {
     let lifecycle = paths::lifecycle();
     let adds = components.iter().map(|Component { kind, expr }| {
         let method = format_ident!("{}", kind.name());
@@ -128,14 +136,15 @@ pub fn lifecycle(components: &[Component]) -> TokenStream {
 /// `let __gw_value = <the call, parameters bound>; wrap(leading.. __gw_value)`: a handler's call
 /// and what becomes of its value. `wrap` is re-spanned onto the return type, so a trait error
 /// about the value points there.
-pub fn call_then(
+pub(crate) fn call_then(
     self_ty: &syn::Type,
     method: &Method,
+    phase: &TokenStream,
     wrap: TokenStream,
     leading: TokenStream,
 ) -> TokenStream {
     let binding_failed = paths::binding_failed();
-    let value = invoke(self_ty, method, &quote!(#binding_failed(error)));
+    let value = invoke(self_ty, method, phase, &quote!(#binding_failed(error)));
     let wrap = paths::respanned(wrap, output_span(method));
     let answer = quote_spanned!(output_span(method)=> #wrap(#leading __gw_value));
     quote! {
@@ -145,7 +154,7 @@ pub fn call_then(
 }
 
 /// `EndpointOptions { .. }` for these options.
-pub fn endpoint_options(options: &Options, trigger_on_connect: bool) -> TokenStream {
+pub(crate) fn endpoint_options(options: &Options, trigger_on_connect: bool) -> TokenStream {
     let (endpoint_options, mode_path) = (paths::endpoint_options(), paths::mode());
     let mode = match options.mode {
         Mode::TwoWay => quote!(TwoWay),
@@ -188,7 +197,7 @@ pub fn endpoint_options(options: &Options, trigger_on_connect: bool) -> TokenStr
 }
 
 /// The `#[dep]` services these methods need, for the app's build-time check.
-pub fn dependencies<'a>(methods: impl IntoIterator<Item = &'a Method>) -> TokenStream {
+pub(crate) fn dependencies<'a>(methods: impl IntoIterator<Item = &'a Method>) -> TokenStream {
     let dependency = paths::dependency();
     let keys = methods
         .into_iter()
@@ -204,7 +213,10 @@ pub fn dependencies<'a>(methods: impl IntoIterator<Item = &'a Method>) -> TokenS
 
 /// `impl Trait for Type` registering nothing: what a macro emits instead of its expansion when
 /// it reported errors, so using the type adds no second error.
-pub fn registration_stub(registration_trait: TokenStream, self_ty: &syn::Type) -> TokenStream {
+pub(crate) fn registration_stub(
+    registration_trait: TokenStream,
+    self_ty: &syn::Type,
+) -> TokenStream {
     let (arc, routes) = (paths::arc(), paths::routes());
     quote! {
         impl #registration_trait for #self_ty {

@@ -7,7 +7,7 @@ use quote::ToTokens;
 use syn::{GenericArgument, PathArguments, ReturnType, Type};
 
 /// `what` names the method's role in messages: "a `#[websocket]` handler".
-pub fn signature(method: &Method, what: &str, errors: &mut Errors) {
+pub(crate) fn signature(method: &Method, what: &str, errors: &mut Errors) {
     if let Some(span) = method.not_async {
         errors.at(
             span,
@@ -34,7 +34,7 @@ pub fn signature(method: &Method, what: &str, errors: &mut Errors) {
     }
 }
 
-pub fn options(options: &Options, errors: &mut Errors) {
+pub(crate) fn options(options: &Options, errors: &mut Errors) {
     if let (Some((_, span)), None) = (options.ping_timeout_millis, options.ping_millis) {
         errors.at(
             span,
@@ -51,7 +51,11 @@ pub fn options(options: &Options, errors: &mut Errors) {
 }
 
 /// Reports a return type other than `()` / `Result<(), E>` with `message(type)`.
-pub fn require_unit_return(method: &Method, message: impl Fn(&str) -> String, errors: &mut Errors) {
+pub(crate) fn require_unit_return(
+    method: &Method,
+    message: impl Fn(&str) -> String,
+    errors: &mut Errors,
+) {
     if let ReturnType::Type(_, ty) = &method.output {
         if !returns_unit(&method.output) {
             errors.spanned(ty, message(&type_text(ty)));
@@ -60,12 +64,12 @@ pub fn require_unit_return(method: &Method, message: impl Fn(&str) -> String, er
 }
 
 /// A type as the user wrote it, for messages.
-pub fn type_text(ty: &Type) -> String {
+pub(crate) fn type_text(ty: &Type) -> String {
     ty.to_token_stream().to_string().replace(' ', "")
 }
 
 /// `T` when `ty` is written `Option<T>`.
-pub fn option_inner(ty: &Type) -> Option<&Type> {
+pub(crate) fn option_inner(ty: &Type) -> Option<&Type> {
     let Type::Path(path) = ty else { return None };
     let last = path.path.segments.last()?;
     if last.ident != "Option" {
@@ -81,7 +85,7 @@ pub fn option_inner(ty: &Type) -> Option<&Type> {
 }
 
 /// `()`, nothing, or `Result<(), E>`.
-pub fn returns_unit(output: &ReturnType) -> bool {
+pub(crate) fn returns_unit(output: &ReturnType) -> bool {
     let ReturnType::Type(_, ty) = output else {
         return true;
     };
@@ -97,7 +101,7 @@ pub fn returns_unit(output: &ReturnType) -> bool {
 }
 
 /// The route's syntax, and that every `#[param("x")]` names a `{x}` of it.
-pub fn route(route: &str, span: proc_macro2::Span, params: &[Param], errors: &mut Errors) {
+pub(crate) fn route(route: &str, span: proc_macro2::Span, params: &[Param], errors: &mut Errors) {
     if route
         .split('/')
         .any(|segment| segment.starts_with(':') || segment.starts_with('*'))

@@ -1,0 +1,279 @@
+//! Turning an [`App`] into axum routers: the endpoints controllers and gateways register
+//! ([`Routes`]), the checks a build makes ([`BuildError`]), and one `GET` route per endpoint.
+
+use crate::app::App;
+use crate::endpoint::{Endpoint, EndpointOptions, Handler};
+use crate::inbound::InboundLimits;
+use crate::lifecycle::Lifecycle;
+use crate::services::DependencyKey;
+use crate::shared::AppShared;
+use crate::sse::{EventStream, SseHandler};
+use crate::upgrade::upgrade;
+use axum::extract::Request;
+use axum::routing::{get, MethodRouter};
+use axum::Router;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The app could not be turned into routes.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    /// Two handlers claim the same path.
+    #[error(
+        "path `{path}` is claimed by both `{first}` and `{second}`; give one of them another path"
+    )]
+    DuplicatePath {
+        /// The path both claim.
+        path: String,
+        /// The handler registered first.
+        first: &'static str,
+        /// The handler registered second.
+        second: &'static str,
+    },
+    /// A gateway wants its own port, which one router cannot give it.
+    #[error("a gateway asks for its own port {port}; serve the app with `gateway::serve` or use `App::into_routers`")]
+    OwnPort {
+        /// The port it asks for.
+        port: u16,
+    },
+    /// `hub.sse(path)` was used before the app was built for a path no `#[sse]` route serves.
+    #[error("{0}")]
+    UnknownSsePath(crate::sse::UnknownSsePath),
+    /// A handler has a `#[dep]` parameter whose service was never provided.
+    #[error("`{handler}` needs a `{service}` (a `#[dep]` parameter) but none was provided; add `.provide(..)` to the App")]
+    MissingDependency {
+        /// The handler with the `#[dep]` parameter.
+        handler: &'static str,
+        /// The service's type.
+        service: &'static str,
+    },
+}
+
+/// An app's routes: the main router, and one per port a gateway asked for.
+#[derive(Debug)]
+pub struct Routers {
+    /// The routes served on the app's own address.
+    pub main: Router,
+    /// `(port, routes)` for each `#[gateway(.., port = N)]` port.
+    pub own_ports: Vec<(u16, Router)>,
+    /// How long a client may take to send its HTTP request ([`App::handshake_timeout`]).
+    pub handshake_timeout: Duration,
+    /// The largest HTTP request head read ([`App::max_request_head`]).
+    pub max_request_head: usize,
+}
+
+/// What `#[controller]` says about one endpoint.
+pub struct Route {
+    /// The full path (`/example/websocket`).
+    pub path: &'static str,
+    /// `Type::method`, for messages.
+    pub handler: &'static str,
+    /// The `#[websocket]` arguments.
+    pub options: EndpointOptions,
+    /// The controller's and the method's components, outer first.
+    pub lifecycle: Lifecycle,
+    /// The services its `#[dep]` parameters need.
+    pub dependencies: Vec<DependencyKey>,
+    /// Its own listener's port (`#[gateway(.., port = N)]`); `None` serves it on the app's.
+    pub port: Option<u16>,
+}
+
+impl std::fmt::Debug for Route {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Route")
+            .field("path", &self.path)
+            .field("handler", &self.handler)
+            .field("options", &self.options)
+            .field("port", &self.port)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The endpoints collected from controllers, waiting for the app's settings.
+#[derive(Default)]
+pub struct Routes {
+    entries: Vec<RouteEntry>,
+}
+
+impl std::fmt::Debug for Routes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list()
+            .entries(self.entries.iter().map(|entry| &entry.route))
+            .finish()
+    }
+}
+
+type BuildRoute = Box<dyn FnOnce(Arc<AppShared>, Lifecycle) -> MethodRouter + Send>;
+
+struct RouteEntry {
+    route: Route,
+    /// A Server-Sent Events route (otherwise a WebSocket one).
+    event_stream: bool,
+    build: BuildRoute,
+}
+
+impl Routes {
+    /// Adds a Server-Sent Events endpoint (`GET path`) whose events come from handler `H` on
+    /// `controller` and from the path's [`SseEmitter`](crate::SseEmitter); the middleware and
+    /// guards of `lifecycle` (the controller's and the method's) run on each request. Called by
+    /// the code `#[controller]` generates for `#[sse]` methods.
+    pub fn sse<C, H>(
+        &mut self,
+        controller: &Arc<C>,
+        path: &'static str,
+        handler: &'static str,
+        lifecycle: Lifecycle,
+    ) where
+        C: Send + Sync + 'static,
+        H: SseHandler<C>,
+    {
+        let controller = Arc::clone(controller);
+        self.entries.push(RouteEntry {
+            event_stream: true,
+            route: Route {
+                path,
+                handler,
+                options: EndpointOptions::default(),
+                lifecycle,
+                dependencies: Vec::new(),
+                port: None,
+            },
+            build: Box::new(move |app, lifecycle| {
+                let stream = Arc::new(EventStream::new::<C, H>(controller, path, lifecycle, app));
+                get(move |request: Request| Arc::clone(&stream).serve(request))
+            }),
+        });
+    }
+
+    /// Adds a WebSocket endpoint served by handler `H` on `controller`. Called by the code
+    /// `#[controller]` generates.
+    pub fn websocket<C, H>(&mut self, controller: &Arc<C>, route: Route)
+    where
+        C: Send + Sync + 'static,
+        H: Handler<C>,
+    {
+        let controller = Arc::clone(controller);
+        let options = route.options;
+        self.entries.push(RouteEntry {
+            route,
+            event_stream: false,
+            build: Box::new(move |app, lifecycle| {
+                let endpoint = Arc::new(Endpoint::new::<C, H>(controller, options, lifecycle, app));
+                get(move |request: Request| upgrade(Arc::clone(&endpoint), request))
+            }),
+        });
+    }
+}
+
+impl App {
+    /// The app as an axum router, one `GET` route per endpoint.
+    ///
+    /// # Errors
+    /// [`BuildError::DuplicatePath`] when two handlers claim one path;
+    /// [`BuildError::MissingDependency`] when a `#[dep]` service was not provided;
+    /// [`BuildError::OwnPort`] when a gateway asks for its own port (serve such an app with
+    /// [`serve`](crate::serve), or take its routers with [`App::into_routers`]).
+    pub fn into_router(self) -> Result<Router, BuildError> {
+        let routers = self.into_routers()?;
+        match routers.own_ports.into_iter().next() {
+            Some((port, _)) => Err(BuildError::OwnPort { port }),
+            None => Ok(routers.main),
+        }
+    }
+
+    /// The app's routers: the main one, and one per port that a `#[gateway(.., port = N)]`
+    /// asked for.
+    ///
+    /// # Errors
+    /// [`BuildError::DuplicatePath`] when two handlers claim one path on one port;
+    /// [`BuildError::MissingDependency`] when a `#[dep]` service was not provided;
+    /// [`BuildError::UnknownSsePath`] when `hub.sse(path)` was used for a path no `#[sse]` route
+    /// serves.
+    pub fn into_routers(self) -> Result<Routers, BuildError> {
+        self.check()?;
+        let event_streams = self
+            .routes
+            .entries
+            .iter()
+            .filter(|entry| entry.event_stream);
+        self.hub
+            .serve_sse(event_streams.map(|entry| entry.route.path))
+            .map_err(BuildError::UnknownSsePath)?;
+        let inbound = Arc::new(InboundLimits::new(
+            self.settings.max_frames,
+            self.settings.message_timeout,
+            self.settings.inbound_budget,
+        ));
+        let mut routers = Routers {
+            main: Router::new(),
+            own_ports: Vec::new(),
+            handshake_timeout: self.settings.handshake_timeout,
+            max_request_head: self.settings.max_request_head,
+        };
+        let app = Arc::new(AppShared {
+            settings: self.settings,
+            services: Arc::new(self.services),
+            hub: self.hub,
+            inbound,
+            origins: self.origins,
+            draining: self.draining,
+        });
+        for (path, route) in self.http_routes {
+            routers.main = routers.main.route(&path, route);
+        }
+        for entry in self.routes.entries {
+            let lifecycle = self.lifecycle.around(&entry.route.lifecycle);
+            let method_router = (entry.build)(Arc::clone(&app), lifecycle);
+            let router = match entry.route.port {
+                None => &mut routers.main,
+                Some(port) => match routers.own_ports.iter().position(|(own, _)| *own == port) {
+                    Some(index) => &mut routers.own_ports[index].1,
+                    None => {
+                        routers.own_ports.push((port, Router::new()));
+                        &mut routers.own_ports.last_mut().expect("just pushed").1
+                    }
+                },
+            };
+            *router = std::mem::take(router).route(entry.route.path, method_router);
+        }
+        Ok(routers)
+    }
+
+    fn check(&self) -> Result<(), BuildError> {
+        let entries = &self.routes.entries;
+        for (index, entry) in entries.iter().enumerate() {
+            let route = &entry.route;
+            if let Some(first) = entries[..index].iter().find(|earlier| {
+                earlier.route.path == route.path && earlier.route.port == route.port
+            }) {
+                return Err(BuildError::DuplicatePath {
+                    path: route.path.to_owned(),
+                    first: first.route.handler,
+                    second: route.handler,
+                });
+            }
+            if self
+                .http_routes
+                .iter()
+                .any(|(path, _)| route.port.is_none() && path == route.path)
+            {
+                return Err(BuildError::DuplicatePath {
+                    path: route.path.to_owned(),
+                    first: "an HTTP route (App::route)",
+                    second: route.handler,
+                });
+            }
+            if let Some(missing) = route
+                .dependencies
+                .iter()
+                .find(|key| !self.services.contains(key))
+            {
+                return Err(BuildError::MissingDependency {
+                    handler: route.handler,
+                    service: missing.type_name,
+                });
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,316 @@
+//! The connection loop: one task per client that reads messages, dispatches them (in order, or
+//! up to `concurrency` at once), sends replies and queued messages, keeps the heartbeat, and
+//! performs the close handshake. The loop and what reads the client are here; what a handler
+//! call leads to is in `reply`, what writes to the client in `write`.
+
+mod heartbeat;
+mod reply;
+mod running;
+mod write;
+
+use crate::close::close_code;
+use crate::connection::Connection;
+use crate::endpoint::{Endpoint, Mode};
+use crate::inbound::InboundLimit;
+use crate::lifecycle::{CloseSummary, ClosedBy};
+use crate::transport::Socket;
+use futures_util::{FutureExt, StreamExt};
+use heartbeat::{far_future, Beat, Heartbeat};
+use running::Running;
+use std::pin::Pin;
+use tokio::time::{sleep_until, timeout, Instant, Sleep};
+use tungstenite::protocol::frame::coding::CloseCode;
+use tungstenite::protocol::CloseFrame;
+use tungstenite::{Message, Utf8Bytes};
+
+/// What the loop does next.
+enum Flow {
+    Continue,
+    /// Send queued messages, then this Close frame, then wait for the client's Close.
+    Close(CloseFrame),
+    /// The client is gone (or closed first): nothing more can be sent.
+    Ended,
+}
+
+fn close_with(code: u16, reason: &'static str) -> Flow {
+    Flow::Close(CloseFrame {
+        code: CloseCode::from(code),
+        reason: Utf8Bytes::from_static(reason),
+    })
+}
+
+/// One connection's loop. It refers to its endpoint rather than copying the controller,
+/// options, lifecycle and close timeout out of it: every idle connection's task holds this.
+pub(crate) struct Session<'a> {
+    endpoint: &'a Endpoint,
+    socket: Socket,
+    connection: Connection,
+    started: Instant,
+    tally: Tally,
+    /// Messages were handed to the socket since the last flush.
+    unflushed: bool,
+    /// Payload bytes handed to the socket since the last flush.
+    unflushed_bytes: usize,
+    /// A large message went through tungstenite, whose buffers kept its size: renew them
+    /// before the connection idles (see [`Session::shrink`]).
+    grown: bool,
+}
+
+/// Messages (or writes) larger than this leave tungstenite's buffers grown; see `grown`.
+const GROWN_AFTER: usize = 1024;
+
+/// How many already-arrived messages are handled before the loop flushes and looks elsewhere.
+const MAX_BURST: u32 = 16;
+
+/// What observers learn about the connection when it ends.
+#[derive(Default)]
+pub(crate) struct Tally {
+    messages_in: u64,
+    messages_out: u64,
+    /// Who sent the first Close, with its code and reason.
+    first_close: Option<(ClosedBy, u16, String)>,
+    error: Option<String>,
+}
+
+impl<'a> Session<'a> {
+    pub(crate) fn new(
+        endpoint: &'a Endpoint,
+        socket: Socket,
+        connection: Connection,
+        started: Instant,
+    ) -> Self {
+        Self {
+            endpoint,
+            socket,
+            connection,
+            started,
+            tally: Tally::default(),
+            unflushed: false,
+            unflushed_bytes: 0,
+            grown: false,
+        }
+    }
+
+    /// Runs the connection to its end and says how it ended.
+    pub(crate) async fn run(mut self) -> CloseSummary {
+        let mut flow = Flow::Continue;
+        if self.endpoint.options.mode == Mode::SendOnly || self.endpoint.options.trigger_on_connect
+        {
+            flow = Box::pin(self.dispatch(None)).await;
+        }
+        if self.endpoint.options.mode == Mode::SendOnly {
+            if let Flow::Continue = flow {
+                flow = close_with(close_code::NORMAL, "");
+            }
+        }
+
+        let mut heartbeat = self.endpoint.options.ping_interval.map(|interval| {
+            Heartbeat::new(
+                interval,
+                self.endpoint.options.ping_timeout.unwrap_or(interval),
+            )
+        });
+        let timer = sleep_until(
+            heartbeat
+                .as_ref()
+                .map_or_else(far_future, Heartbeat::deadline),
+        );
+        tokio::pin!(timer);
+
+        // Read, dispatch, write. In order (`concurrency` 1) a message is handled inline; with
+        // more, up to that many calls run at once and each reply is sent when its call
+        // finishes. Inline rather than a method of its own: every idle connection's task holds
+        // this state, and nesting grows it.
+        let mut running = Running::new(self.endpoint.options.concurrency);
+        let mut burst = 0;
+        while let Flow::Continue = flow {
+            // Messages that have already arrived are handled back to back and their replies
+            // leave in one write; a burst is bounded so timers and queued messages get their turn.
+            if burst < MAX_BURST && running.has_room() {
+                if let Some(incoming) = self.socket.next().now_or_never() {
+                    burst += 1;
+                    flow = self
+                        .on_incoming(incoming, heartbeat.as_mut(), &mut running)
+                        .await;
+                    continue;
+                }
+            }
+            burst = 0;
+            flow = self.flush().await;
+            if !matches!(flow, Flow::Continue) {
+                break;
+            }
+            flow = tokio::select! {
+                biased;
+                Some(reply) = running.next() => self.after_call(reply).await,
+                incoming = self.socket.next(), if running.has_room() => {
+                    self.on_incoming(incoming, heartbeat.as_mut(), &mut running).await
+                }
+                () = self.connection.woken() => self.on_wake().await,
+                // While every slot is busy the client is not read, so a Pong may be waiting
+                // unread: the heartbeat waits too, as it does for a handler in order.
+                () = &mut timer, if heartbeat.is_some() && running.has_room() => {
+                    self.on_timer(&mut heartbeat, timer.as_mut()).await
+                }
+            };
+        }
+        // Calls still running finish first; their replies are sent if the connection can
+        // still take them (the first stop decides how it ends).
+        while let Some(reply) = running.next().await {
+            if let Flow::Close(_) = flow {
+                let _ = self.after_call(reply).await;
+            }
+        }
+
+        if let Flow::Close(frame) = flow {
+            Box::pin(self.close(frame)).await;
+        }
+        self.summary()
+    }
+
+    /// The heartbeat's timer fired: ping, give up on a silent client, or wait on.
+    async fn on_timer(
+        &mut self,
+        heartbeat: &mut Option<Heartbeat>,
+        timer: Pin<&mut Sleep>,
+    ) -> Flow {
+        let Some(beat) = heartbeat.as_mut() else {
+            return Flow::Continue;
+        };
+        let flow = match beat.on_timer(Instant::now()) {
+            Beat::Ping => self.send(Message::Ping(Default::default())).await,
+            Beat::TimedOut => close_with(close_code::INTERNAL_ERROR, "ping timeout"),
+            Beat::Wait => Flow::Continue,
+        };
+        timer.reset(beat.deadline());
+        flow
+    }
+
+    fn summary(self) -> CloseSummary {
+        let (closed_by, code, reason) = match self.tally.first_close {
+            Some((closed_by, code, reason)) => (closed_by, Some(code), reason),
+            None => (ClosedBy::Network, None, String::new()),
+        };
+        CloseSummary {
+            client_id: Some(self.connection.id()),
+            path: self.connection.handshake().uri().path().to_owned(),
+            closed_by,
+            code,
+            reason,
+            duration: self.started.elapsed(),
+            messages_in: self.tally.messages_in,
+            messages_out: self.tally.messages_out,
+            error: self.tally.error,
+        }
+    }
+
+    async fn on_incoming(
+        &mut self,
+        incoming: Option<Result<Message, tungstenite::Error>>,
+        heartbeat: Option<&mut Heartbeat>,
+        running: &mut Running<'a>,
+    ) -> Flow {
+        match incoming {
+            Some(Ok(message)) => self.on_message(message, heartbeat, running).await,
+            Some(Err(error)) => {
+                self.tally.error = Some(error.to_string());
+                close_for_protocol_error(error)
+            }
+            None => Flow::Ended,
+        }
+    }
+
+    /// Something besides the client needs the loop: an eviction, a close request, or queued
+    /// messages.
+    async fn on_wake(&mut self) -> Flow {
+        if self.connection.is_evicted() {
+            return slow_consumer();
+        }
+        match self.connection.take_close_request() {
+            Some(frame) => Flow::Close(frame),
+            None => self.send_queued().await,
+        }
+    }
+
+    async fn on_message(
+        &mut self,
+        message: Message,
+        heartbeat: Option<&mut Heartbeat>,
+        running: &mut Running<'a>,
+    ) -> Flow {
+        match message {
+            // (A SendOnly endpoint never gets here: it closes right after its one call.)
+            Message::Text(_) | Message::Binary(_) if !running.in_order() => {
+                self.grown |= crate::context::payload(&message).len() > GROWN_AFTER;
+                self.tally.messages_in += 1;
+                running.push(reply::call(
+                    self.endpoint,
+                    self.connection.clone(),
+                    Some(message),
+                ));
+                Flow::Continue
+            }
+            Message::Text(_) | Message::Binary(_) => {
+                self.grown |= crate::context::payload(&message).len() > GROWN_AFTER;
+                // Boxed: a handler's future lives only while it runs, so an idle connection's
+                // task stays small (one allocation per message buys ~1 KiB per idle client).
+                let flow = Box::pin(self.dispatch(Some(message))).await;
+                // A client sending a burst gives way every so many messages, so the tasks that
+                // write what its messages sent to others (a room, a broadcast) get their turn
+                // before their queues fill.
+                tokio::task::consume_budget().await;
+                flow
+            }
+            Message::Pong(_) => {
+                if let Some(heartbeat) = heartbeat {
+                    heartbeat.on_pong();
+                }
+                Flow::Continue
+            }
+            // The client closed first; tungstenite answers its Close while we read on.
+            Message::Close(frame) => {
+                let (code, reason) = frame
+                    .map_or((close_code::NO_STATUS, String::new()), |frame| {
+                        (u16::from(frame.code), frame.reason.to_string())
+                    });
+                self.tally.first_close = Some((ClosedBy::Client, code, reason));
+                timeout(
+                    self.endpoint.app.settings.close_timeout,
+                    self.wait_for_end(),
+                )
+                .await
+                .ok();
+                Flow::Ended
+            }
+            // Pings are answered by tungstenite.
+            _ => Flow::Continue,
+        }
+    }
+}
+
+fn slow_consumer() -> Flow {
+    close_with(close_code::POLICY_VIOLATION, "slow consumer")
+}
+
+/// A protocol error worth telling the client about gets its close code; anything else means the
+/// TCP connection is already gone.
+fn close_for_protocol_error(error: tungstenite::Error) -> Flow {
+    match error {
+        tungstenite::Error::Io(error) => match error
+            .get_ref()
+            .and_then(|inner| inner.downcast_ref::<InboundLimit>())
+        {
+            Some(limit) => {
+                let (code, reason) = limit.close();
+                close_with(code, reason)
+            }
+            None => Flow::Ended,
+        },
+        tungstenite::Error::Capacity(_) => {
+            close_with(close_code::MESSAGE_TOO_BIG, "message too big")
+        }
+        tungstenite::Error::Utf8(_) => close_with(close_code::INVALID_PAYLOAD, "invalid UTF-8"),
+        tungstenite::Error::Protocol(_) => close_with(close_code::PROTOCOL_ERROR, "protocol error"),
+        _ => Flow::Ended,
+    }
+}

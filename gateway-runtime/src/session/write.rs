@@ -1,0 +1,127 @@
+//! What writes to the client: replies and queued messages handed to the socket, flushes (and
+//! the renewal of tungstenite's buffers after a large message), and the close handshake.
+
+use super::{slow_consumer, Flow, Session, GROWN_AFTER};
+use crate::lifecycle::ClosedBy;
+use crate::transport;
+use futures_util::{FutureExt, SinkExt, StreamExt};
+use tokio::time::timeout;
+use tungstenite::protocol::CloseFrame;
+use tungstenite::Message;
+
+impl Session<'_> {
+    /// Hands one message to the socket (written at the next flush, or sooner when much is
+    /// buffered). A client evicted as a slow consumer is not waited for: the write is abandoned
+    /// and the connection closes.
+    pub(super) async fn send(&mut self, message: Message) -> Flow {
+        if matches!(message, Message::Text(_) | Message::Binary(_)) {
+            self.tally.messages_out += 1;
+        }
+        let size = crate::context::payload(&message).len();
+        tokio::select! {
+            biased;
+            fed = self.socket.feed(message) => match fed {
+                Ok(()) => {
+                    self.unflushed = true;
+                    self.unflushed_bytes += size;
+                    Flow::Continue
+                }
+                Err(_) => Flow::Ended,
+            },
+            () = self.connection.evicted() => slow_consumer(),
+        }
+    }
+
+    /// Writes what `send` buffered; the loop calls it before it waits. Then, if a large
+    /// message grew tungstenite's buffers, renews them (see [`Session::shrink`]).
+    pub(super) async fn flush(&mut self) -> Flow {
+        if self.unflushed {
+            let flushed = tokio::select! {
+                biased;
+                flushed = self.socket.flush() => match flushed {
+                    Ok(()) => {
+                        self.unflushed = false;
+                        self.grown |= self.unflushed_bytes > GROWN_AFTER;
+                        self.unflushed_bytes = 0;
+                        Flow::Continue
+                    }
+                    Err(_) => Flow::Ended,
+                },
+                () = self.connection.evicted() => slow_consumer(),
+            };
+            if !matches!(flushed, Flow::Continue) {
+                return flushed;
+            }
+        }
+        if self.grown {
+            // Boxed: rare, and its state (a whole new tungstenite state being built) would
+            // otherwise grow every idle connection's task.
+            Box::pin(self.shrink()).await;
+        }
+        Flow::Continue
+    }
+
+    /// Gives tungstenite fresh buffers once a large message has gone through (its read and
+    /// write buffers keep the capacity of the largest message they carried, for the
+    /// connection's life): an idle connection returns to the idle figure. Only between the
+    /// client's messages and with everything written; otherwise it waits for a later turn.
+    async fn shrink(&mut self) {
+        if !self.socket.get_ref().at_message_boundary() {
+            return;
+        }
+        // Writes what tungstenite may still hold (a Pong); if the socket cannot take it now,
+        // the next flush will.
+        match self.socket.flush().now_or_never() {
+            Some(Ok(())) => {}
+            _ => {
+                self.unflushed = true;
+                return;
+            }
+        }
+        transport::renew(&mut self.socket).await;
+        self.grown = false;
+    }
+
+    /// Sends every message already in the outbound queue.
+    pub(super) async fn send_queued(&mut self) -> Flow {
+        while let Some(message) = self.connection.outbound().pop() {
+            match self.send(message).await {
+                Flow::Continue => {}
+                stop => return stop,
+            }
+        }
+        Flow::Continue
+    }
+
+    /// Queued messages (unless the client was evicted for not reading them), then the Close
+    /// frame, then the client's Close: all within the close timeout.
+    pub(super) async fn close(&mut self, frame: CloseFrame) {
+        self.tally.first_close.get_or_insert_with(|| {
+            (
+                ClosedBy::Server,
+                u16::from(frame.code),
+                frame.reason.to_string(),
+            )
+        });
+        let close_timeout = self.endpoint.app.settings.close_timeout;
+        let handshake = async {
+            // Eviction during the flush stops it (Flow::Close) but still sends the Close frame.
+            if !self.connection.is_evicted() {
+                if let Flow::Ended = self.send_queued().await {
+                    return;
+                }
+            }
+            if self.socket.send(Message::Close(Some(frame))).await.is_ok() {
+                self.wait_for_end().await;
+            }
+        };
+        if timeout(close_timeout, handshake).await.is_err() {
+            tracing::debug!(client_id = %self.connection.id(), "close timeout; dropping the connection");
+        }
+    }
+
+    /// Reads (and drops) what the client still sends until its Close completes the handshake.
+    pub(super) async fn wait_for_end(&mut self) {
+        while let Some(Ok(_)) = self.socket.next().await {}
+    }
+}
