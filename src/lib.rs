@@ -147,7 +147,8 @@ pub mod backplane {
 }
 
 // `test`, when the runtime is built with its `test` feature (this crate's `test` feature, or a
-// dev-dependency that asks for it).
+// dev-dependency that asks for it); without it the glob brings nothing.
+#[allow(unused_imports, unreachable_pub)]
 pub use gateway_runtime::feature_modules::*;
 
 /// What the code the macros generate refers to, versioned: macros of another release fail to
