@@ -215,3 +215,27 @@ fn two_handlers_on_one_path_fail_the_build_naming_both() {
     assert!(message.contains("Behaviour::echo"), "{message}");
     assert!(message.contains("Other::also_echo"), "{message}");
 }
+
+#[tokio::test]
+async fn an_apps_own_state_holding_framework_values_derives_debug() {
+    /// What an app keeps beside its handlers, printed in its logs.
+    #[derive(Debug)]
+    #[allow(dead_code)] // only printed
+    struct State {
+        hub: Hub,
+        drainer: gateway::app::Drainer,
+        client: Option<Connection>,
+    }
+    let app = App::new().controller(Behaviour);
+    let state = State {
+        hub: app.hub(),
+        drainer: app.drainer(),
+        client: None,
+    };
+    let addr = start(app).await;
+    let mut client = Client::connect(addr, "/t/echo").await;
+    assert_eq!(client.ask("hi").await, "hi");
+    let printed = format!("{state:?}");
+    assert!(printed.contains("connections: 1"), "{printed}");
+    assert!(printed.contains("Drainer"), "{printed}");
+}

@@ -14,6 +14,33 @@ use tungstenite::Message;
 /// Implemented for `String` (a text frame, or a binary frame of valid UTF-8), `Bytes` and
 /// `Vec<u8>` (the payload of either frame type), `Json<T>` (either frame type decoded as JSON),
 /// `Message` (the frame itself), and `Option<T>` of those (`None` when the handler runs on connect).
+///
+/// ```
+/// use gateway::prelude::*;
+/// use gateway::extract::FromBody;
+///
+/// /// A message that must be exactly `ping`.
+/// struct Ping;
+///
+/// impl FromBody for Ping {
+///     fn from_body(message: &Message) -> Result<Self, WsError> {
+///         match message {
+///             Message::Text(text) if text.as_str() == "ping" => Ok(Ping),
+///             _ => Err(WsError::bad_request("say ping")),
+///         }
+///     }
+/// }
+///
+/// struct Pong;
+///
+/// #[controller("")]
+/// impl Pong {
+///     #[websocket("ping")]
+///     async fn pong(&self, #[body] _ping: Ping) -> &'static str {
+///         "pong"
+///     }
+/// }
+/// ```
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be bound from a message body",
     label = "`#[body]` needs `String`, `Bytes`, `Vec<u8>`, `Json<T>`, `Message` or an `Option` of one",

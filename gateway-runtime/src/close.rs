@@ -36,6 +36,13 @@ pub mod close_code {
 pub const MAX_CLOSE_REASON_BYTES: usize = 123;
 
 /// The code given to [`CloseWebSocket::close`] may not be sent in a Close frame.
+///
+/// ```
+/// # fn demo(closer: gateway::close::CloseWebSocket) {
+/// use gateway::close::InvalidCloseCode;
+/// assert_eq!(closer.close(1005, "reserved"), Err(InvalidCloseCode(1005)));
+/// # }
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("close code {0} may not be sent: use 1000, 1001-1003, 1007-1014 or 3000-4999")]
 pub struct InvalidCloseCode(pub u16);
@@ -46,6 +53,23 @@ pub struct InvalidCloseCode(pub u16);
 /// current handler's reply and every message already queued are sent, then the Close frame; later
 /// client messages are not dispatched, and the TCP connection ends when the client answers the
 /// Close or after the close timeout.
+///
+/// ```
+/// use gateway::prelude::*;
+///
+/// struct Bye;
+///
+/// #[controller("")]
+/// impl Bye {
+///     #[websocket("bye")]
+///     async fn bye(&self, #[body] text: String, closer: CloseWebSocket) -> String {
+///         if text == "bye" {
+///             closer.close(close_code::NORMAL, "see you").ok();
+///         }
+///         text
+///     }
+/// }
+/// ```
 #[derive(Debug, Clone)]
 pub struct CloseWebSocket {
     connection: Connection,

@@ -6,9 +6,8 @@ use crate::handshake::Handshake;
 use crate::hub::{Hub, SlowConsumer};
 use crate::outbound::Outbound;
 use crate::services::Services;
+use crate::stored::{Owner, Stored};
 use serde::Serialize;
-use std::any::{Any, TypeId};
-use std::collections::HashMap;
 use std::fmt;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -20,6 +19,14 @@ use tungstenite::{Message, Utf8Bytes};
 /// A client's id, unique within the app, and across instances with a backplane.
 ///
 /// As a number it stays below 2^53, so it survives a trip through JSON into JavaScript.
+///
+/// ```
+/// # fn demo(conn: gateway::connection::Connection, hub: gateway::hub::Hub) {
+/// let id = conn.id();
+/// let as_number: u64 = id.into();           // for JSON: `{"from": 12}`
+/// hub.send_to(id, format!("you are {id}")).ok();
+/// # let _ = as_number; }
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ConnectionId(pub(crate) u64);
 
@@ -53,6 +60,18 @@ impl fmt::Display for ConnectionId {
 }
 
 /// A message could not be queued for a client.
+///
+/// ```
+/// # fn demo(conn: gateway::connection::Connection) {
+/// use gateway::connection::SendError;
+/// match conn.send("tick") {
+///     Ok(()) => {}
+///     Err(SendError::Closed) => println!("gone"),
+///     Err(SendError::QueueFull) => println!("too slow: the slow-consumer policy applies"),
+///     Err(SendError::Unencodable) => unreachable!("text needs no encoding"),
+/// }
+/// # }
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum SendError {
     /// The connection has ended.
@@ -71,6 +90,21 @@ pub enum SendError {
 /// Bind it as a handler parameter (`conn: Connection`). Messages given to
 /// [`send`](Self::send) go through the connection's bounded outbound queue, in order, ahead of the
 /// current handler's reply.
+///
+/// ```
+/// use gateway::prelude::*;
+///
+/// struct Rooms;
+///
+/// #[controller("")]
+/// impl Rooms {
+///     #[websocket("rooms/{room}")]
+///     async fn join(&self, #[param("room")] room: String, conn: Connection) {
+///         conn.join(&room);
+///         conn.emit("joined", &room).ok();
+///     }
+/// }
+/// ```
 #[derive(Clone)]
 pub struct Connection {
     shared: Arc<Shared>,
@@ -88,11 +122,8 @@ struct Shared {
     /// Woken when the loop has something to do besides reading: a queued message, a close
     /// request, an eviction.
     wake: Notify,
-    /// Per-connection state of components (a rate limiter's bucket, ..), by component
-    /// instance and type, created on first use.
-    locals: Mutex<HashMap<(usize, TypeId), Box<dyn Any + Send>>>,
-    /// The app's per-connection values ([`Connection::insert`]).
-    extensions: Mutex<axum::http::Extensions>,
+    /// The app's values ([`Connection::insert`]) and each component's ([`Connection::with_local`]).
+    stored: Stored,
     outbound: Outbound,
     close_request: Mutex<Option<CloseFrame>>,
     /// Whether `close_request` may hold a frame, readable without the lock.
@@ -114,8 +145,7 @@ impl Connection {
             evicted: AtomicBool::new(false),
             eviction: Notify::new(),
             wake: Notify::new(),
-            locals: Mutex::default(),
-            extensions: Mutex::default(),
+            stored: Stored::default(),
             outbound: Outbound::new(
                 app.settings.outbound_queue,
                 app.settings.outbound_bytes,
@@ -272,17 +302,7 @@ impl Connection {
     where
         T: Default + Send + 'static,
     {
-        let key = (
-            std::ptr::from_ref(owner).cast::<()>() as usize,
-            TypeId::of::<T>(),
-        );
-        let mut locals = lock(&self.shared.locals);
-        let state = locals
-            .entry(key)
-            .or_insert_with(|| Box::new(T::default()))
-            .downcast_mut::<T>()
-            .expect("the state under a key has the key's type");
-        f(state)
+        self.shared.stored.with(Owner::component(owner), f)
     }
 
     /// Stores `value` as this connection's `T`, replacing (and returning) the one before.
@@ -298,18 +318,18 @@ impl Connection {
     /// assert_eq!(conn.get::<Member>().unwrap().name, "ada");
     /// # }
     /// ```
-    pub fn insert<T: Clone + Send + Sync + 'static>(&self, value: T) -> Option<T> {
-        lock(&self.shared.extensions).insert(value)
+    pub fn insert<T: Clone + Send + 'static>(&self, value: T) -> Option<T> {
+        self.shared.stored.insert(Owner::App, value)
     }
 
     /// A copy of this connection's `T`, if one was stored.
-    pub fn get<T: Clone + Send + Sync + 'static>(&self) -> Option<T> {
-        lock(&self.shared.extensions).get::<T>().cloned()
+    pub fn get<T: Clone + Send + 'static>(&self) -> Option<T> {
+        self.shared.stored.get(Owner::App)
     }
 
     /// Takes this connection's `T` away, if one was stored.
-    pub fn remove<T: Clone + Send + Sync + 'static>(&self) -> Option<T> {
-        lock(&self.shared.extensions).remove::<T>()
+    pub fn remove<T: Clone + Send + 'static>(&self) -> Option<T> {
+        self.shared.stored.remove(Owner::App)
     }
 
     /// A [`CloseWebSocket`] for this client.

@@ -10,6 +10,24 @@ use tungstenite::Message;
 
 /// Everything one handler call binds its parameters from: the client's message (absent on
 /// connect) and the connection it came through.
+///
+/// ```
+/// use gateway::extract::MessageContext;
+/// use gateway::lifecycle::Interceptor;
+/// use gateway::reply::Reply;
+/// use std::ops::ControlFlow;
+///
+/// /// Logs who sent how much.
+/// struct Sizes;
+///
+/// impl Interceptor for Sizes {
+///     async fn pre(&self, ctx: &mut MessageContext) -> ControlFlow<Reply> {
+///         let bytes = ctx.body().map_or(0, |message| message.len());
+///         println!("{} sent {bytes} bytes", ctx.connection().id());
+///         ControlFlow::Continue(())
+///     }
+/// }
+/// ```
 #[derive(Debug)]
 pub struct MessageContext {
     connection: Connection,

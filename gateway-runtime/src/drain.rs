@@ -12,6 +12,20 @@ use std::time::Duration;
 /// plain `axum::serve(..).with_graceful_shutdown(signal)`, drain inside the signal:
 /// `with_graceful_shutdown(async move { signal.await; drainer.drain().await; })`. axum's graceful
 /// shutdown does not wait for upgraded connections, and waits for event streams until they end.
+///
+/// ```no_run
+/// # async fn demo(app: gateway::App, listener: tokio::net::TcpListener) -> std::io::Result<()> {
+/// let drainer = app.drainer();
+/// let router = app.into_router().expect("no duplicate paths");
+/// axum::serve(listener, router)
+///     .with_graceful_shutdown(async move {
+///         gateway::shutdown_signal().await;
+///         let drained = drainer.drain().await;
+///         println!("drained {drained} connections");
+///     })
+///     .await
+/// # }
+/// ```
 #[derive(Debug, Clone)]
 pub struct Drainer {
     hub: Hub,

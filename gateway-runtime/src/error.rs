@@ -27,6 +27,13 @@ pub struct WsError {
 }
 
 /// Where on the way from message to reply an error arose; catchers can treat each differently.
+///
+/// ```
+/// use gateway::error::{ErrorOrigin, WsError};
+///
+/// let error = WsError::bad_request("no").with_origin(ErrorOrigin::Binding);
+/// assert_eq!(error.origin(), ErrorOrigin::Binding);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorOrigin {
     /// A parameter could not be bound (missing header, malformed JSON, missing `#[data]`, ..).

@@ -154,6 +154,13 @@ fn event_text(name: &str, data: &str) -> String {
 }
 
 /// What a `#[subscribe]` handler produced: the `data` of its answer.
+///
+/// ```
+/// use gateway::reply::{Ack, EventReply, IntoEventReply};
+///
+/// assert!(matches!(Ack(3).into_event_reply(), EventReply::Data(data) if data == "3"));
+/// assert!(matches!(().into_event_reply(), EventReply::Nothing));
+/// ```
 pub enum EventReply {
     /// No answer (an acknowledgement with `null` if the client asked for one).
     Nothing,
@@ -190,6 +197,21 @@ pub trait IntoEventReply {
 
 /// The `data` of an event's answer (any `Serialize` value): `-> Ack<u64>` answers a request
 /// with `{"ack": id, "data": 42}`.
+///
+/// ```
+/// use gateway::prelude::*;
+///
+/// struct Counter;
+///
+/// #[gateway("count")]
+/// impl Counter {
+///     /// `{"event":"add","data":[1,2],"id":7}` → `{"ack":7,"data":3}`.
+///     #[subscribe("add")]
+///     async fn add(&self, #[body] Json(numbers): Json<Vec<i64>>) -> Ack<i64> {
+///         Ack(numbers.iter().sum())
+///     }
+/// }
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Ack<T>(pub T);
 

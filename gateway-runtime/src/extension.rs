@@ -51,7 +51,7 @@ impl<T> DerefMut for Extension<T> {
     }
 }
 
-impl<T: Clone + Send + Sync + 'static> FromContext for Extension<T> {
+impl<T: Clone + Send + 'static> FromContext for Extension<T> {
     fn from_context(ctx: &MessageContext) -> Result<Self, WsError> {
         stored(ctx.connection()).ok_or_else(|| {
             WsError::new(
@@ -62,13 +62,13 @@ impl<T: Clone + Send + Sync + 'static> FromContext for Extension<T> {
     }
 }
 
-impl<T: Clone + Send + Sync + 'static> FromContext for Option<Extension<T>> {
+impl<T: Clone + Send + 'static> FromContext for Option<Extension<T>> {
     fn from_context(ctx: &MessageContext) -> Result<Self, WsError> {
         Ok(stored(ctx.connection()))
     }
 }
 
-fn stored<T: Clone + Send + Sync + 'static>(connection: &Connection) -> Option<Extension<T>> {
+fn stored<T: Clone + Send + 'static>(connection: &Connection) -> Option<Extension<T>> {
     connection.get::<T>().map(Extension)
 }
 

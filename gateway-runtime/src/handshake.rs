@@ -15,6 +15,23 @@ const UPGRADE_ONLY: [HeaderName; 5] = [
 
 /// The parts of the upgrade request that handlers can bind: headers, query, path parameters, the
 /// client's address, and the data middleware and guards attached for `#[data]` parameters.
+///
+/// ```
+/// use gateway::lifecycle::{Guard, Handshake, Rejection};
+///
+/// /// Only clients from the office network, and only with a `x-team` header.
+/// struct Office;
+///
+/// impl Guard for Office {
+///     async fn check(&self, handshake: &Handshake) -> Result<(), Rejection> {
+///         let inside = handshake.remote_addr().is_some_and(|addr| addr.ip().is_loopback());
+///         match (inside, handshake.header("x-team")) {
+///             (true, Some(_)) => Ok(()),
+///             _ => Err(Rejection::forbidden("office only")),
+///         }
+///     }
+/// }
+/// ```
 #[derive(Debug)]
 pub struct Handshake {
     pub(crate) headers: HeaderMap,

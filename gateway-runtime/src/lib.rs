@@ -29,6 +29,7 @@ mod session;
 mod settings;
 mod shared;
 mod sse;
+mod stored;
 #[cfg(feature = "test")]
 pub mod test;
 mod transport;

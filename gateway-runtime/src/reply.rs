@@ -12,6 +12,13 @@ use std::pin::Pin;
 use tungstenite::Message;
 
 /// What one handler call produced.
+///
+/// ```
+/// use gateway::reply::{IntoReply, Reply};
+///
+/// assert!(matches!("hi".into_reply(), Reply::Message(_)));
+/// assert!(matches!(().into_reply(), Reply::Nothing));
+/// ```
 pub enum Reply {
     /// Send nothing.
     Nothing,

@@ -16,6 +16,23 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// The app could not be turned into routes.
+///
+/// ```
+/// use gateway::prelude::*;
+/// use gateway::app::BuildError;
+///
+/// struct Needs;
+/// struct Db;
+///
+/// #[controller("")]
+/// impl Needs {
+///     #[websocket("ws")]
+///     async fn ws(&self, #[dep] db: std::sync::Arc<Db>) { let _ = db; }
+/// }
+///
+/// let error = App::new().controller(Needs).into_router().unwrap_err();
+/// assert!(matches!(error, BuildError::MissingDependency { .. }));
+/// ```
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {
     /// Two handlers claim the same path.

@@ -7,6 +7,25 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 /// The app's services, by type.
+///
+/// ```
+/// use gateway::prelude::*;
+/// use std::sync::Arc;
+///
+/// struct Db;
+/// struct Store;
+///
+/// #[controller("")]
+/// impl Store {
+///     #[websocket("save")]
+///     async fn save(&self, #[dep] db: Arc<Db>, conn: Connection) {
+///         let same: Option<Arc<Db>> = conn.services().get::<Db>();
+///         assert!(same.is_some_and(|same| Arc::ptr_eq(&same, &db)));
+///     }
+/// }
+///
+/// let app = App::new().provide(Db).controller(Store);
+/// ```
 #[derive(Default)]
 pub struct Services {
     by_type: HashMap<TypeId, Arc<dyn Any + Send + Sync>>,

@@ -3,10 +3,10 @@
 
 use super::model::{Controller, Endpoint, SseEndpoint};
 use crate::diag::Errors;
+use crate::shared::args::{endpoint_args, Key};
 use crate::shared::model::ComponentKind;
 use crate::shared::parse::{
-    component_attributes, endpoint_args, join_route, method, report_misspelled, take_attributes,
-    take_components, Key,
+    component_attributes, join_route, method, report_misspelled, take_attributes, take_components,
 };
 use crate::shared::validate::type_text;
 use crate::symbol;

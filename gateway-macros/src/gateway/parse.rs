@@ -3,9 +3,9 @@
 
 use super::model::{Gateway, Hook, HookKind};
 use crate::diag::Errors;
+use crate::shared::args::{endpoint_args, EndpointArgs, Key};
 use crate::shared::parse::{
-    component_attributes, endpoint_args, join_route, method, report_misspelled, take_components,
-    EndpointArgs, Key,
+    component_attributes, join_route, method, report_misspelled, take_components,
 };
 use crate::shared::validate::type_text;
 use crate::shared::Source;

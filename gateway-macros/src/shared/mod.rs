@@ -1,6 +1,8 @@
-//! What every handler method shares, whether a controller's `#[websocket]` endpoint or a
-//! gateway's hook: model, parse, validate and expand.
+//! What every macro shares: handler methods, whether a controller's `#[websocket]` or `#[sse]`
+//! endpoint or a gateway's hook (model, parse, validate, expand), the endpoint arguments
+//! (`args`), and the lifecycle attributes.
 
+pub(crate) mod args;
 pub(crate) mod expand;
 pub(crate) mod model;
 pub(crate) mod parse;

@@ -24,6 +24,14 @@ use tungstenite::Message;
 /// Give one to [`App::backplane`](crate::App::backplane). There are two: [`LocalBackplane`], the
 /// default, for a single instance (it carries nothing and costs nothing), and `RedisBackplane`
 /// (cargo feature `redis`) for several instances sharing one Redis.
+///
+/// ```
+/// use gateway::prelude::*;
+/// use gateway::backplane::LocalBackplane;
+///
+/// // What every app has unless told otherwise: one instance.
+/// let app = App::new().backplane(LocalBackplane);
+/// ```
 pub trait Backplane: sealed::Link {}
 
 /// The backplane of a single instance: every client is local, so there is nothing to carry.

@@ -2,11 +2,12 @@
 
 mod cluster;
 mod registry;
+mod streams;
 mod target;
 
 use crate::backplane::{Backplane, Event};
 use crate::connection::{Connection, ConnectionId, SendError};
-use crate::sse::{SseEmitter, SseRoutes, UnknownSsePath};
+use crate::sse::SseRoutes;
 pub(crate) use cluster::Cluster;
 use registry::Registry;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -88,6 +89,14 @@ struct Inner {
 }
 
 /// What happens when a client's outbound queue is full.
+///
+/// ```
+/// use gateway::prelude::*;
+/// use gateway::hub::SlowConsumer;
+///
+/// // A ticker where a late price is worthless: drop what does not fit, keep the client.
+/// let app = App::new().slow_consumer(SlowConsumer::Drop);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum SlowConsumer {
     /// Close the client with 1008 "slow consumer" (the default): it cannot keep up, and
@@ -99,6 +108,13 @@ pub enum SlowConsumer {
 }
 
 /// Counters since the app started.
+///
+/// ```
+/// # fn demo(hub: gateway::hub::Hub) {
+/// let stats = hub.stats();
+/// println!("{} connected, {} evicted as too slow", stats.connections, stats.evicted);
+/// # }
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HubStats {
     /// Connections open now.
@@ -205,37 +221,6 @@ impl Hub {
         Target::new(self, Scope::Room(room.as_ref().to_owned()))
     }
 
-    /// The emitter that pushes events to the SSE clients of `path`, an `#[sse]` route's path
-    /// as written or with its leading `/` (`"/feed"` or `"feed"`).
-    ///
-    /// # Panics
-    /// Once the app is built, when no `#[sse]` route serves `path`: a mistyped path would
-    /// otherwise deliver nothing and say nothing. (Before, any path may be asked for; building
-    /// the app then fails with [`BuildError::UnknownSsePath`](crate::BuildError) unless a
-    /// route serves it.) [`Hub::try_sse`] returns the error instead.
-    #[track_caller]
-    pub fn sse(&self, path: impl AsRef<str>) -> SseEmitter {
-        self.try_sse(path)
-            .unwrap_or_else(|unknown| panic!("{unknown}"))
-    }
-
-    /// As [`Hub::sse`], with an unknown path as an error rather than a panic.
-    ///
-    /// # Errors
-    /// [`UnknownSsePath`] (naming the paths served) once the app is built, when no `#[sse]`
-    /// route serves `path`.
-    pub fn try_sse(&self, path: impl AsRef<str>) -> Result<SseEmitter, UnknownSsePath> {
-        self.inner.sse.get(&route_path(path.as_ref()))
-    }
-
-    /// The app is built with these `#[sse]` paths.
-    pub(crate) fn serve_sse<'a>(
-        &self,
-        paths: impl IntoIterator<Item = &'a str>,
-    ) -> Result<(), UnknownSsePath> {
-        self.inner.sse.serve(paths)
-    }
-
     /// How many clients are connected (to every instance, with a backplane).
     pub fn connection_count(&self) -> usize {
         self.local_count() + self.cluster().map_or(0, Cluster::count)
@@ -278,31 +263,6 @@ impl Hub {
         });
         if local.members.is_empty() && self.event_stream_count() == 0 {
             self.inner.emptied.notify_waiters();
-        }
-    }
-
-    /// Counts an event stream as open until the returned guard is dropped.
-    pub(crate) fn open_event_stream(&self) -> OpenEventStream {
-        self.inner.event_streams.fetch_add(1, Ordering::AcqRel);
-        OpenEventStream { hub: self.clone() }
-    }
-
-    fn event_stream_count(&self) -> usize {
-        self.inner.event_streams.load(Ordering::Acquire)
-    }
-
-    /// Ends every event stream (and those opened from now on); returns how many were open.
-    pub(crate) fn end_event_streams(&self) -> usize {
-        self.inner.event_streams_end.send_replace(true);
-        self.event_stream_count()
-    }
-
-    /// Resolves once the event streams are to end (at once if they already are).
-    pub(crate) fn event_streams_ended(&self) -> impl std::future::Future<Output = ()> + Send {
-        let mut ended = self.inner.event_streams_end.subscribe();
-        async move {
-            // The sender lives in the hub this stream holds: `Err` cannot happen before the end.
-            let _ = ended.wait_for(|ended| *ended).await.map(drop);
         }
     }
 
@@ -424,22 +384,8 @@ impl Hub {
     }
 }
 
-/// An event stream being served: counted by the hub (a drain waits for it) until dropped.
-pub(crate) struct OpenEventStream {
-    hub: Hub,
-}
-
-impl Drop for OpenEventStream {
-    fn drop(&mut self) {
-        let left = self.hub.inner.event_streams.fetch_sub(1, Ordering::AcqRel) - 1;
-        if left == 0 && self.hub.local_count() == 0 {
-            self.hub.inner.emptied.notify_waiters();
-        }
-    }
-}
-
 /// A route's path as the router holds it: with its leading `/`.
-fn route_path(path: &str) -> std::borrow::Cow<'_, str> {
+pub(super) fn route_path(path: &str) -> std::borrow::Cow<'_, str> {
     if path.starts_with('/') {
         path.into()
     } else {

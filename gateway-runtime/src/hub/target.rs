@@ -21,6 +21,14 @@ pub enum Scope {
 
 /// A set of clients to send to: [`Hub::all`], [`Hub::path`] or [`Hub::room`], minus
 /// [`except`](Target::except)ions.
+///
+/// ```
+/// # fn demo(hub: gateway::hub::Hub, me: gateway::connection::ConnectionId) {
+/// let lobby = hub.room("lobby");
+/// println!("{} in the lobby", lobby.count());
+/// hub.room("lobby").except(me).emit("said", &"hi");
+/// # }
+/// ```
 #[must_use = "a target sends nothing until `send` is called"]
 #[derive(Debug)]
 pub struct Target<'hub> {

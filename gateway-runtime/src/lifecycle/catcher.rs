@@ -46,6 +46,14 @@ pub trait Catcher: Send + Sync + 'static {
 }
 
 /// A catcher's decision.
+///
+/// ```
+/// use gateway::lifecycle::Caught;
+///
+/// let answer = Caught::reply(r#"{"error":"try again","status":503}"#);
+/// let end = Caught::Close(1011, "internal error".into());
+/// # let _ = (answer, end);
+/// ```
 #[derive(Debug)]
 pub enum Caught {
     /// Send this instead (or nothing, with `Reply::Nothing`); the connection stays open.

@@ -40,6 +40,15 @@ pub trait Guard: Send + Sync + 'static {
 }
 
 /// A guard's refusal: an HTTP status and a plain-text body.
+///
+/// ```
+/// use gateway::lifecycle::Rejection;
+/// use gateway::prelude::StatusCode;
+///
+/// let refused = Rejection::forbidden("admins only");
+/// let later = Rejection::new(StatusCode::TOO_MANY_REQUESTS, "slow down");
+/// # let _ = (refused, later);
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rejection {
     /// The status sent instead of `101 Switching Protocols`.

@@ -42,6 +42,21 @@ pub trait Observer: Send + Sync + 'static {
 }
 
 /// Who ended a connection.
+///
+/// ```
+/// use gateway::lifecycle::{CloseSummary, ClosedBy, Observer};
+///
+/// /// Counts the connections the server had to end.
+/// struct ServerCloses(std::sync::atomic::AtomicU64);
+///
+/// impl Observer for ServerCloses {
+///     async fn on_close(&self, summary: &CloseSummary) {
+///         if summary.closed_by == ClosedBy::Server {
+///             self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+///         }
+///     }
+/// }
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ClosedBy {
     /// The server sent the first Close frame (a handler, a ping timeout, a limit, a panic).
@@ -55,6 +70,20 @@ pub enum ClosedBy {
 }
 
 /// The whole outcome of one connection, given to [`Observer::on_close`].
+///
+/// ```
+/// use gateway::prelude::*;
+///
+/// struct Chat;
+///
+/// #[gateway("chat")]
+/// impl Chat {
+///     #[on_disconnect]
+///     async fn left(&self, summary: CloseSummary) {
+///         println!("{} left after {:?}: {:?}", summary.path, summary.duration, summary.code);
+///     }
+/// }
+/// ```
 #[derive(Debug, Clone)]
 pub struct CloseSummary {
     /// The client's id; `None` when the connection was refused before the upgrade.

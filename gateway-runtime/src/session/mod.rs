@@ -54,6 +54,8 @@ pub(crate) struct Session<'a> {
     /// A large message went through tungstenite, whose buffers kept its size: renew them
     /// before the connection idles (see [`Session::shrink`]).
     grown: bool,
+    /// The handler calls running at once (`concurrency` above 1).
+    running: Running<'a>,
 }
 
 /// Messages (or writes) larger than this leave tungstenite's buffers grown; see `grown`.
@@ -88,7 +90,18 @@ impl<'a> Session<'a> {
             unflushed: false,
             unflushed_bytes: 0,
             grown: false,
+            running: Running::default(),
         }
+    }
+
+    /// Messages are handled one at a time, in order, inline in the loop.
+    fn in_order(&self) -> bool {
+        self.endpoint.options.concurrency <= 1
+    }
+
+    /// Another call may start, so the client may be read.
+    fn has_room(&self) -> bool {
+        self.running.len() < self.endpoint.options.concurrency
     }
 
     /// Runs the connection to its end and says how it ended.
@@ -121,17 +134,14 @@ impl<'a> Session<'a> {
         // more, up to that many calls run at once and each reply is sent when its call
         // finishes. Inline rather than a method of its own: every idle connection's task holds
         // this state, and nesting grows it.
-        let mut running = Running::new(self.endpoint.options.concurrency);
         let mut burst = 0;
         while let Flow::Continue = flow {
             // Messages that have already arrived are handled back to back and their replies
             // leave in one write; a burst is bounded so timers and queued messages get their turn.
-            if burst < MAX_BURST && running.has_room() {
+            if burst < MAX_BURST && self.has_room() {
                 if let Some(incoming) = self.socket.next().now_or_never() {
                     burst += 1;
-                    flow = self
-                        .on_incoming(incoming, heartbeat.as_mut(), &mut running)
-                        .await;
+                    flow = self.on_incoming(incoming, heartbeat.as_mut()).await;
                     continue;
                 }
             }
@@ -142,30 +152,39 @@ impl<'a> Session<'a> {
             }
             flow = tokio::select! {
                 biased;
-                Some(reply) = running.next() => self.after_call(reply).await,
-                incoming = self.socket.next(), if running.has_room() => {
-                    self.on_incoming(incoming, heartbeat.as_mut(), &mut running).await
+                // Boxed, as a call in order is: what a reply leads to would otherwise grow the
+                // task of every connection, in order or not.
+                Some(reply) = self.running.next() => Box::pin(self.after_call(reply)).await,
+                incoming = self.socket.next(), if self.has_room() => {
+                    self.on_incoming(incoming, heartbeat.as_mut()).await
                 }
                 () = self.connection.woken() => self.on_wake().await,
                 // While every slot is busy the client is not read, so a Pong may be waiting
                 // unread: the heartbeat waits too, as it does for a handler in order.
-                () = &mut timer, if heartbeat.is_some() && running.has_room() => {
+                () = &mut timer, if heartbeat.is_some() && self.has_room() => {
                     self.on_timer(&mut heartbeat, timer.as_mut()).await
                 }
             };
         }
-        // Calls still running finish first; their replies are sent if the connection can
-        // still take them (the first stop decides how it ends).
-        while let Some(reply) = running.next().await {
-            if let Flow::Close(_) = flow {
-                let _ = self.after_call(reply).await;
-            }
+        if !self.in_order() {
+            // Boxed: an in-order connection's task does not hold this state.
+            Box::pin(self.finish_calls(&flow)).await;
         }
 
         if let Flow::Close(frame) = flow {
             Box::pin(self.close(frame)).await;
         }
         self.summary()
+    }
+
+    /// The calls still running finish before the connection ends; their replies are sent if
+    /// the connection can still take them (the first stop decides how it ends).
+    async fn finish_calls(&mut self, flow: &Flow) {
+        while let Some(reply) = self.running.next().await {
+            if let Flow::Close(_) = flow {
+                let _ = Box::pin(self.after_call(reply)).await;
+            }
+        }
     }
 
     /// The heartbeat's timer fired: ping, give up on a silent client, or wait on.
@@ -208,10 +227,9 @@ impl<'a> Session<'a> {
         &mut self,
         incoming: Option<Result<Message, tungstenite::Error>>,
         heartbeat: Option<&mut Heartbeat>,
-        running: &mut Running<'a>,
     ) -> Flow {
         match incoming {
-            Some(Ok(message)) => self.on_message(message, heartbeat, running).await,
+            Some(Ok(message)) => self.on_message(message, heartbeat).await,
             Some(Err(error)) => {
                 self.tally.error = Some(error.to_string());
                 close_for_protocol_error(error)
@@ -232,18 +250,13 @@ impl<'a> Session<'a> {
         }
     }
 
-    async fn on_message(
-        &mut self,
-        message: Message,
-        heartbeat: Option<&mut Heartbeat>,
-        running: &mut Running<'a>,
-    ) -> Flow {
+    async fn on_message(&mut self, message: Message, heartbeat: Option<&mut Heartbeat>) -> Flow {
         match message {
             // (A SendOnly endpoint never gets here: it closes right after its one call.)
-            Message::Text(_) | Message::Binary(_) if !running.in_order() => {
+            Message::Text(_) | Message::Binary(_) if !self.in_order() => {
                 self.grown |= crate::context::payload(&message).len() > GROWN_AFTER;
                 self.tally.messages_in += 1;
-                running.push(reply::call(
+                self.running.push(reply::call(
                     self.endpoint,
                     self.connection.clone(),
                     Some(message),

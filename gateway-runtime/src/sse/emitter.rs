@@ -30,6 +30,15 @@ pub const SSE_QUEUE_BYTES: usize = 1 << 20;
 /// a client that stays behind for 5 s, or falls twice that far behind, is dropped (its
 /// connection closed; browsers' `EventSource` reconnects by itself), so a stalled reader holds
 /// no more than that.
+///
+/// ```
+/// # fn demo(hub: gateway::hub::Hub) {
+/// use gateway::sse::Event;
+/// let emitter = hub.sse("/feed");
+/// emitter.send(Event::default().event("price").data("42"));
+/// emitter.send("plain data");
+/// # }
+/// ```
 #[derive(Clone)]
 pub struct SseEmitter {
     clients: Arc<Mutex<Vec<Weak<ClientQueue>>>>,
@@ -140,6 +149,15 @@ struct Routes {
 }
 
 /// [`Hub::try_sse`](crate::Hub::try_sse) was asked for a path no `#[sse]` route serves.
+///
+/// ```
+/// # fn demo(hub: gateway::hub::Hub) {
+/// match hub.try_sse("/feeed") {
+///     Ok(emitter) => { emitter.send("hi"); }
+///     Err(unknown) => eprintln!("{unknown}"), // names the paths the app serves
+/// }
+/// # }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("no #[sse] route serves `{path}`; the app's event streams are at: {}", known.join(", "))]
 pub struct UnknownSsePath {

@@ -18,6 +18,22 @@ use std::sync::Arc;
 pub use axum::response::sse::Event;
 
 /// A type an `#[sse]` stream may yield: an [`Event`], or text sent as an unnamed event's data.
+///
+/// ```
+/// use gateway::prelude::*;
+/// use gateway::sse::Event;
+///
+/// struct Ticker;
+///
+/// #[controller("")]
+/// impl Ticker {
+///     /// Plain strings become unnamed events' data; `Event`s carry a name and an id.
+///     #[sse("ticks")]
+///     fn ticks(&self) -> impl Stream<Item = Event> + Send + 'static {
+///         futures_util::stream::iter([Event::default().event("tick").id("1").data("1")])
+///     }
+/// }
+/// ```
 pub trait IntoEvent {
     /// Converts the value.
     fn into_event(self) -> Event;

@@ -13,7 +13,8 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-/// A WebSocket client for tests. Pings are answered automatically.
+/// A WebSocket client for tests. Pings are answered automatically. Examples: the
+/// [module](crate::test), [`Client::request`].
 pub struct Client {
     socket: WebSocketStream<MaybeTlsStream<TcpStream>>,
     /// Messages that arrived while [`Client::request`] waited for its answer, in order: the
@@ -32,7 +33,8 @@ impl std::fmt::Debug for Client {
     }
 }
 
-/// The error answer to a [`Client::request`]: `{"ack": id, "error": .., "status": ..}`.
+/// The error answer to a [`Client::request`]: `{"ack": id, "error": .., "status": ..}` (an
+/// example is at [`Client::request`]).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct RequestError {
     /// The error's status (400 for the client's fault, 404 for an unknown event, ..).

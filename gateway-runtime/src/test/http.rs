@@ -5,7 +5,7 @@ use axum::body::Body;
 use hyper_util::rt::TokioIo;
 use std::net::SocketAddr;
 
-/// The answer to an [`http`] request.
+/// The answer to an [`http`] request (an example is at [`http`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HttpResponse {
     /// The status code.

@@ -5,6 +5,31 @@ use std::net::SocketAddr;
 use tokio::net::TcpStream;
 
 /// One event read by an [`SseReader`].
+///
+/// ```
+/// use gateway::prelude::*;
+/// use gateway::test::{start, SseReader};
+///
+/// struct Feed;
+///
+/// #[controller("")]
+/// impl Feed {
+///     #[sse("feed")]
+///     fn feed(&self) -> impl Stream<Item = gateway::sse::Event> + Send + 'static {
+///         futures_util::stream::empty()
+///     }
+/// }
+///
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// let app = App::new().controller(Feed);
+/// let hub = app.hub();
+/// let addr = start(app).await;
+/// let mut reader = SseReader::connect(addr, "/feed").await;
+/// hub.sse("/feed").send(gateway::sse::Event::default().event("price").data("42"));
+/// let event = reader.next_event().await;
+/// assert_eq!((event.event.as_deref(), event.data.as_str()), (Some("price"), "42"));
+/// # });
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct SseEvent {
     /// The `event:` name, if any.
@@ -15,7 +40,8 @@ pub struct SseEvent {
     pub id: Option<String>,
 }
 
-/// A Server-Sent Events client for tests: `GET path` and read events one by one.
+/// A Server-Sent Events client for tests: `GET path` and read events one by one (an example is
+/// at [`SseEvent`]).
 pub struct SseReader {
     stream: tokio::io::BufReader<TcpStream>,
     /// Decoded body text not yet parsed into events.

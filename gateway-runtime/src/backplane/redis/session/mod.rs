@@ -1,14 +1,16 @@
 //! The backplane's task: one connection to Redis at a time, carrying events both ways, and
 //! reconnecting (with the re-announce and reload that entails) whenever Redis goes away.
 
-use super::store::{self, Keys, OwnKeys, Stored};
+mod presence;
+
+use super::store::{self, Keys, OwnKeys};
 use super::{Backlog, Outbox, RedisBackplane};
 use crate::backplane::{decode, encode, Event};
 use crate::hub::{Cluster, WeakHub};
 use bytes::Bytes;
 use futures_util::StreamExt;
 use redis::aio::MultiplexedConnection;
-use redis::{AsyncCommands, AsyncConnectionConfig, Client, ErrorKind, ScanOptions};
+use redis::{AsyncConnectionConfig, Client, ErrorKind};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
@@ -183,131 +185,6 @@ impl Session<'_> {
                 return ended;
             }
         }
-    }
-
-    /// Cuts off the previous session's command connection, which may still hold writes that
-    /// timed out on this side (they would land after the announce and bring back stale
-    /// presence), and remembers this session's.
-    async fn fence(&mut self, redis: &mut MultiplexedConnection) -> Result<(), Ended> {
-        if let Some(previous) = self.previous_connection.take() {
-            // Usually it is gone already, and Redis answers that no such client exists.
-            let _: redis::RedisResult<()> = redis::cmd("CLIENT")
-                .arg("KILL")
-                .arg("ID")
-                .arg(previous)
-                .query_async(redis)
-                .await;
-        }
-        self.previous_connection = Some(redis::cmd("CLIENT").arg("ID").query_async(redis).await?);
-        Ok(())
-    }
-
-    /// Claims this instance's number again: Redis may have restarted empty, or (after a
-    /// degraded start) never have seen the claim.
-    async fn claim(&self, redis: &mut MultiplexedConnection) -> Result<(), Ended> {
-        let link = self.link;
-        let claimed: Option<String> = link
-            .keys
-            .claim_if_free(link.instance, link.token)
-            .query_async(redis)
-            .await?;
-        if claimed.is_none() {
-            let owner: Option<u64> = redis.get(&link.own.claim).await?;
-            self.check_owner(owner);
-        }
-        Ok(())
-    }
-
-    /// Shouts when another instance holds this one's number: their connection ids collide.
-    fn check_owner(&self, owner: Option<u64>) {
-        if owner.is_some_and(|owner| owner != self.link.token) {
-            tracing::error!(
-                instance = self.link.instance,
-                "another instance claims this instance's number: connection ids may collide; \
-                 restart one of them"
-            );
-        }
-    }
-
-    /// Rewrites this instance's clients into Redis (which may have restarted empty, or dropped
-    /// events) and tells the others to reload them. Presence changes still queued are covered
-    /// by the rewrite and dropped; queued sends are published after it.
-    async fn announce(
-        &self,
-        events: &mut mpsc::Receiver<Event>,
-        redis: &mut MultiplexedConnection,
-    ) -> Result<(), Ended> {
-        let hub = self.hub.upgrade().ok_or(Ended::AppGone)?;
-        let link = self.link;
-        let (facts, sends) = hub.local_facts(|| {
-            self.backlog.gap.store(false, Ordering::Relaxed);
-            // No presence change can be queued while this runs, so those queued are all among
-            // the events queued now; sends queued later stay in the queue.
-            let queued = events.len();
-            let mut sends = Vec::new();
-            for _ in 0..queued {
-                match events.try_recv() {
-                    Ok(event) if event.member().is_none() => sends.push(event),
-                    Ok(_) => {}
-                    Err(_) => break,
-                }
-            }
-            sends
-        });
-        drop(hub);
-        self.backlog.taken(&sends);
-        let mut pipe = redis::pipe();
-        pipe.atomic().del(&link.own.clients).ignore();
-        for fact in &facts {
-            link.own.record(&mut pipe, fact);
-        }
-        link.own.keep_alive(&mut pipe);
-        pipe.publish(&link.own.bus, encode(link.instance, &Event::Announce))
-            .ignore();
-        pipe.query_async::<()>(redis).await?;
-        self.publish(sends.into_iter(), redis).await?;
-        Ok(())
-    }
-
-    /// Loads every other instance's clients, and forgets those of instances that have none
-    /// in Redis any more.
-    async fn load_all(&self, redis: &mut MultiplexedConnection) -> Result<(), Ended> {
-        let link = self.link;
-        let mut found = Vec::new();
-        {
-            let scan = ScanOptions::default()
-                .with_pattern(link.keys.all_members())
-                .with_count(1000);
-            let mut keys = redis.scan_options::<String>(scan).await?;
-            while let Some(key) = keys.next_item().await {
-                found.extend(Keys::instance_of(&key?));
-            }
-        }
-        found.retain(|instance| *instance != link.instance);
-        self.cluster(|cluster| cluster.forget_all_but(&found))?;
-        for instance in found {
-            self.load(instance, redis).await?;
-        }
-        Ok(())
-    }
-
-    /// Replaces what the hub knows of `instance`'s clients with what Redis holds. Keys that
-    /// hold something else (written by another program) count as empty, with a warning.
-    async fn load(&self, instance: u16, redis: &mut MultiplexedConnection) -> Result<(), Ended> {
-        let stored = self.link.keys.read(instance).query_async(redis).await;
-        let stored = match stored {
-            Ok(stored) => stored,
-            Err(error) if unreadable(&error) => {
-                tracing::warn!(%error, instance, "ignoring an instance's unreadable presence");
-                Stored::default()
-            }
-            Err(error) => return Err(error.into()),
-        };
-        let facts = store::facts(stored);
-        self.cluster(|cluster| {
-            cluster.heard_from(instance);
-            cluster.replace(instance, facts);
-        })
     }
 
     /// Runs `f` on the hub's cluster state; `AppGone` once the app is.
