@@ -185,6 +185,19 @@ impl std::fmt::Debug for EventReply {
 
 /// A type a `#[subscribe]` handler may return: `()`, `Ack<T>` / `Json<T>` of a serializable
 /// value, `String` / `&'static str`, `Option` or `Result` of one, or `Each` of a stream of one.
+///
+/// ```
+/// use gateway::reply::{EventReply, IntoEventReply};
+///
+/// /// A price, answered as its number of cents.
+/// struct Price(u64);
+///
+/// impl IntoEventReply for Price {
+///     fn into_event_reply(self) -> EventReply {
+///         EventReply::Data(self.0.to_string())
+///     }
+/// }
+/// ```
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot answer an event",
     label = "a `#[subscribe]` handler returns `()`, `Ack<T>`, `Json<T>`, `String`, or an `Option`/`Result`/`Each` of one",

@@ -77,6 +77,19 @@ where
 /// frame; `Bytes` and `Vec<u8>` a binary frame; `Json<T>` the value encoded as JSON text;
 /// `Message` itself; `Option<R>` sends `R` or nothing; `Result<R, E>` sends `R` or hands `E` to
 /// the catchers.
+///
+/// ```
+/// use gateway::reply::{IntoReply, Reply};
+///
+/// /// A temperature, sent as text with its unit.
+/// struct Celsius(f32);
+///
+/// impl IntoReply for Celsius {
+///     fn into_reply(self) -> Reply {
+///         format!("{:.1} °C", self.0).into_reply()
+///     }
+/// }
+/// ```
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be sent as a reply",
     label = "a handler returns `()`, `String`, `&'static str`, `Bytes`, `Vec<u8>`, `Json<T>`, `Message`, or an `Option`/`Result` of one",

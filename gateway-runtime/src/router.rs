@@ -67,6 +67,22 @@ pub enum BuildError {
 }
 
 /// An app's routes: the main router, and one per port a gateway asked for.
+///
+/// ```
+/// use gateway::prelude::*;
+///
+/// struct Side;
+///
+/// #[gateway("side", port = 3001)]
+/// impl Side {
+///     #[subscribe("ping")]
+///     async fn ping(&self) -> &'static str { "pong" }
+/// }
+///
+/// let routers = App::new().gateway(Side).into_routers().unwrap();
+/// assert_eq!(routers.own_ports.len(), 1);
+/// assert_eq!(routers.own_ports[0].0, 3001);
+/// ```
 #[derive(Debug)]
 pub struct Routers {
     /// The routes served on the app's own address.

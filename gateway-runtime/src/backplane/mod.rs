@@ -35,6 +35,13 @@ use tungstenite::Message;
 pub trait Backplane: sealed::Link {}
 
 /// The backplane of a single instance: every client is local, so there is nothing to carry.
+///
+/// ```
+/// use gateway::prelude::*;
+/// use gateway::backplane::LocalBackplane;
+///
+/// let app = App::new().backplane(LocalBackplane); // the same as no `.backplane(..)` at all
+/// ```
 #[derive(Debug, Clone, Copy, Default)]
 pub struct LocalBackplane;
 

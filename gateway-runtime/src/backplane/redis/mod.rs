@@ -23,6 +23,16 @@ use store::Keys;
 use tokio::sync::mpsc;
 
 /// The backplane could not start.
+///
+/// ```no_run
+/// # async fn demo() {
+/// use gateway::backplane::RedisBackplane;
+/// match RedisBackplane::connect("redis://127.0.0.1:6379").await {
+///     Ok(backplane) => println!("instance {}", backplane.instance()),
+///     Err(error) => eprintln!("{error}"), // names the address and what to do
+/// }
+/// # }
+/// ```
 #[derive(Debug, thiserror::Error)]
 pub enum RedisError {
     /// The URL is not a Redis URL.
@@ -100,6 +110,17 @@ pub struct RedisBackplane {
 }
 
 /// How to connect: [`RedisBackplane::builder`].
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), gateway::backplane::RedisError> {
+/// use gateway::backplane::RedisBackplane;
+/// let backplane = RedisBackplane::builder("redis://127.0.0.1:6379")
+///     .namespace("chat")
+///     .start_degraded()
+///     .connect()
+///     .await?;
+/// # let _ = backplane; Ok(()) }
+/// ```
 #[derive(Debug, Clone)]
 pub struct RedisBackplaneBuilder {
     url: String,
