@@ -37,7 +37,7 @@ pub async fn serve_on(listener: TcpListener, app: App) -> io::Result<()> {
 }
 
 /// Binds `addr` and serves `app` until `signal` resolves, then shuts down gracefully (see
-/// [`serve_on_with_shutdown`]). Returns how many connections were drained.
+/// [`serve_on_with_shutdown`]). Returns how many connections and event streams were drained.
 ///
 /// # Errors
 /// As [`serve`].

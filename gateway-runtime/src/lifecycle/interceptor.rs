@@ -6,7 +6,10 @@ use futures_util::future::BoxFuture;
 use std::future::Future;
 use std::ops::ControlFlow;
 
-/// Runs around each handler call (also the call on connect). `pre` runs app → controller →
+/// Runs around each handler call: every message, and the call on connect (`trigger_on_connect`,
+/// `SendOnly`, a gateway's `#[on_connect]`), where [`MessageContext::body`] is `None`; not
+/// around a gateway's `#[on_disconnect]`. On a `#[gateway]` it sees the whole message, the
+/// `{"event", "data", "id"}` envelope, before it is routed. `pre` runs app → controller →
 /// method before binding and may change the message ([`MessageContext::set_body`]) or stop it
 /// with `ControlFlow::Break(reply)`: a `Reply::Message` is sent as the answer, a `Reply::Error`
 /// goes to the catchers, `Reply::Nothing` drops the message. `post` runs method → controller →

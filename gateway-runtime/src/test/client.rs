@@ -263,7 +263,9 @@ impl Client {
         self.recv_text().await
     }
 
-    /// Waits for the server's Close frame and returns its code and reason.
+    /// Waits for the server's Close frame and returns its code and reason. The connection ends
+    /// (and leaves the hub: its rooms, presence, counts) once the client answers the Close:
+    /// [`close_reply`](Self::close_reply) does, as a browser does at once.
     pub async fn expect_close(&mut self) -> (u16, String) {
         match self.next_data().await {
             Message::Close(Some(frame)) => (u16::from(frame.code), frame.reason.to_string()),
