@@ -155,3 +155,8 @@ pub use gateway_runtime::feature_modules::*;
 /// find it instead of misbehaving. Not an API.
 #[doc(hidden)]
 pub use gateway_runtime::__private as __private_0_1;
+
+/// The README's examples, compiled and run as doctests so the guide stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeExamples;
