@@ -17,7 +17,7 @@ runtime_paths! {
     handler => Handler;
     controller => Controller;
     gateway => Gateway;
-    routes => Routes;
+    endpoints => Endpoints;
     message_context => MessageContext;
     reply => Reply;
     to_reply => reply;
@@ -35,7 +35,7 @@ runtime_paths! {
     option => Option;
     some => Some;
     none => None;
-    route => Route;
+    endpoint_spec => EndpointSpec;
     sse_handler => SseHandler;
     box_stream => BoxStream;
     event => Event;

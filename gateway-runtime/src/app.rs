@@ -7,7 +7,7 @@ use crate::endpoint::{Controller, Gateway};
 use crate::hub::{Hub, SlowConsumer};
 use crate::lifecycle::{Catcher, Guard, Interceptor, Lifecycle, Middleware, Observer};
 use crate::origin::OriginPolicy;
-use crate::router::Routes;
+use crate::router::Endpoints;
 use crate::services::Services;
 use crate::settings::Settings;
 use axum::routing::MethodRouter;
@@ -36,7 +36,7 @@ use std::time::Duration;
 /// ```
 #[must_use = "an App does nothing until it is served or turned into a router"]
 pub struct App {
-    pub(crate) routes: Routes,
+    pub(crate) endpoints: Endpoints,
     /// Plain axum routes served beside the WebSocket endpoints.
     pub(crate) http_routes: Vec<(String, MethodRouter)>,
     pub(crate) lifecycle: Lifecycle,
@@ -50,7 +50,7 @@ pub struct App {
 impl std::fmt::Debug for App {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("App")
-            .field("routes", &self.routes)
+            .field("endpoints", &self.endpoints)
             .field("http_routes", &self.http_routes.len())
             .field("lifecycle", &self.lifecycle)
             .field("services", &self.services)
@@ -69,7 +69,7 @@ impl App {
     /// An app with no controllers and the default settings.
     pub fn new() -> Self {
         Self {
-            routes: Routes::default(),
+            endpoints: Endpoints::default(),
             http_routes: Vec::new(),
             lifecycle: Lifecycle::new(),
             services: Services::default(),
@@ -193,14 +193,14 @@ impl App {
     /// Adds every endpoint of a `#[controller]`. The controller is shared by all its handlers and
     /// connections (`&self` in a handler), never cloned.
     pub fn controller<C: Controller>(mut self, controller: C) -> Self {
-        Arc::new(controller).register(&mut self.routes);
+        Arc::new(controller).register(&mut self.endpoints);
         self
     }
 
     /// Adds the endpoint of a `#[gateway]`. The gateway is shared by all its connections
     /// (`&self` in a hook), never cloned.
     pub fn gateway<G: Gateway>(mut self, gateway: G) -> Self {
-        Arc::new(gateway).register(&mut self.routes);
+        Arc::new(gateway).register(&mut self.endpoints);
         self
     }
 

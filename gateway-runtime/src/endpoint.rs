@@ -104,8 +104,8 @@ pub trait Handler<C>: Send + Sync + 'static {
     note = "a type whose `impl` carries `#[gateway(\"path\")]` is added with `.gateway(..)`"
 )]
 pub trait Controller: Send + Sync + 'static {
-    /// Adds every endpoint of this controller to `routes`.
-    fn register(self: Arc<Self>, routes: &mut crate::router::Routes);
+    /// Adds every endpoint of this controller to `endpoints`.
+    fn register(self: Arc<Self>, endpoints: &mut crate::router::Endpoints);
 }
 
 /// A type whose `impl` block carries `#[gateway("path")]`: one endpoint routing events.
@@ -117,8 +117,8 @@ pub trait Controller: Send + Sync + 'static {
     note = "a type whose `impl` carries `#[controller(\"prefix\")]` is added with `.controller(..)`"
 )]
 pub trait Gateway: Send + Sync + 'static {
-    /// Adds the gateway's endpoint to `routes`.
-    fn register(self: Arc<Self>, routes: &mut crate::router::Routes);
+    /// Adds the gateway's endpoint to `endpoints`.
+    fn register(self: Arc<Self>, endpoints: &mut crate::router::Endpoints);
 }
 
 /// One WebSocket endpoint as its connections see it: its handler, options and components, and

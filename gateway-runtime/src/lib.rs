@@ -58,7 +58,7 @@ pub use lifecycle::{
 };
 pub use ready_made::{BearerToken, RateLimit, RequireHeader, TracingObserver};
 pub use reply::{Each, IntoReply, Reply};
-pub use router::{BuildError, Route, Routers, Routes};
+pub use router::{BuildError, EndpointSpec, Endpoints, Routers};
 pub use serve::{serve, serve_on, serve_on_with_shutdown, serve_with_shutdown, shutdown_signal};
 pub use services::{Dependency, DependencyKey, Services};
 pub use settings::{
@@ -106,12 +106,12 @@ pub mod __private {
     pub use crate::lifecycle::Lifecycle;
     pub use crate::phase::{Bind, OnConnect, OnDisconnect, OnError, OnMessage};
     pub use crate::reply::{reply, IntoReply, Reply};
-    pub use crate::router::{Route, Routes};
+    pub use crate::router::{EndpointSpec, Endpoints};
     pub use crate::services::Dependency;
     pub use crate::sse::{stream_after, stream_of, Event, SseHandler};
     pub use futures_util::stream::BoxStream;
 
-    /// The `#[dep]` keys of one endpoint as the `Route` field wants them.
+    /// The `#[dep]` keys of one endpoint as the `EndpointSpec` field wants them.
     pub fn dependencies<const N: usize>(
         keys: [crate::services::DependencyKey; N],
     ) -> std::vec::Vec<crate::services::DependencyKey> {

@@ -1,5 +1,5 @@
 //! Turning an [`App`] into axum routers: the endpoints controllers and gateways register
-//! ([`Routes`]), the checks a build makes ([`BuildError`]), and one `GET` route per endpoint.
+//! ([`Endpoints`]), the checks a build makes ([`BuildError`]), and one `GET` route per endpoint.
 
 use crate::app::App;
 use crate::endpoint::{Endpoint, EndpointOptions, Handler};
@@ -96,7 +96,7 @@ pub struct Routers {
 }
 
 /// What `#[controller]` says about one endpoint.
-pub struct Route {
+pub struct EndpointSpec {
     /// The full path (`/example/websocket`).
     pub path: &'static str,
     /// `Type::method`, for messages.
@@ -111,9 +111,9 @@ pub struct Route {
     pub port: Option<u16>,
 }
 
-impl std::fmt::Debug for Route {
+impl std::fmt::Debug for EndpointSpec {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Route")
+        f.debug_struct("EndpointSpec")
             .field("path", &self.path)
             .field("handler", &self.handler)
             .field("options", &self.options)
@@ -124,11 +124,11 @@ impl std::fmt::Debug for Route {
 
 /// The endpoints collected from controllers, waiting for the app's settings.
 #[derive(Default)]
-pub struct Routes {
+pub struct Endpoints {
     entries: Vec<RouteEntry>,
 }
 
-impl std::fmt::Debug for Routes {
+impl std::fmt::Debug for Endpoints {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_list()
             .entries(self.entries.iter().map(|entry| &entry.route))
@@ -139,13 +139,13 @@ impl std::fmt::Debug for Routes {
 type BuildRoute = Box<dyn FnOnce(Arc<AppShared>, Lifecycle) -> MethodRouter + Send>;
 
 struct RouteEntry {
-    route: Route,
+    route: EndpointSpec,
     /// A Server-Sent Events route (otherwise a WebSocket one).
     event_stream: bool,
     build: BuildRoute,
 }
 
-impl Routes {
+impl Endpoints {
     /// Adds a Server-Sent Events endpoint (`GET path`) whose events come from handler `H` on
     /// `controller` and from the path's [`SseEmitter`](crate::SseEmitter); the middleware and
     /// guards of `lifecycle` (the controller's and the method's) run on each request. Called by
@@ -163,7 +163,7 @@ impl Routes {
         let controller = Arc::clone(controller);
         self.entries.push(RouteEntry {
             event_stream: true,
-            route: Route {
+            route: EndpointSpec {
                 path,
                 handler,
                 options: EndpointOptions::default(),
@@ -180,7 +180,7 @@ impl Routes {
 
     /// Adds a WebSocket endpoint served by handler `H` on `controller`. Called by the code
     /// `#[controller]` generates.
-    pub fn websocket<C, H>(&mut self, controller: &Arc<C>, route: Route)
+    pub fn websocket<C, H>(&mut self, controller: &Arc<C>, route: EndpointSpec)
     where
         C: Send + Sync + 'static,
         H: Handler<C>,
@@ -225,7 +225,7 @@ impl App {
     pub fn into_routers(self) -> Result<Routers, BuildError> {
         self.check()?;
         let event_streams = self
-            .routes
+            .endpoints
             .entries
             .iter()
             .filter(|entry| entry.event_stream);
@@ -254,7 +254,7 @@ impl App {
         for (path, route) in self.http_routes {
             routers.main = routers.main.route(&path, route);
         }
-        for entry in self.routes.entries {
+        for entry in self.endpoints.entries {
             let lifecycle = self.lifecycle.around(&entry.route.lifecycle);
             let method_router = (entry.build)(Arc::clone(&app), lifecycle);
             let router = match entry.route.port {
@@ -273,7 +273,7 @@ impl App {
     }
 
     fn check(&self) -> Result<(), BuildError> {
-        let entries = &self.routes.entries;
+        let entries = &self.endpoints.entries;
         for (index, entry) in entries.iter().enumerate() {
             let route = &entry.route;
             if let Some(first) = entries[..index].iter().find(|earlier| {

@@ -17,7 +17,8 @@ pub(super) fn controller(controller: &Controller) -> TokenStream {
         .endpoints
         .iter()
         .map(|endpoint| registration(controller, endpoint));
-    let (controller_trait, routes, arc) = (paths::controller(), paths::routes(), paths::arc());
+    let (controller_trait, endpoints, arc) =
+        (paths::controller(), paths::endpoints(), paths::arc());
     let controller_lifecycle = lifecycle(&controller.components);
     let sse_handlers = controller
         .sse_endpoints
@@ -29,7 +30,7 @@ pub(super) fn controller(controller: &Controller) -> TokenStream {
         let name = format!("{}::{}", controller.type_name, sse.method.ident);
         let method_lifecycle = lifecycle(&sse.components);
         quote! {
-            __gw_routes.sse::<Self, #marker>(
+            __gw_endpoints.sse::<Self, #marker>(
                 &self,
                 #route,
                 #name,
@@ -43,7 +44,7 @@ pub(super) fn controller(controller: &Controller) -> TokenStream {
             #(#sse_handlers)*
 
             impl #controller_trait for #self_ty {
-                fn register(self: #arc<Self>, __gw_routes: &mut #routes) {
+                fn register(self: #arc<Self>, __gw_endpoints: &mut #endpoints) {
                     let __gw_controller_lifecycle = #controller_lifecycle;
                     #(#registrations)*
                     #(#sse_registrations)*
@@ -85,7 +86,7 @@ fn handler(controller: &Controller, endpoint: &Endpoint) -> TokenStream {
     }
 }
 
-/// `__gw_routes.websocket::<Self, __gw_handler_echo>(&self, Route { .. });`
+/// `__gw_endpoints.websocket::<Self, __gw_handler_echo>(&self, EndpointSpec { .. });`
 fn registration(controller: &Controller, endpoint: &Endpoint) -> TokenStream {
     let marker = handler_type(endpoint);
     let route = &endpoint.route;
@@ -96,11 +97,11 @@ fn registration(controller: &Controller, endpoint: &Endpoint) -> TokenStream {
     );
     let method_lifecycle = lifecycle(&endpoint.components);
     let dependencies = dependencies([&endpoint.method]);
-    let (route_type, none) = (paths::route(), paths::none());
+    let (endpoint_spec, none) = (paths::endpoint_spec(), paths::none());
     quote! {
-        __gw_routes.websocket::<Self, #marker>(
+        __gw_endpoints.websocket::<Self, #marker>(
             &self,
-            #route_type {
+            #endpoint_spec {
                 path: #route,
                 handler: #name,
                 options: #options,

@@ -1,4 +1,4 @@
-//! Model → code: one `Handler` whose `call` routes each message to its hook, and a `Controller`
+//! Model → code: one `Handler` whose `call` routes each message to its hook, and a `Gateway`
 //! impl that registers the gateway as one endpoint.
 
 use super::model::{Gateway, Hook, HookKind};
@@ -83,11 +83,11 @@ pub(super) fn gateway(gateway: &Gateway) -> TokenStream {
         }
         None => paths::none(),
     };
-    let (gateway_trait, routes, arc, route_type) = (
+    let (gateway_trait, endpoints, arc, endpoint_spec) = (
         paths::gateway(),
-        paths::routes(),
+        paths::endpoints(),
         paths::arc(),
-        paths::route(),
+        paths::endpoint_spec(),
     );
     quote! {
         const _: () = {
@@ -120,10 +120,10 @@ pub(super) fn gateway(gateway: &Gateway) -> TokenStream {
             }
 
             impl #gateway_trait for #self_ty {
-                fn register(self: #arc<Self>, __gw_routes: &mut #routes) {
-                    __gw_routes.websocket::<Self, __gw_gateway>(
+                fn register(self: #arc<Self>, __gw_endpoints: &mut #endpoints) {
+                    __gw_endpoints.websocket::<Self, __gw_gateway>(
                         &self,
-                        #route_type {
+                        #endpoint_spec {
                             path: #route,
                             handler: #name,
                             options: #options,

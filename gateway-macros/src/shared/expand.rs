@@ -217,10 +217,10 @@ pub(crate) fn registration_stub(
     registration_trait: TokenStream,
     self_ty: &syn::Type,
 ) -> TokenStream {
-    let (arc, routes) = (paths::arc(), paths::routes());
+    let (arc, endpoints) = (paths::arc(), paths::endpoints());
     quote! {
         impl #registration_trait for #self_ty {
-            fn register(self: #arc<Self>, _: &mut #routes) {}
+            fn register(self: #arc<Self>, _: &mut #endpoints) {}
         }
     }
 }
