@@ -7,6 +7,7 @@ use crate::hub::{Hub, SlowConsumer};
 use crate::outbound::Outbound;
 use crate::services::Services;
 use crate::stored::{Owner, Stored};
+use crate::sync::lock;
 use serde::Serialize;
 use std::fmt;
 use std::net::SocketAddr;
@@ -365,13 +366,6 @@ impl Connection {
     fn close_request_slot(&self) -> MutexGuard<'_, Option<CloseFrame>> {
         lock(&self.shared.close_request)
     }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    // Plain data that every holder leaves consistent: a panic elsewhere cannot break it.
-    mutex
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl fmt::Debug for Connection {

@@ -30,6 +30,7 @@ mod settings;
 mod shared;
 mod sse;
 mod stored;
+mod sync;
 #[cfg(feature = "test")]
 pub mod test;
 mod transport;

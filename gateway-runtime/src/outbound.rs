@@ -135,9 +135,6 @@ impl<T: Weighed> Outbound<T> {
     }
 
     fn lock(&self) -> MutexGuard<'_, Queue<T>> {
-        // Plain data, left consistent by every holder: a panic elsewhere cannot break it.
-        self.queue
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        crate::sync::lock(&self.queue)
     }
 }

@@ -79,10 +79,7 @@ impl Stored {
     }
 
     fn lock(&self) -> MutexGuard<'_, Vec<Entry>> {
-        // Plain data that every holder leaves consistent: a panic elsewhere cannot break it.
-        self.0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        crate::sync::lock(&self.0)
     }
 }
 

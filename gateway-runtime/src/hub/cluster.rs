@@ -64,10 +64,7 @@ impl Cluster {
     }
 
     fn remote(&self) -> RwLockReadGuard<'_, Registry<()>> {
-        // Plain maps every writer leaves consistent; a panic elsewhere cannot have broken them.
-        self.remote
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        crate::sync::read(&self.remote)
     }
 }
 
@@ -119,15 +116,11 @@ impl Cluster {
     }
 
     fn heard_mut(&self) -> std::sync::MutexGuard<'_, HashMap<u16, Instant>> {
-        self.heard
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        crate::sync::lock(&self.heard)
     }
 
     fn remote_mut(&self) -> RwLockWriteGuard<'_, Registry<()>> {
-        self.remote
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        crate::sync::write(&self.remote)
     }
 }
 

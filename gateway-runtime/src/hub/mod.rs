@@ -261,7 +261,18 @@ impl Hub {
             id,
             rooms: member.rooms,
         });
-        if local.members.is_empty() && self.event_stream_count() == 0 {
+        drop(local);
+        self.wake_if_empty();
+    }
+
+    /// No local connection and no event stream is left.
+    fn is_empty(&self) -> bool {
+        self.local_count() == 0 && self.event_stream_count() == 0
+    }
+
+    /// Wakes [`Hub::until_empty`] if nothing is left.
+    pub(super) fn wake_if_empty(&self) {
+        if self.is_empty() {
             self.inner.emptied.notify_waiters();
         }
     }
@@ -282,7 +293,7 @@ impl Hub {
             tokio::pin!(emptied);
             // Registered before checking, so a last connection leaving in between is not missed.
             emptied.as_mut().enable();
-            if self.local_count() == 0 && self.event_stream_count() == 0 {
+            if self.is_empty() {
                 return;
             }
             emptied.await;
@@ -368,19 +379,11 @@ impl Hub {
     }
 
     pub(super) fn local(&self) -> RwLockReadGuard<'_, Registry<Connection>> {
-        // The registry holds plain maps that every writer leaves consistent, so a panic in
-        // another thread cannot have broken it.
-        self.inner
-            .local
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        crate::sync::read(&self.inner.local)
     }
 
     fn local_mut(&self) -> RwLockWriteGuard<'_, Registry<Connection>> {
-        self.inner
-            .local
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        crate::sync::write(&self.inner.local)
     }
 }
 

@@ -70,9 +70,7 @@ pub(crate) struct OpenEventStream {
 
 impl Drop for OpenEventStream {
     fn drop(&mut self) {
-        let left = self.hub.inner.event_streams.fetch_sub(1, Ordering::AcqRel) - 1;
-        if left == 0 && self.hub.local_count() == 0 {
-            self.hub.inner.emptied.notify_waiters();
-        }
+        self.hub.inner.event_streams.fetch_sub(1, Ordering::AcqRel);
+        self.hub.wake_if_empty();
     }
 }

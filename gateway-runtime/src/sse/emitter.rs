@@ -5,13 +5,14 @@ use super::Event;
 use crate::connection::SendError;
 use crate::outbound::Outbound;
 use crate::settings::DEFAULT_SLOW_CONSUMER_TIMEOUT;
+use crate::sync::{lock, read, write};
 use axum::response::sse::Sse;
 use axum::response::IntoResponse;
 use bytes::Bytes;
 use futures_core::Stream;
 use futures_util::stream;
 use futures_util::FutureExt;
-use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::sync::{Arc, Mutex, Weak};
 use tokio::sync::Notify;
 
 /// How many pushed events may wait for one SSE client before it counts as behind.
@@ -224,17 +225,6 @@ impl Routes {
     }
 }
 
-fn read<T>(lock: &std::sync::RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
-    // Plain data, left consistent by every holder: a panic elsewhere cannot break it.
-    lock.read()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-fn write<T>(lock: &std::sync::RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
-    lock.write()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
 /// Why an SSE client's stream ended early: it fell too far behind.
 #[derive(Debug, thiserror::Error)]
 #[error("the SSE client fell too far behind and was dropped")]
@@ -248,11 +238,4 @@ pub(super) fn encode(event: Event) -> Bytes {
         Some(Ok(bytes)) => bytes,
         _ => unreachable!("a one-event SSE body is ready at once"),
     }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    // Plain data, left consistent by every holder: a panic elsewhere cannot break it.
-    mutex
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }

@@ -262,11 +262,7 @@ impl Backplane for RedisBackplane {}
 
 impl Link for RedisBackplane {
     fn attach(&self) -> Option<Attached> {
-        let link = self
-            .link
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .take()?;
+        let link = crate::sync::lock(&self.link).take()?;
         let Outbox {
             events: capacity,
             bytes: budget,
