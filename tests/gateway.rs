@@ -111,6 +111,13 @@ async fn calculator() -> (std::net::SocketAddr, mpsc::UnboundedReceiver<String>)
     )
 }
 
+/// A client of `/calc` past its welcome (the `#[on_connect]` answer).
+async fn welcomed(addr: std::net::SocketAddr) -> Client {
+    let mut client = Client::connect(addr, "/calc").await;
+    assert_eq!(client.recv_text().await, "welcome");
+    client
+}
+
 async fn next_event(events: &mut mpsc::UnboundedReceiver<String>) -> String {
     tokio::time::timeout(WAIT, events.recv())
         .await
@@ -145,8 +152,7 @@ async fn events_are_routed_and_answered_in_the_envelope() {
 #[tokio::test]
 async fn a_request_with_an_id_is_acknowledged() {
     let (addr, _events) = calculator().await;
-    let mut client = Client::connect(addr, "/calc").await;
-    client.recv_text().await;
+    let mut client = welcomed(addr).await;
 
     client
         .send_text(r#"{"event":"sum","data":{"a":1,"b":1},"id":7}"#)
@@ -166,8 +172,7 @@ async fn a_request_with_an_id_is_acknowledged() {
 #[tokio::test]
 async fn a_stream_answers_once_per_item() {
     let (addr, _events) = calculator().await;
-    let mut client = Client::connect(addr, "/calc").await;
-    client.recv_text().await;
+    let mut client = welcomed(addr).await;
 
     client
         .send_text(r#"{"event":"count","data":{"to":3}}"#)
@@ -186,8 +191,7 @@ async fn a_stream_answers_once_per_item() {
 #[tokio::test]
 async fn unknown_events_and_non_events_get_an_error_and_the_connection_stays_open() {
     let (addr, mut events) = calculator().await;
-    let mut client = Client::connect(addr, "/calc").await;
-    client.recv_text().await;
+    let mut client = welcomed(addr).await;
     assert!(next_event(&mut events).await.starts_with("connect"));
 
     client.send_text(r#"{"event":"divide","data":1}"#).await;
@@ -219,8 +223,7 @@ async fn unknown_events_and_non_events_get_an_error_and_the_connection_stays_ope
 #[tokio::test]
 async fn data_binds_as_json_of_any_kind_and_as_a_string_only_from_a_string() {
     let (addr, _events) = calculator().await;
-    let mut client = Client::connect(addr, "/calc").await;
-    client.recv_text().await;
+    let mut client = welcomed(addr).await;
     // A JSON string decodes into a typed value (a unit enum), as any other JSON does.
     assert_eq!(
         client.request::<String>("pick", "green").await,
@@ -250,8 +253,7 @@ async fn data_binds_as_json_of_any_kind_and_as_a_string_only_from_a_string() {
 #[tokio::test]
 async fn every_error_answering_a_request_with_an_id_carries_the_id_back() {
     let (addr, _events) = calculator().await;
-    let mut client = Client::connect(addr, "/calc").await;
-    client.recv_text().await;
+    let mut client = welcomed(addr).await;
 
     // The handler's own error.
     client

@@ -81,12 +81,7 @@ async fn a_draining_app_refuses_new_upgrades_and_event_streams_with_503() {
 async fn shutdown_sends_what_is_queued_then_1001_and_waits_for_the_clients() {
     let app = App::new().controller(Echo);
     let hub = app.hub();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (signal, shutdown) = oneshot::channel::<()>();
-    let server = tokio::spawn(gateway::serve_on_with_shutdown(listener, app, async {
-        shutdown.await.ok();
-    }));
+    let (addr, signal, server) = serve_until_signalled(app).await;
 
     let mut ada = Client::connect(addr, "/echo").await;
     let mut bob = Client::connect(addr, "/echo").await;
@@ -104,11 +99,7 @@ async fn shutdown_sends_what_is_queued_then_1001_and_waits_for_the_clients() {
     }
     // Reading on lets tungstenite answer the Close; the server then returns.
     let (_, _) = tokio::join!(ada.close_reply(), bob.close_reply());
-    let drained = tokio::time::timeout(WAIT, server)
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
+    let drained = drained(server).await;
     assert_eq!(drained, 2);
 }
 
@@ -120,12 +111,7 @@ async fn shutdown_ends_event_streams_and_counts_them() {
         .controller(Echo)
         .controller(Feed);
     let hub = app.hub();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (signal, shutdown) = oneshot::channel::<()>();
-    let server = tokio::spawn(gateway::serve_on_with_shutdown(listener, app, async {
-        shutdown.await.ok();
-    }));
+    let (addr, signal, server) = serve_until_signalled(app).await;
     let mut reader = SseReader::connect(addr, "/feed").await;
     let mut client = Client::connect(addr, "/echo").await;
     assert_eq!(client.ask("ready").await, "ready");
@@ -137,11 +123,7 @@ async fn shutdown_ends_event_streams_and_counts_them() {
     assert_eq!(events[0].data, "last news");
     assert_eq!(client.expect_close().await.0, 1001);
     client.close_reply().await;
-    let drained = tokio::time::timeout(WAIT, server)
-        .await
-        .expect("the server waited for the event stream")
-        .unwrap()
-        .unwrap();
+    let drained = drained(server).await;
     assert_eq!(drained, 2, "one WebSocket connection and one event stream");
 }
 
@@ -151,22 +133,13 @@ async fn a_client_that_never_answers_is_dropped_at_the_drain_deadline() {
         .drain_timeout(Duration::from_millis(300))
         .close_timeout(Duration::from_millis(300))
         .controller(Echo);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (signal, shutdown) = oneshot::channel::<()>();
-    let server = tokio::spawn(gateway::serve_on_with_shutdown(listener, app, async {
-        shutdown.await.ok();
-    }));
+    let (addr, signal, server) = serve_until_signalled(app).await;
     let mut silent = RawClient::connect(addr, "/echo").await;
     signal.send(()).unwrap();
     let close = silent.read_frame().await;
     assert_eq!(close.opcode, OP_CLOSE);
     // No Close goes back; the server still returns, and the connection is gone.
-    let drained = tokio::time::timeout(WAIT, server)
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
+    let drained = drained(server).await;
     assert_eq!(drained, 1);
     assert!(tokio::time::timeout(WAIT, silent.is_disconnected())
         .await
@@ -200,4 +173,31 @@ async fn a_client_that_never_finishes_its_request_is_dropped_after_the_handshake
     // The server goes on serving.
     let mut client = Client::connect(addr, "/echo").await;
     assert_eq!(client.ask("still here").await, "still here");
+}
+
+/// Serves `app` on a free port until the returned sender fires; the task ends with how many
+/// connections (and event streams) the shutdown drained.
+async fn serve_until_signalled(
+    app: App,
+) -> (
+    std::net::SocketAddr,
+    oneshot::Sender<()>,
+    tokio::task::JoinHandle<std::io::Result<usize>>,
+) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (signal, shutdown) = oneshot::channel::<()>();
+    let server = tokio::spawn(gateway::serve_on_with_shutdown(listener, app, async {
+        shutdown.await.ok();
+    }));
+    (addr, signal, server)
+}
+
+/// How many the server drained, once it returned (within [`WAIT`]).
+async fn drained(server: tokio::task::JoinHandle<std::io::Result<usize>>) -> usize {
+    tokio::time::timeout(WAIT, server)
+        .await
+        .expect("the server did not return")
+        .unwrap()
+        .unwrap()
 }
