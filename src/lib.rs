@@ -49,6 +49,7 @@
 //! | [`sse`] | Server-Sent Events: `#[sse]` streams and pushing to them |
 //! | [`lifecycle`] | middleware, guards, interceptors, catchers, observers, and ready-made ones |
 //! | [`close`] | closing a connection, close codes |
+//! | [`resume`] | resumable sessions: their bounds, why a client got a fresh one |
 //! | [`backplane`] | several instances as one (Redis) |
 //! | `test` | a real server and client for your tests (feature `test`) |
 //!
@@ -128,6 +129,16 @@ pub mod lifecycle {
         BearerToken, Catcher, Caught, CloseSummary, ClosedBy, Guard, Handshake, Interceptor,
         IntoResponse, Middleware, Observer, RateLimit, Rejection, RequireHeader, Response,
         StatusCode, TracingObserver,
+    };
+}
+
+/// Resumable sessions (`#[gateway("path", resume = "2m")]`): the bounds on what they keep,
+/// what observers learn when a client comes back, and why a client got a fresh session. The
+/// README's "Resumable sessions" has the wire protocol.
+pub mod resume {
+    pub use gateway_runtime::{
+        FreshReason, ResumeLimits, Resumed, DEFAULT_PARKED_BYTES, DEFAULT_PARKED_SESSIONS,
+        DEFAULT_RESUME_BUFFER_BYTES, DEFAULT_RESUME_BUFFER_MESSAGES,
     };
 }
 

@@ -76,11 +76,12 @@ pub fn controller(args: TokenStream, item: TokenStream) -> TokenStream {
 ///
 /// # Grammar
 /// `#[gateway("path", ping = "20s", ping_timeout = "..", max_message = "..", concurrency = 4,
-/// port = 3001)]` on an inherent `impl Type { .. }`, lifecycle attributes (`#[guard(..)]`, ..)
+/// port = 3001, resume = "2m")]` on an inherent `impl Type { .. }`, lifecycle attributes (`#[guard(..)]`, ..)
 /// after it. Methods:
 ///
 /// ```text
 /// #[on_connect]          async fn f(&self, ..) -> impl IntoReply        // once, on open
+/// #[on_resume]           async fn f(&self, ..) -> impl IntoReply        // each resume
 /// #[on_disconnect]       async fn f(&self, .., summary: CloseSummary)   // once, after the end
 /// #[on_error]            async fn f(&self, .., error: &WsError)        // every error
 /// #[on_message]          async fn f(&self, #[body] ..) -> impl IntoReply  // anything unrouted
@@ -94,6 +95,10 @@ pub fn controller(args: TokenStream, item: TokenStream) -> TokenStream {
 /// `Each(stream)` answers once per item. Anything else goes to `#[on_message]` and its value is
 /// sent as it is; without one, an unknown event is answered with an error message (status 404)
 /// and the connection stays open. `port = N` serves the gateway on its own listener.
+/// `resume = "2m"` keeps a dropped client's session for two minutes: it comes back with its id,
+/// rooms and values and receives what it missed (the README's "Resumable sessions");
+/// `#[on_connect]` then runs once per session, `#[on_resume]` on each return,
+/// `#[on_disconnect]` when the session ends for good.
 ///
 /// # Example
 /// ```

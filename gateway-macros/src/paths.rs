@@ -24,6 +24,7 @@ runtime_paths! {
     bind => Bind;
     phase_message => OnMessage;
     phase_connect => OnConnect;
+    phase_resume => OnResume;
     phase_disconnect => OnDisconnect;
     phase_error => OnError;
     endpoint_options => EndpointOptions;

@@ -16,6 +16,7 @@ pub(crate) const ON_CONNECT: Symbol = Symbol("on_connect");
 pub(crate) const ON_DISCONNECT: Symbol = Symbol("on_disconnect");
 pub(crate) const ON_ERROR: Symbol = Symbol("on_error");
 pub(crate) const ON_MESSAGE: Symbol = Symbol("on_message");
+pub(crate) const ON_RESUME: Symbol = Symbol("on_resume");
 pub(crate) const SUBSCRIBE: Symbol = Symbol("subscribe");
 
 // Parameter attributes.
@@ -41,6 +42,7 @@ pub(crate) const TRIGGER_ON_CONNECT: Symbol = Symbol("trigger_on_connect");
 pub(crate) const MAX_MESSAGE: Symbol = Symbol("max_message");
 pub(crate) const CONCURRENCY: Symbol = Symbol("concurrency");
 pub(crate) const PORT: Symbol = Symbol("port");
+pub(crate) const RESUME: Symbol = Symbol("resume");
 
 impl Symbol {
     /// The name as written.

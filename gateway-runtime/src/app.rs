@@ -283,6 +283,13 @@ impl App {
         self
     }
 
+    /// What resumable sessions (`#[gateway(.., resume = "..")]`) keep: per session and for
+    /// each endpoint's parked sessions (see [`ResumeLimits`](crate::resume::ResumeLimits)).
+    pub fn resume_limits(mut self, limits: crate::resume::ResumeLimits) -> Self {
+        self.settings.resume_limits = limits;
+        self
+    }
+
     /// How many payload bytes may wait for one client (default 4 MiB) before it counts as
     /// behind; as for [`outbound_queue`](Self::outbound_queue), twice this is the hard limit.
     pub fn outbound_bytes(mut self, bytes: usize) -> Self {

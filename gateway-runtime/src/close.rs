@@ -28,6 +28,9 @@ pub mod close_code {
     pub const TRY_AGAIN_LATER: u16 = 1013;
     /// 1014: a gateway or proxy got an invalid response upstream.
     pub const BAD_GATEWAY: u16 = 1014;
+    /// 4000: a resumable session was resumed on another connection; this one is no longer its
+    /// client's (see the README's "Resumable sessions").
+    pub const RESUMED_ELSEWHERE: u16 = 4000;
     /// 1005: reported (never sent) when a Close frame carried no code.
     pub const NO_STATUS: u16 = 1005;
 }

@@ -5,6 +5,7 @@ use crate::event::{event_message, json_text};
 use crate::handshake::Handshake;
 use crate::hub::{Hub, SlowConsumer};
 use crate::outbound::Outbound;
+use crate::resume::replay::Replay;
 use crate::services::Services;
 use crate::stored::{Owner, Stored};
 use crate::sync::lock;
@@ -129,6 +130,8 @@ struct Shared {
     close_request: Mutex<Option<CloseFrame>>,
     /// Whether `close_request` may hold a frame, readable without the lock.
     close_pending: AtomicBool,
+    /// What a resumable session keeps to resume (`#[gateway(.., resume = "..")]` only).
+    replay: Option<Box<Replay>>,
 }
 
 impl Connection {
@@ -136,6 +139,7 @@ impl Connection {
         id: ConnectionId,
         handshake: Handshake,
         app: &crate::shared::AppShared,
+        replay: Option<Replay>,
     ) -> Self {
         let shared = Arc::new(Shared {
             id,
@@ -154,6 +158,7 @@ impl Connection {
             ),
             close_request: Mutex::new(None),
             close_pending: AtomicBool::new(false),
+            replay: replay.map(Box::new),
         });
         Self { shared }
     }
@@ -184,7 +189,17 @@ impl Connection {
     /// [`SendError::Closed`] once the connection has ended; [`SendError::QueueFull`] when the
     /// client has stopped reading and its queue is full.
     pub fn send(&self, message: impl Into<Message>) -> Result<(), SendError> {
-        self.shared.outbound.push(message.into())?;
+        let message = message.into();
+        if let Some(replay) = self.parked() {
+            let size = crate::context::payload(&message).len();
+            if !replay.sessions().admit_while_parked(replay.token(), size) {
+                // Lost: its client will be told so; the parked session ends.
+                replay.lose();
+                self.shared.outbound.close();
+                return Err(SendError::Closed);
+            }
+        }
+        self.shared.outbound.push(message)?;
         self.shared.wake.notify_one();
         Ok(())
     }
@@ -340,6 +355,10 @@ impl Connection {
 
     pub(crate) fn request_close(&self, code: u16, reason: &str) {
         let mut request = self.close_request_slot();
+        if let Some(replay) = self.parked() {
+            // No connection to close: the session ends (its task wakes and ends it).
+            replay.sessions().end(replay.token(), None);
+        }
         if request.is_none() {
             *request = Some(CloseFrame {
                 code: code.into(),
@@ -348,6 +367,28 @@ impl Connection {
             self.shared.close_pending.store(true, Ordering::Release);
             self.shared.wake.notify_one();
         }
+    }
+
+    /// What this session keeps to resume, on a resumable endpoint.
+    pub(crate) fn replay(&self) -> Option<&Replay> {
+        self.shared.replay.as_deref()
+    }
+
+    /// The session's replay state while its client is away.
+    fn parked(&self) -> Option<&Replay> {
+        self.replay().filter(|replay| replay.is_parked())
+    }
+
+    /// A resume of this session arrived on another connection: this one closes with 4000, and
+    /// the session goes on there.
+    pub(crate) fn request_handover(&self) {
+        if let Some(replay) = self.replay() {
+            replay.request_handover();
+        }
+        self.request_close(
+            crate::close::close_code::RESUMED_ELSEWHERE,
+            "resumed on another connection",
+        );
     }
 
     /// The close a handler asked for, if any (taken once).

@@ -40,6 +40,8 @@ pub struct MessageContext {
     ///
     /// [`FromBody::from_event_data`]: crate::FromBody::from_event_data
     event_data: bool,
+    /// A call when a resumable session resumes (see [`MessageContext::is_resume`]).
+    resume: bool,
 }
 
 impl MessageContext {
@@ -50,7 +52,21 @@ impl MessageContext {
             close_summary: None,
             json: OnceLock::new(),
             event_data: false,
+            resume: false,
         }
+    }
+
+    /// The context of a call when a resumable session resumes (a gateway's `#[on_resume]`).
+    pub(crate) fn resumed(connection: Connection) -> Self {
+        Self {
+            resume: true,
+            ..Self::new(connection, None)
+        }
+    }
+
+    /// Whether this call is for a session resuming (no message; a gateway's `#[on_resume]`).
+    pub fn is_resume(&self) -> bool {
+        self.resume
     }
 
     /// The context of a hook that runs after the connection ended.

@@ -5,6 +5,7 @@ use crate::context::MessageContext;
 use crate::error::WsError;
 use crate::lifecycle::Lifecycle;
 use crate::reply::Reply;
+use crate::resume::sessions::Sessions;
 use crate::shared::AppShared;
 use futures_util::future::BoxFuture;
 use std::future::Future;
@@ -42,6 +43,8 @@ pub struct EndpointOptions {
     /// How many of a connection's messages may be handled at once: 1 (the default) handles
     /// them strictly in order; more lets replies come back in the order handlers finish.
     pub concurrency: usize,
+    /// Keep a dropped client's session this long for it to resume (a gateway's `resume`).
+    pub resume: Option<Duration>,
 }
 
 impl Default for EndpointOptions {
@@ -53,6 +56,7 @@ impl Default for EndpointOptions {
             trigger_on_connect: false,
             max_message: None,
             concurrency: 1,
+            resume: None,
         }
     }
 }
@@ -128,6 +132,8 @@ pub(crate) struct Endpoint {
     pub(crate) options: EndpointOptions,
     pub(crate) lifecycle: Lifecycle,
     pub(crate) app: Arc<AppShared>,
+    /// The sessions of a resumable endpoint.
+    pub(crate) sessions: Option<Arc<Sessions>>,
 }
 
 impl Endpoint {
@@ -142,6 +148,9 @@ impl Endpoint {
         C: Send + Sync + 'static,
         H: Handler<C>,
     {
+        let sessions = options
+            .resume
+            .map(|window| Arc::new(Sessions::new(window, app.settings.resume_limits)));
         Self {
             handler: Box::new(Bound::<C, H> {
                 controller,
@@ -150,6 +159,7 @@ impl Endpoint {
             options,
             lifecycle,
             app,
+            sessions,
         }
     }
 }

@@ -20,6 +20,8 @@ use tungstenite::{Message, Utf8Bytes};
 pub enum Incoming {
     /// The connection just opened (no message).
     Connect,
+    /// A resumable session's client came back (no message).
+    Resume,
     /// An event envelope: `{"event": name, "data": .., "id"?: N}`. `context` binds from `data`.
     Event {
         /// The event's name.
@@ -48,7 +50,11 @@ struct Envelope<'a> {
 /// `"hello"`; `Json<T>` decodes any JSON).
 pub fn route_event(ctx: &MessageContext) -> Incoming {
     let Some(message) = ctx.body() else {
-        return Incoming::Connect;
+        return if ctx.is_resume() {
+            Incoming::Resume
+        } else {
+            Incoming::Connect
+        };
     };
     match parse_envelope(payload(message)) {
         Some(ParsedEvent { name, id, body }) => Incoming::Event {

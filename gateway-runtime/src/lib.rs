@@ -22,6 +22,7 @@ mod outbound;
 mod phase;
 mod ready_made;
 mod reply;
+mod resume;
 mod router;
 mod serve;
 mod services;
@@ -59,6 +60,10 @@ pub use lifecycle::{
 };
 pub use ready_made::{BearerToken, RateLimit, RequireHeader, TracingObserver};
 pub use reply::{Each, IntoReply, Reply};
+pub use resume::{
+    FreshReason, ResumeLimits, Resumed, DEFAULT_PARKED_BYTES, DEFAULT_PARKED_SESSIONS,
+    DEFAULT_RESUME_BUFFER_BYTES, DEFAULT_RESUME_BUFFER_MESSAGES,
+};
 pub use router::{BuildError, EndpointSpec, Endpoints, Routers};
 pub use serve::{serve, serve_on, serve_on_with_shutdown, serve_with_shutdown, shutdown_signal};
 pub use services::{Dependency, DependencyKey, Services};
@@ -105,7 +110,7 @@ pub mod __private {
         event_reply, not_an_event, request_id, route_event, unknown_event, Incoming,
     };
     pub use crate::lifecycle::Lifecycle;
-    pub use crate::phase::{Bind, OnConnect, OnDisconnect, OnError, OnMessage};
+    pub use crate::phase::{Bind, OnConnect, OnDisconnect, OnError, OnMessage, OnResume};
     pub use crate::reply::{reply, IntoReply, Reply};
     pub use crate::router::{EndpointSpec, Endpoints};
     pub use crate::services::Dependency;

@@ -15,6 +15,10 @@ pub struct OnMessage;
 #[derive(Debug)]
 pub struct OnConnect;
 
+/// A gateway's `#[on_resume]`: a resumable session's client came back; there is no message.
+#[derive(Debug)]
+pub struct OnResume;
+
 /// A gateway's `#[on_disconnect]`: the connection has ended.
 #[derive(Debug)]
 pub struct OnDisconnect;

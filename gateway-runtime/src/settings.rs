@@ -3,6 +3,7 @@
 
 use crate::hub::SlowConsumer;
 use crate::inbound::{DEFAULT_INBOUND_BUDGET, DEFAULT_MAX_FRAMES, DEFAULT_MESSAGE_TIMEOUT};
+use crate::resume::ResumeLimits;
 use std::time::Duration;
 
 /// The largest message accepted by default: 1 MiB. tungstenite's own default (64 MiB) lets one
@@ -56,6 +57,7 @@ pub(crate) struct Settings {
     pub(crate) max_frames: u32,
     pub(crate) message_timeout: Duration,
     pub(crate) inbound_budget: usize,
+    pub(crate) resume_limits: ResumeLimits,
 }
 
 impl Default for Settings {
@@ -74,6 +76,7 @@ impl Default for Settings {
             max_frames: DEFAULT_MAX_FRAMES,
             message_timeout: DEFAULT_MESSAGE_TIMEOUT,
             inbound_budget: DEFAULT_INBOUND_BUDGET,
+            resume_limits: ResumeLimits::default(),
         }
     }
 }

@@ -22,9 +22,14 @@ pub(crate) struct AppShared {
 }
 
 impl AppShared {
+    /// The server has begun its graceful shutdown.
+    pub(crate) fn is_draining(&self) -> bool {
+        self.draining.load(Ordering::Acquire)
+    }
+
     /// HTTP 503 while the server drains: no new connection or event stream opens.
     pub(crate) fn shutting_down(&self) -> Option<Response> {
-        self.draining.load(Ordering::Acquire).then(|| {
+        self.is_draining().then(|| {
             (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "the server is shutting down",

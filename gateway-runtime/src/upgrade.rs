@@ -1,20 +1,34 @@
 //! The upgrade: a WebSocket handshake through the app's checks and the handshake half of the
-//! lifecycle, then the connection's task from its start to its end.
+//! lifecycle, then the session's task from its start to its end (on a resumable endpoint,
+//! across the connections its client resumes it on).
 
+use crate::close::close_code;
 use crate::connection::Connection;
 use crate::context::MessageContext;
 use crate::endpoint::Endpoint;
 use crate::handshake::Handshake;
 use crate::lifecycle::{CloseSummary, ClosedBy};
-use crate::session::Session;
-use crate::transport;
+use crate::resume::protocol::{self, ClientSays, FreshReason};
+use crate::resume::replay::Replay;
+use crate::resume::sessions::{Parking, Resumption};
+use crate::resume::token::Token;
+use crate::resume::Resumed;
+use crate::session::{Opening, Session};
+use crate::transport::{self, Socket};
 use axum::extract::connect_info::ConnectInfo;
 use axum::extract::{FromRequestParts, RawPathParams, Request};
 use axum::response::{IntoResponse, Response};
+use futures_util::{SinkExt, StreamExt};
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
+use tokio::time::timeout;
 use tokio::time::Instant;
 use tracing::Instrument;
+use tungstenite::protocol::frame::coding::CloseCode;
+use tungstenite::protocol::CloseFrame;
+use tungstenite::{Message, Utf8Bytes};
 
 /// Runs the handshake half of the lifecycle, answers the upgrade request and starts the
 /// connection's task. A refused client costs no upgrade, no task and no buffers.
@@ -47,41 +61,291 @@ pub(crate) async fn upgrade(endpoint: Arc<Endpoint>, request: Request) -> Respon
         endpoint.lifecycle.closed(&summary).await;
         return response;
     }
-    let app = &endpoint.app;
     let max_message = endpoint
         .options
         .max_message
-        .unwrap_or(app.settings.max_message);
+        .unwrap_or(endpoint.app.settings.max_message);
+    if endpoint.sessions.is_some() && asks_to_resume(handshake.uri()) {
+        tokio::spawn(async move {
+            let app = &endpoint.app;
+            let Ok(upgraded) = on_upgrade.await else {
+                return;
+            };
+            let socket = transport::accept(upgraded, max_message, Arc::clone(&app.inbound)).await;
+            resume_or_begin(endpoint, socket, handshake, started).await;
+        });
+        return switching_protocols;
+    }
     // The client is reachable through the hub as soon as it has its 101.
-    let id = app.hub.next_id();
-    let path: Arc<str> = Arc::from(handshake.uri.path());
-    let span = tracing::info_span!("connection", client_id = %id, path = %path);
-    let connection = Connection::open(id, handshake, app);
-    app.hub.register(&connection, path);
+    let connection = open_session(&endpoint, handshake);
+    let span = session_span(&connection);
     let task = async move {
         let app = &endpoint.app;
         let Ok(upgraded) = on_upgrade.await else {
-            app.hub.unregister(id);
+            forget(&endpoint, &connection);
             return;
         };
         let socket = transport::accept(upgraded, max_message, Arc::clone(&app.inbound)).await;
-        let session = Session::new(&endpoint, socket, connection.clone(), started);
-        let summary = session.run().await;
-        connection.outbound().close();
-        app.hub.unregister(id);
-        let ctx = MessageContext::closed(connection, summary);
-        endpoint.handler.on_disconnect(&ctx).await;
-        if let Some(summary) = ctx.close_summary() {
-            endpoint.lifecycle.closed(summary).await;
-        }
+        serve_session(endpoint, connection, socket, Opening::New(None), started).await;
     };
+    spawn_in(span, task);
+    switching_protocols
+}
+
+/// A new session's connection, registered with the hub (and, resumable, with its endpoint's
+/// sessions).
+fn open_session(endpoint: &Arc<Endpoint>, handshake: Handshake) -> Connection {
+    let app = &endpoint.app;
+    let path: Arc<str> = Arc::from(handshake.uri().path());
+    let replay = endpoint
+        .sessions
+        .as_ref()
+        .map(|sessions| Replay::new(Arc::clone(sessions)));
+    let connection = Connection::open(app.hub.next_id(), handshake, app, replay);
+    if let (Some(sessions), Some(replay)) = (&endpoint.sessions, connection.replay()) {
+        sessions.open(replay.token(), connection.clone());
+    }
+    app.hub.register(&connection, path);
+    connection
+}
+
+/// Takes a session that never started out of the hub and its endpoint's sessions.
+fn forget(endpoint: &Endpoint, connection: &Connection) {
+    if let (Some(sessions), Some(replay)) = (&endpoint.sessions, connection.replay()) {
+        sessions.end(replay.token(), None);
+    }
+    endpoint.app.hub.unregister(connection.id());
+}
+
+/// The span of a session's task: the client and its path.
+fn session_span(connection: &Connection) -> tracing::Span {
+    let path = connection.handshake().uri().path();
+    tracing::info_span!("connection", client_id = %connection.id(), path = %path)
+}
+
+/// Runs `task` in `span`, when a subscriber listens.
+fn spawn_in(span: tracing::Span, task: impl Future<Output = ()> + Send + 'static) {
     // Without a subscriber the span is disabled; entering it on every poll would still cost.
     if span.is_disabled() {
         tokio::spawn(task);
     } else {
         tokio::spawn(task.instrument(span));
     }
-    switching_protocols
+}
+
+/// A session from its first connection to its end for good: on a resumable endpoint, a
+/// connection that failed parks the session for its window, and a client that resumes in time
+/// continues it on its new connection.
+async fn serve_session(
+    endpoint: Arc<Endpoint>,
+    connection: Connection,
+    mut socket: Socket,
+    mut opening: Opening,
+    started: Instant,
+) {
+    let (mut messages_in, mut messages_out) = (0, 0);
+    let (mut summary, reason) = loop {
+        let session = Session::new(&endpoint, socket, connection.clone(), started);
+        let ended = session.run(opening).await;
+        messages_in += ended.summary.messages_in;
+        messages_out += ended.summary.messages_out;
+        let Some(replay) = connection.replay() else {
+            break (ended.summary, None);
+        };
+        let handover = replay.take_handover();
+        if replay.is_lost() {
+            break (ended.summary, Some(FreshReason::Lost));
+        }
+        // A server shutting down keeps no session for later.
+        if !(handover || ended.parkable) || endpoint.app.is_draining() {
+            break (ended.summary, None);
+        }
+        let left = Instant::now();
+        let Some(resumption) = park(&endpoint, &connection, replay).await else {
+            break (ended.summary, None);
+        };
+        let Some(missed) = replay.after(resumption.after) else {
+            // The client asked for messages the session no longer has: it starts afresh.
+            let summary = CloseSummary {
+                messages_in,
+                messages_out,
+                ..ended.summary
+            };
+            end_for_good(&endpoint, connection, summary, Some(FreshReason::Lost)).await;
+            let Resumption {
+                socket,
+                handshake,
+                started,
+                ..
+            } = *resumption;
+            begin(endpoint, socket, handshake, started, FreshReason::Lost);
+            return;
+        };
+        let resumed = Resumed {
+            client_id: connection.id(),
+            path: ended.summary.path,
+            away: left.elapsed(),
+            replayed: missed.len(),
+        };
+        endpoint.lifecycle.resumed(&resumed).await;
+        socket = resumption.socket;
+        opening = Opening::Resumed {
+            after: resumption.after,
+            replay: missed,
+        };
+    };
+    summary.messages_in = messages_in;
+    summary.messages_out = messages_out;
+    end_for_good(&endpoint, connection, summary, reason).await;
+}
+
+/// Waits, within the window, for the session's client to resume; `None` when the session ended
+/// meanwhile (the window passed, the app's bounds or the server ended it, it was lost).
+async fn park(
+    endpoint: &Endpoint,
+    connection: &Connection,
+    replay: &Replay,
+) -> Option<Box<Resumption>> {
+    let sessions = endpoint.sessions.as_ref()?;
+    let token = replay.token();
+    replay.set_parked(true);
+    let (queued, queued_bytes) = connection.outbound().len_and_bytes();
+    let (kept, kept_bytes) = replay.buffered();
+    let resumption = match sessions.park(token, (queued + kept, queued_bytes + kept_bytes)) {
+        Parking::Resumed(resumption) => Some(resumption),
+        // A close asked for while the connection was ending ends the session.
+        Parking::Wait(_) if connection.take_close_request().is_some() => {
+            sessions.end(token, None);
+            None
+        }
+        Parking::Wait(mut handover) => match timeout(sessions.window(), &mut handover).await {
+            Ok(resumption) => resumption.ok(),
+            Err(_) if sessions.expire(token) => None,
+            // Claimed as the window ended: the resumption is already in the channel.
+            Err(_) => handover.try_recv().ok(),
+        },
+    };
+    replay.set_parked(false);
+    resumption
+}
+
+/// A connection to a resumable endpoint that asked to resume: its first message must be
+/// `$resume`; the session it names takes the connection over, or a fresh session begins on it
+/// and the client is told why.
+async fn resume_or_begin(
+    endpoint: Arc<Endpoint>,
+    mut socket: Socket,
+    handshake: Handshake,
+    started: Instant,
+) {
+    let Some(sessions) = endpoint.sessions.clone() else {
+        return;
+    };
+    let within = endpoint.app.settings.handshake_timeout;
+    let Some((token, after)) = resume_request(&mut socket, within).await else {
+        refuse_resume(&endpoint, socket, &handshake, started).await;
+        return;
+    };
+    let resumption = Box::new(Resumption {
+        socket,
+        after,
+        handshake,
+        started,
+    });
+    if let Err((resumption, reason)) = sessions.claim(token, resumption) {
+        let Resumption {
+            socket,
+            handshake,
+            started,
+            ..
+        } = *resumption;
+        begin(endpoint, socket, handshake, started, reason);
+    }
+}
+
+/// A fresh session on a connection whose client asked to resume, telling it why.
+fn begin(
+    endpoint: Arc<Endpoint>,
+    socket: Socket,
+    handshake: Handshake,
+    started: Instant,
+    reason: FreshReason,
+) {
+    let connection = open_session(&endpoint, handshake);
+    let opening = Opening::New(Some(reason));
+    let span = session_span(&connection);
+    spawn_in(
+        span,
+        serve_session(endpoint, connection, socket, opening, started),
+    );
+}
+
+/// The first message of a connection that asked to resume: `$resume` with a token and the last
+/// message number the client has.
+async fn resume_request(socket: &mut Socket, within: Duration) -> Option<(Token, u64)> {
+    let Message::Text(text) = timeout(within, socket.next()).await.ok()??.ok()? else {
+        return None;
+    };
+    match protocol::parse(text.as_bytes())? {
+        ClientSays::Resume { token, seq } => Some((token, seq)),
+        ClientSays::Ack(_) => None,
+    }
+}
+
+/// A connection that asked to resume but did not send `$resume` first: closed with 1008.
+async fn refuse_resume(
+    endpoint: &Endpoint,
+    mut socket: Socket,
+    handshake: &Handshake,
+    started: Instant,
+) {
+    let reason = r#"expected {"event":"$resume",...} first"#;
+    let close = CloseFrame {
+        code: CloseCode::from(close_code::POLICY_VIOLATION),
+        reason: Utf8Bytes::from_static(reason),
+    };
+    let close_timeout = endpoint.app.settings.close_timeout;
+    let _ = timeout(close_timeout, socket.send(Message::Close(Some(close)))).await;
+    let summary = CloseSummary {
+        client_id: None,
+        path: handshake.uri().path().to_owned(),
+        closed_by: ClosedBy::Server,
+        code: Some(close_code::POLICY_VIOLATION),
+        reason: reason.to_owned(),
+        duration: started.elapsed(),
+        messages_in: 1,
+        messages_out: 0,
+        error: None,
+    };
+    endpoint.lifecycle.closed(&summary).await;
+}
+
+/// Whether the upgrade request asks to resume a session: `?resume` in its query (no token: that
+/// comes in the first message, so it never lands in an access log).
+fn asks_to_resume(uri: &axum::http::Uri) -> bool {
+    uri.query().is_some_and(|query| {
+        form_urlencoded::parse(query.as_bytes()).any(|(key, _)| key == "resume")
+    })
+}
+
+/// The session ends for good: it leaves the hub, `#[on_disconnect]` runs, observers see the
+/// summary; a client that tries to resume it later is told `reason` (or `unknown`).
+async fn end_for_good(
+    endpoint: &Endpoint,
+    connection: Connection,
+    summary: CloseSummary,
+    reason: Option<FreshReason>,
+) {
+    if let (Some(sessions), Some(replay)) = (&endpoint.sessions, connection.replay()) {
+        sessions.end(replay.token(), reason);
+    }
+    connection.outbound().close();
+    endpoint.app.hub.unregister(connection.id());
+    let ctx = MessageContext::closed(connection, summary);
+    endpoint.handler.on_disconnect(&ctx).await;
+    if let Some(summary) = ctx.close_summary() {
+        endpoint.lifecycle.closed(summary).await;
+    }
 }
 
 /// What handlers and components see of a request: headers, URI, path parameters, address.

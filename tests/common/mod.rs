@@ -6,6 +6,7 @@
 pub(crate) mod chat_wire;
 pub(crate) mod commands;
 pub(crate) mod procfs;
+pub(crate) mod proxy;
 pub(crate) mod raw;
 pub(crate) mod redis;
 

@@ -24,6 +24,10 @@ pub(super) fn gateway(gateway: &Gateway) -> TokenStream {
     let hook = |kind: fn(&HookKind) -> bool| gateway.hooks.iter().find(|hook| kind(&hook.kind));
     let on_connect = hook(|kind| matches!(kind, HookKind::OnConnect));
     let on_message = hook(|kind| matches!(kind, HookKind::OnMessage));
+    let resume = match hook(|kind| matches!(kind, HookKind::OnResume)) {
+        Some(hook) => replying(self_ty, hook, quote!(__gw_message)),
+        None => quote!(#reply::Nothing),
+    };
 
     let connect = match on_connect {
         Some(hook) => replying(self_ty, hook, quote!(__gw_message)),
@@ -100,6 +104,7 @@ pub(super) fn gateway(gateway: &Gateway) -> TokenStream {
                 async fn call(__gw_controller: &#self_ty, __gw_message: &#context) -> #reply {
                     match #route_event(__gw_message) {
                         #incoming::Connect => #connect,
+                        #incoming::Resume => #resume,
                         #incoming::Event { name: __gw_name, id: __gw_id, context: __gw_event } => {
                             let __gw_ctx = &__gw_event;
                             match __gw_name.as_str() {

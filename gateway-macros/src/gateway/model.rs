@@ -1,7 +1,7 @@
 //! The typed model of a `#[gateway]` impl: one WebSocket endpoint whose methods are hooks.
 
 use crate::shared::{Component, Method, Options};
-use crate::symbol::{ON_CONNECT, ON_DISCONNECT, ON_ERROR, ON_MESSAGE, SUBSCRIBE};
+use crate::symbol::{ON_CONNECT, ON_DISCONNECT, ON_ERROR, ON_MESSAGE, ON_RESUME, SUBSCRIBE};
 use proc_macro2::{Span, TokenStream};
 use syn::{LitStr, Type};
 
@@ -30,6 +30,8 @@ pub(super) struct Hook {
 pub(super) enum HookKind {
     /// `#[on_connect]`: once, when the connection opens.
     OnConnect,
+    /// `#[on_resume]`: each time a resumable session's client comes back.
+    OnResume,
     /// `#[on_disconnect]`: once, after it ended.
     OnDisconnect,
     /// `#[on_error]`: on every error, before the catchers.
@@ -45,6 +47,7 @@ impl HookKind {
     pub(super) fn phase(&self) -> TokenStream {
         match self {
             HookKind::OnConnect => crate::paths::phase_connect(),
+            HookKind::OnResume => crate::paths::phase_resume(),
             HookKind::OnDisconnect => crate::paths::phase_disconnect(),
             HookKind::OnError => crate::paths::phase_error(),
             HookKind::OnMessage | HookKind::Subscribe(_) => crate::paths::phase_message(),
@@ -55,6 +58,7 @@ impl HookKind {
     pub(super) fn attribute(&self) -> &'static str {
         match self {
             HookKind::OnConnect => ON_CONNECT,
+            HookKind::OnResume => ON_RESUME,
             HookKind::OnDisconnect => ON_DISCONNECT,
             HookKind::OnError => ON_ERROR,
             HookKind::OnMessage => ON_MESSAGE,

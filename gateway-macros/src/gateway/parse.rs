@@ -15,21 +15,23 @@ use quote::ToTokens;
 use syn::{Attribute, ImplItem, ItemImpl, LitStr, Meta, Type};
 
 /// The hook attributes, by name.
-const HOOK_ATTRIBUTES: [&str; 5] = [
+const HOOK_ATTRIBUTES: [&str; 6] = [
     symbol::ON_CONNECT.name(),
     symbol::ON_DISCONNECT.name(),
     symbol::ON_ERROR.name(),
     symbol::ON_MESSAGE.name(),
+    symbol::ON_RESUME.name(),
     symbol::SUBSCRIBE.name(),
 ];
 
 /// What `#[gateway(..)]` accepts after the path.
-const GATEWAY_KEYS: [Key; 5] = [
+const GATEWAY_KEYS: [Key; 6] = [
     Key::Ping,
     Key::PingTimeout,
     Key::MaxMessage,
     Key::Concurrency,
     Key::Port,
+    Key::Resume,
 ];
 
 /// Builds the model and strips our attributes from `item`.
@@ -123,6 +125,7 @@ fn take_hook_attributes(
             "on_disconnect" => Some(HookKind::OnDisconnect),
             "on_error" => Some(HookKind::OnError),
             "on_message" => Some(HookKind::OnMessage),
+            "on_resume" => Some(HookKind::OnResume),
             _ => errors.keep(subscribe_event(attr)).map(HookKind::Subscribe),
         };
         let takes_no_arguments = !matches!(kind, Some(HookKind::Subscribe(_)) | None);
@@ -143,6 +146,13 @@ fn subscribe_event(attr: &Attribute) -> syn::Result<LitStr> {
         .map_err(|error| syn::Error::new(error.span(), expected))?;
     if event.value().is_empty() {
         return Err(syn::Error::new(event.span(), expected));
+    }
+    if event.value().starts_with('$') {
+        return Err(syn::Error::new(
+            event.span(),
+            "event names starting with `$` belong to the resume protocol (`$session`, `$ack`, \
+             `$resume`, ..); rename the event",
+        ));
     }
     Ok(event)
 }

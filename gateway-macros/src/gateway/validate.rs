@@ -32,9 +32,16 @@ pub(super) fn gateway(gateway: &Gateway, errors: &mut Errors) {
                 ),
             );
         }
+        if matches!(hook.kind, HookKind::OnResume) && gateway.options.resume.is_none() {
+            errors.spanned(
+                &hook.attr,
+                "`#[on_resume]` runs when a client resumes its session, which needs the gateway's \
+                 `resume` option: `#[gateway(\"path\", resume = \"2m\")]`",
+            );
+        }
         if matches!(
             hook.kind,
-            HookKind::OnConnect | HookKind::OnDisconnect | HookKind::OnError
+            HookKind::OnConnect | HookKind::OnResume | HookKind::OnDisconnect | HookKind::OnError
         ) {
             for param in &hook.method.params {
                 if let Source::Body { attr, .. } = &param.source {

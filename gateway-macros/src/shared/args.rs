@@ -20,10 +20,11 @@ pub(crate) enum Key {
     MaxMessage,
     Concurrency,
     Port,
+    Resume,
 }
 
 impl Key {
-    const ALL: [Key; 7] = [
+    const ALL: [Key; 8] = [
         Key::Mode,
         Key::Ping,
         Key::PingTimeout,
@@ -31,6 +32,7 @@ impl Key {
         Key::MaxMessage,
         Key::Concurrency,
         Key::Port,
+        Key::Resume,
     ];
 
     fn name(self) -> &'static str {
@@ -42,6 +44,7 @@ impl Key {
             Key::MaxMessage => symbol::MAX_MESSAGE,
             Key::Concurrency => symbol::CONCURRENCY,
             Key::Port => symbol::PORT,
+            Key::Resume => symbol::RESUME,
         }
         .name()
     }
@@ -156,6 +159,9 @@ pub(crate) fn endpoint_args(attr: &Attribute, allowed: &[Key]) -> syn::Result<En
                     )?;
                     options.concurrency = invalid.keep(count).map(|count| (count, name.span()));
                 }
+                Key::Resume => {
+                    options.resume = invalid.keep(duration_value(input)?);
+                }
                 Key::Port => {
                     args.port = invalid.keep(positive_u16(
                         input,
@@ -221,6 +227,11 @@ fn unknown_argument(name: &Ident, allowed: &[Key]) -> syn::Error {
         .join(", ");
     let known_elsewhere = Key::ALL.iter().any(|key| name == key.name());
     let message = match crate::diag::closest(&name.to_string(), &names) {
+        None if name == symbol::RESUME.name() => format!(
+            "`resume` is an option of `#[gateway]`: a `#[websocket]` endpoint exchanges the app's \
+             own bytes, with no envelope to carry the resume protocol; write the endpoint as \
+             `#[gateway(\"path\", resume = \"2m\")]` (expected one of {listed} here)"
+        ),
         Some(meant) => {
             format!("unknown argument `{name}`; did you mean `{meant}`? (expected one of {listed})")
         }

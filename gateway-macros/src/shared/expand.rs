@@ -181,6 +181,11 @@ pub(crate) fn endpoint_options(options: &Options, trigger_on_connect: bool) -> T
         let bytes = bytes as usize;
         quote!(#bytes)
     }));
+    let resume = optional(
+        options
+            .resume
+            .map(|(millis, _)| quote!(#duration::from_millis(#millis))),
+    );
     let concurrency = options
         .concurrency
         .map_or(1, |(count, _)| usize::from(count));
@@ -192,6 +197,7 @@ pub(crate) fn endpoint_options(options: &Options, trigger_on_connect: bool) -> T
             trigger_on_connect: #trigger_on_connect,
             max_message: #max_message,
             concurrency: #concurrency,
+            resume: #resume,
         }
     }
 }

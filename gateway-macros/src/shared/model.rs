@@ -75,6 +75,8 @@ pub(crate) struct Options {
     pub max_message: Option<u64>,
     /// How many messages may run at once, and where `concurrency` was written.
     pub concurrency: Option<(u16, Span)>,
+    /// How long a dropped client's session is kept (a gateway's `resume`), and where.
+    pub resume: Option<(u64, Span)>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Default)]

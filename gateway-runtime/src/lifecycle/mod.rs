@@ -135,6 +135,12 @@ impl Lifecycle {
         Ok(())
     }
 
+    pub(crate) async fn resumed(&self, resumed: &crate::resume::Resumed) {
+        for observer in &self.observers {
+            observer.on_resume(resumed).await;
+        }
+    }
+
     pub(crate) async fn closed(&self, summary: &CloseSummary) {
         for observer in &self.observers {
             observer.on_close(summary).await;

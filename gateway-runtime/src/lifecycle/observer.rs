@@ -2,6 +2,7 @@
 
 use crate::connection::ConnectionId;
 use crate::handshake::Handshake;
+use crate::resume::Resumed;
 use axum::http::StatusCode;
 use futures_util::future::BoxFuture;
 use std::future::Future;
@@ -31,6 +32,14 @@ pub trait Observer: Send + Sync + 'static {
     /// The upgrade request has arrived.
     fn on_open(&self, handshake: &Handshake) -> impl Future<Output = ()> + Send {
         let _ = handshake;
+        async {}
+    }
+
+    /// A resumable session's client came back on a new connection (after that connection's
+    /// `on_open` and the middleware and guards admitted it). `on_close` comes once, when the
+    /// session ends for good.
+    fn on_resume(&self, resumed: &Resumed) -> impl Future<Output = ()> + Send {
+        let _ = resumed;
         async {}
     }
 
@@ -108,12 +117,17 @@ pub struct CloseSummary {
 
 pub(crate) trait DynObserver: Send + Sync {
     fn on_open<'a>(&'a self, handshake: &'a Handshake) -> BoxFuture<'a, ()>;
+    fn on_resume<'a>(&'a self, resumed: &'a Resumed) -> BoxFuture<'a, ()>;
     fn on_close<'a>(&'a self, summary: &'a CloseSummary) -> BoxFuture<'a, ()>;
 }
 
 impl<O: Observer> DynObserver for O {
     fn on_open<'a>(&'a self, handshake: &'a Handshake) -> BoxFuture<'a, ()> {
         Box::pin(Observer::on_open(self, handshake))
+    }
+
+    fn on_resume<'a>(&'a self, resumed: &'a Resumed) -> BoxFuture<'a, ()> {
+        Box::pin(Observer::on_resume(self, resumed))
     }
 
     fn on_close<'a>(&'a self, summary: &'a CloseSummary) -> BoxFuture<'a, ()> {

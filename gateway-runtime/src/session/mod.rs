@@ -10,15 +10,18 @@ mod write;
 
 use crate::close::close_code;
 use crate::connection::Connection;
+use crate::context::MessageContext;
 use crate::endpoint::{Endpoint, Mode};
 use crate::inbound::InboundLimit;
 use crate::lifecycle::{CloseSummary, ClosedBy};
+use crate::resume::protocol::{self, ClientSays, FreshReason};
 use crate::transport::Socket;
 use futures_util::{FutureExt, StreamExt};
 use heartbeat::{far_future, Beat, Heartbeat};
 use running::Running;
 use std::pin::Pin;
 use tokio::time::{sleep_until, timeout, Instant, Sleep};
+use tungstenite::error::ProtocolError;
 use tungstenite::protocol::frame::coding::CloseCode;
 use tungstenite::protocol::CloseFrame;
 use tungstenite::{Message, Utf8Bytes};
@@ -37,6 +40,24 @@ fn close_with(code: u16, reason: &'static str) -> Flow {
         code: CloseCode::from(code),
         reason: Utf8Bytes::from_static(reason),
     })
+}
+
+/// How a connection's session begins.
+pub(crate) enum Opening {
+    /// A new session: `#[on_connect]` (or `trigger_on_connect`) runs. A resumable session first
+    /// tells its client its token, and why it is new when the client asked to resume.
+    New(Option<FreshReason>),
+    /// A resumable session goes on after message `after`: the messages after it are written
+    /// again, then `#[on_resume]` runs.
+    Resumed { after: u64, replay: Vec<Message> },
+}
+
+/// How a connection ended, and whether its session may wait for its client to come back.
+pub(crate) struct Ended {
+    pub(crate) summary: CloseSummary,
+    /// The connection failed rather than being closed on purpose: the network dropped it, the
+    /// client stopped answering pings, or it closed with a code other than 1000.
+    pub(crate) parkable: bool,
 }
 
 /// One connection's loop. It refers to its endpoint rather than copying the controller,
@@ -72,6 +93,8 @@ pub(crate) struct Tally {
     /// Who sent the first Close, with its code and reason.
     first_close: Option<(ClosedBy, u16, String)>,
     error: Option<String>,
+    /// The client stopped answering pings.
+    timed_out: bool,
 }
 
 impl<'a> Session<'a> {
@@ -105,17 +128,8 @@ impl<'a> Session<'a> {
     }
 
     /// Runs the connection to its end and says how it ended.
-    pub(crate) async fn run(mut self) -> CloseSummary {
-        let mut flow = Flow::Continue;
-        if self.endpoint.options.mode == Mode::SendOnly || self.endpoint.options.trigger_on_connect
-        {
-            flow = Box::pin(self.dispatch(None)).await;
-        }
-        if self.endpoint.options.mode == Mode::SendOnly {
-            if let Flow::Continue = flow {
-                flow = close_with(close_code::NORMAL, "");
-            }
-        }
+    pub(crate) async fn run(mut self, opening: Opening) -> Ended {
+        let mut flow = Box::pin(self.open(opening)).await;
 
         let mut heartbeat = self.endpoint.options.ping_interval.map(|interval| {
             Heartbeat::new(
@@ -177,6 +191,42 @@ impl<'a> Session<'a> {
         self.summary()
     }
 
+    /// The session's first messages and calls: `#[on_connect]` for a new session, the missed
+    /// messages and `#[on_resume]` for a resumed one.
+    async fn open(&mut self, opening: Opening) -> Flow {
+        match opening {
+            Opening::New(reason) => {
+                if let Some(replay) = self.connection.replay() {
+                    let window = replay.sessions().window();
+                    let announce = protocol::session(replay.token(), window, reason);
+                    if let stop @ (Flow::Close(_) | Flow::Ended) = self.write(announce).await {
+                        return stop;
+                    }
+                }
+                let options = &self.endpoint.options;
+                let mut flow = Flow::Continue;
+                if options.mode == Mode::SendOnly || options.trigger_on_connect {
+                    flow = self.dispatch(None).await;
+                }
+                if options.mode == Mode::SendOnly && matches!(flow, Flow::Continue) {
+                    flow = close_with(close_code::NORMAL, "");
+                }
+                flow
+            }
+            Opening::Resumed { after, replay } => {
+                for message in std::iter::once(protocol::resumed(after, replay.len())).chain(replay)
+                {
+                    if let stop @ (Flow::Close(_) | Flow::Ended) = self.write(message).await {
+                        return stop;
+                    }
+                }
+                let ctx = crate::context::MessageContext::resumed(self.connection.clone());
+                let reply = reply::call(self.endpoint, ctx).await;
+                self.after_call(reply).await
+            }
+        }
+    }
+
     /// The calls still running finish before the connection ends; their replies are sent if
     /// the connection can still take them (the first stop decides how it ends).
     async fn finish_calls(&mut self, flow: &Flow) {
@@ -198,19 +248,27 @@ impl<'a> Session<'a> {
         };
         let flow = match beat.on_timer(Instant::now()) {
             Beat::Ping => self.send(Message::Ping(Default::default())).await,
-            Beat::TimedOut => close_with(close_code::INTERNAL_ERROR, "ping timeout"),
+            Beat::TimedOut => {
+                self.tally.timed_out = true;
+                close_with(close_code::INTERNAL_ERROR, "ping timeout")
+            }
             Beat::Wait => Flow::Continue,
         };
         timer.reset(beat.deadline());
         flow
     }
 
-    fn summary(self) -> CloseSummary {
+    fn summary(self) -> Ended {
         let (closed_by, code, reason) = match self.tally.first_close {
             Some((closed_by, code, reason)) => (closed_by, Some(code), reason),
             None => (ClosedBy::Network, None, String::new()),
         };
-        CloseSummary {
+        let parkable = match closed_by {
+            ClosedBy::Network => true,
+            ClosedBy::Client => code != Some(close_code::NORMAL),
+            _ => self.tally.timed_out,
+        };
+        let summary = CloseSummary {
             client_id: Some(self.connection.id()),
             path: self.connection.handshake().uri().path().to_owned(),
             closed_by,
@@ -220,7 +278,8 @@ impl<'a> Session<'a> {
             messages_in: self.tally.messages_in,
             messages_out: self.tally.messages_out,
             error: self.tally.error,
-        }
+        };
+        Ended { summary, parkable }
     }
 
     async fn on_incoming(
@@ -251,16 +310,20 @@ impl<'a> Session<'a> {
     }
 
     async fn on_message(&mut self, message: Message, heartbeat: Option<&mut Heartbeat>) -> Flow {
+        if let (Some(replay), Message::Text(text)) = (self.connection.replay(), &message) {
+            // The resume protocol's acknowledgements never reach the app.
+            if let Some(ClientSays::Ack(seq)) = protocol::parse(text.as_bytes()) {
+                replay.ack(seq);
+                return Flow::Continue;
+            }
+        }
         match message {
             // (A SendOnly endpoint never gets here: it closes right after its one call.)
             Message::Text(_) | Message::Binary(_) if !self.in_order() => {
                 self.grown |= crate::context::payload(&message).len() > GROWN_AFTER;
                 self.tally.messages_in += 1;
-                self.running.push(reply::call(
-                    self.endpoint,
-                    self.connection.clone(),
-                    Some(message),
-                ));
+                let ctx = MessageContext::new(self.connection.clone(), Some(message));
+                self.running.push(reply::call(self.endpoint, ctx));
                 Flow::Continue
             }
             Message::Text(_) | Message::Binary(_) => {
@@ -323,6 +386,8 @@ fn close_for_protocol_error(error: tungstenite::Error) -> Flow {
             close_with(close_code::MESSAGE_TOO_BIG, "message too big")
         }
         tungstenite::Error::Utf8(_) => close_with(close_code::INVALID_PAYLOAD, "invalid UTF-8"),
+        // The TCP connection ended without a Close: the network's doing, not a protocol error.
+        tungstenite::Error::Protocol(ProtocolError::ResetWithoutClosingHandshake) => Flow::Ended,
         tungstenite::Error::Protocol(_) => close_with(close_code::PROTOCOL_ERROR, "protocol error"),
         _ => Flow::Ended,
     }

@@ -4,7 +4,6 @@
 
 use super::{Flow, Session};
 use crate::close::{close_code, is_sendable_close_code, truncate_close_reason};
-use crate::connection::Connection;
 use crate::context::MessageContext;
 use crate::endpoint::{Endpoint, Mode};
 use crate::error::{ErrorOrigin, WsError};
@@ -23,8 +22,8 @@ impl Session<'_> {
         if body.is_some() {
             self.tally.messages_in += 1;
         }
-        let connection = self.connection.clone();
-        let reply = call(self.endpoint, connection, body).await;
+        let ctx = MessageContext::new(self.connection.clone(), body);
+        let reply = call(self.endpoint, ctx).await;
         self.after_call(reply).await
     }
 
@@ -111,12 +110,7 @@ impl Session<'_> {
 }
 
 /// One handler call through the interceptors; a panic becomes an error reply.
-pub(super) async fn call(
-    endpoint: &Endpoint,
-    connection: Connection,
-    body: Option<Message>,
-) -> Reply {
-    let mut ctx = MessageContext::new(connection, body);
+pub(super) async fn call(endpoint: &Endpoint, mut ctx: MessageContext) -> Reply {
     let called = AssertUnwindSafe(endpoint.lifecycle.call(&*endpoint.handler, &mut ctx))
         .catch_unwind()
         .await;

@@ -10,13 +10,22 @@ use tungstenite::protocol::CloseFrame;
 use tungstenite::Message;
 
 impl Session<'_> {
-    /// Hands one message to the socket (written at the next flush, or sooner when much is
-    /// buffered). A client evicted as a slow consumer is not waited for: the write is abandoned
-    /// and the connection closes.
+    /// Hands one message to the socket (see [`write`](Self::write)); a data message counts,
+    /// and in a resumable session gets the next number and is kept until acknowledged.
     pub(super) async fn send(&mut self, message: Message) -> Flow {
         if matches!(message, Message::Text(_) | Message::Binary(_)) {
             self.tally.messages_out += 1;
+            if let Some(replay) = self.connection.replay() {
+                replay.number(&message);
+            }
         }
+        self.write(message).await
+    }
+
+    /// Hands one message to the socket (written at the next flush, or sooner when much is
+    /// buffered). A client evicted as a slow consumer is not waited for: the write is abandoned
+    /// and the connection closes.
+    pub(super) async fn write(&mut self, message: Message) -> Flow {
         let size = crate::context::payload(&message).len();
         tokio::select! {
             biased;
@@ -104,6 +113,16 @@ impl Session<'_> {
             )
         });
         let close_timeout = self.endpoint.app.settings.close_timeout;
+        if self
+            .connection
+            .replay()
+            .is_some_and(crate::resume::replay::Replay::handing_over)
+        {
+            // The session goes on elsewhere: what is queued is the new connection's, and the
+            // old one is not waited for (it may be the one that went silent).
+            let _ = timeout(close_timeout, self.socket.send(Message::Close(Some(frame)))).await;
+            return;
+        }
         let handshake = async {
             // Eviction during the flush stops it (Flow::Close) but still sends the Close frame.
             if !self.connection.is_evicted() {

@@ -1,5 +1,6 @@
 //! [`Client`]: a WebSocket client that talks to the app as a real one does.
 
+use super::resume::{Resume, ServerSays, Session};
 use super::WAIT;
 use futures_util::{SinkExt, StreamExt};
 use serde::de::DeserializeOwned;
@@ -22,6 +23,10 @@ pub struct Client {
     set_aside: VecDeque<Message>,
     /// The `id` of the next [`Client::request`].
     next_id: u64,
+    /// The session, on a resumable gateway (once its `$session` was read).
+    session: Option<Session>,
+    /// How the server answered the last `$resume` (read by [`Client::resume`]).
+    resumed: Option<Resume>,
 }
 
 impl std::fmt::Debug for Client {
@@ -29,6 +34,7 @@ impl std::fmt::Debug for Client {
         f.debug_struct("Client")
             .field("set_aside", &self.set_aside)
             .field("next_id", &self.next_id)
+            .field("seq", &self.session.as_ref().map(|session| session.seq))
             .finish_non_exhaustive()
     }
 }
@@ -41,6 +47,13 @@ pub struct RequestError {
     pub status: u16,
     /// The error's message.
     pub error: String,
+}
+
+/// What one read brought.
+enum Step {
+    /// A resume protocol message, taken in.
+    Heard,
+    Read(Option<Result<Message, tungstenite::Error>>),
 }
 
 /// An answer to a request: the data, or an error.
@@ -88,6 +101,8 @@ impl Client {
                 socket,
                 set_aside: VecDeque::new(),
                 next_id: 1,
+                session: None,
+                resumed: None,
             }),
             Err(tungstenite::Error::Http(response)) => Err(response.status().as_u16()),
             Err(error) => panic!("connecting to {path}: {error}"),
@@ -134,7 +149,117 @@ impl Client {
     async fn read(
         &mut self,
     ) -> Result<Option<Result<Message, tungstenite::Error>>, tokio::time::error::Elapsed> {
-        tokio::time::timeout(WAIT, self.socket.next()).await
+        self.read_until(tokio::time::Instant::now() + WAIT).await
+    }
+
+    /// The next message off the socket before `deadline`, the resume protocol's taken in.
+    async fn read_until(
+        &mut self,
+        deadline: tokio::time::Instant,
+    ) -> Result<Option<Result<Message, tungstenite::Error>>, tokio::time::error::Elapsed> {
+        loop {
+            if let Step::Read(read) = self.step(deadline).await? {
+                return Ok(read);
+            }
+        }
+    }
+
+    /// Reads one message: a resume protocol message is taken in here; the app's data messages
+    /// are counted once a session has begun.
+    async fn step(
+        &mut self,
+        deadline: tokio::time::Instant,
+    ) -> Result<Step, tokio::time::error::Elapsed> {
+        let read = tokio::time::timeout_at(deadline, self.socket.next()).await?;
+        match &read {
+            Some(Ok(Message::Text(text))) => {
+                if let Some(said) = ServerSays::parse(text) {
+                    self.heard(said);
+                    return Ok(Step::Heard);
+                }
+                self.count();
+            }
+            Some(Ok(Message::Binary(_))) => self.count(),
+            _ => {}
+        }
+        Ok(Step::Read(read))
+    }
+
+    fn count(&mut self) {
+        if let Some(session) = &mut self.session {
+            session.seq += 1;
+        }
+    }
+
+    fn heard(&mut self, said: ServerSays) {
+        match said {
+            ServerSays::Session { token, reason } => {
+                self.session = Some(Session { token, seq: 0 });
+                self.resumed = reason.map(Resume::Fresh);
+            }
+            ServerSays::Resumed { seq, replay } => {
+                if let Some(session) = &mut self.session {
+                    session.seq = seq;
+                }
+                self.resumed = Some(Resume::Resumed { replay });
+            }
+        }
+    }
+
+    /// The session of a resumable gateway (`#[gateway(.., resume = "..")]`): its token and the
+    /// number of the last message read. Waits for the server's `$session` if it has not been
+    /// read yet.
+    ///
+    /// # Panics
+    /// When no `$session` arrives (the endpoint is not resumable).
+    pub async fn session(&mut self) -> Session {
+        while self.session.is_none() {
+            self.read_protocol(
+                "no `$session` arrived: is the gateway resumable (`resume = \"..\"`)?",
+            )
+            .await;
+        }
+        self.session.clone().expect("read above")
+    }
+
+    /// Acknowledges every message read so far (`{"event":"$ack","data":N}`): the server may
+    /// forget them.
+    pub async fn ack(&mut self) {
+        let seq = self.session().await.seq;
+        self.send_json(&serde_json::json!({"event": "$ack", "data": seq}))
+            .await;
+    }
+
+    /// Connects to `path?resume` and asks to resume `session` (from [`session`](Self::session)
+    /// on the client whose connection was lost). The answer says whether the session goes on
+    /// (the missed messages are the next reads) or a fresh one began, and why.
+    ///
+    /// # Panics
+    /// When the server refuses the upgrade or does not answer.
+    pub async fn resume(addr: SocketAddr, path: &str, session: &Session) -> (Client, Resume) {
+        let separator = if path.contains('?') { '&' } else { '?' };
+        let mut client = Self::connect(addr, &format!("{path}{separator}resume")).await;
+        client.session = Some(session.clone());
+        let request = serde_json::json!({
+            "event": "$resume",
+            "data": {"token": session.token, "seq": session.seq},
+        });
+        client.send_json(&request).await;
+        while client.resumed.is_none() {
+            client.read_protocol("no answer to `$resume`").await;
+        }
+        let answer = client.resumed.take().expect("read above");
+        (client, answer)
+    }
+
+    /// Reads one message, keeping a data message for the next reads.
+    async fn read_protocol(&mut self, missing: &str) {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        match self.step(deadline).await.expect(missing) {
+            Step::Heard => {}
+            Step::Read(Some(Ok(message))) => self.set_aside.push_back(message),
+            Step::Read(other) => panic!("{missing}: the connection ended ({other:?})"),
+        }
     }
 
     /// The next data message, skipping pings.
@@ -248,7 +373,7 @@ impl Client {
         }
         let deadline = tokio::time::Instant::now() + within;
         loop {
-            match tokio::time::timeout_at(deadline, self.socket.next()).await {
+            match self.read_until(deadline).await {
                 Err(_) => return,
                 Ok(Some(Ok(Message::Ping(_) | Message::Pong(_)))) => continue,
                 Ok(Some(Ok(message))) => panic!("expected no message, got {message:?}"),
@@ -276,7 +401,7 @@ impl Client {
 
     /// After the server's Close: reads on so tungstenite answers it, until the connection ends.
     pub async fn close_reply(&mut self) {
-        while let Ok(Some(Ok(_))) = tokio::time::timeout(WAIT, self.socket.next()).await {}
+        while let Ok(Some(Ok(_))) = self.read().await {}
     }
 
     /// Starts the close handshake from the client side (1000) and waits for the server's answer.

@@ -31,10 +31,12 @@
 
 mod client;
 mod http;
+mod resume;
 mod sse;
 
 pub use client::{Client, RequestError};
 pub use http::{http, HttpResponse};
+pub use resume::{Resume, Session};
 pub use sse::{SseEvent, SseReader};
 
 use crate::app::App;
