@@ -6,7 +6,7 @@ mod chat;
 mod common;
 
 use common::chat_wire::{event, join, next_matching, next_said, say};
-use gateway::test::{http, start, Client};
+use gateway::test::{http, start, Client, Resume};
 use serde_json::json;
 
 #[tokio::test]
@@ -90,7 +90,7 @@ async fn every_join_leave_and_disconnect_tells_everyone_the_user_count() {
         next_matching(&mut ada, event("users")).await["data"]["count"],
         2
     );
-    drop(bob);
+    bob.close().await;
     assert_eq!(
         next_matching(&mut ada, event("users")).await["data"]["count"],
         1
@@ -154,4 +154,31 @@ async fn names_and_rooms_are_capped_and_a_join_lists_at_most_100_members() {
     }
     let listed = join(&mut greedy, "crowd", "ada", 2).await["data"]["members"].clone();
     assert_eq!(listed.as_array().unwrap().len(), 100, "{listed}");
+}
+
+#[tokio::test]
+async fn a_member_whose_connection_drops_comes_back_in_its_room_with_what_it_missed() {
+    let addr = start(chat::app()).await;
+    let mut ada = Client::connect(addr, "/chat").await;
+    let mut bob = Client::connect(addr, "/chat").await;
+    join(&mut ada, "lobby", "ada", 1).await;
+    join(&mut bob, "lobby", "bob", 2).await;
+    say(&mut bob, "before").await;
+    assert_eq!(next_said(&mut ada).await, "before");
+    let session = ada.session().await;
+    drop(ada);
+    say(&mut bob, "while you were away").await;
+
+    let (mut ada, answer) = Client::resume(addr, "/chat", &session).await;
+    assert!(matches!(answer, Resume::Resumed { .. }), "{answer:?}");
+    assert_eq!(next_said(&mut ada).await, "while you were away");
+    say(&mut bob, "welcome back").await;
+    assert_eq!(next_said(&mut ada).await, "welcome back");
+    // Still in the lobby under her name, without joining again.
+    say(&mut ada, "thanks").await;
+    let heard = next_matching(&mut bob, event("message")).await;
+    assert_eq!(
+        heard["data"],
+        json!({"from": "ada", "room": "lobby", "text": "thanks"})
+    );
 }

@@ -337,3 +337,64 @@ async fn a_stalled_sse_reader_is_dropped_and_holds_no_more_than_its_queue() {
     let ended = tokio::time::timeout(WAIT, stalled.read_to_end(&mut rest)).await;
     assert!(ended.is_ok(), "the stalled reader's connection stayed open");
 }
+
+/// A resumable gateway whose sessions report their end.
+struct Hoard(mpsc::UnboundedSender<u64>);
+
+#[gateway("hoard", resume = "1m")]
+impl Hoard {
+    #[on_disconnect]
+    async fn ended(&self, conn: Connection) {
+        self.0.send(conn.id().into()).ok();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clients_that_vanish_and_never_resume_pin_no_more_than_the_resume_limits() {
+    let _alone = MEMORY.lock().await;
+    const CLIENTS: usize = 50;
+    const MESSAGES: usize = 100;
+    const SIZE: usize = 64 << 10;
+    let limits = gateway::resume::ResumeLimits {
+        buffer_bytes: 1 << 20,
+        parked_bytes: 8 << 20,
+        ..Default::default()
+    };
+    let (ended, mut ends) = mpsc::unbounded_channel();
+    let app = App::new()
+        .resume_limits(limits)
+        .controller(Echo)
+        .gateway(Hoard(ended));
+    let hub = app.hub();
+    let addr = start(app).await;
+    let before = rss();
+
+    // Each client begins its session, then vanishes without a Close.
+    for _ in 0..CLIENTS {
+        let mut client = Client::connect(addr, "/hoard").await;
+        client.session().await;
+    }
+    // 320 MiB if every session kept everything sent to it (each message its own bytes).
+    let ids: Vec<_> = hub.all().members();
+    for round in 0..MESSAGES {
+        for id in &ids {
+            let _ = hub.send_to(*id, vec![round as u8; SIZE]);
+        }
+    }
+    assert_still_serving(addr).await;
+    let grown = rss().saturating_sub(before);
+
+    // Every session overflowed its buffer or was pushed out of the parked bytes: all ended.
+    for _ in 0..CLIENTS {
+        tokio::time::timeout(WAIT, ends.recv())
+            .await
+            .expect("a session that could not keep its messages did not end")
+            .unwrap();
+    }
+    assert!(
+        grown < limits.parked_bytes + (24 << 20),
+        "RSS grew by {} MiB with {} MiB of parked bytes allowed",
+        grown >> 20,
+        limits.parked_bytes >> 20
+    );
+}

@@ -10,6 +10,11 @@
 //! The chat keeps no state of its own: a client's room is its hub room, its name its presence
 //! text, so everything it knows is what the hub (and with a backplane, the cluster) knows.
 //!
+//! Sessions are resumable for two minutes (`resume = "2m"`): a client whose connection drops
+//! comes back (`/chat?resume`, then `$resume`) still in its room, under its name, and receives
+//! the messages it missed; it counts as connected meanwhile. The README's "Resumable sessions"
+//! has the protocol.
+//!
 //! Wire contract on `/chat`:
 //! - `{"event":"join","data":{"room":R,"name":N},"id":K}` → `{"ack":K,"data":{"members":[..]}}`
 //!   (the names in R, sorted, N included, at most 100); a client is in one room at a time;
@@ -17,7 +22,8 @@
 //! - `{"event":"message","data":{"text":T}}` → every other member of the sender's room gets
 //!   `{"event":"message","data":{"from":N,"room":R,"text":T}}`; before a join, an error message;
 //! - `{"event":"leave"}` leaves the room;
-//! - after every join, leave and disconnect, every client gets `{"event":"users","data":{"count":C}}`;
+//! - after every join, leave and disconnect (a session's end: a close, or two minutes away),
+//!   every client gets `{"event":"users","data":{"count":C}}`;
 //! - `POST /announce` with a text body → every client gets `{"event":"announce","data":TEXT}` (202).
 
 use axum::response::Html;
@@ -53,7 +59,7 @@ struct Say {
 /// The chat; who is where lives in the hub.
 pub(crate) struct ChatGateway;
 
-#[gateway("chat", ping = "20s", max_message = "16KiB")]
+#[gateway("chat", ping = "20s", max_message = "16KiB", resume = "2m")]
 impl ChatGateway {
     #[subscribe("join")]
     async fn join(

@@ -10,6 +10,16 @@ pub fn event_envelope(data: &[u8]) {
     }
 }
 
+/// The resume protocol's client messages (`$ack`, `$resume`): what reads as a resume request
+/// names a token that writes back as it was read.
+pub fn resume_request(data: &[u8]) {
+    use crate::resume::protocol::{parse, ClientSays};
+    use crate::resume::token::Token;
+    if let Some(ClientSays::Resume { token, .. }) = parse(data) {
+        assert_eq!(Token::parse(&token.to_string()), Some(token));
+    }
+}
+
 /// `#[body("a.b")]`: the first line is the field path, the rest the message.
 pub fn body_field(data: &[u8]) {
     let split = data

@@ -137,4 +137,19 @@ mod tests {
             assert_eq!(parse(other), None, "{}", String::from_utf8_lossy(other));
         }
     }
+
+    #[test]
+    fn no_corruption_of_a_resume_request_panics() {
+        let token = Token::random();
+        let request = format!(r#"{{"event":"$resume","data":{{"token":"{token}","seq":3}}}}"#);
+        let request = request.as_bytes();
+        for at in 0..request.len() {
+            crate::__fuzz::resume_request(&request[..at]);
+            for byte in [0, b'"', b'$', b'{', b'}', b'\\', b'9', 0xff] {
+                let mut corrupted = request.to_vec();
+                corrupted[at] = byte;
+                crate::__fuzz::resume_request(&corrupted);
+            }
+        }
+    }
 }

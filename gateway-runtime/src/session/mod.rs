@@ -56,7 +56,7 @@ pub(crate) enum Opening {
 pub(crate) struct Ended {
     pub(crate) summary: CloseSummary,
     /// The connection failed rather than being closed on purpose: the network dropped it, the
-    /// client stopped answering pings, or it closed with a code other than 1000.
+    /// client stopped answering pings, or it closed with a code other than 1000 or 1001.
     pub(crate) parkable: bool,
 }
 
@@ -265,7 +265,8 @@ impl<'a> Session<'a> {
         };
         let parkable = match closed_by {
             ClosedBy::Network => true,
-            ClosedBy::Client => code != Some(close_code::NORMAL),
+            // 1000 and 1001 (a page closing) are goodbyes; any other code is a failure.
+            ClosedBy::Client => !matches!(code, Some(close_code::NORMAL | close_code::GOING_AWAY)),
             _ => self.tally.timed_out,
         };
         let summary = CloseSummary {
