@@ -1,6 +1,8 @@
 //! The benchmark and conformance server: `/echo` returns every message unchanged (text as text,
 //! binary as binary), `/broadcast` sends every text message to every `/broadcast` client, the
-//! sender included.
+//! sender included. `/feed` and `/resumable` are one gateway without and with `resume`:
+//! `{"event":"publish","data":T}` sends the text `T` to every client of the path (the harness's
+//! resume scenario).
 //!
 //! `cargo run --release --example echo` (set `PORT` to move it off 9001). With `--features redis`
 //! and `REDIS_URL` set, instances share their hub through Redis (the harness's cluster scenario).
@@ -28,11 +30,38 @@ impl Echo {
     }
 }
 
+/// `/feed`: `publish` sends its text to every `/feed` client.
+#[derive(Debug)]
+pub struct Feed;
+
+#[gateway("feed", ping = "30s")]
+impl Feed {
+    #[subscribe("publish")]
+    async fn publish(&self, #[body] text: String, hub: Hub) {
+        hub.path("/feed").send(text);
+    }
+}
+
+/// `/resumable`: the same as `/feed`, with resumable sessions.
+#[derive(Debug)]
+pub struct ResumableFeed;
+
+#[gateway("resumable", ping = "30s", resume = "2m")]
+impl ResumableFeed {
+    #[subscribe("publish")]
+    async fn publish(&self, #[body] text: String, hub: Hub) {
+        hub.path("/resumable").send(text);
+    }
+}
+
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
     let port = std::env::var("PORT").unwrap_or_else(|_| "9001".to_owned());
     let listener = tokio::net::TcpListener::bind(format!("127.0.0.1:{port}")).await?;
-    let app = App::new().controller(Echo);
+    let app = App::new()
+        .controller(Echo)
+        .gateway(Feed)
+        .gateway(ResumableFeed);
     #[cfg(feature = "redis")]
     let app = match std::env::var("REDIS_URL") {
         Ok(url) => app.backplane(

@@ -1,7 +1,8 @@
 //! The benchmark harness: the gateway echo server beside plain axum (with its default 128 KiB read
 //! buffer, and tuned with 4 KiB), measured alternately in one run.
 //!
-//! `cargo bench --bench harness` (all scenarios), or name some: `-- echo fanout idle handshakes`.
+//! `cargo bench --bench harness` (all scenarios), or name some: `-- echo fanout idle handshakes
+//! resume` (`resume`: the gateway with and without resumable sessions).
 //! `-- cluster` (run only when named: it needs `redis-server`) compares one gateway instance with
 //! two sharing a Redis.
 //! `HARNESS_ROUNDS=3` sets how many rounds (the table shows medians), `HARNESS_IDLE=19000` the
@@ -15,6 +16,7 @@ mod procfs;
 #[allow(dead_code)]
 #[path = "../../tests/common/redis.rs"]
 mod redis_server;
+mod resume;
 mod scenarios;
 mod server;
 mod stats;
@@ -162,6 +164,10 @@ fn main() {
             lower_is_better: false,
         });
         print_rows(&rows[rows.len() - 1..]);
+    }
+
+    if runs("resume") {
+        resume::resume(&runtime, rounds);
     }
 
     if !rows.is_empty() {

@@ -33,7 +33,7 @@ pub(crate) async fn connect(addr: SocketAddr, path: &str, source: Ipv4Addr) -> s
 static NEXT_SOURCE_NET: AtomicU8 = AtomicU8::new(10);
 
 /// `count` connections, `parallel` handshakes at a time.
-async fn connect_many(addr: SocketAddr, path: &str, count: usize) -> Vec<Ws> {
+pub(crate) async fn connect_many(addr: SocketAddr, path: &str, count: usize) -> Vec<Ws> {
     let net = NEXT_SOURCE_NET.fetch_add(1, Ordering::Relaxed);
     let parallel = 128;
     let mut connections = Vec::with_capacity(count);
@@ -155,6 +155,20 @@ pub(crate) struct FanoutResult {
     pub server_cpu_per_delivery: Duration,
 }
 
+/// A route that sends what a client publishes to all its clients.
+#[derive(Clone, Copy)]
+pub(crate) struct Broadcast {
+    pub path: &'static str,
+    /// The message that publishes a text.
+    pub publish: fn(String) -> String,
+}
+
+/// `/broadcast`: every text message goes to every client.
+pub(crate) const BROADCAST: Broadcast = Broadcast {
+    path: "/broadcast",
+    publish: |text| text,
+};
+
 /// One publisher on the first server, `subscribers` readers on `/broadcast` spread evenly over
 /// `servers` (one server, or the instances of a cluster); each of `messages` 64-byte messages is
 /// published once the previous one reached everybody. Server CPU is the sum over the servers.
@@ -163,9 +177,19 @@ pub(crate) async fn fanout(
     subscribers: usize,
     messages: usize,
 ) -> FanoutResult {
+    fanout_on(servers, BROADCAST, subscribers, messages).await
+}
+
+/// [`fanout`] through any broadcasting route.
+pub(crate) async fn fanout_on(
+    servers: &[&Server],
+    route: Broadcast,
+    subscribers: usize,
+    messages: usize,
+) -> FanoutResult {
     let mut clients = Vec::with_capacity(subscribers);
     for server in servers {
-        clients.extend(connect_many(server.addr, "/broadcast", subscribers / servers.len()).await);
+        clients.extend(connect_many(server.addr, route.path, subscribers / servers.len()).await);
     }
     assert_eq!(clients.len(), subscribers, "not every subscriber connected");
     let received: Arc<Vec<AtomicUsize>> =
@@ -194,7 +218,7 @@ pub(crate) async fn fanout(
             }
         });
     }
-    let mut publisher = connect(servers[0].addr, "/broadcast", Ipv4Addr::new(127, 0, 9, 1))
+    let mut publisher = connect(servers[0].addr, route.path, Ipv4Addr::new(127, 0, 9, 1))
         .await
         .unwrap();
     // Every subscriber must be listening before the clock starts (axum subscribes after the 101).
@@ -205,10 +229,8 @@ pub(crate) async fn fanout(
             "only {} of {subscribers} subscribers heard the warm-up",
             ready.load(Ordering::Relaxed)
         );
-        publisher
-            .send(Message::text(format!("{:<64}", "warm up")))
-            .await
-            .unwrap();
+        let warm_up = (route.publish)(format!("{:<64}", "warm up"));
+        publisher.send(Message::text(warm_up)).await.unwrap();
         drain_for(&mut publisher, Duration::from_millis(100)).await;
     }
     let (mut sink, mut own_copies) = publisher.split();
@@ -218,9 +240,8 @@ pub(crate) async fn fanout(
     let server_before = servers_cpu();
     for sequence in 1..=messages {
         let started = Instant::now();
-        sink.send(Message::text(format!("m{sequence:08}{:<55}", "")))
-            .await
-            .unwrap();
+        let message = (route.publish)(format!("m{sequence:08}{:<55}", ""));
+        sink.send(Message::text(message)).await.unwrap();
         complete.notified().await;
         durations.push(started.elapsed());
     }

@@ -18,6 +18,7 @@ use crate::transport::{self, Socket};
 use axum::extract::connect_info::ConnectInfo;
 use axum::extract::{FromRequestParts, RawPathParams, Request};
 use axum::response::{IntoResponse, Response};
+use futures_util::future::BoxFuture;
 use futures_util::{SinkExt, StreamExt};
 use std::future::Future;
 use std::net::SocketAddr;
@@ -86,7 +87,16 @@ pub(crate) async fn upgrade(endpoint: Arc<Endpoint>, request: Request) -> Respon
             return;
         };
         let socket = transport::accept(upgraded, max_message, Arc::clone(&app.inbound)).await;
-        serve_session(endpoint, connection, socket, Opening::New(None), started).await;
+        let opening = Opening::New(None);
+        serve_session(
+            endpoint,
+            connection,
+            socket,
+            opening,
+            started,
+            Counted::default(),
+        )
+        .await;
     };
     spawn_in(span, task);
     switching_protocols
@@ -133,70 +143,102 @@ fn spawn_in(span: tracing::Span, task: impl Future<Output = ()> + Send + 'static
     }
 }
 
-/// A session from its first connection to its end for good: on a resumable endpoint, a
-/// connection that failed parks the session for its window, and a client that resumes in time
-/// continues it on its new connection.
+/// One connection of a session, from its start to its end; then the session ends for good, or
+/// (a resumable one whose connection failed) waits for its client in a task of its own ([`away`]),
+/// which holds none of the connection loop's state.
 async fn serve_session(
     endpoint: Arc<Endpoint>,
     connection: Connection,
-    mut socket: Socket,
-    mut opening: Opening,
+    socket: Socket,
+    opening: Opening,
+    started: Instant,
+    earlier: Counted,
+) {
+    let session = Session::new(&endpoint, socket, connection.clone(), started);
+    let ended = session.run(opening).await;
+    let mut summary = ended.summary;
+    summary.messages_in += earlier.messages_in;
+    summary.messages_out += earlier.messages_out;
+    let reason = match connection.replay() {
+        None => None,
+        Some(replay) if replay.is_lost() => Some(FreshReason::Lost),
+        Some(replay) => {
+            let handover = replay.take_handover();
+            // A server shutting down keeps no session for later.
+            if (handover || ended.parkable) && !endpoint.app.is_draining() {
+                let span = session_span(&connection);
+                spawn_in(span, away(endpoint, connection, summary, started));
+                return;
+            }
+            None
+        }
+    };
+    end_for_good(&endpoint, connection, summary, reason).await;
+}
+
+/// Messages of a session's earlier connections, for its summary.
+#[derive(Default, Clone, Copy)]
+struct Counted {
+    messages_in: u64,
+    messages_out: u64,
+}
+
+/// A resumable session whose client is away: it waits for the client within the window, then
+/// goes on with it on its new connection, or ends for good. (A boxed future: it and
+/// [`serve_session`] spawn each other.)
+fn away(
+    endpoint: Arc<Endpoint>,
+    connection: Connection,
+    summary: CloseSummary,
+    started: Instant,
+) -> BoxFuture<'static, ()> {
+    Box::pin(away_until_resumed(endpoint, connection, summary, started))
+}
+
+async fn away_until_resumed(
+    endpoint: Arc<Endpoint>,
+    connection: Connection,
+    summary: CloseSummary,
     started: Instant,
 ) {
-    let (mut messages_in, mut messages_out) = (0, 0);
-    let (mut summary, reason) = loop {
-        let session = Session::new(&endpoint, socket, connection.clone(), started);
-        let ended = session.run(opening).await;
-        messages_in += ended.summary.messages_in;
-        messages_out += ended.summary.messages_out;
-        let Some(replay) = connection.replay() else {
-            break (ended.summary, None);
-        };
-        let handover = replay.take_handover();
-        if replay.is_lost() {
-            break (ended.summary, Some(FreshReason::Lost));
-        }
-        // A server shutting down keeps no session for later.
-        if !(handover || ended.parkable) || endpoint.app.is_draining() {
-            break (ended.summary, None);
-        }
-        let left = Instant::now();
-        let Some(resumption) = park(&endpoint, &connection, replay).await else {
-            break (ended.summary, None);
-        };
-        let Some(missed) = replay.after(resumption.after) else {
-            // The client asked for messages the session no longer has: it starts afresh.
-            let summary = CloseSummary {
-                messages_in,
-                messages_out,
-                ..ended.summary
-            };
-            end_for_good(&endpoint, connection, summary, Some(FreshReason::Lost)).await;
-            let Resumption {
-                socket,
-                handshake,
-                started,
-                ..
-            } = *resumption;
-            begin(endpoint, socket, handshake, started, FreshReason::Lost);
-            return;
-        };
-        let resumed = Resumed {
-            client_id: connection.id(),
-            path: ended.summary.path,
-            away: left.elapsed(),
-            replayed: missed.len(),
-        };
-        endpoint.lifecycle.resumed(&resumed).await;
-        socket = resumption.socket;
-        opening = Opening::Resumed {
-            after: resumption.after,
-            replay: missed,
-        };
+    let left = Instant::now();
+    let Some(replay) = connection.replay() else {
+        return;
     };
-    summary.messages_in = messages_in;
-    summary.messages_out = messages_out;
-    end_for_good(&endpoint, connection, summary, reason).await;
+    let Some(resumption) = park(&endpoint, &connection, replay).await else {
+        end_for_good(&endpoint, connection, summary, None).await;
+        return;
+    };
+    let Resumption {
+        socket,
+        after,
+        handshake,
+        started: reconnected,
+    } = *resumption;
+    let Some(missed) = replay.after(after) else {
+        // The client asked for messages the session no longer has: it starts afresh.
+        end_for_good(&endpoint, connection, summary, Some(FreshReason::Lost)).await;
+        begin(endpoint, socket, handshake, reconnected, FreshReason::Lost);
+        return;
+    };
+    let resumed = Resumed {
+        client_id: connection.id(),
+        path: summary.path,
+        away: left.elapsed(),
+        replayed: missed.len(),
+    };
+    endpoint.lifecycle.resumed(&resumed).await;
+    let earlier = Counted {
+        messages_in: summary.messages_in,
+        messages_out: summary.messages_out,
+    };
+    let opening = Opening::Resumed {
+        after,
+        replay: missed,
+    };
+    let span = session_span(&connection);
+    let session = serve_session(endpoint, connection, socket, opening, started, earlier);
+    spawn_in(span, session);
 }
 
 /// Waits, within the window, for the session's client to resume; `None` when the session ended
@@ -274,10 +316,15 @@ fn begin(
     let connection = open_session(&endpoint, handshake);
     let opening = Opening::New(Some(reason));
     let span = session_span(&connection);
-    spawn_in(
-        span,
-        serve_session(endpoint, connection, socket, opening, started),
+    let session = serve_session(
+        endpoint,
+        connection,
+        socket,
+        opening,
+        started,
+        Counted::default(),
     );
+    spawn_in(span, session);
 }
 
 /// The first message of a connection that asked to resume: `$resume` with a token and the last
