@@ -439,3 +439,245 @@ async fn presence_is_rewritten_when_redis_loses_it() {
     until(&mut c1, "members:lobby", &a1_id).await;
     until(&mut c1, "count", "3").await;
 }
+
+/// A resumable gateway: every client joins the lobby on connect; `say` goes to the lobby.
+struct Lobby;
+
+#[gateway("lobby", resume = "30s")]
+impl Lobby {
+    #[on_connect]
+    async fn joined(&self, #[query("name")] name: String, conn: Connection) {
+        conn.join("lobby");
+        conn.set_presence(&name);
+    }
+
+    #[on_resume]
+    async fn back(&self, conn: Connection) -> Json<serde_json::Value> {
+        Json(json!({"event": "back", "data": conn.presence()}))
+    }
+
+    #[subscribe("say")]
+    async fn say(&self, #[body] Json(n): Json<u64>, hub: Hub) -> Ack<()> {
+        hub.room("lobby").emit("said", &n);
+        Ack(())
+    }
+
+    #[subscribe("whoami")]
+    async fn whoami(&self, conn: Connection) -> Ack<serde_json::Value> {
+        Ack(json!({"id": u64::from(conn.id()), "rooms": conn.rooms(), "presence": conn.presence()}))
+    }
+}
+
+impl Instance {
+    /// Serves the resumable `Lobby` with a Redis backplane.
+    fn lobby(redis_url: &str) -> Self {
+        let url = redis_url.to_owned();
+        Self::serve(move || async move { App::new().backplane(connect(&url).await).gateway(Lobby) })
+    }
+}
+
+/// Reads `{"event":"said","data":n}` for each `n` of `expected`, in order.
+async fn expect_said(client: &mut Client, expected: impl IntoIterator<Item = u64>) {
+    for n in expected {
+        assert_eq!(
+            client.recv_json::<serde_json::Value>().await,
+            json!({"event": "said", "data": n})
+        );
+    }
+}
+
+/// Ada on `a` (told who she is: her join is in the journal before anything sent later), Bob
+/// on `b`, and `1..=3` said by Bob and read by Ada.
+async fn ada_and_bob(a: &Instance, b: &Instance) -> (Client, serde_json::Value, Client) {
+    let mut ada = Client::connect(a.addr, "/lobby?name=ada").await;
+    let who: serde_json::Value = ada.request("whoami", &()).await.unwrap();
+    let mut bob = Client::connect(b.addr, "/lobby?name=bob").await;
+    for n in 1..=3 {
+        bob.request::<()>("say", &n).await.unwrap();
+    }
+    expect_said(&mut ada, 1..=3).await;
+    ada.ack().await;
+    (ada, who, bob)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_resumes_on_another_instance_with_everything_sent_meanwhile() {
+    let redis = RedisServer::start();
+    let (a, b) = (Instance::lobby(&redis.url()), Instance::lobby(&redis.url()));
+    let (mut ada, who, mut bob) = ada_and_bob(&a, &b).await;
+    bob.request::<()>("say", &4).await.unwrap();
+    let session = ada.session().await;
+    // The load balancer sends her elsewhere; her instance still holds her session.
+    drop(ada);
+    for n in 5..=8 {
+        bob.request::<()>("say", &n).await.unwrap();
+    }
+
+    let (mut ada, answer) = Client::resume(b.addr, "/lobby?name=ada", &session).await;
+    assert!(
+        matches!(answer, gateway::test::Resume::Resumed { .. }),
+        "{answer:?}"
+    );
+    // 4 had reached her socket or not; either way she gets it once, then what she missed.
+    expect_said(&mut ada, 4..=8).await;
+    assert_eq!(ada.recv_json::<serde_json::Value>().await["event"], "back");
+    // The same client, on another instance: its id, its room, its presence.
+    assert_eq!(
+        ada.request::<serde_json::Value>("whoami", &())
+            .await
+            .unwrap(),
+        who
+    );
+    bob.request::<()>("say", &9).await.unwrap();
+    expect_said(&mut ada, [9]).await;
+    ada.expect_no_message(Duration::from_millis(100)).await;
+    // Her first instance let her go: messages reach her once, from her new one.
+    a.kill();
+    bob.request::<()>("say", &10).await.unwrap();
+    expect_said(&mut ada, [10]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_whose_instance_died_resumes_on_another_with_nothing_lost() {
+    let redis = RedisServer::start();
+    let (a, b) = (Instance::lobby(&redis.url()), Instance::lobby(&redis.url()));
+    let (mut ada, who, mut bob) = ada_and_bob(&a, &b).await;
+    let session = ada.session().await;
+    // Killed without a goodbye: no Close, nothing cleaned up in Redis.
+    a.kill();
+    for n in 4..=8 {
+        bob.request::<()>("say", &n).await.unwrap();
+    }
+    let (mut ada, answer) = Client::resume(b.addr, "/lobby?name=ada", &session).await;
+    assert!(
+        matches!(answer, gateway::test::Resume::Resumed { .. }),
+        "{answer:?}"
+    );
+    expect_said(&mut ada, 4..=8).await;
+    assert_eq!(ada.recv_json::<serde_json::Value>().await["event"], "back");
+    assert_eq!(
+        ada.request::<serde_json::Value>("whoami", &())
+            .await
+            .unwrap(),
+        who
+    );
+    bob.request::<()>("say", &9).await.unwrap();
+    expect_said(&mut ada, [9]).await;
+    ada.expect_no_message(Duration::from_millis(100)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_restarting_while_a_session_is_parked_loses_nothing_on_its_instance() {
+    let mut redis = RedisServer::start();
+    let (a, b) = (Instance::lobby(&redis.url()), Instance::lobby(&redis.url()));
+    let (ada, _, mut bob) = ada_and_bob(&a, &b).await;
+    let mut ada = ada;
+    let session = ada.session().await;
+    drop(ada);
+    redis.restart();
+    // Sent while Redis was gone or empty: each instance queues and publishes once it is back.
+    for n in 4..=6 {
+        bob.request::<()>("say", &n).await.unwrap();
+    }
+    let (mut ada, answer) = Client::resume(a.addr, "/lobby?name=ada", &session).await;
+    assert!(
+        matches!(answer, gateway::test::Resume::Resumed { .. }),
+        "{answer:?}"
+    );
+    expect_said(&mut ada, 4..=6).await;
+    assert_eq!(ada.recv_json::<serde_json::Value>().await["event"], "back");
+}
+
+/// The chat example as a process of its own, so a test can SIGKILL it. Built by
+/// `cargo build --example chat --features redis` (`.ci/run` does, before these tests).
+struct ChatProcess {
+    child: std::process::Child,
+    addr: SocketAddr,
+}
+
+impl ChatProcess {
+    fn start(redis_url: &str) -> Self {
+        use std::io::BufRead;
+        let target = std::env::var("CARGO_TARGET_DIR")
+            .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/target").to_owned());
+        let binary = format!("{target}/debug/examples/chat");
+        assert!(
+            std::path::Path::new(&binary).exists(),
+            "{binary} is missing: run `cargo build --example chat --features redis` first"
+        );
+        let mut child = std::process::Command::new(&binary)
+            .env("REDIS_URL", redis_url)
+            .env("PORT", "0")
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("start the chat example");
+        let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+        let addr = lines
+            .by_ref()
+            .map_while(Result::ok)
+            .find_map(|line| line.strip_prefix("listening on http://")?.parse().ok())
+            .expect("the chat example's address");
+        // Drained for the rest of its life, so its output never fills the pipe.
+        std::thread::spawn(move || lines.for_each(drop));
+        ChatProcess { child, addr }
+    }
+}
+
+impl Drop for ChatProcess {
+    fn drop(&mut self) {
+        self.child.kill().ok();
+        self.child.wait().ok();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chat_member_whose_instance_is_sigkilled_resumes_on_another_with_nothing_lost() {
+    let redis = RedisServer::start();
+    let (mut a, b) = (
+        ChatProcess::start(&redis.url()),
+        ChatProcess::start(&redis.url()),
+    );
+    let mut ada = Client::connect(a.addr, "/chat").await;
+    join(&mut ada, "lobby", "ada", 1).await;
+    let mut bob = Client::connect(b.addr, "/chat").await;
+    join(&mut bob, "lobby", "bob", 1).await;
+    for text in ["1", "2", "3"] {
+        say(&mut bob, text).await;
+        assert_eq!(
+            next_matching(&mut ada, event("message")).await["data"]["text"],
+            text
+        );
+    }
+    ada.ack().await;
+    let session = ada.session().await;
+
+    // SIGKILL: no Close to anyone, nothing cleaned up in Redis.
+    a.child.kill().unwrap();
+    a.child.wait().unwrap();
+    for text in ["4", "5", "6"] {
+        say(&mut bob, text).await;
+    }
+    let (mut ada, answer) = Client::resume(b.addr, "/chat", &session).await;
+    assert!(
+        matches!(answer, gateway::test::Resume::Resumed { .. }),
+        "{answer:?}"
+    );
+    for text in ["4", "5", "6"] {
+        assert_eq!(
+            next_matching(&mut ada, event("message")).await["data"]["text"],
+            text
+        );
+    }
+    say(&mut bob, "7").await;
+    assert_eq!(
+        next_matching(&mut ada, event("message")).await["data"]["text"],
+        "7"
+    );
+    // Still in the lobby under her name, on the other instance.
+    say(&mut ada, "back").await;
+    let heard = next_matching(&mut bob, event("message")).await;
+    assert_eq!(
+        heard["data"],
+        json!({"from": "ada", "room": "lobby", "text": "back"})
+    );
+}

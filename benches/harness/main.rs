@@ -208,6 +208,7 @@ fn cluster(runtime: &tokio::runtime::Runtime, rounds: usize) {
         let two = median(pair.iter().map(get).collect());
         println!("{metric:<58} {one:>12.2} {two:>12.2} {:>9.2}", two / one);
     }
+    resume::across(runtime, rounds, &url, redis.pid());
 }
 
 /// Runs `scenario` against each server in turn, `rounds` times: results[server][round].

@@ -55,7 +55,7 @@ pub(crate) fn resume(runtime: &tokio::runtime::Runtime, rounds: usize) {
             );
         }
         let server = Server::start(gateway);
-        let (fresh, resumed) = runtime.block_on(reconnects(&server, RECONNECTS));
+        let (fresh, resumed) = runtime.block_on(reconnects(&server, &server, RECONNECTS));
         drop(server);
         record("fresh connection to $session, p50 µs", fresh.0);
         record("fresh connection to $session, p99 µs", fresh.1);
@@ -76,10 +76,82 @@ pub(crate) fn resume(runtime: &tokio::runtime::Runtime, rounds: usize) {
             );
         }
     }
-    println!("\n{:<72} {:>12}", "resumable sessions (gateway)", "median");
+    print_medians("resumable sessions (gateway)", rows);
+}
+
+fn print_medians(title: &str, rows: Vec<(String, Vec<f64>)>) {
+    println!("\n{title:<72} {:>12}", "median");
     for (name, values) in rows {
         println!("{name:<72} {:>12.2}", median(values));
     }
+}
+
+/// The same across two instances sharing the Redis at `redis_url` (whose process is
+/// `redis_pid`): fan-out with resume off and on (server and Redis CPU), and a session that
+/// moves from one instance to the other.
+pub(crate) fn across(
+    runtime: &tokio::runtime::Runtime,
+    rounds: usize,
+    redis_url: &str,
+    redis_pid: u32,
+) {
+    const FANOUT: (usize, usize) = (10_000, 20);
+    const RECONNECTS: usize = 200;
+    let gateway = SERVERS[0];
+    let env = [("REDIS_URL", redis_url)];
+    let mut rows: Vec<(String, Vec<f64>)> = Vec::new();
+    let mut record = |name: String, value: f64| match rows.iter_mut().find(|row| row.0 == name) {
+        Some(row) => row.1.push(value),
+        None => rows.push((name, vec![value])),
+    };
+    let redis_cpu = || crate::server::process_cpu(redis_pid);
+    for _ in 0..rounds {
+        for (name, route) in [("off", FEED), ("on", RESUMABLE)] {
+            let (a, b) = (
+                Server::start_with_env(gateway, &env),
+                Server::start_with_env(gateway, &env),
+            );
+            let (subscribers, messages) = FANOUT;
+            let redis_before = redis_cpu();
+            let result = runtime.block_on(scenarios::fanout_on(
+                &[&a, &b],
+                route,
+                subscribers,
+                messages,
+            ));
+            let deliveries = (subscribers * messages) as u32;
+            record(
+                format!("A+B fan-out to {subscribers}, resume {name}: servers' CPU µs/delivery"),
+                micros(result.server_cpu_per_delivery),
+            );
+            record(
+                format!("A+B fan-out to {subscribers}, resume {name}: Redis CPU µs/delivery"),
+                micros((redis_cpu() - redis_before) / deliveries),
+            );
+            record(
+                format!("A+B fan-out to {subscribers}, resume {name}: all delivered p50 ms"),
+                result.p50.as_secs_f64() * 1e3,
+            );
+        }
+        let (a, b) = (
+            Server::start_with_env(gateway, &env),
+            Server::start_with_env(gateway, &env),
+        );
+        let (fresh, resumed) = runtime.block_on(reconnects(&a, &b, RECONNECTS));
+        record(
+            "A: fresh connection to $session, p50 µs".to_owned(),
+            fresh.0,
+        );
+        record(
+            "resumed on B after A: reconnect to first replayed message, p50 µs".to_owned(),
+            resumed.0,
+        );
+        record(
+            "resumed on B after A: reconnect to first replayed message, p99 µs".to_owned(),
+            resumed.1,
+        );
+    }
+    print_medians("resumable sessions across two instances (Redis)", rows);
 }
 
 /// Reads until a text message that `wanted` accepts.
@@ -191,21 +263,21 @@ async fn parked(server: &Server, count: usize, buffered: usize, live: f64) -> f6
     grown / parked.max(1) as f64 - live
 }
 
-/// p50 and p99 in µs: from a fresh connection's TCP connect to its `$session`, and from a
-/// reconnect's TCP connect to the first message it missed.
-async fn reconnects(server: &Server, count: usize) -> ((f64, f64), (f64, f64)) {
+/// p50 and p99 in µs: from a fresh connection's TCP connect (to `first`) to its `$session`,
+/// and from a reconnect's TCP connect (to `second`) to the first message it missed.
+async fn reconnects(first: &Server, second: &Server, count: usize) -> ((f64, f64), (f64, f64)) {
     let mut fresh = Vec::with_capacity(count);
     let mut sessions = Vec::with_capacity(count);
     for index in 0..count {
         let source = Ipv4Addr::new(127, 0, 23, (index % 250) as u8 + 1);
         let started = Instant::now();
-        let mut ws = connect(server.addr, "/resumable", source).await.unwrap();
+        let mut ws = connect(first.addr, "/resumable", source).await.unwrap();
         let token = token(&mut ws).await;
         fresh.push(started.elapsed());
         sessions.push((ws, token));
     }
     // One message reaches every session's socket, unread; then every client vanishes.
-    let mut publisher = connect(server.addr, "/resumable", Ipv4Addr::new(127, 0, 24, 1))
+    let mut publisher = connect(first.addr, "/resumable", Ipv4Addr::new(127, 0, 24, 1))
         .await
         .unwrap();
     publisher
@@ -219,7 +291,7 @@ async fn reconnects(server: &Server, count: usize) -> ((f64, f64), (f64, f64)) {
     for (index, token) in tokens.iter().enumerate() {
         let source = Ipv4Addr::new(127, 0, 25, (index % 250) as u8 + 1);
         let started = Instant::now();
-        let mut ws = connect(server.addr, "/resumable?resume", source)
+        let mut ws = connect(second.addr, "/resumable?resume", source)
             .await
             .unwrap();
         let request = serde_json::json!({"event": "$resume", "data": {"token": token, "seq": 0}});

@@ -190,6 +190,17 @@ impl Connection {
     /// client has stopped reading and its queue is full.
     pub fn send(&self, message: impl Into<Message>) -> Result<(), SendError> {
         let message = message.into();
+        #[cfg(feature = "redis")]
+        if self.is_journaled() {
+            // In a cluster, a resumable session's messages come from the journal.
+            self.shared.hub.journal_send(self, message);
+            return Ok(());
+        }
+        self.queue(message)
+    }
+
+    /// Queues a message for this client (the hub's delivery; `send` for everything else).
+    pub(crate) fn queue(&self, message: Message) -> Result<(), SendError> {
         if let Some(replay) = self.parked() {
             let size = crate::context::payload(&message).len();
             if !replay.sessions().admit_while_parked(replay.token(), size) {
@@ -372,6 +383,27 @@ impl Connection {
     /// What this session keeps to resume, on a resumable endpoint.
     pub(crate) fn replay(&self) -> Option<&Replay> {
         self.shared.replay.as_deref()
+    }
+
+    /// A resumable session of a cluster: its messages come from the journal.
+    #[cfg(feature = "redis")]
+    pub(crate) fn is_journaled(&self) -> bool {
+        self.replay()
+            .is_some_and(|replay| replay.journal().is_some())
+    }
+
+    /// Its client resumed this session on another instance: the session stops here without
+    /// ending (no `#[on_disconnect]`; the other instance goes on with it).
+    #[cfg(feature = "redis")]
+    pub(crate) fn release(&self) {
+        let Some(replay) = self.replay() else {
+            return;
+        };
+        replay.release();
+        self.request_close(
+            crate::close::close_code::RESUMED_ELSEWHERE,
+            "resumed on another connection",
+        );
     }
 
     /// The session's replay state while its client is away.

@@ -151,6 +151,10 @@ impl Endpoint {
         let sessions = options
             .resume
             .map(|window| Arc::new(Sessions::new(window, app.settings.resume_limits)));
+        #[cfg(feature = "redis")]
+        if sessions.is_some() {
+            app.hub.enable_journaling();
+        }
         Self {
             handler: Box::new(Bound::<C, H> {
                 controller,

@@ -107,6 +107,19 @@ pub enum Event {
     Heartbeat,
     /// The sender has (re)written its whole presence to the shared store: reload it.
     Announce,
+    /// Let resumable session `token` go: its client resumed on the sending instance.
+    Release { token: Arc<str> },
+    /// Store a resumable session's checkpoint, what another instance needs to resume it
+    /// (never sent to other instances: written to Redis).
+    Checkpoint {
+        token: Arc<str>,
+        record: bytes::Bytes,
+        /// How long the session may wait for its client (Redis keeps the record that long
+        /// after its instance is last heard from).
+        window_ms: u64,
+    },
+    /// A resumable session ended for good: forget its checkpoint (written to Redis).
+    Forget { token: Arc<str> },
 }
 
 impl Event {
@@ -133,7 +146,23 @@ impl Event {
             | Event::Presence { presence: text, .. } => text.len(),
             Event::Disconnected { rooms, .. } => rooms.iter().map(|room| room.len()).sum(),
             Event::Heartbeat | Event::Announce => 0,
+            Event::Release { token } | Event::Forget { token } => token.len(),
+            Event::Checkpoint { token, record, .. } => token.len() + record.len(),
         }
+    }
+
+    #[cfg(feature = "redis")]
+    /// Whether the journal of resumable sessions records it: every send and every change to
+    /// who is where.
+    pub(crate) fn journaled(&self) -> bool {
+        !matches!(
+            self,
+            Event::Heartbeat
+                | Event::Announce
+                | Event::Release { .. }
+                | Event::Checkpoint { .. }
+                | Event::Forget { .. }
+        )
     }
 
     #[cfg(feature = "redis")]

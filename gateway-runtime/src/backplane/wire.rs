@@ -67,6 +67,25 @@ pub(crate) fn encode(origin: u16, event: &Event) -> Vec<u8> {
         Event::Presence { id, presence } => put_member_fact(&mut frame, 6, *id, presence),
         Event::Heartbeat => frame.put_u8(7),
         Event::Announce => frame.put_u8(8),
+        Event::Release { token } => {
+            frame.put_u8(9);
+            put_str(&mut frame, token);
+        }
+        Event::Checkpoint {
+            token,
+            record,
+            window_ms,
+        } => {
+            frame.put_u8(10);
+            put_str(&mut frame, token);
+            frame.put_u64(*window_ms);
+            frame.put_u32(len_u32(record.len()));
+            frame.put_slice(record);
+        }
+        Event::Forget { token } => {
+            frame.put_u8(11);
+            put_str(&mut frame, token);
+        }
     }
     frame
 }
@@ -133,6 +152,26 @@ pub(crate) fn decode(mut frame: Bytes) -> Result<(u16, Event), WireError> {
         },
         7 => Event::Heartbeat,
         8 => Event::Announce,
+        9 => Event::Release {
+            token: take_str(reader)?,
+        },
+        10 => {
+            let token = take_str(reader)?;
+            let window_ms = reader.try_get_u64().map_err(|_| WireError("truncated"))?;
+            let len = take_u32(reader)? as usize;
+            if reader.remaining() < len {
+                return Err(WireError("truncated"));
+            }
+            let record = reader.split_to(len);
+            Event::Checkpoint {
+                token,
+                record,
+                window_ms,
+            }
+        }
+        11 => Event::Forget {
+            token: take_str(reader)?,
+        },
         _ => return Err(WireError("unknown event")),
     };
     if reader.has_remaining() {
@@ -277,6 +316,17 @@ mod tests {
         });
         round_trip(Event::Heartbeat);
         round_trip(Event::Announce);
+        round_trip(Event::Release {
+            token: "00ff".into(),
+        });
+        round_trip(Event::Checkpoint {
+            token: "00ff".into(),
+            record: Bytes::from_static(b"{\"count\":3}"),
+            window_ms: 120_000,
+        });
+        round_trip(Event::Forget {
+            token: "00ff".into(),
+        });
     }
 
     #[test]

@@ -17,7 +17,9 @@ pub(crate) struct Cluster {
     instance: u16,
     outbox: Arc<dyn Fn(Event) + Send + Sync>,
     /// The other instances' connections.
-    remote: RwLock<Registry<()>>,
+    /// The other instances' clients, each with the instance it is on (a resumed session may be
+    /// on another instance than the one that gave it its id).
+    remote: RwLock<Registry<u16>>,
     /// When each other instance was last heard from.
     #[cfg(feature = "redis")]
     heard: Mutex<HashMap<u16, Instant>>,
@@ -49,6 +51,12 @@ impl Cluster {
         self.remote().members.contains_key(&id)
     }
 
+    /// The instance a client of another instance is on.
+    #[cfg(feature = "redis")]
+    pub(crate) fn location(&self, id: ConnectionId) -> Option<u16> {
+        self.remote().members.get(&id).map(|member| member.value)
+    }
+
     /// How many clients the other instances have.
     pub(crate) fn count(&self) -> usize {
         self.remote().members.len()
@@ -58,12 +66,12 @@ impl Cluster {
         &self,
         scope: &Scope,
         except: &[ConnectionId],
-        visit: impl FnMut(ConnectionId, &Member<()>) -> bool,
+        visit: impl FnMut(ConnectionId, &Member<u16>) -> bool,
     ) -> usize {
         self.remote().visit(scope, except, visit)
     }
 
-    fn remote(&self) -> RwLockReadGuard<'_, Registry<()>> {
+    fn remote(&self) -> RwLockReadGuard<'_, Registry<u16>> {
         crate::sync::read(&self.remote)
     }
 }
@@ -85,7 +93,7 @@ impl Cluster {
     /// Replaces what is known of `instance`'s connections with `facts` (read from the store).
     pub(crate) fn replace(&self, instance: u16, facts: Vec<Event>) {
         let mut remote = self.remote_mut();
-        remote.remove_where(|id| id.instance() == instance);
+        remote.remove_where(|member| member.value == instance);
         for fact in facts {
             apply(&mut remote, instance, fact);
         }
@@ -94,7 +102,7 @@ impl Cluster {
     /// Forgets the clients of every instance not in `alive` (found in the store).
     pub(crate) fn forget_all_but(&self, alive: &[u16]) {
         self.remote_mut()
-            .remove_where(|id| !alive.contains(&id.instance()));
+            .remove_where(|member| !alive.contains(&member.value));
     }
 
     /// Forgets every instance not heard from within `liveness`: it stopped without saying so.
@@ -110,7 +118,7 @@ impl Cluster {
                 heard.remove(instance);
             }
             self.remote_mut()
-                .remove_where(|id| silent.contains(&id.instance()));
+                .remove_where(|member| silent.contains(&member.value));
         }
         silent
     }
@@ -119,33 +127,41 @@ impl Cluster {
         crate::sync::lock(&self.heard)
     }
 
-    fn remote_mut(&self) -> RwLockWriteGuard<'_, Registry<()>> {
+    fn remote_mut(&self) -> RwLockWriteGuard<'_, Registry<u16>> {
         crate::sync::write(&self.remote)
     }
 }
 
 #[cfg(feature = "redis")]
-/// Applies one fact about instance `origin`'s connections. A fact about an id that another
-/// instance minted is ignored: an id tells which instance its client is on, and only that
-/// instance speaks for it.
-fn apply(remote: &mut Registry<()>, origin: u16, event: Event) {
-    if event.member().is_none_or(|id| id.instance() != origin) {
+/// Applies one fact about instance `origin`'s connections. A client is on the instance that
+/// last said it connected (a session resumed elsewhere moves); facts about it from any other
+/// instance are stale and ignored.
+fn apply(remote: &mut Registry<u16>, origin: u16, event: Event) {
+    let Some(id) = event.member() else {
+        return;
+    };
+    if let Event::Connected { path, .. } = &event {
+        remote.insert(id, origin, Arc::clone(path));
+        return;
+    }
+    if remote
+        .members
+        .get(&id)
+        .is_none_or(|member| member.value != origin)
+    {
         return;
     }
     match event {
-        Event::Connected { id, path } => {
-            remote.insert(id, (), path);
-        }
-        Event::Disconnected { id, .. } => {
+        Event::Disconnected { .. } => {
             remote.remove(id);
         }
-        Event::Joined { id, room } => {
+        Event::Joined { room, .. } => {
             remote.join(id, &room);
         }
-        Event::Left { id, room } => {
+        Event::Left { room, .. } => {
             remote.leave(id, &room);
         }
-        Event::Presence { id, presence } => {
+        Event::Presence { presence, .. } => {
             remote.set_presence(id, presence);
         }
         _ => {}
@@ -167,15 +183,20 @@ impl super::Hub {
                 except,
                 message,
             } => {
+                // A resumable session takes these from the journal.
                 self.local().visit(&scope, &except, |_, member| {
-                    self.deliver(&member.value, message.clone()).is_ok()
+                    !member.value.is_journaled()
+                        && self.deliver(&member.value, message.clone()).is_ok()
                 });
             }
             Event::DeliverTo { id, message } => {
                 if let Some(member) = self.local().members.get(&id) {
-                    self.deliver(&member.value, message).ok();
+                    if !member.value.is_journaled() {
+                        self.deliver(&member.value, message).ok();
+                    }
                 }
             }
+            Event::Release { token } => self.release(&token),
             presence => cluster.apply(origin, presence),
         }
     }

@@ -1,6 +1,8 @@
 //! [`Hub`]: reaches every connection of the app, from handlers and from plain axum handlers.
 
 mod cluster;
+#[cfg(feature = "redis")]
+mod journal;
 mod registry;
 mod streams;
 mod target;
@@ -9,6 +11,8 @@ use crate::backplane::{Backplane, Event};
 use crate::connection::{Connection, ConnectionId, SendError};
 use crate::sse::SseRoutes;
 pub(crate) use cluster::Cluster;
+#[cfg(feature = "redis")]
+pub(crate) use journal::{begin_at, Journal, Restore, Restored};
 use registry::Registry;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock, RwLock, RwLockReadGuard, RwLockWriteGuard, Weak};
@@ -73,6 +77,12 @@ struct Inner {
     local: RwLock<Registry<Connection>>,
     /// The other instances, once a backplane is attached.
     cluster: OnceLock<Cluster>,
+    /// The journal of resumable sessions, in a cluster (Redis).
+    #[cfg(feature = "redis")]
+    journal: OnceLock<Journal>,
+    /// The app has resumable endpoints: in a cluster, sends go through the journal too.
+    #[cfg(feature = "redis")]
+    journaling: std::sync::atomic::AtomicBool,
     /// The sequence part of the next connection id.
     next_id: AtomicU64,
     /// The SSE emitter of each `#[sse]` path.
@@ -135,6 +145,10 @@ impl Default for Hub {
             inner: Arc::new(Inner {
                 local: RwLock::default(),
                 cluster: OnceLock::new(),
+                #[cfg(feature = "redis")]
+                journal: OnceLock::new(),
+                #[cfg(feature = "redis")]
+                journaling: std::sync::atomic::AtomicBool::new(false),
                 next_id: AtomicU64::new(1),
                 sse: SseRoutes::default(),
                 event_streams: AtomicUsize::new(0),
@@ -186,6 +200,11 @@ impl Hub {
     /// instance, `Ok` means the message was handed to the backplane.
     pub fn send_to(&self, id: ConnectionId, message: impl Into<Message>) -> Result<(), SendError> {
         if let Some(member) = self.local().members.get(&id) {
+            #[cfg(feature = "redis")]
+            if member.value.is_journaled() {
+                self.journal_send(&member.value, message.into());
+                return Ok(());
+            }
             return self.deliver(&member.value, message.into());
         }
         match self.cluster() {
@@ -251,12 +270,27 @@ impl Hub {
         self.tell_cluster(|| Event::Connected { id, path });
     }
 
+    /// The app has resumable endpoints: in a cluster, what is sent goes through the journal.
+    #[cfg(feature = "redis")]
+    pub(crate) fn enable_journaling(&self) {
+        self.inner.journaling.store(true, Ordering::Release);
+    }
+
+    #[cfg(feature = "redis")]
+    pub(crate) fn is_journaling(&self) -> bool {
+        self.inner.journaling.load(Ordering::Acquire)
+    }
+
     /// Forgets a connection and takes it out of every room it was in.
     pub(crate) fn unregister(&self, id: ConnectionId) {
         let mut local = self.local_mut();
         let Some(member) = local.remove(id) else {
             return;
         };
+        #[cfg(feature = "redis")]
+        if let Some(journal) = self.journal() {
+            journal.close(id);
+        }
         self.tell_cluster(|| Event::Disconnected {
             id,
             rooms: member.rooms,
@@ -356,7 +390,7 @@ impl Hub {
         connection: &Connection,
         message: Message,
     ) -> Result<(), SendError> {
-        match connection.send(message) {
+        match connection.queue(message) {
             Ok(()) => {
                 self.inner.delivered.fetch_add(1, Ordering::Relaxed);
                 Ok(())

@@ -53,12 +53,12 @@ impl<T> Registry<T> {
 
     #[cfg(feature = "redis")]
     /// Forgets every member `forget` picks.
-    pub(crate) fn remove_where(&mut self, forget: impl Fn(ConnectionId) -> bool) {
+    pub(crate) fn remove_where(&mut self, forget: impl Fn(&Member<T>) -> bool) {
         let gone: Vec<ConnectionId> = self
             .members
-            .keys()
-            .copied()
-            .filter(|id| forget(*id))
+            .iter()
+            .filter(|(_, member)| forget(member))
+            .map(|(id, _)| *id)
             .collect();
         for id in gone {
             self.remove(id);

@@ -61,6 +61,11 @@ impl<'hub> Target<'hub> {
             .hub
             .local()
             .visit(&self.scope, &self.except, |_, member| {
+                // In a cluster, a resumable session takes it from the journal.
+                #[cfg(feature = "redis")]
+                if member.value.is_journaled() {
+                    return true;
+                }
                 self.hub.deliver(&member.value, message.clone()).is_ok()
             });
         if let Some(cluster) = self.hub.cluster() {

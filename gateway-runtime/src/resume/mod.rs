@@ -8,6 +8,8 @@
 //!
 //! [`ConnectionId`]: crate::ConnectionId
 
+#[cfg(feature = "redis")]
+pub(crate) mod journal;
 pub(crate) mod protocol;
 pub(crate) mod replay;
 pub(crate) mod sessions;

@@ -2,6 +2,8 @@
 //! Every data message written to the client gets the next number; a copy (its bytes shared, not
 //! copied) stays until the client acknowledges it.
 
+#[cfg(feature = "redis")]
+use super::journal::{Journaled, Mark};
 use super::sessions::Sessions;
 use super::token::Token;
 use super::ResumeLimits;
@@ -21,6 +23,12 @@ pub(crate) struct Replay {
     /// A resume on another connection takes this session over once this one has closed.
     handover: AtomicBool,
     sent: Mutex<Sent>,
+    /// In a cluster: what the session's messages and checkpoints come from.
+    #[cfg(feature = "redis")]
+    journal: Option<Box<Journaled>>,
+    /// Its client resumed on another instance: the session ends here without ending.
+    #[cfg(feature = "redis")]
+    released: AtomicBool,
 }
 
 #[derive(Default)]
@@ -33,17 +41,92 @@ struct Sent {
     bytes: usize,
     /// The buffer overflowed and was dropped: the session can no longer resume exactly.
     lost: bool,
+    /// In a cluster, where each message of `unacked` came from in the journal.
+    #[cfg(feature = "redis")]
+    marks: VecDeque<Mark>,
+    /// Where the last acknowledged message came from: the session's next checkpoint.
+    #[cfg(feature = "redis")]
+    acked: Option<Mark>,
 }
 
 impl Replay {
     pub(crate) fn new(sessions: Arc<Sessions>) -> Self {
+        Self::with_token(sessions, Token::random(), Sent::default())
+    }
+
+    fn with_token(sessions: Arc<Sessions>, token: Token, sent: Sent) -> Self {
         Self {
-            token: Token::random(),
+            token,
             sessions,
             parked: AtomicBool::new(false),
             handover: AtomicBool::new(false),
-            sent: Mutex::default(),
+            sent: Mutex::new(sent),
+            #[cfg(feature = "redis")]
+            journal: None,
+            #[cfg(feature = "redis")]
+            released: AtomicBool::new(false),
         }
+    }
+
+    /// A session of a cluster, whose messages come through the journal.
+    #[cfg(feature = "redis")]
+    pub(crate) fn journaled(mut self, journal: Journaled) -> Self {
+        self.journal = Some(Box::new(journal));
+        self
+    }
+
+    /// Session `token` resumed from another instance: `missed` are messages `last - len + 1`
+    /// to `last`, not yet acknowledged.
+    #[cfg(feature = "redis")]
+    pub(crate) fn restored(
+        sessions: Arc<Sessions>,
+        token: Token,
+        last: u64,
+        missed: Vec<(Message, Mark)>,
+        acked: Mark,
+    ) -> Self {
+        let mut sent = Sent {
+            last,
+            acked: Some(acked),
+            ..Sent::default()
+        };
+        for (message, mark) in missed {
+            sent.bytes += payload(&message).len();
+            sent.unacked.push_back(message);
+            sent.marks.push_back(mark);
+        }
+        Self::with_token(sessions, token, sent)
+    }
+
+    /// The session's journal state, in a cluster.
+    #[cfg(feature = "redis")]
+    pub(crate) fn journal(&self) -> Option<&Journaled> {
+        self.journal.as_deref()
+    }
+
+    /// Its client resumed on another instance.
+    #[cfg(feature = "redis")]
+    pub(crate) fn release(&self) {
+        self.released.store(true, Ordering::Release);
+    }
+
+    #[cfg(feature = "redis")]
+    pub(crate) fn is_released(&self) -> bool {
+        self.released.load(Ordering::Acquire)
+    }
+
+    /// Where the journal began for the session: its first checkpoint, at message 0.
+    #[cfg(feature = "redis")]
+    pub(crate) fn begin_at(&self, mark: Mark) {
+        self.lock().acked = Some(mark);
+    }
+
+    /// The checkpoint the acknowledgements have reached: the count and where it came from.
+    #[cfg(feature = "redis")]
+    pub(crate) fn acked(&self) -> Option<(u64, Mark)> {
+        let sent = self.lock();
+        let count = sent.last - sent.unacked.len() as u64;
+        sent.acked.clone().map(|mark| (count, mark))
     }
 
     pub(crate) fn token(&self) -> Token {
@@ -64,6 +147,8 @@ impl Replay {
     pub(crate) fn number(&self, message: &Message) {
         let size = payload(message).len();
         let limits = *self.limits();
+        #[cfg(feature = "redis")]
+        let mark = self.journal().and_then(Journaled::written);
         let mut sent = self.lock();
         sent.last += 1;
         if sent.lost {
@@ -75,6 +160,8 @@ impl Replay {
         }
         sent.bytes += size;
         sent.unacked.push_back(message.clone());
+        #[cfg(feature = "redis")]
+        sent.marks.extend(mark);
     }
 
     /// The client has every message up to `seq`.
@@ -146,10 +233,18 @@ impl Sent {
             if let Some(message) = self.unacked.pop_front() {
                 self.bytes -= payload(&message).len();
             }
+            #[cfg(feature = "redis")]
+            if let Some(mark) = self.marks.pop_front() {
+                self.acked = Some(mark);
+            }
         }
         if self.unacked.is_empty() {
             // Give the memory back: a burst must not stay allocated on an idle connection.
             self.unacked = VecDeque::new();
+            #[cfg(feature = "redis")]
+            {
+                self.marks = VecDeque::new();
+            }
         }
     }
 
@@ -157,5 +252,9 @@ impl Sent {
         self.lost = true;
         self.unacked = VecDeque::new();
         self.bytes = 0;
+        #[cfg(feature = "redis")]
+        {
+            self.marks = VecDeque::new();
+        }
     }
 }

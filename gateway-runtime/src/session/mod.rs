@@ -315,6 +315,8 @@ impl<'a> Session<'a> {
             // The resume protocol's acknowledgements never reach the app.
             if let Some(ClientSays::Ack(seq)) = protocol::parse(text.as_bytes()) {
                 replay.ack(seq);
+                #[cfg(feature = "redis")]
+                self.endpoint.app.hub.checkpoint(&self.connection, false);
                 return Flow::Continue;
             }
         }

@@ -10,9 +10,26 @@ use tungstenite::protocol::CloseFrame;
 use tungstenite::Message;
 
 impl Session<'_> {
+    /// Sends what the connection itself answers (a reply, an error, a hook's value). In a
+    /// cluster, a resumable session's message goes through the journal and is written when it
+    /// comes back, in the journal's order.
+    pub(super) async fn send(&mut self, message: Message) -> Flow {
+        #[cfg(feature = "redis")]
+        if self.connection.is_journaled()
+            && matches!(message, Message::Text(_) | Message::Binary(_))
+        {
+            self.endpoint
+                .app
+                .hub
+                .journal_send(&self.connection, message);
+            return Flow::Continue;
+        }
+        self.write_counted(message).await
+    }
+
     /// Hands one message to the socket (see [`write`](Self::write)); a data message counts,
     /// and in a resumable session gets the next number and is kept until acknowledged.
-    pub(super) async fn send(&mut self, message: Message) -> Flow {
+    async fn write_counted(&mut self, message: Message) -> Flow {
         if matches!(message, Message::Text(_) | Message::Binary(_)) {
             self.tally.messages_out += 1;
             if let Some(replay) = self.connection.replay() {
@@ -94,7 +111,7 @@ impl Session<'_> {
     /// Sends every message already in the outbound queue.
     pub(super) async fn send_queued(&mut self) -> Flow {
         while let Some(message) = self.connection.outbound().pop() {
-            match self.send(message).await {
+            match self.write_counted(message).await {
                 Flow::Continue => {}
                 stop => return stop,
             }
@@ -124,6 +141,9 @@ impl Session<'_> {
             return;
         }
         let handshake = async {
+            // In a cluster, what the session sent through the journal comes back first.
+            #[cfg(feature = "redis")]
+            self.await_journal().await;
             // Eviction during the flush stops it (Flow::Close) but still sends the Close frame.
             if !self.connection.is_evicted() {
                 if let Flow::Ended = self.send_queued().await {
@@ -136,6 +156,22 @@ impl Session<'_> {
         };
         if timeout(close_timeout, handshake).await.is_err() {
             tracing::debug!(client_id = %self.connection.id(), "close timeout; dropping the connection");
+        }
+    }
+
+    /// Writes what comes back from the journal until nothing the session sent is still on its
+    /// way (a reply sent just before a close is written before the Close frame).
+    #[cfg(feature = "redis")]
+    async fn await_journal(&mut self) {
+        let connection = self.connection.clone();
+        let Some(journal) = connection.replay().and_then(|replay| replay.journal()) else {
+            return;
+        };
+        while journal.in_flight() > 0 {
+            connection.woken().await;
+            if let Flow::Ended = self.send_queued().await {
+                return;
+            }
         }
     }
 

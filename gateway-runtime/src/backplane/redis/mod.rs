@@ -8,6 +8,7 @@
 //!
 //! What Redis holds, and how: [`store`]. The task that carries events: [`session`].
 
+mod journal;
 mod session;
 mod store;
 
@@ -221,6 +222,11 @@ impl RedisBackplane {
     /// How many payload bytes may wait for Redis by default: 64 MiB.
     pub const OUTBOX_BYTES: usize = 64 << 20;
 
+    /// How many entries the journal of resumable sessions keeps (with resumable endpoints):
+    /// a session resumes on another instance only if the journal still holds every entry since
+    /// its checkpoint. Redis trims it to about this length as entries are added.
+    pub const JOURNAL_LENGTH: usize = 100_000;
+
     /// Connects to the Redis at `url` (`redis://host:port`, `redis://:password@host:port/db`)
     /// with the default settings; see [`builder`](Self::builder).
     ///
@@ -293,6 +299,21 @@ impl Link for RedisBackplane {
             instance: self.instance,
             outbox: Arc::new(outbox),
             start: Box::new(move |hub| {
+                let (restores, requests) = mpsc::unbounded_channel();
+                if let Some(app) = hub.upgrade() {
+                    app.attach_journal(crate::hub::Journal::new(restores));
+                }
+                let keys = Arc::new(Keys {
+                    namespace: link.keys.namespace.clone(),
+                });
+                let client = link.client.clone();
+                tokio::spawn(journal::follow(
+                    client,
+                    keys,
+                    link.instance,
+                    hub.clone(),
+                    requests,
+                ));
                 tokio::spawn(link.run(hub, events, backlog));
             }),
         })

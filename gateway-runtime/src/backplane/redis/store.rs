@@ -2,6 +2,8 @@
 //! - channel `ns:bus`: every event of every instance (sends, connects, joins, heartbeats);
 //! - channel `ns:to:N`: `Hub::send_to` a client of instance `N`;
 //! - `ns:instance:N`: instance `N`'s claim on its number (a random token);
+//! - stream `ns:journal`: with resumable endpoints, every send and membership change, in one
+//!   order (see `resume::journal`); `ns:session:T`: resumable session `T`'s checkpoint;
 //! - `ns:members:N` (hash id → path), `ns:presence:N` (hash id → text), `ns:rooms:N` (set of
 //!   "id room"): instance `N`'s clients, what a starting instance loads to learn who is
 //!   connected elsewhere.
@@ -22,6 +24,16 @@ pub(super) struct Keys {
 impl Keys {
     fn bus(&self) -> String {
         format!("{}:bus", self.namespace)
+    }
+
+    /// The stream every message for a resumable session passes through.
+    pub(super) fn journal(&self) -> String {
+        format!("{}:journal", self.namespace)
+    }
+
+    /// A resumable session's checkpoint.
+    pub(super) fn session(&self, token: &str) -> String {
+        format!("{}:session:{token}", self.namespace)
     }
 
     pub(super) fn inbox(&self, instance: u16) -> String {

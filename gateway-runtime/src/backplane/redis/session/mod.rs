@@ -142,6 +142,7 @@ impl Session<'_> {
         let started = async {
             self.fence(&mut redis).await?;
             self.claim(&mut redis).await?;
+            self.start_journal(&mut redis).await?;
             self.announce(events, &mut redis).await?;
             self.load_all(&mut redis).await
         };
@@ -237,11 +238,46 @@ impl Session<'_> {
         }
         let mut pipe = redis::pipe();
         let mut stored = false;
+        let journaling = self.hub.upgrade().is_some_and(|hub| hub.is_journaling());
         for event in events {
+            match &event {
+                Event::Checkpoint {
+                    token,
+                    record,
+                    window_ms,
+                } => {
+                    pipe.cmd("SET")
+                        .arg(link.keys.session(token))
+                        .arg(record.as_ref())
+                        .arg("PX")
+                        .arg(super::journal::checkpoint_ttl_ms(*window_ms))
+                        .ignore();
+                    continue;
+                }
+                Event::Forget { token } => {
+                    pipe.del(link.keys.session(token)).ignore();
+                    continue;
+                }
+                _ => {}
+            }
             stored |= link.own.record(&mut pipe, &event);
             let frame = encode(link.instance, &event);
+            if journaling && event.journaled() {
+                pipe.cmd("XADD")
+                    .arg(link.keys.journal())
+                    .arg("MAXLEN")
+                    .arg("~")
+                    .arg(RedisBackplane::JOURNAL_LENGTH)
+                    .arg("*")
+                    .arg("e")
+                    .arg(&frame)
+                    .ignore();
+            }
             match &event {
-                Event::DeliverTo { id, .. } => pipe.publish(link.keys.inbox(id.instance()), frame),
+                Event::DeliverTo { id, .. } => {
+                    let location = self.cluster(|cluster| cluster.location(*id)).ok().flatten();
+                    pipe.publish(link.keys.inbox(location.unwrap_or(id.instance())), frame)
+                }
                 _ => pipe.publish(&link.own.bus, frame),
             }
             .ignore();

@@ -5,6 +5,7 @@
 use super::{unreadable, Ended, Session};
 use crate::backplane::redis::store::{self, Keys, Stored};
 use crate::backplane::{encode, Event};
+use crate::resume::journal::EntryId;
 use redis::aio::MultiplexedConnection;
 use redis::{AsyncCommands, ScanOptions};
 use std::sync::atomic::Ordering;
@@ -57,7 +58,8 @@ impl Session<'_> {
 
     /// Rewrites this instance's clients into Redis (which may have restarted empty, or dropped
     /// events) and tells the others to reload them. Presence changes still queued are covered
-    /// by the rewrite and dropped; queued sends are published after it.
+    /// by the rewrite and dropped (kept, with resumable endpoints: the journal needs them);
+    /// queued sends are published after it.
     pub(super) async fn announce(
         &self,
         events: &mut mpsc::Receiver<Event>,
@@ -65,6 +67,8 @@ impl Session<'_> {
     ) -> Result<(), Ended> {
         let hub = self.hub.upgrade().ok_or(Ended::AppGone)?;
         let link = self.link;
+        // The journal of resumable sessions needs every change, in order, rewrite or not.
+        let journaling = hub.is_journaling();
         let (facts, sends) = hub.local_facts(|| {
             self.backlog.gap.store(false, Ordering::Relaxed);
             // No presence change can be queued while this runs, so those queued are all among
@@ -73,7 +77,7 @@ impl Session<'_> {
             let mut sends = Vec::new();
             for _ in 0..queued {
                 match events.try_recv() {
-                    Ok(event) if event.member().is_none() => sends.push(event),
+                    Ok(event) if journaling || event.member().is_none() => sends.push(event),
                     Ok(_) => {}
                     Err(_) => break,
                 }
@@ -92,6 +96,33 @@ impl Session<'_> {
             .ignore();
         pipe.query_async::<()>(redis).await?;
         self.publish(sends.into_iter(), redis).await?;
+        Ok(())
+    }
+
+    /// Where the journal of resumable sessions begins for this instance: after its last entry
+    /// now, before this instance adds any (once; after a reconnection it goes on).
+    pub(super) async fn start_journal(
+        &self,
+        redis: &mut MultiplexedConnection,
+    ) -> Result<(), Ended> {
+        let hub = self.hub.upgrade().ok_or(Ended::AppGone)?;
+        let Some(journal) = hub.journal().filter(|journal| !journal.started()) else {
+            return Ok(());
+        };
+        let last: redis::streams::StreamRangeReply = redis::cmd("XREVRANGE")
+            .arg(self.link.keys.journal())
+            .arg("+")
+            .arg("-")
+            .arg("COUNT")
+            .arg(1)
+            .query_async(redis)
+            .await?;
+        let last = last
+            .ids
+            .first()
+            .and_then(|entry| EntryId::parse(&entry.id))
+            .unwrap_or_default();
+        journal.start_at(&hub, last);
         Ok(())
     }
 

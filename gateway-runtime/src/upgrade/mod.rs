@@ -27,6 +27,9 @@ use std::time::Duration;
 use tokio::time::timeout;
 use tokio::time::Instant;
 use tracing::Instrument;
+
+#[cfg(feature = "redis")]
+mod elsewhere;
 use tungstenite::protocol::frame::coding::CloseCode;
 use tungstenite::protocol::CloseFrame;
 use tungstenite::{Message, Utf8Bytes};
@@ -87,16 +90,7 @@ pub(crate) async fn upgrade(endpoint: Arc<Endpoint>, request: Request) -> Respon
             return;
         };
         let socket = transport::accept(upgraded, max_message, Arc::clone(&app.inbound)).await;
-        let opening = Opening::New(None);
-        serve_session(
-            endpoint,
-            connection,
-            socket,
-            opening,
-            started,
-            Counted::default(),
-        )
-        .await;
+        serve_new(endpoint, connection, socket, Opening::New(None), started).await;
     };
     spawn_in(span, task);
     switching_protocols
@@ -111,7 +105,11 @@ fn open_session(endpoint: &Arc<Endpoint>, handshake: Handshake) -> Connection {
         .sessions
         .as_ref()
         .map(|sessions| Replay::new(Arc::clone(sessions)));
+    #[cfg(feature = "redis")]
+    let replay = replay.map(|replay| elsewhere::journaled(&app.hub, replay));
     let connection = Connection::open(app.hub.next_id(), handshake, app, replay);
+    #[cfg(feature = "redis")]
+    elsewhere::follow_journal(&app.hub, &connection);
     if let (Some(sessions), Some(replay)) = (&endpoint.sessions, connection.replay()) {
         sessions.open(replay.token(), connection.clone());
     }
@@ -174,6 +172,18 @@ async fn serve_session(
         }
     };
     end_for_good(&endpoint, connection, summary, reason).await;
+}
+
+/// A session's task on the first connection this instance serves it on.
+async fn serve_new(
+    endpoint: Arc<Endpoint>,
+    connection: Connection,
+    socket: Socket,
+    opening: Opening,
+    started: Instant,
+) {
+    let earlier = Counted::default();
+    serve_session(endpoint, connection, socket, opening, started, earlier).await;
 }
 
 /// Messages of a session's earlier connections, for its summary.
@@ -251,6 +261,9 @@ async fn park(
     let sessions = endpoint.sessions.as_ref()?;
     let token = replay.token();
     replay.set_parked(true);
+    // Another instance may resume it while it is away: its checkpoint lives for the window.
+    #[cfg(feature = "redis")]
+    endpoint.app.hub.checkpoint(connection, true);
     let (queued, queued_bytes) = connection.outbound().len_and_bytes();
     let (kept, kept_bytes) = replay.buffered();
     let resumption = match sessions.park(token, (queued + kept, queued_bytes + kept_bytes)) {
@@ -294,14 +307,22 @@ async fn resume_or_begin(
         handshake,
         started,
     });
-    if let Err((resumption, reason)) = sessions.claim(token, resumption) {
-        let Resumption {
-            socket,
-            handshake,
-            started,
-            ..
-        } = *resumption;
-        begin(endpoint, socket, handshake, started, reason);
+    match sessions.claim(token, resumption) {
+        Ok(()) => {}
+        // Not held here: in a cluster, perhaps by another instance.
+        #[cfg(feature = "redis")]
+        Err((resumption, FreshReason::Unknown)) if endpoint.app.hub.journal().is_some() => {
+            elsewhere::restore(endpoint, token, resumption);
+        }
+        Err((resumption, reason)) => {
+            let Resumption {
+                socket,
+                handshake,
+                started,
+                ..
+            } = *resumption;
+            begin(endpoint, socket, handshake, started, reason);
+        }
     }
 }
 
@@ -316,15 +337,10 @@ fn begin(
     let connection = open_session(&endpoint, handshake);
     let opening = Opening::New(Some(reason));
     let span = session_span(&connection);
-    let session = serve_session(
-        endpoint,
-        connection,
-        socket,
-        opening,
-        started,
-        Counted::default(),
+    spawn_in(
+        span,
+        serve_new(endpoint, connection, socket, opening, started),
     );
-    spawn_in(span, session);
 }
 
 /// The first message of a connection that asked to resume: `$resume` with a token and the last
@@ -385,6 +401,15 @@ async fn end_for_good(
 ) {
     if let (Some(sessions), Some(replay)) = (&endpoint.sessions, connection.replay()) {
         sessions.end(replay.token(), reason);
+        #[cfg(feature = "redis")]
+        if replay.is_released() {
+            // Its client went on with it on another instance: it does not end.
+            connection.outbound().close();
+            endpoint.app.hub.unregister(connection.id());
+            return;
+        }
+        #[cfg(feature = "redis")]
+        endpoint.app.hub.forget_checkpoint(replay.token());
     }
     connection.outbound().close();
     endpoint.app.hub.unregister(connection.id());

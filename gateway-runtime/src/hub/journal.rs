@@ -1,0 +1,264 @@
+//! The hub's side of the journal (see `resume::journal`): the resumable sessions of this
+//! instance as the journal has them, what each entry delivers to them, checkpoints, and
+//! requests to resume a session that another instance held.
+
+use super::{Hub, Scope};
+use crate::backplane::Event;
+use crate::connection::{Connection, ConnectionId};
+use crate::resume::journal::{EntryId, Folded, Record};
+use crate::resume::token::Token;
+use crate::resume::{FreshReason, ResumeLimits};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use tungstenite::Message;
+
+/// The journal as this instance follows it.
+pub(crate) struct Journal {
+    /// One lock for the sessions and the last entry applied: a session that opens takes every
+    /// entry after the one it records, and no earlier one.
+    state: Mutex<State>,
+    /// Requests to the journal's reader to resume a session of another instance.
+    restores: mpsc::UnboundedSender<Restore>,
+}
+
+struct State {
+    sessions: HashMap<ConnectionId, Connection>,
+    /// The last entry applied; `None` until the reader has begun.
+    position: Option<EntryId>,
+}
+
+/// What becomes of a request to resume a session this instance does not hold: the session
+/// rebuilt to `at`, the entry the reader has reached, or why it cannot be.
+pub(crate) type Restored = Result<(Record, Folded, EntryId), FreshReason>;
+
+/// A request to resume a session this instance does not hold.
+pub(crate) struct Restore {
+    pub(crate) token: Token,
+    /// The last message number the client has.
+    pub(crate) after: u64,
+    pub(crate) limits: ResumeLimits,
+    /// Called by the reader, before it reads on: with the session rebuilt, it opens the
+    /// session here (or begins a fresh one, telling the client why).
+    pub(crate) install: Box<dyn FnOnce(Restored) + Send>,
+}
+
+impl Journal {
+    pub(crate) fn new(restores: mpsc::UnboundedSender<Restore>) -> Self {
+        Self {
+            state: Mutex::new(State {
+                sessions: HashMap::new(),
+                position: None,
+            }),
+            restores,
+        }
+    }
+
+    /// A resumable session opened here: the entry after which the journal is its (`None`
+    /// before the reader has begun: it then begins the session where it begins).
+    pub(crate) fn open(&self, connection: &Connection) -> Option<EntryId> {
+        let mut state = crate::sync::lock(&self.state);
+        state.sessions.insert(connection.id(), connection.clone());
+        state.position
+    }
+
+    /// The reader begins after `entry` (or, reconnected, goes on from where it was): sessions
+    /// opened before it begin there.
+    pub(crate) fn start_at(&self, hub: &Hub, entry: EntryId) {
+        let mut state = crate::sync::lock(&self.state);
+        if state.position.is_some() {
+            return;
+        }
+        state.position = Some(entry);
+        for connection in state.sessions.values() {
+            begin_at(hub, connection, entry);
+        }
+    }
+
+    /// Whether the reader's starting point is known: sessions opened now begin at the
+    /// entry it has reached.
+    pub(crate) fn started(&self) -> bool {
+        self.position().is_some()
+    }
+
+    /// The last entry applied (or where the reader begins).
+    pub(crate) fn position(&self) -> Option<EntryId> {
+        crate::sync::lock(&self.state).position
+    }
+
+    /// The session has left this instance.
+    pub(crate) fn close(&self, id: ConnectionId) {
+        crate::sync::lock(&self.state).sessions.remove(&id);
+    }
+
+    /// Asks the reader to resume a session held elsewhere.
+    pub(crate) fn restore(&self, restore: Restore) {
+        if let Err(refused) = self.restores.send(restore) {
+            (refused.0.install)(Err(FreshReason::Unknown));
+        }
+    }
+
+    /// Applies the journal's next entry, written by instance `origin`, to this instance's
+    /// resumable sessions.
+    pub(crate) fn apply(&self, hub: &Hub, entry: EntryId, origin: u16, event: &Event) {
+        let mut state = crate::sync::lock(&self.state);
+        match event {
+            Event::Deliver {
+                scope,
+                except,
+                message,
+            } => {
+                for (id, connection) in &state.sessions {
+                    if except.contains(id) {
+                        continue;
+                    }
+                    let Some(journal) = connection.replay().and_then(|r| r.journal()) else {
+                        continue;
+                    };
+                    let addressed = match scope {
+                        Scope::All => true,
+                        Scope::Path(path) => connection.handshake().uri().path() == &**path,
+                        Scope::Room(room) => journal.in_room(room),
+                    };
+                    if addressed {
+                        deliver(hub, connection, entry, message.clone());
+                    }
+                }
+            }
+            Event::DeliverTo { id, message } => {
+                if let Some(connection) = state.sessions.get(id) {
+                    deliver(hub, connection, entry, message.clone());
+                    if origin == hub.cluster().map_or(0, super::Cluster::instance) {
+                        if let Some(journal) = connection.replay().and_then(|r| r.journal()) {
+                            journal.returned();
+                        }
+                    }
+                }
+            }
+            Event::Joined { id, room } | Event::Left { id, room } => {
+                let joined = matches!(event, Event::Joined { .. });
+                if let Some(journal) = session_journal(&state, *id) {
+                    journal.set_room(entry, room, joined);
+                }
+            }
+            Event::Presence { id, presence } => {
+                if let Some(journal) = session_journal(&state, *id) {
+                    journal.set_presence(entry, Arc::clone(presence));
+                }
+            }
+            _ => {}
+        }
+        state.position = Some(entry);
+    }
+}
+
+/// A session's journal begins after `entry`: its first checkpoint.
+pub(crate) fn begin_at(hub: &Hub, connection: &Connection, entry: EntryId) {
+    let Some(replay) = connection.replay() else {
+        return;
+    };
+    replay.begin_at(crate::resume::journal::Mark {
+        entry,
+        rooms: Arc::from([]),
+        presence: None,
+    });
+    hub.checkpoint(connection, true);
+}
+
+fn session_journal(state: &State, id: ConnectionId) -> Option<&crate::resume::journal::Journaled> {
+    state.sessions.get(&id)?.replay()?.journal()
+}
+
+/// Queues an entry's message for a session, with where it came from. A message that cannot be
+/// queued (the client is too slow) breaks the session's count against the journal: lost.
+fn deliver(hub: &Hub, connection: &Connection, entry: EntryId, message: Message) {
+    let Some(replay) = connection.replay() else {
+        return;
+    };
+    let Some(journal) = replay.journal() else {
+        return;
+    };
+    journal.queue(entry);
+    if hub.deliver(connection, message).is_err() {
+        journal.unqueue();
+        replay.lose();
+    }
+}
+
+impl Hub {
+    /// The journal, in a cluster whose app has resumable endpoints.
+    pub(crate) fn journal(&self) -> Option<&Journal> {
+        self.inner.journal.get()
+    }
+
+    /// Follows the journal from now on (once, by the Redis backplane).
+    pub(crate) fn attach_journal(&self, journal: Journal) {
+        let _ = self.inner.journal.set(journal);
+    }
+
+    /// Puts a message for a journaled session in the journal (it comes back to be written).
+    pub(crate) fn journal_send(&self, connection: &Connection, message: Message) {
+        if let Some(journal) = connection.replay().and_then(|r| r.journal()) {
+            journal.sent();
+        }
+        if let Some(cluster) = self.cluster() {
+            cluster.publish(Event::DeliverTo {
+                id: connection.id(),
+                message,
+            });
+        }
+    }
+
+    /// Writes the session's checkpoint where its client's acknowledgements have reached: at
+    /// most once per `CHECKPOINT_EVERY`, unless `now`.
+    pub(crate) fn checkpoint(&self, connection: &Connection, now: bool) {
+        let (Some(cluster), Some(replay)) = (self.cluster(), connection.replay()) else {
+            return;
+        };
+        let (Some(journal), Some((count, mark))) = (replay.journal(), replay.acked()) else {
+            return;
+        };
+        if !journal.checkpoint_due(Instant::now()) && !now {
+            return;
+        }
+        let path = connection.handshake().uri().path();
+        let record = Record::at(connection.id().0, path, cluster.instance(), count, &mark);
+        self.write_checkpoint(connection, record);
+    }
+
+    /// Publishes `record` as the session's checkpoint.
+    pub(crate) fn write_checkpoint(&self, connection: &Connection, record: Record) {
+        let (Some(cluster), Some(replay)) = (self.cluster(), connection.replay()) else {
+            return;
+        };
+        cluster.publish(Event::Checkpoint {
+            token: Arc::from(replay.token().to_string()),
+            record: record.encode(),
+            window_ms: replay.sessions().window().as_millis() as u64,
+        });
+    }
+
+    /// The session ended for good: its checkpoint goes.
+    pub(crate) fn forget_checkpoint(&self, token: Token) {
+        if let Some(cluster) = self.cluster() {
+            cluster.publish(Event::Forget {
+                token: Arc::from(token.to_string()),
+            });
+        }
+    }
+
+    /// Another instance's client resumed a session held here: it ends here, without ending.
+    pub(crate) fn release(&self, token: &str) {
+        let local = self.local();
+        let held = local.members.values().find(|member| {
+            member
+                .value
+                .replay()
+                .is_some_and(|replay| replay.token().to_string() == token)
+        });
+        if let Some(member) = held {
+            member.value.release();
+        }
+    }
+}
