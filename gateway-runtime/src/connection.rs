@@ -42,6 +42,15 @@ impl ConnectionId {
         Self(u64::from(instance) << Self::SEQUENCE_BITS | sequence)
     }
 
+    /// A random first sequence number, in the lower half of the sequence space (so 2^36 ids
+    /// follow before it wraps).
+    #[cfg(feature = "redis")]
+    pub(crate) fn random_start() -> u64 {
+        let mut bytes = [0; 8];
+        getrandom::fill(&mut bytes).expect("the operating system's random source");
+        (u64::from_le_bytes(bytes) & ((1 << (Self::SEQUENCE_BITS - 1)) - 1)).max(1)
+    }
+
     #[cfg(feature = "redis")]
     /// The instance the client is connected to.
     pub(crate) fn instance(self) -> u16 {

@@ -169,6 +169,13 @@ impl Hub {
             return;
         };
         let start = attached.start;
+        // A session resumed elsewhere keeps its id; an instance that later takes this one's
+        // number must not mint that id again: its ids start at a random point.
+        #[cfg(feature = "redis")]
+        self.inner.next_id.store(
+            crate::connection::ConnectionId::random_start(),
+            Ordering::Relaxed,
+        );
         let cluster = Cluster::new(attached.instance, attached.outbox);
         assert!(
             self.inner.cluster.set(cluster).is_ok(),
