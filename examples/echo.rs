@@ -72,5 +72,6 @@ async fn main() -> std::io::Result<()> {
         Err(_) => app,
     };
     println!("listening on ws://{}", listener.local_addr()?);
+    print!("{}", app.routes_table());
     gateway::serve_on(listener, app).await
 }

@@ -178,6 +178,7 @@ async fn main() -> std::io::Result<()> {
     let app = App::new()
         .max_connections(10_000)
         .controller(ExampleController::default());
+    print!("{}", app.routes_table());
     let drained =
         gateway::serve_on_with_shutdown(listener, app, gateway::shutdown_signal()).await?;
     println!("drained {drained} connections");

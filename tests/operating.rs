@@ -201,3 +201,38 @@ async fn drained(server: tokio::task::JoinHandle<std::io::Result<usize>>) -> usi
         .unwrap()
         .unwrap()
 }
+
+#[test]
+fn the_routes_table_lists_every_route_with_its_kind_mode_and_options() {
+    struct Chat;
+
+    #[gateway("chat", ping = "20s", resume = "2m")]
+    impl Chat {}
+
+    let app = App::new()
+        .controller(Echo)
+        .controller(Feed)
+        .gateway(Chat)
+        .route("/health", axum::routing::get(|| async { "ok" }));
+    let table = app.routes_table();
+    let lines: Vec<Vec<&str>> = table
+        .lines()
+        .map(|line| {
+            line.split("  ")
+                .filter(|cell| !cell.is_empty())
+                .map(str::trim)
+                .collect()
+        })
+        .collect();
+    assert_eq!(lines[0], ["PATH", "KIND", "MODE", "OPTIONS", "HANDLER"]);
+    assert_eq!(
+        lines[1],
+        ["/echo", "websocket", "TwoWay", "-", "Echo::echo"]
+    );
+    assert_eq!(lines[2], ["/feed", "sse", "-", "-", "Feed::feed"]);
+    assert_eq!(
+        lines[3],
+        ["/chat", "gateway", "TwoWay", "ping 20s, resume 2m", "Chat"]
+    );
+    assert_eq!(lines[4], ["/health", "http", "-", "-", "-"]);
+}

@@ -177,6 +177,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let port = std::env::var("PORT").unwrap_or_else(|_| "8080".to_owned());
     let listener = tokio::net::TcpListener::bind(format!("127.0.0.1:{port}")).await?;
     println!("listening on http://{}", listener.local_addr()?);
+    print!("{}", app.routes_table());
     let drained =
         gateway::serve_on_with_shutdown(listener, app, gateway::shutdown_signal()).await?;
     println!("drained {drained} connections");

@@ -24,6 +24,7 @@ mod ready_made;
 mod reply;
 mod resume;
 mod router;
+mod routes;
 mod serve;
 mod services;
 mod session;
@@ -65,6 +66,7 @@ pub use resume::{
     DEFAULT_RESUME_BUFFER_BYTES, DEFAULT_RESUME_BUFFER_MESSAGES,
 };
 pub use router::{BuildError, EndpointSpec, Endpoints, Routers};
+pub use routes::{RouteInfo, RouteKind};
 pub use serve::{serve, serve_on, serve_on_with_shutdown, serve_with_shutdown, shutdown_signal};
 pub use services::{Dependency, DependencyKey, Services};
 pub use settings::{

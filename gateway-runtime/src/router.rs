@@ -5,6 +5,7 @@ use crate::app::App;
 use crate::endpoint::{Endpoint, EndpointOptions, Handler};
 use crate::inbound::InboundLimits;
 use crate::lifecycle::Lifecycle;
+use crate::routes::RouteKind;
 use crate::services::DependencyKey;
 use crate::shared::AppShared;
 use crate::sse::{EventStream, SseHandler};
@@ -140,12 +141,16 @@ type BuildRoute = Box<dyn FnOnce(Arc<AppShared>, Lifecycle) -> MethodRouter + Se
 
 struct RouteEntry {
     route: EndpointSpec,
-    /// A Server-Sent Events route (otherwise a WebSocket one).
-    event_stream: bool,
+    kind: RouteKind,
     build: BuildRoute,
 }
 
 impl Endpoints {
+    /// Each endpoint's kind and spec, in the order they were added.
+    pub(crate) fn specs(&self) -> impl Iterator<Item = (RouteKind, &EndpointSpec)> {
+        self.entries.iter().map(|entry| (entry.kind, &entry.route))
+    }
+
     /// Adds a Server-Sent Events endpoint (`GET path`) whose events come from handler `H` on
     /// `controller` and from the path's [`SseEmitter`](crate::SseEmitter); the middleware and
     /// guards of `lifecycle` (the controller's and the method's) run on each request. Called by
@@ -162,7 +167,7 @@ impl Endpoints {
     {
         let controller = Arc::clone(controller);
         self.entries.push(RouteEntry {
-            event_stream: true,
+            kind: RouteKind::EventStream,
             route: EndpointSpec {
                 path,
                 handler,
@@ -185,11 +190,29 @@ impl Endpoints {
         C: Send + Sync + 'static,
         H: Handler<C>,
     {
+        self.add_websocket::<C, H>(controller, route, RouteKind::WebSocket);
+    }
+
+    /// Adds a gateway: a WebSocket endpoint whose messages are events. Called by the code
+    /// `#[gateway]` generates.
+    pub fn gateway<C, H>(&mut self, controller: &Arc<C>, route: EndpointSpec)
+    where
+        C: Send + Sync + 'static,
+        H: Handler<C>,
+    {
+        self.add_websocket::<C, H>(controller, route, RouteKind::Gateway);
+    }
+
+    fn add_websocket<C, H>(&mut self, controller: &Arc<C>, route: EndpointSpec, kind: RouteKind)
+    where
+        C: Send + Sync + 'static,
+        H: Handler<C>,
+    {
         let controller = Arc::clone(controller);
         let options = route.options;
         self.entries.push(RouteEntry {
             route,
-            event_stream: false,
+            kind,
             build: Box::new(move |app, lifecycle| {
                 let endpoint = Arc::new(Endpoint::new::<C, H>(controller, options, lifecycle, app));
                 get(move |request: Request| upgrade(Arc::clone(&endpoint), request))
@@ -228,7 +251,7 @@ impl App {
             .endpoints
             .entries
             .iter()
-            .filter(|entry| entry.event_stream);
+            .filter(|entry| entry.kind == RouteKind::EventStream);
         self.hub
             .serve_sse(event_streams.map(|entry| entry.route.path))
             .map_err(BuildError::UnknownSsePath)?;

@@ -126,7 +126,7 @@ pub(super) fn gateway(gateway: &Gateway) -> TokenStream {
 
             impl #gateway_trait for #self_ty {
                 fn register(self: #arc<Self>, __gw_endpoints: &mut #endpoints) {
-                    __gw_endpoints.websocket::<Self, __gw_gateway>(
+                    __gw_endpoints.gateway::<Self, __gw_gateway>(
                         &self,
                         #endpoint_spec {
                             path: #route,
