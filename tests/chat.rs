@@ -120,13 +120,28 @@ async fn post_announce_reaches_every_client() {
 }
 
 #[tokio::test]
-async fn the_page_is_served_at_the_root() {
+async fn the_page_is_served_at_the_root_with_the_client_it_imports() {
     let addr = start(chat::app()).await;
     let response = http(addr, "GET", "/", "").await;
     assert_eq!(response.status, 200, "{response:?}");
     assert!(response
         .body
-        .contains("new WebSocket(`ws://${location.host}/chat`)"));
+        .contains(r#"import { GatewayClient } from "/_gateway/index.js";"#));
+    // The module and the siblings it imports, as a browser fetches them.
+    let client = http(addr, "GET", "/_gateway/index.js", "").await;
+    assert_eq!(client.status, 200);
+    assert_eq!(
+        client
+            .headers
+            .get("content-type")
+            .and_then(|value| value.to_str().ok()),
+        Some("text/javascript; charset=utf-8")
+    );
+    for sibling in ["./socket.js", "./gateway.js"] {
+        assert!(client.body.contains(sibling), "{}", client.body);
+        let path = format!("/_gateway/{}", &sibling[2..]);
+        assert_eq!(http(addr, "GET", &path, "").await.status, 200, "{path}");
+    }
 }
 
 #[tokio::test]

@@ -141,7 +141,10 @@ fn announce_users(hub: &Hub) {
 /// The chat: the gateway, its page, and `POST /announce`.
 pub(crate) fn app() -> App {
     // Below the open-file limit of the machines it runs on; past it, clients get HTTP 503.
-    let app = App::new().max_connections(10_000).gateway(ChatGateway);
+    let app = App::new()
+        .max_connections(10_000)
+        .gateway(ChatGateway)
+        .serve_client();
     let hub = app.hub();
     app.route("/", get(|| async { Html(include_str!("index.html")) }))
         .route(

@@ -4,6 +4,7 @@
 mod app;
 mod backplane;
 mod bind;
+mod client_script;
 mod close;
 mod connection;
 mod context;
@@ -43,6 +44,7 @@ pub use backplane::{Backplane, LocalBackplane};
 #[cfg(feature = "redis")]
 pub use backplane::{RedisBackplane, RedisBackplaneBuilder, RedisError};
 pub use bind::FromBody;
+pub use client_script::CLIENT_PATH;
 pub use close::{close_code, CloseWebSocket, InvalidCloseCode, MAX_CLOSE_REASON_BYTES};
 pub use connection::{Connection, ConnectionId, SendError};
 pub use context::{FromContext, MessageContext};

@@ -1,0 +1,191 @@
+// A WebSocket that reconnects: exponential backoff with jitter and a cap, connection states as
+// events, and a bounded queue of what is sent while it is not open. The envelope-free half of
+// the client, for plain `#[websocket]` endpoints; `GatewayClient` is built on it.
+/** `send` while the queue is full: the message was not sent. */
+export class QueueFullError extends Error {
+    constructor(limit) {
+        super(`the send queue is full (${limit} messages wait for the connection)`);
+        this.name = "QueueFullError";
+    }
+}
+/**
+ * Close codes after which reconnecting can help: the server going away or restarting, the
+ * network, a server error. After any other (1000, the client's own mistakes, 1008 policy,
+ * 4000–4999 the app's own) the socket stays closed.
+ */
+const RETRYABLE = new Set([1001, 1005, 1006, 1011, 1012, 1013, 1014]);
+/** A small set of listeners. */
+export class Listeners {
+    #listeners = new Set();
+    add(listener) {
+        this.#listeners.add(listener);
+        return () => this.#listeners.delete(listener);
+    }
+    delete(listener) {
+        this.#listeners.delete(listener);
+    }
+    emit(value) {
+        for (const listener of [...this.#listeners])
+            listener(value);
+    }
+}
+/**
+ * A WebSocket that reconnects by itself.
+ *
+ * ```ts
+ * const socket = new ReconnectingSocket("ws://127.0.0.1:8080/echo");
+ * socket.onMessage((data) => console.log(data));
+ * socket.onState(({ state, code }) => console.log(state, code));
+ * socket.send("hello"); // queued until the first connection opens
+ * ```
+ */
+export class ReconnectingSocket {
+    #url;
+    #reconnect;
+    #queueLimit;
+    #WebSocket;
+    #socket;
+    #state = "connecting";
+    #queue = [];
+    #attempt = 0;
+    #timer;
+    /** Holds `send` back while a reconnected session is being set up (see `hold`). */
+    #held = false;
+    #messages = new Listeners();
+    #states = new Listeners();
+    #opens = new Listeners();
+    constructor(url, options = {}) {
+        this.#url = url;
+        this.#reconnect =
+            options.reconnect === false
+                ? false
+                : {
+                    initialDelayMs: 250,
+                    maxDelayMs: 10_000,
+                    factor: 2,
+                    jitter: 0.5,
+                    maxAttempts: Infinity,
+                    ...options.reconnect,
+                };
+        this.#queueLimit = options.queueLimit ?? 100;
+        const WebSocketClass = options.WebSocket ?? globalThis.WebSocket;
+        if (!WebSocketClass) {
+            throw new Error("no WebSocket class: use Node 22+ or pass one as `options.WebSocket`");
+        }
+        this.#WebSocket = WebSocketClass;
+        this.#open(this.#url);
+    }
+    /** Where the connection is. */
+    get state() {
+        return this.#state;
+    }
+    /** Sends now when open, or queues until it is (throws `QueueFullError` past the bound). */
+    send(data) {
+        if (this.#state === "closed")
+            throw new Error("the socket is closed");
+        if (this.#state === "open" && !this.#held && this.#socket?.readyState === 1) {
+            this.#socket.send(data);
+            return;
+        }
+        if (this.#queue.length >= this.#queueLimit)
+            throw new QueueFullError(this.#queueLimit);
+        this.#queue.push(data);
+    }
+    /** Every message received: text as a string, binary as an ArrayBuffer. */
+    onMessage(listener) {
+        return this.#messages.add(listener);
+    }
+    /** Every change of state. */
+    onState(listener) {
+        return this.#states.add(listener);
+    }
+    /** Each time a connection opens, before queued messages are sent. */
+    onOpen(listener) {
+        return this.#opens.add(listener);
+    }
+    /** Closes for good (no reconnect); what is queued is dropped. */
+    close(code = 1000, reason = "") {
+        clearTimeout(this.#timer);
+        this.#queue = [];
+        const socket = this.#socket;
+        this.#socket = undefined;
+        socket?.close(code, reason);
+        this.#setState({ state: "closed", code, reason });
+    }
+    /**
+     * Sends `data` at once on the open connection, ahead of the queue (what a protocol says
+     * first), and holds queued messages back until `release`.
+     * @internal
+     */
+    sendFirst(data) {
+        this.#socket?.send(data);
+    }
+    /** Holds `send` in the queue (a reconnected session is being set up). @internal */
+    hold() {
+        this.#held = true;
+    }
+    /** Sends what waited, in order, and sends directly again. @internal */
+    release() {
+        this.#held = false;
+        this.#flush();
+    }
+    /** Opens the next connection to `url` (the same endpoint, perhaps with a query). @internal */
+    reconnectTo(url) {
+        this.#nextUrl = url;
+    }
+    #nextUrl;
+    #open(url) {
+        const socket = new this.#WebSocket(url);
+        socket.binaryType = "arraybuffer";
+        this.#socket = socket;
+        const reconnected = this.#attempt > 0 || this.#state === "reconnecting";
+        socket.onopen = () => {
+            if (socket !== this.#socket)
+                return;
+            this.#attempt = 0;
+            this.#opens.emit({ reconnected });
+            this.#setState({ state: "open" });
+            this.#flush();
+        };
+        socket.onmessage = (event) => {
+            if (socket !== this.#socket)
+                return;
+            this.#messages.emit(event.data);
+        };
+        socket.onclose = (event) => {
+            if (socket !== this.#socket)
+                return;
+            this.#socket = undefined;
+            this.#closed(event.code, event.reason);
+        };
+    }
+    #closed(code, reason) {
+        const pacing = this.#reconnect;
+        if (pacing === false || !RETRYABLE.has(code) || this.#attempt >= pacing.maxAttempts) {
+            this.#queue = [];
+            this.#setState({ state: "closed", code, reason });
+            return;
+        }
+        this.#attempt += 1;
+        const { initialDelayMs, maxDelayMs, factor, jitter } = pacing;
+        const full = Math.min(maxDelayMs, initialDelayMs * factor ** (this.#attempt - 1));
+        const delayMs = Math.round(full * (1 - jitter * Math.random()));
+        this.#setState({ state: "reconnecting", code, reason, attempt: this.#attempt, delayMs });
+        this.#timer = setTimeout(() => {
+            const url = this.#nextUrl ?? this.#url;
+            this.#nextUrl = undefined;
+            this.#open(url);
+        }, delayMs);
+    }
+    #flush() {
+        while (!this.#held && this.#queue.length > 0 && this.#socket?.readyState === 1) {
+            this.#socket.send(this.#queue.shift());
+        }
+    }
+    #setState(change) {
+        if (this.#state === "closed")
+            return;
+        this.#state = change.state;
+        this.#states.emit(change);
+    }
+}

@@ -1,0 +1,314 @@
+// The client of `#[gateway]` endpoints: the event envelope, requests matched to their answers
+// with timeouts, event listeners, and the resume protocol (README, "The resume protocol"), on a
+// `ReconnectingSocket`.
+
+import { Listeners, ReconnectingSocket } from "./socket.js";
+import type { SocketOptions, StateChange } from "./socket.js";
+
+/**
+ * What a gateway accepts and sends, for typed calls: `requests` maps an event to the `data` it
+ * takes and the `data` of its answer, `events` maps what the server pushes to its `data`. The
+ * contract generator writes one from the server's handlers; `AnyContract` takes anything.
+ */
+export interface Contract {
+  requests: Record<string, { data: unknown; reply: unknown }>;
+  events: Record<string, unknown>;
+}
+
+/** A contract that types nothing. */
+export interface AnyContract extends Contract {
+  requests: Record<string, { data: any; reply: any }>;
+  events: Record<string, any>;
+}
+
+export interface GatewayOptions extends SocketOptions {
+  /** How long `request` waits for its answer by default (10 s). */
+  requestTimeoutMs?: number;
+  /** Resume the session after a reconnect when the endpoint is resumable (default true). */
+  resume?: boolean;
+  /** Acknowledge after this many messages (default 50)... */
+  ackEvery?: number;
+  /** ...or this long after the first one not yet acknowledged (default 1 s). */
+  ackAfterMs?: number;
+}
+
+/** A session began: after a reconnect, whether it went on (`resumed`) or is a fresh one. */
+export interface SessionChange {
+  resumed: boolean;
+  /** Why a reconnect got a fresh session: `expired`, `unknown` or `lost`. */
+  reason?: string;
+}
+
+/** The answer to a request was an error (`{"ack": id, "error": .., "status": ..}`). */
+export class RequestError extends Error {
+  readonly status: number;
+  constructor(message: string, status: number) {
+    super(message);
+    this.name = "RequestError";
+    this.status = status;
+  }
+}
+
+/** A request got no answer in time. */
+export class TimeoutError extends Error {
+  constructor(event: string, timeoutMs: number) {
+    super(`no answer to \`${event}\` within ${timeoutMs} ms`);
+    this.name = "TimeoutError";
+  }
+}
+
+/** The connection (and its session) ended before a request's answer came. */
+export class ConnectionLostError extends Error {
+  constructor(why: string) {
+    super(`the connection was lost before the answer came (${why})`);
+    this.name = "ConnectionLostError";
+  }
+}
+
+interface Pending {
+  resolve(data: unknown): void;
+  reject(error: Error): void;
+  timer: ReturnType<typeof setTimeout>;
+}
+
+type Handler = (data: any) => void;
+
+/**
+ * A client of one `#[gateway]` endpoint.
+ *
+ * ```ts
+ * const chat = new GatewayClient("ws://127.0.0.1:8080/chat");
+ * chat.on("message", ({ from, text }) => console.log(`${from}: ${text}`));
+ * const { members } = await chat.request("join", { room: "lobby", name: "ada" }, { timeoutMs: 5000 });
+ * chat.emit("message", { text: "hello" });
+ * ```
+ */
+export class GatewayClient<C extends Contract = AnyContract> {
+  readonly #socket: ReconnectingSocket;
+  readonly #url: string;
+  readonly #timeoutMs: number;
+  readonly #resume: boolean;
+  readonly #ackEvery: number;
+  readonly #ackAfterMs: number;
+  #nextId = 1;
+  readonly #pending = new Map<number, Pending>();
+  readonly #handlers = new Map<string, Set<Handler>>();
+  readonly #sessions = new Listeners<SessionChange>();
+  readonly #errors = new Listeners<RequestError>();
+  /** The session's token and the number of the last message received. */
+  #token: string | undefined;
+  #seq = 0;
+  #acked = 0;
+  #ackTimer: ReturnType<typeof setTimeout> | undefined;
+  /** A `$resume` was sent on this connection and not answered yet. */
+  #resuming = false;
+
+  constructor(url: string, options: GatewayOptions = {}) {
+    this.#url = url;
+    this.#timeoutMs = options.requestTimeoutMs ?? 10_000;
+    this.#resume = options.resume ?? true;
+    this.#ackEvery = options.ackEvery ?? 50;
+    this.#ackAfterMs = options.ackAfterMs ?? 1000;
+    this.#socket = new ReconnectingSocket(url, options);
+    this.#socket.onMessage((data) => this.#received(data));
+    this.#socket.onOpen(({ reconnected }) => this.#opened(reconnected));
+    this.#socket.onState((change) => this.#stateChanged(change));
+  }
+
+  /** Where the connection is. */
+  get state(): StateChange["state"] {
+    return this.#socket.state;
+  }
+
+  /** Sends an event without waiting for an answer (queued while reconnecting). */
+  emit<E extends keyof C["requests"] & string>(event: E, data?: C["requests"][E]["data"]): void {
+    this.#socket.send(JSON.stringify(data === undefined ? { event } : { event, data }));
+  }
+
+  /**
+   * Sends a request and resolves with its answer's `data`; rejects with `RequestError` (an
+   * error answer), `TimeoutError`, or `ConnectionLostError` (the session ended first: a
+   * resumed session keeps its requests, their answers come after the reconnect).
+   */
+  request<E extends keyof C["requests"] & string>(
+    event: E,
+    data: C["requests"][E]["data"],
+    options: { timeoutMs?: number } = {},
+  ): Promise<C["requests"][E]["reply"]> {
+    const id = this.#nextId++;
+    const timeoutMs = options.timeoutMs ?? this.#timeoutMs;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#pending.delete(id);
+        reject(new TimeoutError(event, timeoutMs));
+      }, timeoutMs);
+      this.#pending.set(id, { resolve, reject, timer });
+      try {
+        this.#socket.send(JSON.stringify({ event, data, id }));
+      } catch (error) {
+        clearTimeout(timer);
+        this.#pending.delete(id);
+        reject(error);
+      }
+    });
+  }
+
+  /** Calls `handler` with the `data` of every `event` the server sends; returns `off`. */
+  on<E extends keyof C["events"] & string>(event: E, handler: (data: C["events"][E]) => void): () => void {
+    let handlers = this.#handlers.get(event);
+    if (!handlers) this.#handlers.set(event, (handlers = new Set()));
+    handlers.add(handler);
+    return () => this.off(event, handler);
+  }
+
+  /** Stops calling `handler` for `event`. */
+  off<E extends keyof C["events"] & string>(event: E, handler: (data: C["events"][E]) => void): void {
+    this.#handlers.get(event)?.delete(handler);
+  }
+
+  /** Every change of connection state (connecting, open, reconnecting, closed). */
+  onState(listener: (change: StateChange) => void): () => void {
+    return this.#socket.onState(listener);
+  }
+
+  /** After each reconnect: the session went on, or a fresh one began (rejoin your rooms). */
+  onSession(listener: (change: SessionChange) => void): () => void {
+    return this.#sessions.add(listener);
+  }
+
+  /** Error messages that answer no request (a message the server could not route). */
+  onError(listener: (error: RequestError) => void): () => void {
+    return this.#errors.add(listener);
+  }
+
+  /** Closes for good: the session ends (Close 1000); pending requests are rejected. */
+  close(): void {
+    this.#acknowledge();
+    this.#socket.close(1000, "");
+    this.#rejectAll("closed by the client");
+  }
+
+  #opened(reconnected: boolean): void {
+    if (reconnected && this.#token !== undefined && this.#resume) {
+      this.#socket.hold();
+      this.#resuming = true;
+      this.#socket.sendFirst(
+        JSON.stringify({ event: "$resume", data: { token: this.#token, seq: this.#seq } }),
+      );
+    } else if (reconnected && this.#token === undefined) {
+      // Not a resumable endpoint: every connection is a fresh session.
+      this.#rejectAll("reconnected without a session");
+      this.#sessions.emit({ resumed: false });
+    }
+  }
+
+  #stateChanged(change: StateChange): void {
+    if (change.state === "reconnecting") {
+      this.#resuming = false;
+      clearTimeout(this.#ackTimer);
+      this.#ackTimer = undefined;
+      if (this.#token !== undefined && this.#resume) {
+        this.#socket.reconnectTo(withResume(this.#url));
+      } else {
+        this.#rejectAll(`closed with ${change.code}`);
+      }
+    } else if (change.state === "closed") {
+      clearTimeout(this.#ackTimer);
+      this.#rejectAll(`closed with ${change.code}`);
+    }
+  }
+
+  #received(data: string | ArrayBuffer): void {
+    if (typeof data !== "string") {
+      this.#counted();
+      return;
+    }
+    let message: any;
+    try {
+      message = JSON.parse(data);
+    } catch {
+      this.#counted();
+      return;
+    }
+    if (message?.event === "$session") {
+      const fresh = this.#token !== undefined || this.#resuming;
+      this.#token = message.data.token;
+      this.#seq = 0;
+      this.#acked = 0;
+      if (fresh) {
+        this.#rejectAll(`a fresh session began: ${message.data.reason ?? "reconnected"}`);
+        this.#sessions.emit({ resumed: false, reason: message.data.reason });
+      }
+      this.#settled();
+      return;
+    }
+    if (message?.event === "$resumed") {
+      this.#seq = message.data.seq;
+      this.#acked = Math.min(this.#acked, this.#seq);
+      this.#sessions.emit({ resumed: true });
+      this.#settled();
+      return;
+    }
+    this.#counted();
+    if (typeof message?.ack === "number") {
+      const pending = this.#pending.get(message.ack);
+      if (!pending) return;
+      this.#pending.delete(message.ack);
+      clearTimeout(pending.timer);
+      if ("error" in message) pending.reject(new RequestError(message.error, message.status));
+      else pending.resolve(message.data);
+      return;
+    }
+    if (typeof message?.event === "string") {
+      for (const handler of [...(this.#handlers.get(message.event) ?? [])]) handler(message.data);
+      return;
+    }
+    if (typeof message?.error === "string") {
+      this.#errors.emit(new RequestError(message.error, message.status));
+    }
+  }
+
+  /** The resume handshake is answered: queued messages may go. */
+  #settled(): void {
+    if (this.#resuming) {
+      this.#resuming = false;
+      this.#socket.release();
+    }
+  }
+
+  /** One more numbered message arrived (resumable sessions only); acknowledge in batches. */
+  #counted(): void {
+    if (this.#token === undefined) return;
+    this.#seq += 1;
+    if (this.#seq - this.#acked >= this.#ackEvery) {
+      this.#acknowledge();
+    } else if (this.#ackTimer === undefined) {
+      this.#ackTimer = setTimeout(() => this.#acknowledge(), this.#ackAfterMs);
+    }
+  }
+
+  #acknowledge(): void {
+    clearTimeout(this.#ackTimer);
+    this.#ackTimer = undefined;
+    if (this.#token === undefined || this.#seq === this.#acked || this.#socket.state !== "open") {
+      return;
+    }
+    this.#acked = this.#seq;
+    this.#socket.sendFirst(JSON.stringify({ event: "$ack", data: this.#seq }));
+  }
+
+  #rejectAll(why: string): void {
+    for (const [id, pending] of this.#pending) {
+      clearTimeout(pending.timer);
+      pending.reject(new ConnectionLostError(why));
+      this.#pending.delete(id);
+    }
+  }
+}
+
+/** `url` with `resume` added to its query. */
+function withResume(url: string): string {
+  const [base, hash] = url.split("#", 2);
+  const separator = base.includes("?") ? "&" : "?";
+  return `${base}${separator}resume${hash === undefined ? "" : `#${hash}`}`;
+}

@@ -1,0 +1,158 @@
+// The official client against the real chat example (and the echo example for the plain
+// socket): answers, errors, timeouts, events, states, reconnects after a restart, the emit
+// queue's bound, and a session resumed after the network cut it, with nothing lost or doubled.
+// Needs `cargo build --example chat --features redis` and `cargo build --example echo`;
+// `.ci/run` builds both. Run: `npm test` (Node 22, installed as a dev dependency).
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import {
+  ConnectionLostError,
+  GatewayClient,
+  QueueFullError,
+  ReconnectingSocket,
+  RequestError,
+  TimeoutError,
+} from "../dist/index.js";
+import { next, startExample, startProxy, take } from "./support.mjs";
+
+let chat;
+const clients = [];
+
+before(async () => {
+  chat = await startExample("chat");
+});
+
+after(async () => {
+  for (const client of clients) client.close();
+  await chat.stop();
+});
+
+function connect(address, options) {
+  const client = new GatewayClient(`ws://${address}/chat`, {
+    reconnect: { initialDelayMs: 20, maxDelayMs: 200 },
+    ...options,
+  });
+  clients.push(client);
+  return client;
+}
+
+const opened = (client) => next((f) => client.onState(f), ({ state }) => state === "open");
+const said = (client, count) =>
+  take((f) => client.on("message", ({ text }) => f(text)), count);
+
+test("a request resolves with its answer, and an error answer rejects with its status", async () => {
+  const ada = connect(chat.address);
+  const { members } = await ada.request("join", { room: "answers", name: "ada" });
+  assert.deepEqual(members, ["ada"]);
+  await assert.rejects(ada.request("nope", {}), (error) => {
+    assert.ok(error instanceof RequestError);
+    assert.equal(error.status, 404);
+    return true;
+  });
+  await assert.rejects(ada.request("join", { room: "", name: "ada" }), { status: 400 });
+});
+
+test("events reach their listeners until they are turned off", async () => {
+  const ada = connect(chat.address);
+  const bob = connect(chat.address);
+  await ada.request("join", { room: "events", name: "ada" });
+  await bob.request("join", { room: "events", name: "bob" });
+  const heard = said(ada, 1);
+  bob.emit("message", { text: "hi ada" });
+  assert.deepEqual(await heard, ["hi ada"]);
+
+  const seen = [];
+  const off = ada.on("message", ({ text }) => seen.push(text));
+  off();
+  const still = said(ada, 1);
+  bob.emit("message", { text: "again" });
+  await still;
+  assert.deepEqual(seen, []);
+});
+
+test("a request with no answer in time rejects with a timeout", async () => {
+  const proxy = await startProxy(chat.address);
+  const ada = connect(proxy.address);
+  await opened(ada);
+  proxy.stall(true);
+  await assert.rejects(ada.request("join", { room: "late", name: "ada" }, { timeoutMs: 100 }), TimeoutError);
+  await proxy.close();
+});
+
+test("emits wait while the connection is down, up to the queue's bound", async () => {
+  const nowhere = await startProxy("127.0.0.1:9"); // refuses: nothing listens on the discard port
+  const ada = connect(nowhere.address, { queueLimit: 3 });
+  for (const text of ["1", "2", "3"]) ada.emit("message", { text });
+  assert.throws(() => ada.emit("message", { text: "4" }), QueueFullError);
+  await assert.rejects(ada.request("join", { room: "r", name: "a" }), QueueFullError);
+  await nowhere.close();
+});
+
+test("a restarted server is reconnected to, and the client is told its session is fresh", async () => {
+  const server = await startExample("chat");
+  const ada = connect(server.address);
+  await ada.request("join", { room: "restart", name: "ada" });
+  const states = [];
+  ada.onState(({ state, code }) => states.push([state, code]));
+  const session = next((f) => ada.onSession(f));
+  const reopened = opened(ada);
+  const pending = ada.request("join", { room: "restart", name: "ada" }, { timeoutMs: 5000 });
+  await server.stop();
+  const again = await startExample("chat", server.port);
+  await reopened;
+  // The server that answered is gone, and with it the session: the request is failed.
+  assert.deepEqual(await session, { resumed: false, reason: "unknown" });
+  await assert.rejects(pending, ConnectionLostError);
+  assert.deepEqual(states[0], ["reconnecting", 1006]);
+  assert.deepEqual(states.at(-1), ["open", undefined]);
+  const { members } = await ada.request("join", { room: "restart", name: "ada" });
+  assert.deepEqual(members, ["ada"]);
+  ada.close();
+  await again.stop();
+});
+
+test("a session cut by the network resumes: every message once, in order, answers too", async () => {
+  const proxy = await startProxy(chat.address);
+  const ada = connect(proxy.address);
+  const bob = connect(chat.address);
+  await ada.request("join", { room: "resume", name: "ada" });
+  await bob.request("join", { room: "resume", name: "bob" });
+  const texts = Array.from({ length: 40 }, (_, index) => String(index + 1));
+  const heard = said(ada, texts.length);
+  // The path to ada goes silent first (what the server sends her is lost), then breaks.
+  proxy.stall(true);
+  for (const text of texts.slice(0, 20)) bob.emit("message", { text });
+  const rejoined = next((f) => bob.on("users", f));
+  const answer = ada.request("join", { room: "resume", name: "ada" });
+  await rejoined; // the server has her request; its answer is lost on the way
+  proxy.cut();
+  proxy.stall(false);
+  for (const text of texts.slice(20)) bob.emit("message", { text });
+  assert.deepEqual(await next((f) => ada.onSession(f)), { resumed: true });
+  assert.deepEqual(await heard, texts);
+  assert.deepEqual((await answer).members, ["ada", "bob"]);
+  // Nothing twice: the next message ada hears is the next one sent.
+  const after = said(ada, 1);
+  bob.emit("message", { text: "41" });
+  assert.deepEqual(await after, ["41"]);
+  await proxy.close();
+});
+
+test("the plain socket reconnects and sends what waited, in order", async () => {
+  const echo = await startExample("echo");
+  const proxy = await startProxy(echo.address);
+  const socket = new ReconnectingSocket(`ws://${proxy.address}/echo`, {
+    reconnect: { initialDelayMs: 20 },
+  });
+  const first = take((f) => socket.onMessage(f), 1);
+  socket.send("before");
+  assert.deepEqual(await first, ["before"]);
+  proxy.cut();
+  await next((f) => socket.onState(f), ({ state }) => state === "reconnecting");
+  socket.send("while down 1");
+  socket.send("while down 2");
+  assert.deepEqual(await take((f) => socket.onMessage(f), 2), ["while down 1", "while down 2"]);
+  socket.close();
+  await proxy.close();
+  await echo.stop();
+});

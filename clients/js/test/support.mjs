@@ -1,0 +1,115 @@
+// What the client's tests share: the example servers (built by cargo, started on free ports),
+// a TCP proxy that fails like a network, and small waiting helpers.
+import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import net from "node:net";
+import { fileURLToPath } from "node:url";
+
+const root = fileURLToPath(new URL("../../..", import.meta.url));
+const target = process.env.CARGO_TARGET_DIR ?? `${root}/target`;
+
+/** An example server: `chat` (built with `--features redis`) or `echo`, on `port` (0: any). */
+export async function startExample(name, port = 0) {
+  const binary = `${target}/debug/examples/${name}`;
+  if (!existsSync(binary)) {
+    throw new Error(`${binary} is missing: run \`cargo build --example ${name} --features redis\``);
+  }
+  const child = spawn(binary, [], {
+    env: { ...process.env, PORT: String(port) },
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  const address = await new Promise((resolve, reject) => {
+    let output = "";
+    child.stdout.on("data", (chunk) => {
+      output += chunk;
+      const found = output.match(/listening on \w+:\/\/(\S+)/);
+      if (found) resolve(found[1]);
+    });
+    child.on("exit", (code) => reject(new Error(`${name} exited with ${code}: ${output}`)));
+  });
+  return {
+    address,
+    port: Number(address.split(":").pop()),
+    stop() {
+      child.kill("SIGKILL");
+      return new Promise((resolve) => child.once("exit", resolve));
+    },
+  };
+}
+
+/**
+ * A TCP proxy to `upstream` (`host:port`) that can cut every connection, or stall them: drop
+ * what the server sends while the connections look alive (a half-dead network path).
+ */
+export async function startProxy(upstream) {
+  const [host, port] = upstream.split(":");
+  const pairs = new Set();
+  let stalled = false;
+  const server = net.createServer((client) => {
+    const server = net.connect(Number(port), host);
+    const pair = { client, server };
+    pairs.add(pair);
+    client.on("data", (chunk) => server.write(chunk));
+    server.on("data", (chunk) => {
+      if (!stalled) client.write(chunk);
+    });
+    const end = () => {
+      pairs.delete(pair);
+      client.destroy();
+      server.destroy();
+    };
+    client.on("close", end).on("error", end);
+    server.on("close", end).on("error", end);
+  });
+  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return {
+    address: `127.0.0.1:${server.address().port}`,
+    /** Ends every connection now: no Close frame, bytes in flight lost. */
+    cut() {
+      for (const { client, server } of pairs) {
+        client.resetAndDestroy();
+        server.resetAndDestroy();
+      }
+      pairs.clear();
+    },
+    /** Drops what the server sends while stalled (the connections stay open). */
+    stall(on) {
+      stalled = on;
+    },
+    close() {
+      this.cut();
+      return new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
+
+/** Resolves with the first value `subscribe` reports that `wanted` accepts. */
+export function next(subscribe, wanted = () => true, timeoutMs = 5000) {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error("timed out waiting")), timeoutMs);
+    const off = subscribe((value) => {
+      if (!wanted(value)) return;
+      clearTimeout(timer);
+      off();
+      resolve(value);
+    });
+  });
+}
+
+/** Resolves with the first `count` values `subscribe` reports, in order. */
+export function take(subscribe, count, timeoutMs = 5000) {
+  return new Promise((resolve, reject) => {
+    const values = [];
+    const timer = setTimeout(
+      () => reject(new Error(`timed out after ${values.length} of ${count}: ${JSON.stringify(values)}`)),
+      timeoutMs,
+    );
+    const off = subscribe((value) => {
+      values.push(value);
+      if (values.length < count) return;
+      clearTimeout(timer);
+      off();
+      resolve(values);
+    });
+  });
+}

@@ -1,0 +1,50 @@
+//! The official JavaScript client (`clients/js`), served by the app at a fixed path so a page
+//! needs no build step: `import { GatewayClient } from "/_gateway/index.js"`.
+
+use crate::app::App;
+use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
+use axum::routing::get;
+
+/// Where [`App::serve_client`] serves the client's modules.
+pub const CLIENT_PATH: &str = "/_gateway";
+
+/// The client's modules, as `clients/js` builds them (`npm run build`; `.ci/run` checks they
+/// are current).
+const MODULES: [(&str, &str); 3] = [
+    ("index.js", include_str!("../../clients/js/dist/index.js")),
+    (
+        "gateway.js",
+        include_str!("../../clients/js/dist/gateway.js"),
+    ),
+    ("socket.js", include_str!("../../clients/js/dist/socket.js")),
+];
+
+impl App {
+    /// Serves the official JavaScript client at `/_gateway/index.js` (an ES module; it imports
+    /// its siblings), so a page can use it without a build step:
+    ///
+    /// ```html
+    /// <script type="module">
+    ///   import { GatewayClient } from "/_gateway/index.js";
+    ///   const chat = new GatewayClient(`ws://${location.host}/chat`);
+    /// </script>
+    /// ```
+    ///
+    /// ```
+    /// use gateway::prelude::*;
+    /// let app = App::new().serve_client();
+    /// assert!(app.routes().iter().any(|route| route.path == "/_gateway/index.js"));
+    /// ```
+    pub fn serve_client(self) -> Self {
+        MODULES.iter().fold(self, |app, (name, source)| {
+            let headers = [
+                (CONTENT_TYPE, "text/javascript; charset=utf-8"),
+                (CACHE_CONTROL, "public, max-age=3600"),
+            ];
+            app.route(
+                &format!("{CLIENT_PATH}/{name}"),
+                get(move || async move { (headers, *source) }),
+            )
+        })
+    }
+}
