@@ -41,17 +41,20 @@ const MAX_ROOM_CHARS: usize = 64;
 const MAX_MEMBERS_LISTED: usize = 100;
 
 #[derive(Deserialize)]
+#[cfg_attr(feature = "contract", derive(schemars::JsonSchema))]
 struct Join {
     room: String,
     name: String,
 }
 
 #[derive(Serialize)]
+#[cfg_attr(feature = "contract", derive(schemars::JsonSchema))]
 struct Members {
     members: Vec<String>,
 }
 
 #[derive(Deserialize)]
+#[cfg_attr(feature = "contract", derive(schemars::JsonSchema))]
 struct Say {
     text: String,
 }
@@ -145,6 +148,8 @@ pub(crate) fn app() -> App {
         .max_connections(10_000)
         .gateway(ChatGateway)
         .serve_client();
+    #[cfg(feature = "contract")]
+    let app = app.serve_asyncapi("/asyncapi.json", "gateway chat", "1.0.0");
     let hub = app.hub();
     app.route("/", get(|| async { Html(include_str!("index.html")) }))
         .route(
@@ -176,6 +181,12 @@ async fn clustered(app: App) -> Result<App, Box<dyn std::error::Error>> {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // `cargo run --example chat --features contract -- asyncapi > chat.asyncapi.json`
+    #[cfg(feature = "contract")]
+    if std::env::args().nth(1).as_deref() == Some("asyncapi") {
+        println!("{:#}", app().asyncapi("gateway chat", "1.0.0"));
+        return Ok(());
+    }
     let app = clustered(app()).await?;
     let port = std::env::var("PORT").unwrap_or_else(|_| "8080".to_owned());
     let listener = tokio::net::TcpListener::bind(format!("127.0.0.1:{port}")).await?;

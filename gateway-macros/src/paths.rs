@@ -61,6 +61,11 @@ runtime_paths! {
     bind_required => required;
     bind_optional => optional;
     source => Source;
+    gateway_contract => gateway_contract;
+    websocket_contract => websocket_contract;
+    event_contract => event_contract;
+    body_schema => body_schema;
+    reply_schema => reply_schema;
 }
 
 /// `tokens` with every span set to `span`, so an error about a runtime path used for the user's

@@ -2,12 +2,15 @@
 //! everything here together with the attribute macros.
 
 mod app;
+#[cfg(feature = "contract")]
+mod asyncapi;
 mod backplane;
 mod bind;
 mod client_script;
 mod close;
 mod connection;
 mod context;
+mod contract;
 mod drain;
 mod endpoint;
 mod error;
@@ -48,6 +51,7 @@ pub use client_script::CLIENT_PATH;
 pub use close::{close_code, CloseWebSocket, InvalidCloseCode, MAX_CLOSE_REASON_BYTES};
 pub use connection::{Connection, ConnectionId, SendError};
 pub use context::{FromContext, MessageContext};
+pub use contract::{EndpointContract, EventContract};
 pub use drain::Drainer;
 pub use endpoint::{Controller, EndpointOptions, Gateway, Mode};
 pub use error::{ErrorOrigin, WsError};
@@ -108,6 +112,9 @@ pub mod __private {
         required, Source,
     };
     pub use crate::context::{FromContext, MessageContext};
+    pub use crate::contract::{
+        body_schema, event_contract, gateway_contract, reply_schema, websocket_contract,
+    };
     pub use crate::endpoint::{Controller, EndpointOptions, Gateway, Handler, Mode};
     pub use crate::error::WsError;
     pub use crate::event::{

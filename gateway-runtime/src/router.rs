@@ -110,6 +110,8 @@ pub struct EndpointSpec {
     pub dependencies: Vec<DependencyKey>,
     /// Its own listener's port (`#[gateway(.., port = N)]`); `None` serves it on the app's.
     pub port: Option<u16>,
+    /// What its messages and answers are, for the app's AsyncAPI document.
+    pub contract: fn() -> crate::contract::EndpointContract,
 }
 
 impl std::fmt::Debug for EndpointSpec {
@@ -175,6 +177,7 @@ impl Endpoints {
                 lifecycle,
                 dependencies: Vec::new(),
                 port: None,
+                contract: || crate::contract::websocket_contract(None, None),
             },
             build: Box::new(move |app, lifecycle| {
                 let stream = Arc::new(EventStream::new::<C, H>(controller, path, lifecycle, app));

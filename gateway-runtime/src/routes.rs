@@ -146,7 +146,7 @@ impl App {
 }
 
 /// The options that differ from the defaults, as short text.
-fn options(options: &EndpointOptions) -> Vec<String> {
+pub(crate) fn options(options: &EndpointOptions) -> Vec<String> {
     let mut shown = Vec::new();
     if let Some(ping) = options.ping_interval {
         shown.push(format!("ping {}", duration(ping)));

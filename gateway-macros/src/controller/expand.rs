@@ -3,7 +3,9 @@
 
 use super::model::{Controller, Endpoint, SseEndpoint};
 use crate::paths;
-use crate::shared::expand::{call_then, dependencies, endpoint_options, lifecycle, output_span};
+use crate::shared::expand::{
+    call_then, dependencies, endpoint_options, lifecycle, method_contract, output_span,
+};
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote, quote_spanned};
 
@@ -98,6 +100,8 @@ fn registration(controller: &Controller, endpoint: &Endpoint) -> TokenStream {
     let method_lifecycle = lifecycle(&endpoint.components);
     let dependencies = dependencies([&endpoint.method]);
     let (endpoint_spec, none) = (paths::endpoint_spec(), paths::none());
+    let (body, reply) = method_contract(&endpoint.method);
+    let websocket_contract = paths::websocket_contract();
     quote! {
         __gw_endpoints.websocket::<Self, #marker>(
             &self,
@@ -108,6 +112,7 @@ fn registration(controller: &Controller, endpoint: &Endpoint) -> TokenStream {
                 lifecycle: __gw_controller_lifecycle.around(&#method_lifecycle),
                 dependencies: #dependencies,
                 port: #none,
+                contract: || #websocket_contract(#body, #reply),
             },
         );
     }

@@ -3,7 +3,9 @@
 
 use super::model::{Gateway, Hook, HookKind};
 use crate::paths;
-use crate::shared::expand::{call_then, dependencies, endpoint_options, invoke, lifecycle};
+use crate::shared::expand::{
+    call_then, dependencies, endpoint_options, invoke, lifecycle, method_contract,
+};
 use proc_macro2::TokenStream;
 use quote::quote;
 
@@ -75,6 +77,15 @@ pub(super) fn gateway(gateway: &Gateway) -> TokenStream {
         }
     });
 
+    let event_contract = paths::event_contract();
+    let events = gateway.hooks.iter().filter_map(|hook| {
+        let HookKind::Subscribe(event) = &hook.kind else {
+            return None;
+        };
+        let (body, reply) = method_contract(&hook.method);
+        Some(quote!(#event_contract(#event, #body, #reply)))
+    });
+    let gateway_contract = paths::gateway_contract();
     let route = &gateway.route;
     let name = &gateway.type_name;
     let options = endpoint_options(&gateway.options, on_connect.is_some());
@@ -135,6 +146,7 @@ pub(super) fn gateway(gateway: &Gateway) -> TokenStream {
                             lifecycle: #gateway_lifecycle,
                             dependencies: #dependencies,
                             port: #port,
+                            contract: || #gateway_contract(::std::vec![#(#events),*]),
                         },
                     );
                 }

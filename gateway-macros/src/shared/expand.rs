@@ -5,7 +5,7 @@ use super::model::{Component, HandshakeKind, Method, Mode, Options, Param, Recei
 use super::validate::option_inner;
 use crate::paths;
 use proc_macro2::TokenStream;
-use quote::{format_ident, quote, quote_spanned};
+use quote::{format_ident, quote, quote_spanned, ToTokens};
 use syn::spanned::Spanned;
 use syn::{ReturnType, Type};
 
@@ -229,4 +229,47 @@ pub(crate) fn registration_stub(
             fn register(self: #arc<Self>, _: &mut #endpoints) {}
         }
     }
+}
+
+/// The contract of one handler: the schemas of its `#[body]` and of its answer, as calls the
+/// runtime answers with feature `contract` (a type without a schema is then an error at it).
+/// A body read field by field, or an `impl Trait` return, is described as anything.
+pub(crate) fn method_contract(method: &Method) -> (TokenStream, TokenStream) {
+    let none = paths::none();
+    let bodies: Vec<&Param> = method
+        .params
+        .iter()
+        .filter(|param| matches!(param.source, Source::Body { .. }))
+        .collect();
+    let body = match bodies.as_slice() {
+        [Param {
+            ty,
+            source: Source::Body { field: None, .. },
+        }] => {
+            let body_schema = paths::respanned(paths::body_schema(), ty.span());
+            quote_spanned!(ty.span()=> #body_schema::<#ty>())
+        }
+        _ => none.clone(),
+    };
+    let reply = match &method.output {
+        ReturnType::Default => {
+            let reply_schema = paths::reply_schema();
+            quote!(#reply_schema::<()>())
+        }
+        ReturnType::Type(_, ty) if !mentions_impl(ty.to_token_stream()) => {
+            let reply_schema = paths::respanned(paths::reply_schema(), ty.span());
+            quote_spanned!(ty.span()=> #reply_schema::<#ty>())
+        }
+        ReturnType::Type(..) => none,
+    };
+    (body, reply)
+}
+
+/// Whether a type is (or holds) an `impl Trait`, which cannot be named outside its function.
+fn mentions_impl(tokens: TokenStream) -> bool {
+    tokens.into_iter().any(|token| match token {
+        proc_macro2::TokenTree::Ident(ident) => ident == "impl",
+        proc_macro2::TokenTree::Group(group) => mentions_impl(group.stream()),
+        _ => false,
+    })
 }
