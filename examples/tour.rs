@@ -11,11 +11,13 @@ use serde::{Deserialize, Serialize};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 #[derive(Deserialize)]
+#[cfg_attr(feature = "contract", derive(schemars::JsonSchema))]
 struct Greet {
     name: String,
 }
 
 #[derive(Serialize)]
+#[cfg_attr(feature = "contract", derive(schemars::JsonSchema))]
 struct Greeting {
     greeting: String,
 }
@@ -171,6 +173,13 @@ impl ExampleController {
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
+    // `cargo run --example tour --features contract -- asyncapi > tour.asyncapi.json`
+    #[cfg(feature = "contract")]
+    if std::env::args().nth(1).as_deref() == Some("asyncapi") {
+        let app = App::new().controller(ExampleController::default());
+        println!("{:#}", app.asyncapi("gateway tour", "1.0.0"));
+        return Ok(());
+    }
     let port = std::env::var("PORT").unwrap_or_else(|_| "8080".to_owned());
     let listener = tokio::net::TcpListener::bind(format!("127.0.0.1:{port}")).await?;
     println!("listening on ws://{}", listener.local_addr()?);

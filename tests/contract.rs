@@ -45,6 +45,20 @@ fn the_document_describes_each_event_with_its_data_and_answer() {
     );
     // `message` answers nothing of its own: no reply.
     assert_eq!(document["operations"]["chat.message"].get("reply"), None);
+    // What the gateway declares it sends (`emits(..)`): a `send` operation with its data.
+    let sent = &document["operations"]["chat.send.message"];
+    assert_eq!(sent["action"], "send");
+    assert_eq!(
+        sent["messages"][0]["$ref"],
+        "#/channels/chat/messages/message.sent"
+    );
+    let said = &channel["messages"]["message.sent"]["payload"]["properties"]["data"];
+    assert_eq!(said["required"], json!(["room", "text"]));
+    assert_eq!(
+        channel["messages"]["users.sent"]["payload"]["properties"]["data"]["properties"]["count"]
+            ["type"],
+        "integer"
+    );
     assert!(document["info"]["x-close-codes"]["4000"].is_string());
 }
 

@@ -30,7 +30,6 @@ use axum::response::Html;
 use axum::routing::{get, post};
 use gateway::prelude::*;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 
 const CHAT: &str = "/chat";
 
@@ -59,10 +58,32 @@ struct Say {
     text: String,
 }
 
+/// A message as the room hears it.
+#[derive(Serialize)]
+#[cfg_attr(feature = "contract", derive(schemars::JsonSchema))]
+struct Said {
+    from: Option<String>,
+    room: String,
+    text: String,
+}
+
+/// How many clients are connected.
+#[derive(Serialize)]
+#[cfg_attr(feature = "contract", derive(schemars::JsonSchema))]
+struct Users {
+    count: usize,
+}
+
 /// The chat; who is where lives in the hub.
 pub(crate) struct ChatGateway;
 
-#[gateway("chat", ping = "20s", max_message = "16KiB", resume = "2m")]
+#[gateway(
+    "chat",
+    ping = "20s",
+    max_message = "16KiB",
+    resume = "2m",
+    emits("message" = Said, "users" = Users, "announce" = String)
+)]
 impl ChatGateway {
     #[subscribe("join")]
     async fn join(
@@ -100,7 +121,11 @@ impl ChatGateway {
             .rooms()
             .pop()
             .ok_or_else(|| WsError::bad_request("join a room before sending messages"))?;
-        let message = json!({"from": conn.presence(), "room": room, "text": say.0.text});
+        let message = Said {
+            from: conn.presence(),
+            room: room.clone(),
+            text: say.0.text,
+        };
         hub.room(room).except(conn.id()).emit("message", &message);
         Ok(())
     }
@@ -138,7 +163,7 @@ fn leave_room(conn: &Connection) {
 /// Tells every client how many are connected.
 fn announce_users(hub: &Hub) {
     let count = hub.path(CHAT).count();
-    hub.path(CHAT).emit("users", &json!({"count": count}));
+    hub.path(CHAT).emit("users", &Users { count });
 }
 
 /// The chat: the gateway, its page, and `POST /announce`.

@@ -76,7 +76,7 @@ pub fn controller(args: TokenStream, item: TokenStream) -> TokenStream {
 ///
 /// # Grammar
 /// `#[gateway("path", ping = "20s", ping_timeout = "..", max_message = "..", concurrency = 4,
-/// port = 3001, resume = "2m")]` on an inherent `impl Type { .. }`, lifecycle attributes (`#[guard(..)]`, ..)
+/// port = 3001, resume = "2m", emits("event" = Type, ..))]` on an inherent `impl Type { .. }`, lifecycle attributes (`#[guard(..)]`, ..)
 /// after it. Methods:
 ///
 /// ```text
@@ -98,7 +98,8 @@ pub fn controller(args: TokenStream, item: TokenStream) -> TokenStream {
 /// `resume = "2m"` keeps a dropped client's session for two minutes: it comes back with its id,
 /// rooms and values and receives what it missed (the README's "Resumable sessions");
 /// `#[on_connect]` then runs once per session, `#[on_resume]` on each return,
-/// `#[on_disconnect]` when the session ends for good.
+/// `#[on_disconnect]` when the session ends for good. `emits("message" = Said, ..)` declares
+/// the events the gateway sends, for the app's contract (feature `contract`).
 ///
 /// # Example
 /// ```

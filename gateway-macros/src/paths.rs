@@ -66,6 +66,7 @@ runtime_paths! {
     event_contract => event_contract;
     body_schema => body_schema;
     reply_schema => reply_schema;
+    sent_event => sent_event;
 }
 
 /// `tokens` with every span set to `span`, so an error about a runtime path used for the user's

@@ -43,6 +43,7 @@ pub(crate) const MAX_MESSAGE: Symbol = Symbol("max_message");
 pub(crate) const CONCURRENCY: Symbol = Symbol("concurrency");
 pub(crate) const PORT: Symbol = Symbol("port");
 pub(crate) const RESUME: Symbol = Symbol("resume");
+pub(crate) const EMITS: Symbol = Symbol("emits");
 
 impl Symbol {
     /// The name as written.

@@ -32,8 +32,9 @@ const CLOSE_CODES: [(u16, &str); 9] = [
 
 impl App {
     /// The app's AsyncAPI 3.0 document: every WebSocket endpoint as a channel, every gateway
-    /// event as a message with a `receive` operation whose reply is the event's answer, with the
-    /// JSON Schemas of their data (under `components.schemas`). Feature `contract`.
+    /// event as a message with a `receive` operation whose reply is the event's answer, every
+    /// event a gateway declares it sends (`emits(..)`) with a `send` operation, with the JSON
+    /// Schemas of their data (under `components.schemas`). Feature `contract`.
     ///
     /// ```
     /// use gateway::prelude::*;
@@ -88,6 +89,27 @@ impl App {
                 let reply = hoist(contract.reply);
                 vec![("message".to_owned(), message, reply)]
             };
+            for event in contract.sends {
+                let event_key = key(event.name);
+                let data = hoist(event.data).unwrap_or_else(|| json!({}));
+                let message_key = format!("{event_key}.sent");
+                let mut payload = envelope(event.name, data);
+                payload["properties"]
+                    .as_object_mut()
+                    .map(|properties| properties.remove("id"));
+                messages.insert(
+                    message_key.clone(),
+                    json!({ "name": event.name, "payload": payload }),
+                );
+                operations.insert(
+                    format!("{id}.send.{event_key}"),
+                    json!({
+                        "action": "send",
+                        "channel": channel,
+                        "messages": [{ "$ref": format!("#/channels/{id}/messages/{message_key}") }],
+                    }),
+                );
+            }
             for (name, payload, reply) in described {
                 let message_key = key(&name);
                 messages.insert(

@@ -13,6 +13,8 @@ use serde_json::Value;
 pub struct EndpointContract {
     /// A gateway's events; empty for a `#[websocket]` endpoint.
     pub events: Vec<EventContract>,
+    /// The events a gateway declares it sends (`emits("event" = Type, ..)`).
+    pub sends: Vec<EventContract>,
     /// A `#[websocket]` endpoint's message schema...
     pub message: Option<Value>,
     /// ...and its reply's (`None`: it sends none, or says nothing).
@@ -31,9 +33,10 @@ pub struct EventContract {
 }
 
 /// A gateway's contract.
-pub fn gateway_contract(events: Vec<EventContract>) -> EndpointContract {
+pub fn gateway_contract(events: Vec<EventContract>, sends: Vec<EventContract>) -> EndpointContract {
     EndpointContract {
         events,
+        sends,
         message: None,
         reply: None,
     }
@@ -43,6 +46,7 @@ pub fn gateway_contract(events: Vec<EventContract>) -> EndpointContract {
 pub fn websocket_contract(message: Option<Value>, reply: Option<Value>) -> EndpointContract {
     EndpointContract {
         events: Vec::new(),
+        sends: Vec::new(),
         message,
         reply,
     }
@@ -55,6 +59,18 @@ pub fn event_contract(
     reply: Option<Value>,
 ) -> EventContract {
     EventContract { name, data, reply }
+}
+
+/// An event a gateway declares it sends, with its data's schema (`None` without the feature).
+#[cfg(feature = "contract")]
+pub fn sent_event<T: schemars::JsonSchema>(name: &'static str) -> EventContract {
+    event_contract(name, Some(schema::of::<T>()), None)
+}
+
+/// An event a gateway declares it sends, with its data's schema (`None` without the feature).
+#[cfg(not(feature = "contract"))]
+pub fn sent_event<T>(name: &'static str) -> EventContract {
+    event_contract(name, None, None)
 }
 
 /// The schema of a `#[body]` type (`None` without the feature).
@@ -90,7 +106,7 @@ mod schema {
 
     /// `T`'s draft-07 schema, its definitions under `components/schemas` (where the AsyncAPI
     /// document gathers them, so references resolve there).
-    fn of<T: JsonSchema>() -> Value {
+    pub(super) fn of<T: JsonSchema>() -> Value {
         SchemaSettings::draft07()
             .with(|settings| settings.definitions_path = "/components/schemas".into())
             .into_generator()

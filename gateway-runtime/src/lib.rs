@@ -113,7 +113,7 @@ pub mod __private {
     };
     pub use crate::context::{FromContext, MessageContext};
     pub use crate::contract::{
-        body_schema, event_contract, gateway_contract, reply_schema, websocket_contract,
+        body_schema, event_contract, gateway_contract, reply_schema, sent_event, websocket_contract,
     };
     pub use crate::endpoint::{Controller, EndpointOptions, Gateway, Handler, Mode};
     pub use crate::error::WsError;

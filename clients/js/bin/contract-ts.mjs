@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // Turns a gateway app's AsyncAPI document (`App::asyncapi`) into a TypeScript module: for each
 // gateway, a `Contract` type so that `new GatewayClient<ChatContract>(url).request("join", ..)`
-// is checked by tsc (a wrong event, field or answer type is a type error). The schemas become
-// types through json-schema-to-typescript.
+// and `.on("message", ..)` are checked by tsc (a wrong event, field or answer type is a type
+// error). The schemas become types through json-schema-to-typescript.
 //
 //   node bin/contract-ts.mjs chat.asyncapi.json > chat-contract.ts
 import { readFileSync } from "node:fs";
@@ -29,8 +29,16 @@ const contracts = [];
 for (const [id, channel] of Object.entries(document.channels ?? {})) {
   if (channel["x-gateway"]?.kind !== "gateway") continue;
   const requests = [];
+  const events = [];
   for (const [key, message] of Object.entries(channel.messages ?? {})) {
     if (key.endsWith(".reply")) continue;
+    if (key.endsWith(".sent")) {
+      const event = message.payload.properties.event.const;
+      const sentType = `${pascal(id)}${pascal(event)}Sent`;
+      definitions[sentType] = { ...message.payload.properties.data, title: sentType };
+      events.push(`    ${JSON.stringify(event)}: ${sentType};`);
+      continue;
+    }
     const event = message.payload.properties.event.const;
     const dataType = `${pascal(id)}${pascal(event)}Data`;
     const data = message.payload.properties.data;
@@ -50,7 +58,9 @@ for (const [id, channel] of Object.entries(document.channels ?? {})) {
       "  requests: {",
       ...requests,
       "  };",
-      "  events: Record<string, any>;",
+      ...(events.length > 0
+        ? ["  events: {", ...events, "  };"]
+        : ["  events: Record<string, any>;"]),
       "}",
     ].join("\n"),
   );

@@ -7,7 +7,8 @@ use crate::shared::expand::{
     call_then, dependencies, endpoint_options, invoke, lifecycle, method_contract,
 };
 use proc_macro2::TokenStream;
-use quote::quote;
+use quote::{quote, quote_spanned};
+use syn::spanned::Spanned;
 
 pub(super) fn gateway(gateway: &Gateway) -> TokenStream {
     let self_ty = &gateway.self_ty;
@@ -85,6 +86,11 @@ pub(super) fn gateway(gateway: &Gateway) -> TokenStream {
         let (body, reply) = method_contract(&hook.method);
         Some(quote!(#event_contract(#event, #body, #reply)))
     });
+    let sent_event = paths::sent_event();
+    let sends = gateway.emits.iter().map(|(event, ty)| {
+        let sent_event = paths::respanned(sent_event.clone(), ty.span());
+        quote_spanned!(ty.span()=> #sent_event::<#ty>(#event))
+    });
     let gateway_contract = paths::gateway_contract();
     let route = &gateway.route;
     let name = &gateway.type_name;
@@ -146,7 +152,10 @@ pub(super) fn gateway(gateway: &Gateway) -> TokenStream {
                             lifecycle: #gateway_lifecycle,
                             dependencies: #dependencies,
                             port: #port,
-                            contract: || #gateway_contract(::std::vec![#(#events),*]),
+                            contract: || #gateway_contract(
+                                ::std::vec![#(#events),*],
+                                ::std::vec![#(#sends),*],
+                            ),
                         },
                     );
                 }

@@ -14,6 +14,8 @@ pub(super) struct Gateway {
     pub route_span: Span,
     pub options: Options,
     pub port: Option<u16>,
+    /// `emits("event" = Type, ..)`: the events it sends and their data, for the contract.
+    pub emits: Vec<(LitStr, Type)>,
     /// Lifecycle attributes on the impl block, in the order written.
     pub components: Vec<Component>,
     pub hooks: Vec<Hook>,

@@ -25,13 +25,14 @@ const HOOK_ATTRIBUTES: [&str; 6] = [
 ];
 
 /// What `#[gateway(..)]` accepts after the path.
-const GATEWAY_KEYS: [Key; 6] = [
+const GATEWAY_KEYS: [Key; 7] = [
     Key::Ping,
     Key::PingTimeout,
     Key::MaxMessage,
     Key::Concurrency,
     Key::Port,
     Key::Resume,
+    Key::Emits,
 ];
 
 /// Builds the model and strips our attributes from `item`.
@@ -88,6 +89,7 @@ pub(super) fn gateway(args: TokenStream, item: &mut ItemImpl, errors: &mut Error
         route_span: args.path.as_ref().map_or(args.span, LitStr::span),
         options: args.options,
         port: args.port,
+        emits: args.emits,
         components,
         hooks,
     }

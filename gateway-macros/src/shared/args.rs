@@ -21,10 +21,11 @@ pub(crate) enum Key {
     Concurrency,
     Port,
     Resume,
+    Emits,
 }
 
 impl Key {
-    const ALL: [Key; 8] = [
+    const ALL: [Key; 9] = [
         Key::Mode,
         Key::Ping,
         Key::PingTimeout,
@@ -33,6 +34,7 @@ impl Key {
         Key::Concurrency,
         Key::Port,
         Key::Resume,
+        Key::Emits,
     ];
 
     fn name(self) -> &'static str {
@@ -45,6 +47,7 @@ impl Key {
             Key::Concurrency => symbol::CONCURRENCY,
             Key::Port => symbol::PORT,
             Key::Resume => symbol::RESUME,
+            Key::Emits => symbol::EMITS,
         }
         .name()
     }
@@ -57,6 +60,8 @@ pub(crate) struct EndpointArgs {
     pub path: Option<LitStr>,
     pub options: Options,
     pub port: Option<u16>,
+    /// `emits("event" = Type, ..)`: what a gateway pushes, for its contract.
+    pub emits: Vec<(LitStr, syn::Type)>,
 }
 
 impl EndpointArgs {
@@ -67,6 +72,7 @@ impl EndpointArgs {
             path: None,
             options: Options::default(),
             port: None,
+            emits: Vec::new(),
         }
     }
 }
@@ -162,6 +168,17 @@ pub(crate) fn endpoint_args(attr: &Attribute, allowed: &[Key]) -> syn::Result<En
                 Key::Resume => {
                     options.resume = invalid.keep(duration_value(input)?);
                 }
+                Key::Emits => {
+                    let list;
+                    syn::parenthesized!(list in input);
+                    let pairs =
+                        syn::punctuated::Punctuated::<Emitted, Token![,]>::parse_terminated(&list)
+                            .map_err(|error| syn::Error::new(error.span(), EMITS_EXPECTED))?;
+                    args.emits = pairs
+                        .into_iter()
+                        .map(|pair| (pair.event, pair.ty))
+                        .collect();
+                }
                 Key::Port => {
                     args.port = invalid.keep(positive_u16(
                         input,
@@ -173,6 +190,23 @@ pub(crate) fn endpoint_args(attr: &Attribute, allowed: &[Key]) -> syn::Result<En
         invalid.finish()
     })?;
     Ok(args)
+}
+
+const EMITS_EXPECTED: &str = r#"expected the events the gateway sends and their data: `emits("message" = ChatMessage, "users" = Users)`"#;
+
+/// `"event" = Type` in `emits(..)`.
+struct Emitted {
+    event: LitStr,
+    ty: syn::Type,
+}
+
+impl syn::parse::Parse for Emitted {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        let event = input.parse()?;
+        input.parse::<Token![=]>()?;
+        let ty = input.parse()?;
+        Ok(Self { event, ty })
+    }
 }
 
 /// The errors found in one attribute's arguments, combined into one report.

@@ -9,6 +9,8 @@ export async function typed(chat: GatewayClient<ChatContract>): Promise<string[]
   const { members } = await chat.request("join", { room: "lobby", name: "ada" });
   chat.emit("message", { text: "hello" });
   chat.emit("leave");
+  chat.on("message", ({ from, room, text }) => console.log(from ?? "someone", room, text));
+  chat.on("users", ({ count }) => console.log(count + 1));
 
   // @ts-expect-error: no such event
   await chat.request("jion", { room: "lobby", name: "ada" });
@@ -16,6 +18,10 @@ export async function typed(chat: GatewayClient<ChatContract>): Promise<string[]
   await chat.request("join", { rooom: "lobby", name: "ada" });
   // @ts-expect-error: a field of the wrong type
   chat.emit("message", { text: 42 });
+  // @ts-expect-error: no event of that name is sent
+  chat.on("mesage", () => {});
+  // @ts-expect-error: a sent message has no `body`
+  chat.on("message", ({ body }) => console.log(body));
   // @ts-expect-error: the answer's members are strings
   const count: number[] = (await chat.request("join", { room: "lobby", name: "ada" })).members;
 
