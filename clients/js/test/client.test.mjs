@@ -13,7 +13,7 @@ import {
   RequestError,
   TimeoutError,
 } from "../dist/index.js";
-import { next, startExample, startProxy, take } from "./support.mjs";
+import { next, startExample, startProxy, stopExamples, take } from "./support.mjs";
 
 let chat;
 const clients = [];
@@ -24,7 +24,7 @@ before(async () => {
 
 after(async () => {
   for (const client of clients) client.close();
-  await chat.stop();
+  await stopExamples();
 });
 
 function connect(address, options) {
@@ -90,25 +90,30 @@ test("emits wait while the connection is down, up to the queue's bound", async (
 
 test("a restarted server is reconnected to, and the client is told its session is fresh", async () => {
   const server = await startExample("chat");
-  const ada = connect(server.address);
+  const proxy = await startProxy(server.address);
+  const ada = connect(proxy.address);
   await ada.request("join", { room: "restart", name: "ada" });
   const states = [];
   ada.onState(({ state, code }) => states.push([state, code]));
   const session = next((f) => ada.onSession(f));
   const reopened = opened(ada);
+  // A request the server takes but whose answer never arrives: then the server dies.
+  proxy.stall(true);
   const pending = ada.request("join", { room: "restart", name: "ada" }, { timeoutMs: 5000 });
+  const rejoined = next((f) => ada.onState(f)); // the proxy passes the drop on
   await server.stop();
-  const again = await startExample("chat", server.port);
+  await rejoined;
+  proxy.stall(false);
+  await startExample("chat", server.port);
   await reopened;
-  // The server that answered is gone, and with it the session: the request is failed.
+  // The server that had the session is gone, and with it the session: the request fails.
   assert.deepEqual(await session, { resumed: false, reason: "unknown" });
   await assert.rejects(pending, ConnectionLostError);
   assert.deepEqual(states[0], ["reconnecting", 1006]);
   assert.deepEqual(states.at(-1), ["open", undefined]);
   const { members } = await ada.request("join", { room: "restart", name: "ada" });
   assert.deepEqual(members, ["ada"]);
-  ada.close();
-  await again.stop();
+  await proxy.close();
 });
 
 test("a session cut by the network resumes: every message once, in order, answers too", async () => {

@@ -8,6 +8,14 @@ import { fileURLToPath } from "node:url";
 const root = fileURLToPath(new URL("../../..", import.meta.url));
 const target = process.env.CARGO_TARGET_DIR ?? `${root}/target`;
 
+/** Every example server started, so a failed test leaves none running (`stopExamples`). */
+const started = new Set();
+
+/** Stops every example server still running. */
+export async function stopExamples() {
+  await Promise.all([...started].map((server) => server.stop()));
+}
+
 /** An example server: `chat` (built with `--features redis`) or `echo`, on `port` (0: any). */
 export async function startExample(name, port = 0) {
   const binary = `${target}/debug/examples/${name}`;
@@ -27,14 +35,18 @@ export async function startExample(name, port = 0) {
     });
     child.on("exit", (code) => reject(new Error(`${name} exited with ${code}: ${output}`)));
   });
-  return {
+  const exited = new Promise((resolve) => child.once("exit", resolve));
+  const server = {
     address,
     port: Number(address.split(":").pop()),
     stop() {
+      started.delete(server);
       child.kill("SIGKILL");
-      return new Promise((resolve) => child.once("exit", resolve));
+      return exited;
     },
   };
+  started.add(server);
+  return server;
 }
 
 /**
