@@ -1,5 +1,6 @@
 //! The benchmark harness: the gateway echo server beside plain axum (with its default 128 KiB read
-//! buffer, and tuned with 4 KiB), measured alternately in one run.
+//! buffer, and tuned with 4 KiB) and Bun (`Bun.serve`, uWebSockets underneath), measured
+//! alternately in one run with the same generator.
 //!
 //! `cargo bench --bench harness` (all scenarios), or name some: `-- echo fanout idle handshakes
 //! resume` (`resume`: the gateway with and without resumable sessions).
@@ -62,7 +63,7 @@ fn main() {
         .build()
         .unwrap();
     println!(
-        "gateway vs plain axum: {rounds} rounds, medians; servers on core 0{}, generator on core 1",
+        "gateway vs plain axum and Bun: {rounds} rounds, medians; servers on core 0{}, generator on core 1",
         if server::has_taskset() {
             ""
         } else {
@@ -225,24 +226,34 @@ fn measure<T>(rounds: usize, mut scenario: impl FnMut(&Server) -> T) -> Vec<Vec<
 
 fn print_rows(rows: &[Row]) {
     println!(
-        "\n{:<58} {:>12} {:>12} {:>12} {:>9} {:>9}",
-        "metric", SERVERS[0].name, SERVERS[1].name, "axum 4 KiB", "gw/axum", "gw/4KiB"
+        "\n{:<58} {:>12} {:>12} {:>12} {:>12} {:>9} {:>9} {:>9}",
+        "metric",
+        SERVERS[0].name,
+        SERVERS[1].name,
+        "axum 4 KiB",
+        SERVERS[3].name,
+        "gw/axum",
+        "gw/4KiB",
+        "gw/Bun"
     );
     for row in rows {
-        let [gateway, default, tuned] = [row.values[0], row.values[1], row.values[2]];
+        let [gateway, default, tuned, bun] =
+            [row.values[0], row.values[1], row.values[2], row.values[3]];
         let better = if row.lower_is_better {
             "(lower is better)"
         } else {
             ""
         };
         println!(
-            "{:<58} {:>12.2} {:>12.2} {:>12.2} {:>9.2} {:>9.2} {better}",
+            "{:<58} {:>12.2} {:>12.2} {:>12.2} {:>12.2} {:>9.2} {:>9.2} {:>9.2} {better}",
             row.metric,
             gateway,
             default,
             tuned,
+            bun,
             gateway / default,
-            gateway / tuned
+            gateway / tuned,
+            gateway / bun
         );
     }
 }

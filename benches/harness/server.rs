@@ -10,27 +10,47 @@ use std::time::Duration;
 #[derive(Clone, Copy)]
 pub(crate) struct Kind {
     pub name: &'static str,
-    example: &'static str,
+    program: Program,
     read_buffer: Option<usize>,
 }
 
-pub(crate) const SERVERS: [Kind; 3] = [
+/// What runs a server.
+#[derive(Clone, Copy)]
+enum Program {
+    /// One of this workspace's examples, built in release mode.
+    Example(&'static str),
+    /// `benches/bun/server.js` on Bun (npm's `@oven/bun-linux-x64`, installed on first use).
+    Bun,
+}
+
+pub(crate) const SERVERS: [Kind; 4] = [
     Kind {
         name: "gateway",
-        example: "echo",
+        program: Program::Example("echo"),
         read_buffer: None,
     },
     Kind {
         name: "axum default",
-        example: "plain_axum",
+        program: Program::Example("plain_axum"),
         read_buffer: None,
     },
     Kind {
         name: "axum 4 KiB buffer",
-        example: "plain_axum",
+        program: Program::Example("plain_axum"),
         read_buffer: Some(4096),
     },
+    Kind {
+        name: "Bun (uWS)",
+        program: Program::Bun,
+        read_buffer: None,
+    },
 ];
+
+const BUN_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/bun");
+
+fn bun() -> String {
+    format!("{BUN_DIR}/node_modules/@oven/bun-linux-x64/bin/bun")
+}
 
 pub(crate) struct Server {
     child: Child,
@@ -49,11 +69,13 @@ impl Server {
 
     /// As [`Server::start`], with extra environment variables (`REDIS_URL`).
     pub(crate) fn start_with_env(kind: Kind, env: &[(&str, &str)]) -> Server {
-        let binary = format!(
-            "{}/target/release/examples/{}",
-            env!("CARGO_MANIFEST_DIR"),
-            kind.example
-        );
+        let binary = match kind.program {
+            Program::Example(example) => format!(
+                "{}/target/release/examples/{example}",
+                env!("CARGO_MANIFEST_DIR")
+            ),
+            Program::Bun => format!("{} {BUN_DIR}/server.js", bun()),
+        };
         let pin = if has_taskset() {
             format!("taskset -c {SERVER_CORE} ")
         } else {
@@ -148,4 +170,12 @@ pub(crate) fn build_servers() {
         .status()
         .expect("run cargo");
     assert!(status.success(), "building the server examples failed");
+    if !std::path::Path::new(&bun()).exists() {
+        let status = Command::new("npm")
+            .args(["install", "--no-package-lock", "--no-audit", "--no-fund"])
+            .current_dir(BUN_DIR)
+            .status()
+            .expect("run npm (Node's package manager) to install Bun for the harness");
+        assert!(status.success(), "installing Bun (benches/bun) failed");
+    }
 }
