@@ -94,9 +94,11 @@ impl Server {
         command.envs(env.iter().copied());
         let mut child = command.spawn().expect("start the server");
         let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
+        let mut output = BufReader::new(child.stdout.take().unwrap());
+        output.read_line(&mut line).unwrap();
+        // Drained for the rest of its life (the routes table follows the first line), so the
+        // server never writes into a closed pipe.
+        std::thread::spawn(move || std::io::copy(&mut output, &mut std::io::sink()));
         let addr = line
             .trim()
             .strip_prefix("listening on ws://")
