@@ -115,6 +115,6 @@ fn install(endpoint: Arc<Endpoint>, token: Token, resumption: Resumption, restor
             after,
             replay: missed,
         };
-        serve_new(endpoint, connection, socket, opening, started).await;
+        serve_new(endpoint, connection, Box::new(socket), opening, started).await;
     });
 }

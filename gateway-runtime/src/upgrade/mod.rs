@@ -90,6 +90,7 @@ pub(crate) async fn upgrade(endpoint: Arc<Endpoint>, request: Request) -> Respon
             return;
         };
         let socket = transport::accept(upgraded, max_message, Arc::clone(&app.inbound)).await;
+        let socket = Box::new(socket);
         serve_new(endpoint, connection, socket, Opening::New(None), started).await;
     };
     spawn_in(span, task);
@@ -141,18 +142,22 @@ fn spawn_in(span: tracing::Span, task: impl Future<Output = ()> + Send + 'static
     }
 }
 
+/// The socket comes boxed through this function and [`serve_new`]: an async function keeps a
+/// slot for each argument for its whole life, so a socket passed by value through two of them
+/// cost every idle connection twice its size (measured: 0.4 KiB).
+///
 /// One connection of a session, from its start to its end; then the session ends for good, or
 /// (a resumable one whose connection failed) waits for its client in a task of its own ([`away`]),
 /// which holds none of the connection loop's state.
 async fn serve_session(
     endpoint: Arc<Endpoint>,
     connection: Connection,
-    socket: Socket,
+    socket: Box<Socket>,
     opening: Opening,
     started: Instant,
     earlier: Counted,
 ) {
-    let session = Session::new(&endpoint, socket, connection.clone(), started);
+    let session = Session::new(&endpoint, *socket, connection.clone(), started);
     let ended = session.run(opening).await;
     let mut summary = ended.summary;
     summary.messages_in += earlier.messages_in;
@@ -178,7 +183,7 @@ async fn serve_session(
 async fn serve_new(
     endpoint: Arc<Endpoint>,
     connection: Connection,
-    socket: Socket,
+    socket: Box<Socket>,
     opening: Opening,
     started: Instant,
 ) {
@@ -247,6 +252,7 @@ async fn away_until_resumed(
         replay: missed,
     };
     let span = session_span(&connection);
+    let socket = Box::new(socket);
     let session = serve_session(endpoint, connection, socket, opening, started, earlier);
     spawn_in(span, session);
 }
@@ -339,7 +345,7 @@ fn begin(
     let span = session_span(&connection);
     spawn_in(
         span,
-        serve_new(endpoint, connection, socket, opening, started),
+        serve_new(endpoint, connection, Box::new(socket), opening, started),
     );
 }
 
