@@ -500,6 +500,35 @@ async fn ada_and_bob(a: &Instance, b: &Instance) -> (Client, serde_json::Value, 
     (ada, who, bob)
 }
 
+/// Resumes `session` on `addr` as ada: the session goes on, she gets `missed` once and in
+/// order, then `#[on_resume]`'s value; she is the same client (`who`), and the next message bob
+/// says is the next she hears (nothing came twice).
+async fn resume_ada(
+    addr: SocketAddr,
+    session: &gateway::test::Session,
+    who: &serde_json::Value,
+    missed: std::ops::RangeInclusive<u64>,
+    bob: &mut Client,
+) -> Client {
+    let (mut ada, answer) = Client::resume(addr, "/lobby?name=ada", session).await;
+    assert!(
+        matches!(answer, gateway::test::Resume::Resumed { .. }),
+        "{answer:?}"
+    );
+    let next = missed.end() + 1;
+    expect_said(&mut ada, missed).await;
+    assert_eq!(ada.recv_json::<serde_json::Value>().await["event"], "back");
+    assert_eq!(
+        &ada.request::<serde_json::Value>("whoami", &())
+            .await
+            .unwrap(),
+        who
+    );
+    bob.request::<()>("say", &next).await.unwrap();
+    expect_said(&mut ada, [next]).await;
+    ada
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_session_resumes_on_another_instance_with_everything_sent_meanwhile() {
     let redis = RedisServer::start();
@@ -513,24 +542,9 @@ async fn a_session_resumes_on_another_instance_with_everything_sent_meanwhile() 
         bob.request::<()>("say", &n).await.unwrap();
     }
 
-    let (mut ada, answer) = Client::resume(b.addr, "/lobby?name=ada", &session).await;
-    assert!(
-        matches!(answer, gateway::test::Resume::Resumed { .. }),
-        "{answer:?}"
-    );
-    // 4 had reached her socket or not; either way she gets it once, then what she missed.
-    expect_said(&mut ada, 4..=8).await;
-    assert_eq!(ada.recv_json::<serde_json::Value>().await["event"], "back");
-    // The same client, on another instance: its id, its room, its presence.
-    assert_eq!(
-        ada.request::<serde_json::Value>("whoami", &())
-            .await
-            .unwrap(),
-        who
-    );
-    bob.request::<()>("say", &9).await.unwrap();
-    expect_said(&mut ada, [9]).await;
-    ada.expect_no_message(Duration::from_millis(100)).await;
+    // 4 had reached her socket or not; either way she gets it once, then what she missed, as
+    // the same client on another instance.
+    let mut ada = resume_ada(b.addr, &session, &who, 4..=8, &mut bob).await;
     // Her first instance let her go: messages reach her once, from her new one.
     a.kill();
     bob.request::<()>("say", &10).await.unwrap();
@@ -548,30 +562,14 @@ async fn a_session_whose_instance_died_resumes_on_another_with_nothing_lost() {
     for n in 4..=8 {
         bob.request::<()>("say", &n).await.unwrap();
     }
-    let (mut ada, answer) = Client::resume(b.addr, "/lobby?name=ada", &session).await;
-    assert!(
-        matches!(answer, gateway::test::Resume::Resumed { .. }),
-        "{answer:?}"
-    );
-    expect_said(&mut ada, 4..=8).await;
-    assert_eq!(ada.recv_json::<serde_json::Value>().await["event"], "back");
-    assert_eq!(
-        ada.request::<serde_json::Value>("whoami", &())
-            .await
-            .unwrap(),
-        who
-    );
-    bob.request::<()>("say", &9).await.unwrap();
-    expect_said(&mut ada, [9]).await;
-    ada.expect_no_message(Duration::from_millis(100)).await;
+    resume_ada(b.addr, &session, &who, 4..=8, &mut bob).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_restarting_while_a_session_is_parked_loses_nothing_on_its_instance() {
     let mut redis = RedisServer::start();
     let (a, b) = (Instance::lobby(&redis.url()), Instance::lobby(&redis.url()));
-    let (ada, _, mut bob) = ada_and_bob(&a, &b).await;
-    let mut ada = ada;
+    let (mut ada, who, mut bob) = ada_and_bob(&a, &b).await;
     let session = ada.session().await;
     drop(ada);
     redis.restart();
@@ -579,13 +577,7 @@ async fn redis_restarting_while_a_session_is_parked_loses_nothing_on_its_instanc
     for n in 4..=6 {
         bob.request::<()>("say", &n).await.unwrap();
     }
-    let (mut ada, answer) = Client::resume(a.addr, "/lobby?name=ada", &session).await;
-    assert!(
-        matches!(answer, gateway::test::Resume::Resumed { .. }),
-        "{answer:?}"
-    );
-    expect_said(&mut ada, 4..=6).await;
-    assert_eq!(ada.recv_json::<serde_json::Value>().await["event"], "back");
+    resume_ada(a.addr, &session, &who, 4..=6, &mut bob).await;
 }
 
 /// The chat example as a process of its own, so a test can SIGKILL it. Built by

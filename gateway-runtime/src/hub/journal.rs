@@ -250,12 +250,15 @@ impl Hub {
 
     /// Another instance's client resumed a session held here: it ends here, without ending.
     pub(crate) fn release(&self, token: &str) {
+        let Some(token) = Token::parse(token) else {
+            return;
+        };
         let local = self.local();
         let held = local.members.values().find(|member| {
             member
                 .value
                 .replay()
-                .is_some_and(|replay| replay.token().to_string() == token)
+                .is_some_and(|replay| replay.token() == token)
         });
         if let Some(member) = held {
             member.value.release();

@@ -317,14 +317,13 @@ impl Fold {
             self.folded.acked = mark();
         }
         if self.folded.count > self.after {
-            self.bytes += payload(message).len();
-            let mark = mark();
-            self.folded.missed.push((message.clone(), mark));
-            if self.folded.missed.len() > self.limits.buffer_messages
-                || self.bytes > self.limits.buffer_bytes
-            {
+            let size = payload(message).len();
+            if !self.limits.fits(self.folded.missed.len(), self.bytes, size) {
                 return Err(FreshReason::Lost);
             }
+            self.bytes += size;
+            let mark = mark();
+            self.folded.missed.push((message.clone(), mark));
         }
         Ok(())
     }

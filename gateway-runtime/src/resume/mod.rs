@@ -72,6 +72,14 @@ impl Default for ResumeLimits {
     }
 }
 
+impl ResumeLimits {
+    /// Whether one more message of `size` bytes fits a session's buffer holding `messages`
+    /// messages of `bytes` bytes.
+    pub(crate) fn fits(&self, messages: usize, bytes: usize, size: usize) -> bool {
+        messages < self.buffer_messages && bytes + size <= self.buffer_bytes
+    }
+}
+
 /// A client came back and its session goes on, given to [`Observer::on_resume`].
 ///
 /// [`Observer::on_resume`]: crate::Observer::on_resume

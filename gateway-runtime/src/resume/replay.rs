@@ -154,7 +154,7 @@ impl Replay {
         if sent.lost {
             return;
         }
-        if sent.unacked.len() >= limits.buffer_messages || sent.bytes + size > limits.buffer_bytes {
+        if !limits.fits(sent.unacked.len(), sent.bytes, size) {
             sent.lose();
             return;
         }

@@ -197,9 +197,7 @@ impl Sessions {
         let fits = match state.entries.get_mut(&token) {
             Some(Entry::Parked {
                 messages, bytes, ..
-            }) if *messages < self.limits.buffer_messages
-                && *bytes + size <= self.limits.buffer_bytes =>
-            {
+            }) if self.limits.fits(*messages, *bytes, size) => {
                 *messages += 1;
                 *bytes += size;
                 true

@@ -51,17 +51,7 @@ pub(crate) async fn upgrade(endpoint: Arc<Endpoint>, request: Request) -> Respon
         Err(rejection) => return rejection,
     };
     if let Err(response) = endpoint.lifecycle.admit(&mut handshake).await {
-        let summary = CloseSummary {
-            client_id: None,
-            path: handshake.uri.path().to_owned(),
-            closed_by: ClosedBy::Rejected(response.status()),
-            code: None,
-            reason: String::new(),
-            duration: started.elapsed(),
-            messages_in: 0,
-            messages_out: 0,
-            error: None,
-        };
+        let summary = sessionless(&handshake, started, ClosedBy::Rejected(response.status()));
         endpoint.lifecycle.closed(&summary).await;
         return response;
     }
@@ -376,17 +366,27 @@ async fn refuse_resume(
     let close_timeout = endpoint.app.settings.close_timeout;
     let _ = timeout(close_timeout, socket.send(Message::Close(Some(close)))).await;
     let summary = CloseSummary {
-        client_id: None,
-        path: handshake.uri().path().to_owned(),
-        closed_by: ClosedBy::Server,
         code: Some(close_code::POLICY_VIOLATION),
         reason: reason.to_owned(),
-        duration: started.elapsed(),
         messages_in: 1,
-        messages_out: 0,
-        error: None,
+        ..sessionless(handshake, started, ClosedBy::Server)
     };
     endpoint.lifecycle.closed(&summary).await;
+}
+
+/// The summary of a connection that never became a session (refused, or no `$resume` first).
+fn sessionless(handshake: &Handshake, started: Instant, closed_by: ClosedBy) -> CloseSummary {
+    CloseSummary {
+        client_id: None,
+        path: handshake.uri().path().to_owned(),
+        closed_by,
+        code: None,
+        reason: String::new(),
+        duration: started.elapsed(),
+        messages_in: 0,
+        messages_out: 0,
+        error: None,
+    }
 }
 
 /// Whether the upgrade request asks to resume a session: `?resume` in its query (no token: that
