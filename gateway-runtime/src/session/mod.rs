@@ -19,6 +19,7 @@ use crate::transport::Socket;
 use futures_util::{FutureExt, StreamExt};
 use heartbeat::{far_future, Beat, Heartbeat};
 use running::Running;
+use std::future::Future;
 use std::pin::Pin;
 use tokio::time::{sleep_until, timeout, Instant, Sleep};
 use tungstenite::error::ProtocolError;
@@ -100,13 +101,13 @@ pub(crate) struct Tally {
 impl<'a> Session<'a> {
     pub(crate) fn new(
         endpoint: &'a Endpoint,
-        socket: Socket,
+        socket: Box<Socket>,
         connection: Connection,
         started: Instant,
     ) -> Self {
         Self {
             endpoint,
-            socket,
+            socket: *socket,
             connection,
             started,
             tally: Tally::default(),
@@ -128,67 +129,77 @@ impl<'a> Session<'a> {
     }
 
     /// Runs the connection to its end and says how it ended.
-    pub(crate) async fn run(mut self, opening: Opening) -> Ended {
-        let mut flow = Box::pin(self.open(opening)).await;
+    ///
+    /// Not an `async fn`: one keeps its arguments for its whole life and moves `mut self` into a
+    /// local beside them, so every connection's task would hold the session twice (600 bytes).
+    #[allow(
+        clippy::manual_async_fn,
+        reason = "see above: an async fn doubles the session"
+    )]
+    pub(crate) fn run(mut self, opening: Opening) -> impl Future<Output = Ended> + 'a {
+        async move {
+            let mut flow = Box::pin(self.open(opening)).await;
 
-        let mut heartbeat = self.endpoint.options.ping_interval.map(|interval| {
-            Heartbeat::new(
-                interval,
-                self.endpoint.options.ping_timeout.unwrap_or(interval),
-            )
-        });
-        let timer = sleep_until(
-            heartbeat
-                .as_ref()
-                .map_or_else(far_future, Heartbeat::deadline),
-        );
-        tokio::pin!(timer);
+            let mut heartbeat = self.endpoint.options.ping_interval.map(|interval| {
+                Heartbeat::new(
+                    interval,
+                    self.endpoint.options.ping_timeout.unwrap_or(interval),
+                )
+            });
+            let timer = sleep_until(
+                heartbeat
+                    .as_ref()
+                    .map_or_else(far_future, Heartbeat::deadline),
+            );
+            tokio::pin!(timer);
 
-        // Read, dispatch, write. In order (`concurrency` 1) a message is handled inline; with
-        // more, up to that many calls run at once and each reply is sent when its call
-        // finishes. Inline rather than a method of its own: every idle connection's task holds
-        // this state, and nesting grows it.
-        let mut burst = 0;
-        while let Flow::Continue = flow {
-            // Messages that have already arrived are handled back to back and their replies
-            // leave in one write; a burst is bounded so timers and queued messages get their turn.
-            if burst < MAX_BURST && self.has_room() {
-                if let Some(incoming) = self.socket.next().now_or_never() {
-                    burst += 1;
-                    flow = self.on_incoming(incoming, heartbeat.as_mut()).await;
-                    continue;
+            // Read, dispatch, write. In order (`concurrency` 1) a message is handled inline; with
+            // more, up to that many calls run at once and each reply is sent when its call
+            // finishes. Inline rather than a method of its own: every idle connection's task
+            // holds this state, and nesting grows it. For the same reason what each event leads
+            // to (a message, a wake, the timer, a reply) is boxed: it lives only while it runs
+            // (one allocation per event buys 0.4 KiB per idle connection).
+            let mut burst = 0;
+            while let Flow::Continue = flow {
+                // Messages that have already arrived are handled back to back and their replies
+                // leave in one write; a burst is bounded so timers and queued messages get their
+                // turn.
+                if burst < MAX_BURST && self.has_room() {
+                    if let Some(incoming) = self.socket.next().now_or_never() {
+                        burst += 1;
+                        flow = Box::pin(self.on_incoming(incoming, heartbeat.as_mut())).await;
+                        continue;
+                    }
                 }
+                burst = 0;
+                flow = self.flush().await;
+                if !matches!(flow, Flow::Continue) {
+                    break;
+                }
+                flow = tokio::select! {
+                    biased;
+                    Some(reply) = self.running.next() => Box::pin(self.after_call(reply)).await,
+                    incoming = self.socket.next(), if self.has_room() => {
+                        Box::pin(self.on_incoming(incoming, heartbeat.as_mut())).await
+                    }
+                    () = self.connection.woken() => Box::pin(self.on_wake()).await,
+                    // While every slot is busy the client is not read, so a Pong may be waiting
+                    // unread: the heartbeat waits too, as it does for a handler in order.
+                    () = &mut timer, if heartbeat.is_some() && self.has_room() => {
+                        Box::pin(self.on_timer(&mut heartbeat, timer.as_mut())).await
+                    }
+                };
             }
-            burst = 0;
-            flow = self.flush().await;
-            if !matches!(flow, Flow::Continue) {
-                break;
+            if !self.in_order() {
+                // Boxed: an in-order connection's task does not hold this state.
+                Box::pin(self.finish_calls(&flow)).await;
             }
-            flow = tokio::select! {
-                biased;
-                // Boxed, as a call in order is: what a reply leads to would otherwise grow the
-                // task of every connection, in order or not.
-                Some(reply) = self.running.next() => Box::pin(self.after_call(reply)).await,
-                incoming = self.socket.next(), if self.has_room() => {
-                    self.on_incoming(incoming, heartbeat.as_mut()).await
-                }
-                () = self.connection.woken() => self.on_wake().await,
-                // While every slot is busy the client is not read, so a Pong may be waiting
-                // unread: the heartbeat waits too, as it does for a handler in order.
-                () = &mut timer, if heartbeat.is_some() && self.has_room() => {
-                    self.on_timer(&mut heartbeat, timer.as_mut()).await
-                }
-            };
-        }
-        if !self.in_order() {
-            // Boxed: an in-order connection's task does not hold this state.
-            Box::pin(self.finish_calls(&flow)).await;
-        }
 
-        if let Flow::Close(frame) = flow {
-            Box::pin(self.close(frame)).await;
+            if let Flow::Close(frame) = flow {
+                Box::pin(self.close(frame)).await;
+            }
+            self.summary()
         }
-        self.summary()
     }
 
     /// The session's first messages and calls: `#[on_connect]` for a new session, the missed

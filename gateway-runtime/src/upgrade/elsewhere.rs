@@ -2,7 +2,7 @@
 //! entry it opens at, and a session this instance does not hold is rebuilt from the journal
 //! (`resume::journal`) and goes on here.
 
-use super::{begin, serve_new, session_span, spawn_in};
+use super::{begin, serve_first, session_span, spawn_in};
 use crate::connection::{Connection, ConnectionId};
 use crate::endpoint::Endpoint;
 use crate::hub::{Hub, Restore, Restored};
@@ -115,6 +115,6 @@ fn install(endpoint: Arc<Endpoint>, token: Token, resumption: Resumption, restor
             after,
             replay: missed,
         };
-        serve_new(endpoint, connection, Box::new(socket), opening, started).await;
+        serve_first(endpoint, connection, Box::new(socket), opening, started).await;
     });
 }
