@@ -12,6 +12,7 @@
 //! Each server runs as its own process pinned to core 0 (when `taskset` exists); this generator
 //! runs on core 1 on a single-threaded runtime. Server CPU comes from /proc/PID/stat.
 
+mod floor;
 #[path = "../../tests/common/procfs.rs"]
 mod procfs;
 #[allow(dead_code)]
@@ -22,6 +23,7 @@ mod scenarios;
 mod server;
 mod stats;
 
+use scenarios::{FanoutResult, Pace, BROADCAST};
 use server::{Server, SERVERS};
 use stats::{median, micros};
 use std::time::Duration;
@@ -31,14 +33,25 @@ const WINDOW: Duration = Duration::from_secs(2);
 /// What a fan-out reports: name, whether lower is better, and the value.
 type Metric<T> = (&'static str, bool, fn(&T) -> f64);
 
-const FANOUT_METRICS: [Metric<scenarios::FanoutResult>; 4] = [
+const FANOUT_METRICS: [Metric<FanoutResult>; 4] = [
     ("all delivered p50 ms", true, |r| r.p50.as_secs_f64() * 1e3),
     ("all delivered p99 ms", true, |r| r.p99.as_secs_f64() * 1e3),
     ("deliveries/s", false, |r| r.deliveries_per_second),
-    ("server CPU µs/delivery", true, |r| {
-        micros(r.server_cpu_per_delivery)
-    }),
+    ("server CPU µs/delivery", true, cpu_per_delivery),
 ];
+
+/// What a back-to-back fan-out reports (its one latency is the whole burst's).
+const BURST_METRICS: [Metric<FanoutResult>; 3] = [
+    ("whole burst delivered ms", true, |r| {
+        r.p50.as_secs_f64() * 1e3
+    }),
+    ("deliveries/s", false, |r| r.deliveries_per_second),
+    ("server CPU µs/delivery", true, cpu_per_delivery),
+];
+
+fn cpu_per_delivery(result: &FanoutResult) -> f64 {
+    micros(result.server_cpu_per_delivery)
+}
 
 /// One printed row: a metric's median per server, and whether lower is better.
 struct Row {
@@ -48,6 +61,9 @@ struct Row {
 }
 
 fn main() {
+    if std::env::var_os(floor::ENV).is_some() {
+        return floor::serve();
+    }
     let wanted: Vec<String> = std::env::args()
         .skip(1)
         .filter(|arg| !arg.starts_with('-'))
@@ -113,23 +129,59 @@ fn main() {
     }
 
     if runs("fanout") {
-        for (subscribers, messages) in [(1_000, 50), (10_000, 20)] {
-            let results = measure(rounds, |server| {
-                runtime.block_on(scenarios::fanout(&[server], subscribers, messages))
-            });
-            let metric =
-                |name: &str, lower: bool, get: &dyn Fn(&scenarios::FanoutResult) -> f64| Row {
-                    metric: format!("fan-out to {subscribers}: {name}"),
+        for (label, subscribers, messages, pace) in [
+            ("fan-out to 1000", 1_000, 50, Pace::EachAfterTheLast),
+            ("fan-out to 10000", 10_000, 20, Pace::EachAfterTheLast),
+            (
+                "fan-out 200 back to back to 10000",
+                10_000,
+                200,
+                Pace::BackToBack,
+            ),
+        ] {
+            let scenario = |server: &Server| {
+                runtime.block_on(scenarios::fanout_paced(
+                    &[server],
+                    BROADCAST,
+                    subscribers,
+                    messages,
+                    pace,
+                ))
+            };
+            let results = measure(rounds, scenario);
+            let floor: Vec<_> = (0..rounds)
+                .map(|_| scenario(&Server::start(server::FLOOR)))
+                .collect();
+            let metrics: &[Metric<FanoutResult>] = match pace {
+                Pace::EachAfterTheLast => &FANOUT_METRICS,
+                Pace::BackToBack => &BURST_METRICS,
+            };
+            for (name, lower_is_better, get) in metrics {
+                rows.push(Row {
+                    metric: format!("{label}: {name}"),
                     values: results
                         .iter()
                         .map(|runs| median(runs.iter().map(get).collect()))
                         .collect(),
-                    lower_is_better: lower,
-                };
-            for (name, lower_is_better, get) in FANOUT_METRICS {
-                rows.push(metric(name, lower_is_better, &get));
+                    lower_is_better: *lower_is_better,
+                });
             }
-            print_rows(&rows[rows.len() - 4..]);
+            let floor_cpu = median(floor.iter().map(cpu_per_delivery).collect());
+            println!(
+                "\nfloor, {label} (one write per delivery and nothing else): server CPU µs/delivery \
+                 {floor_cpu:.2}, all delivered p50 {:.1} ms, deliveries/s {:.0}",
+                median(floor.iter().map(|r| r.p50.as_secs_f64() * 1e3).collect()),
+                median(floor.iter().map(|r| r.deliveries_per_second).collect()),
+            );
+            rows.push(Row {
+                metric: format!("{label}: server CPU per delivery / floor"),
+                values: results
+                    .iter()
+                    .map(|runs| median(runs.iter().map(cpu_per_delivery).collect()) / floor_cpu)
+                    .collect(),
+                lower_is_better: true,
+            });
+            print_rows(&rows[rows.len() - metrics.len() - 1..]);
         }
     }
 

@@ -147,7 +147,8 @@ pub(crate) async fn echo(
 }
 
 pub(crate) struct FanoutResult {
-    /// Time from publishing a message until every subscriber has it.
+    /// Time from publishing a message until every subscriber has it (back to back: from the
+    /// first message until every subscriber has the last).
     pub p50: Duration,
     pub p99: Duration,
     pub deliveries_per_second: f64,
@@ -186,6 +187,34 @@ pub(crate) async fn fanout_on(
     route: Broadcast,
     subscribers: usize,
     messages: usize,
+) -> FanoutResult {
+    fanout_paced(
+        servers,
+        route,
+        subscribers,
+        messages,
+        Pace::EachAfterTheLast,
+    )
+    .await
+}
+
+/// How a fan-out publishes its messages.
+#[derive(Clone, Copy)]
+pub(crate) enum Pace {
+    /// Each once the previous one reached everybody: the latency of one message to all.
+    EachAfterTheLast,
+    /// All at once, in one write: the rate of a busy room.
+    BackToBack,
+}
+
+/// One publisher on the first server, `subscribers` readers of `route` spread evenly over
+/// `servers`, `messages` 64-byte messages published at `pace`.
+pub(crate) async fn fanout_paced(
+    servers: &[&Server],
+    route: Broadcast,
+    subscribers: usize,
+    messages: usize,
+    pace: Pace,
 ) -> FanoutResult {
     let mut clients = Vec::with_capacity(subscribers);
     for server in servers {
@@ -238,12 +267,32 @@ pub(crate) async fn fanout_on(
     let mut durations = Vec::with_capacity(messages);
     let servers_cpu = || servers.iter().map(|server| server.cpu()).sum::<Duration>();
     let server_before = servers_cpu();
-    for sequence in 1..=messages {
-        let started = Instant::now();
-        let message = (route.publish)(format!("m{sequence:08}{:<55}", ""));
-        sink.send(Message::text(message)).await.unwrap();
-        complete.notified().await;
-        durations.push(started.elapsed());
+    let numbered =
+        |sequence: usize| Message::text((route.publish)(format!("m{sequence:08}{:<55}", "")));
+    match pace {
+        Pace::EachAfterTheLast => {
+            for sequence in 1..=messages {
+                let started = Instant::now();
+                sink.send(numbered(sequence)).await.unwrap();
+                complete.notified().await;
+                durations.push(started.elapsed());
+            }
+        }
+        Pace::BackToBack => {
+            let started = Instant::now();
+            for sequence in 1..=messages {
+                sink.feed(numbered(sequence)).await.unwrap();
+            }
+            sink.flush().await.unwrap();
+            // Each subscriber gets the messages in order: the last one reaching everybody
+            // means all did.
+            while received[messages].load(Ordering::Relaxed) < subscribers {
+                tokio::time::timeout(Duration::from_secs(60), complete.notified())
+                    .await
+                    .expect("every subscriber gets every message of the burst");
+            }
+            durations.push(started.elapsed());
+        }
     }
     let server_cpu = servers_cpu() - server_before;
     let total: Duration = durations.iter().sum();

@@ -21,6 +21,8 @@ enum Program {
     Example(&'static str),
     /// `benches/bun/server.js` on Bun (npm's `@oven/bun-linux-x64`, installed on first use).
     Bun,
+    /// This harness as the floor server ([`crate::floor`]).
+    Floor,
 }
 
 pub(crate) const SERVERS: [Kind; 4] = [
@@ -45,6 +47,13 @@ pub(crate) const SERVERS: [Kind; 4] = [
         read_buffer: None,
     },
 ];
+
+/// The floor every fan-out is compared with (see [`crate::floor`]).
+pub(crate) const FLOOR: Kind = Kind {
+    name: "floor",
+    program: Program::Floor,
+    read_buffer: None,
+};
 
 const BUN_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/bun");
 
@@ -75,6 +84,10 @@ impl Server {
                 env!("CARGO_MANIFEST_DIR")
             ),
             Program::Bun => format!("{} {BUN_DIR}/server.js", bun()),
+            Program::Floor => {
+                let harness = std::env::current_exe().expect("the harness's own path");
+                format!("{}", harness.display())
+            }
         };
         let pin = if has_taskset() {
             format!("taskset -c {SERVER_CORE} ")
@@ -90,6 +103,9 @@ impl Server {
             .stderr(Stdio::inherit());
         if let Some(bytes) = kind.read_buffer {
             command.env("READ_BUFFER", bytes.to_string());
+        }
+        if let Program::Floor = kind.program {
+            command.env(crate::floor::ENV, "1");
         }
         command.envs(env.iter().copied());
         let mut child = command.spawn().expect("start the server");
