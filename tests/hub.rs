@@ -211,3 +211,90 @@ async fn with_the_drop_policy_a_slow_client_loses_messages_but_stays_connected()
     assert_eq!(stats.evicted, 0);
     assert_eq!(hub.connection_count(), 2);
 }
+
+/// Senders write straight into an idle client's socket; once it is full, messages queue and the
+/// connection's loop writes them (after whatever part of a frame the socket did not take). A
+/// client that stalls and then reads, or reads while two senders race, gets every message whole
+/// and each sender's in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_stalls_gets_every_message_whole_and_each_senders_in_order() {
+    let app = App::new()
+        .outbound_queue(100_000)
+        .outbound_bytes(512 << 20)
+        .controller(Commands);
+    let hub = app.hub();
+    let addr = start(app).await;
+    let mut client = Client::connect(addr, "/hub/a").await;
+    let id = client.ask("id").await;
+    let id = hub
+        .all()
+        .members()
+        .into_iter()
+        .find(|member| member.to_string() == id)
+        .unwrap();
+
+    // Stalled: everything is sent before the client reads a byte (tens of MB: the socket
+    // fills, then the queue takes the rest).
+    for sender in send_all(&hub, id) {
+        sender.await.unwrap();
+    }
+    read_all(&mut client).await;
+    // Reading while the senders race.
+    let senders = send_all(&hub, id);
+    read_all(&mut client).await;
+    for sender in senders {
+        sender.await.unwrap();
+    }
+    // Still in step: a request is answered after all that.
+    assert_eq!(client.ask("rooms").await, "");
+}
+
+const SENDERS: u8 = 2;
+const EACH: u32 = 1500;
+
+/// [`SENDERS`] tasks, each sending [`EACH`] numbered messages to `id`.
+fn send_all(hub: &gateway::hub::Hub, id: ConnectionId) -> Vec<tokio::task::JoinHandle<()>> {
+    (0..SENDERS)
+        .map(|sender| {
+            let hub = hub.clone();
+            tokio::spawn(async move {
+                for seq in 0..EACH {
+                    hub.send_to(id, numbered(sender, seq)).unwrap();
+                    if seq % 16 == 0 {
+                        tokio::task::yield_now().await;
+                    }
+                }
+            })
+        })
+        .collect()
+}
+
+/// Reads what [`send_all`] sent, checking each message and each sender's order.
+async fn read_all(client: &mut Client) {
+    let mut next = [0u32; SENDERS as usize];
+    for _ in 0..u32::from(SENDERS) * EACH {
+        let WsMessage::Binary(bytes) = client.next_data().await else {
+            panic!("expected a numbered binary message");
+        };
+        let sender = bytes[0];
+        let seq = u32::from_be_bytes(bytes[1..5].try_into().unwrap());
+        assert_eq!(seq, next[sender as usize], "sender {sender} out of order");
+        assert!(
+            bytes == numbered(sender, seq),
+            "message {sender}/{seq} damaged"
+        );
+        next[sender as usize] += 1;
+    }
+}
+
+/// Message `seq` of `sender`: both in its first bytes, then a pattern of its own, in sizes that
+/// take every frame-header form (7-bit, 16-bit, 64-bit lengths) and straddle the size above which
+/// messages always queue.
+fn numbered(sender: u8, seq: u32) -> gateway::reply::Bytes {
+    const SIZES: [usize; 7] = [5, 100, 125, 126, 4_000, 16_384, 70_000];
+    let size = SIZES[seq as usize % SIZES.len()];
+    let mut bytes = vec![sender];
+    bytes.extend_from_slice(&seq.to_be_bytes());
+    bytes.extend((bytes.len()..size).map(|index| (index as u32 ^ seq) as u8 ^ sender));
+    gateway::reply::Bytes::from(bytes)
+}

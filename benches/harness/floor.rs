@@ -8,17 +8,19 @@
 //! without any checks. Every text message any client sends is written, as one frame, to every
 //! client, the sender included (what `/broadcast` does).
 
-use std::io::{self, Write};
-use std::sync::{Arc, Mutex};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
+use std::io;
+use std::sync::Arc;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Mutex;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 
 /// Set in the floor server's environment.
 pub(crate) const ENV: &str = "HARNESS_FLOOR";
 
 /// Every client's socket, written to directly.
-type Clients = Arc<Mutex<Vec<std::net::TcpStream>>>;
+type Clients = Arc<Mutex<Vec<OwnedWriteHalf>>>;
 
 /// Runs the floor server on `PORT` (0: a free one) on one thread until it is killed.
 pub(crate) fn serve() {
@@ -33,50 +35,36 @@ pub(crate) fn serve() {
         let clients = Clients::default();
         loop {
             let (stream, _) = listener.accept().await.unwrap();
-            let stream = stream.into_std().unwrap();
-            stream.set_nodelay(true).unwrap();
             tokio::spawn(client(stream, Arc::clone(&clients)));
         }
     });
 }
 
 /// One client: its handshake, then what it publishes.
-async fn client(stream: std::net::TcpStream, clients: Clients) -> io::Result<()> {
-    // Written through a plain duplicate of the socket: one `send` per frame, nothing around it.
-    let writer = stream.try_clone()?;
-    let mut read = BufReader::new(TcpStream::from_std(stream)?);
+async fn client(stream: TcpStream, clients: Clients) -> io::Result<()> {
+    stream.set_nodelay(true)?;
+    let (read, mut write) = stream.into_split();
+    let mut read = BufReader::new(read);
     let accept = derive_accept_key(websocket_key(&mut read).await?.as_bytes());
     let response = format!(
         "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
          Sec-WebSocket-Accept: {accept}\r\n\r\n"
     );
-    write_all(&writer, response.as_bytes());
-    clients.lock().unwrap().push(writer);
+    write.write_all(response.as_bytes()).await?;
+    clients.lock().await.push(write);
     while let Some(text) = next_text(&mut read).await? {
         let frame = text_frame(&text);
-        for client in clients.lock().unwrap().iter() {
-            write_all(client, &frame);
+        for client in clients.lock().await.iter_mut() {
+            // One `send` each while the client keeps up (only a back-to-back burst can fill a
+            // socket; then this waits for it).
+            client.write_all(&frame).await.ok();
         }
     }
     Ok(())
 }
 
-/// One `send` per call while the client keeps up; a client whose socket is full (only a
-/// back-to-back burst can fill one) is waited for here, busily, as the floor has nothing else
-/// to do.
-fn write_all(mut socket: &std::net::TcpStream, bytes: &[u8]) {
-    let mut written = 0;
-    while written < bytes.len() {
-        match socket.write(&bytes[written..]) {
-            Ok(count) => written += count,
-            Err(error) if error.kind() == io::ErrorKind::WouldBlock => std::thread::yield_now(),
-            Err(_) => return,
-        }
-    }
-}
-
 /// The `Sec-WebSocket-Key` of the upgrade request.
-async fn websocket_key(read: &mut BufReader<TcpStream>) -> io::Result<String> {
+async fn websocket_key(read: &mut BufReader<OwnedReadHalf>) -> io::Result<String> {
     let mut key = None;
     let mut line = String::new();
     loop {
@@ -97,7 +85,7 @@ async fn websocket_key(read: &mut BufReader<TcpStream>) -> io::Result<String> {
 }
 
 /// The payload of the client's next text frame (other frames are skipped); `None` at a Close.
-async fn next_text(read: &mut BufReader<TcpStream>) -> io::Result<Option<Vec<u8>>> {
+async fn next_text(read: &mut BufReader<OwnedReadHalf>) -> io::Result<Option<Vec<u8>>> {
     loop {
         let [first, second] = [read.read_u8().await?, read.read_u8().await?];
         let length = match second & 0x7f {

@@ -1,6 +1,7 @@
 //! [`Connection`]: one connected client, as handlers and the rest of the app see it.
 
 use crate::close::CloseWebSocket;
+use crate::direct::{Direct, Sent};
 use crate::event::{event_message, json_text};
 use crate::handshake::Handshake;
 use crate::hub::{Hub, SlowConsumer};
@@ -13,7 +14,7 @@ use serde::Serialize;
 use std::fmt;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use tokio::sync::Notify;
 use tungstenite::protocol::CloseFrame;
 use tungstenite::{Message, Utf8Bytes};
@@ -141,6 +142,9 @@ struct Shared {
     close_pending: AtomicBool,
     /// What a resumable session keeps to resume (`#[gateway(.., resume = "..")]` only).
     replay: Option<Box<Replay>>,
+    /// Writes straight into the socket while the loop has nothing to write (set once the
+    /// connection is upgraded; plain TCP without resumable sessions).
+    direct: OnceLock<Arc<Direct>>,
 }
 
 impl Connection {
@@ -168,6 +172,7 @@ impl Connection {
             close_request: Mutex::new(None),
             close_pending: AtomicBool::new(false),
             replay: replay.map(Box::new),
+            direct: OnceLock::new(),
         });
         Self { shared }
     }
@@ -219,9 +224,24 @@ impl Connection {
                 return Err(SendError::Closed);
             }
         }
-        self.shared.outbound.push(message)?;
-        self.shared.wake.notify_one();
+        let outbound = &self.shared.outbound;
+        let sent = match self.direct() {
+            Some(direct) => direct.send(message, |message| outbound.push(message))?,
+            None => outbound.push(message).map(|()| Sent::ToTheLoop)?,
+        };
+        if let Sent::ToTheLoop = sent {
+            self.shared.wake.notify_one();
+        }
         Ok(())
+    }
+
+    /// Lets senders write straight into this connection's socket (see [`Direct`]).
+    pub(crate) fn attach_direct(&self, direct: Arc<Direct>) {
+        self.shared.direct.set(direct).ok();
+    }
+
+    pub(crate) fn direct(&self) -> Option<&Direct> {
+        self.shared.direct.get().map(Arc::as_ref)
     }
 
     /// Queues `value` encoded as JSON, as a text message.

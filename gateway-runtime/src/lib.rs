@@ -11,6 +11,7 @@ mod close;
 mod connection;
 mod context;
 mod contract;
+mod direct;
 mod drain;
 mod endpoint;
 mod error;

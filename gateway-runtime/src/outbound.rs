@@ -129,6 +129,11 @@ impl<T: Weighed> Outbound<T> {
         queue.bytes = 0;
     }
 
+    /// Nothing is queued.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.queued.load(Ordering::Acquire) == 0
+    }
+
     /// Messages and payload bytes queued.
     pub(crate) fn len_and_bytes(&self) -> (usize, usize) {
         let queue = self.lock();

@@ -9,6 +9,7 @@
 //! while it cannot write, so a client that pings without reading would otherwise pile Pongs up
 //! in memory without end).
 
+use crate::direct::Direct;
 use crate::inbound::{Frames, InboundLimits};
 use bytes::{Buf, BytesMut};
 use hyper::upgrade::Upgraded;
@@ -31,11 +32,13 @@ const READ_CHUNK: usize = 8 * 1024;
 /// See [`accept`].
 const TUNGSTENITE_BUFFER: usize = 128;
 
-/// Upgrades the HTTP connection to a WebSocket with these limits.
+/// Upgrades the HTTP connection to a WebSocket with these limits; with `direct`, a plain TCP
+/// connection can be written to straight from the senders (see [`direct_writer`]).
 pub(crate) async fn accept(
     upgraded: Upgraded,
     max_message: usize,
     limits: Arc<InboundLimits>,
+    direct: bool,
 ) -> Socket {
     let config = WebSocketConfig::default()
         // tungstenite's own buffer: allocated up front, and also the most it takes per read from
@@ -44,8 +47,13 @@ pub(crate) async fn accept(
         .read_buffer_size(TUNGSTENITE_BUFFER)
         .max_message_size(Some(max_message))
         .max_frame_size(Some(max_message));
-    WebSocketStream::from_raw_socket(ElasticIo::new(upgraded, limits), Role::Server, Some(config))
-        .await
+    let io = ElasticIo::new(upgraded, limits, direct);
+    WebSocketStream::from_raw_socket(io, Role::Server, Some(config)).await
+}
+
+/// The direct writer of a socket accepted with `direct` over plain TCP.
+pub(crate) fn direct_writer(socket: &Socket) -> Option<Arc<Direct>> {
+    socket.get_ref().direct.clone()
 }
 
 /// Replaces tungstenite's state (its read and write buffers, which keep the capacity of the
@@ -67,12 +75,15 @@ pub(crate) struct ElasticIo {
     frames: Frames,
     /// The last write could not complete: the client is not read until the socket is writable.
     write_blocked: bool,
+    /// Senders write here too while the loop has nothing to write (plain TCP only).
+    direct: Option<Arc<Direct>>,
 }
 
 enum Io {
     /// The plain TCP stream (what `gateway::serve` and `axum::serve` accept): readiness can be
-    /// awaited without a buffer.
-    Tcp(TcpStream),
+    /// awaited without a buffer. Shared with the direct writer, which holds it weakly: the
+    /// socket closes when the loop drops it.
+    Tcp(Arc<TcpStream>),
     /// Any other transport (TLS, a test harness), read into a buffer allocated per read. Its
     /// write readiness cannot be awaited alone, so it is read even while writes are blocked.
     Other(TokioIo<Upgraded>),
@@ -81,21 +92,24 @@ enum Io {
 }
 
 impl ElasticIo {
-    fn new(upgraded: Upgraded, limits: Arc<InboundLimits>) -> Self {
-        let (io, buffer) = match upgraded.downcast::<TokioIo<TcpStream>>() {
+    fn new(upgraded: Upgraded, limits: Arc<InboundLimits>, direct: bool) -> Self {
+        let (io, buffer, direct) = match upgraded.downcast::<TokioIo<TcpStream>>() {
             // A copy: hyper's leftover is a slice of its whole read buffer (8 KiB or more),
             // which an empty slice would still keep alive for the connection's life.
-            Ok(parts) => (
-                Io::Tcp(parts.io.into_inner()),
-                BytesMut::from(&parts.read_buf[..]),
-            ),
-            Err(upgraded) => (Io::Other(TokioIo::new(upgraded)), BytesMut::new()),
+            Ok(parts) => {
+                let stream = Arc::new(parts.io.into_inner());
+                let direct = direct.then(|| Arc::new(Direct::new(&stream)));
+                let buffer = BytesMut::from(&parts.read_buf[..]);
+                (Io::Tcp(stream), buffer, direct)
+            }
+            Err(upgraded) => (Io::Other(TokioIo::new(upgraded)), BytesMut::new(), None),
         };
         Self {
             io,
             buffer,
             frames: Frames::new(limits),
             write_blocked: false,
+            direct,
         }
     }
 
@@ -106,8 +120,15 @@ impl ElasticIo {
             buffer: BytesMut::new(),
             frames: Frames::new(Arc::clone(self.frames.limits())),
             write_blocked: false,
+            direct: None,
         };
         std::mem::replace(self, detached)
+    }
+
+    /// More of the client's bytes were read than tungstenite has taken: another message (or
+    /// part of one) waits behind the current one.
+    pub(crate) fn has_more_input(&self) -> bool {
+        !self.buffer.is_empty()
     }
 
     /// Between two of the client's messages: tungstenite holds none of its bytes.
@@ -184,7 +205,7 @@ impl AsyncWrite for ElasticIo {
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         let written = match &mut this.io {
-            Io::Tcp(stream) => Pin::new(stream).poll_write(cx, bytes),
+            Io::Tcp(stream) => poll_write_tcp(stream, this.direct.as_deref(), cx, bytes),
             Io::Other(io) => Pin::new(io).poll_write(cx, bytes),
             Io::Detached => Poll::Ready(Err(io::ErrorKind::NotConnected.into())),
         };
@@ -193,18 +214,43 @@ impl AsyncWrite for ElasticIo {
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match &mut self.get_mut().io {
-            Io::Tcp(stream) => Pin::new(stream).poll_flush(cx),
+        let this = self.get_mut();
+        match &mut this.io {
+            Io::Tcp(stream) => match &this.direct {
+                Some(direct) => direct.poll_before_loop_writes(stream, cx),
+                None => Poll::Ready(Ok(())),
+            },
             Io::Other(io) => Pin::new(io).poll_flush(cx),
             Io::Detached => Poll::Ready(Ok(())),
         }
     }
 
+    /// Nothing to do for TCP (tungstenite never asks): the socket closes when the loop drops
+    /// it.
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match &mut self.get_mut().io {
-            Io::Tcp(stream) => Pin::new(stream).poll_shutdown(cx),
+            Io::Tcp(_) | Io::Detached => Poll::Ready(Ok(())),
             Io::Other(io) => Pin::new(io).poll_shutdown(cx),
-            Io::Detached => Poll::Ready(Ok(())),
+        }
+    }
+}
+
+/// Writes the loop's `bytes` to a TCP socket shared with its direct writer: after whatever a
+/// direct write left half-written.
+fn poll_write_tcp(
+    stream: &TcpStream,
+    direct: Option<&Direct>,
+    cx: &mut Context<'_>,
+    bytes: &[u8],
+) -> Poll<io::Result<usize>> {
+    if let Some(direct) = direct {
+        ready!(direct.poll_before_loop_writes(stream, cx))?;
+    }
+    loop {
+        ready!(stream.poll_write_ready(cx))?;
+        match stream.try_write(bytes) {
+            Err(error) if error.kind() == io::ErrorKind::WouldBlock => continue,
+            written => return Poll::Ready(written),
         }
     }
 }

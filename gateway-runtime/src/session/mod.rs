@@ -11,6 +11,7 @@ mod write;
 use crate::close::close_code;
 use crate::connection::Connection;
 use crate::context::MessageContext;
+use crate::direct::Direct;
 use crate::endpoint::{Endpoint, Mode};
 use crate::inbound::InboundLimit;
 use crate::lifecycle::{CloseSummary, ClosedBy};
@@ -198,6 +199,7 @@ impl<'a> Session<'a> {
             if let Flow::Close(frame) = flow {
                 Box::pin(self.close(frame)).await;
             }
+            self.shut_direct();
             self.summary()
         }
     }
@@ -288,7 +290,8 @@ impl<'a> Session<'a> {
             reason,
             duration: self.started.elapsed(),
             messages_in: self.tally.messages_in,
-            messages_out: self.tally.messages_out,
+            messages_out: self.tally.messages_out
+                + self.connection.direct().map_or(0, Direct::written),
             error: self.tally.error,
         };
         Ended { summary, parkable }
@@ -337,7 +340,9 @@ impl<'a> Session<'a> {
                 self.grown |= crate::context::payload(&message).len() > GROWN_AFTER;
                 self.tally.messages_in += 1;
                 let ctx = MessageContext::new(self.connection.clone(), Some(message));
-                self.running.push(reply::call(self.endpoint, ctx));
+                let burst = self.socket.get_ref().has_more_input();
+                let call = reply::call(self.endpoint, ctx);
+                self.running.push(crate::direct::scoped(burst, call));
                 Flow::Continue
             }
             Message::Text(_) | Message::Binary(_) => {
@@ -359,6 +364,8 @@ impl<'a> Session<'a> {
             }
             // The client closed first; tungstenite answers its Close while we read on.
             Message::Close(frame) => {
+                // tungstenite answers with a Close: nothing may follow it.
+                self.shut_direct();
                 let (code, reason) = frame
                     .map_or((close_code::NO_STATUS, String::new()), |frame| {
                         (u16::from(frame.code), frame.reason.to_string())

@@ -5,6 +5,7 @@
 use super::{Flow, Session};
 use crate::close::{close_code, is_sendable_close_code, truncate_close_reason};
 use crate::context::MessageContext;
+use crate::direct;
 use crate::endpoint::{Endpoint, Mode};
 use crate::error::{ErrorOrigin, WsError};
 use crate::lifecycle::Caught;
@@ -23,7 +24,8 @@ impl Session<'_> {
             self.tally.messages_in += 1;
         }
         let ctx = MessageContext::new(self.connection.clone(), body);
-        let reply = call(self.endpoint, ctx).await;
+        let burst = self.socket.get_ref().has_more_input();
+        let reply = direct::scoped(burst, call(self.endpoint, ctx)).await;
         self.after_call(reply).await
     }
 

@@ -43,6 +43,10 @@ impl Session<'_> {
     /// buffered). A client evicted as a slow consumer is not waited for: the write is abandoned
     /// and the connection closes.
     pub(super) async fn write(&mut self, message: Message) -> Flow {
+        if let Some(direct) = self.connection.direct() {
+            // Buffered from here until the flush: no sender may write ahead of it.
+            direct.close();
+        }
         let size = crate::context::payload(&message).len();
         tokio::select! {
             biased;
@@ -61,28 +65,35 @@ impl Session<'_> {
     /// Writes what `send` buffered; the loop calls it before it waits. Then, if a large
     /// message grew tungstenite's buffers, renews them (see [`Session::shrink`]).
     pub(super) async fn flush(&mut self) -> Flow {
-        if self.unflushed {
-            let flushed = tokio::select! {
-                biased;
-                flushed = self.socket.flush() => match flushed {
-                    Ok(()) => {
-                        self.unflushed = false;
-                        self.grown |= self.unflushed_bytes > GROWN_AFTER;
-                        self.unflushed_bytes = 0;
-                        Flow::Continue
-                    }
-                    Err(_) => Flow::Ended,
+        // With a direct writer, always: tungstenite may hold a Pong it answered on its own, or
+        // a direct write may have left the rest of a frame, and senders wait for both.
+        if self.unflushed || self.connection.direct().is_some() {
+            // Most flushes complete at once; only one that waits also watches for eviction.
+            let flushed = match self.socket.flush().now_or_never() {
+                Some(flushed) => flushed,
+                None => tokio::select! {
+                    biased;
+                    flushed = self.socket.flush() => flushed,
+                    () = self.connection.evicted() => return slow_consumer(),
                 },
-                () = self.connection.evicted() => slow_consumer(),
             };
-            if !matches!(flushed, Flow::Continue) {
-                return flushed;
+            if flushed.is_err() {
+                return Flow::Ended;
             }
+            self.unflushed = false;
+            self.grown |= self.unflushed_bytes > GROWN_AFTER;
+            self.unflushed_bytes = 0;
         }
         if self.grown {
             // Boxed: rare, and its state (a whole new tungstenite state being built) would
             // otherwise grow every idle connection's task.
             Box::pin(self.shrink()).await;
+        }
+        if let (Some(direct), false) = (self.connection.direct(), self.unflushed) {
+            // Everything is written: senders may write straight to the socket until the loop
+            // has something of its own again.
+            let outbound = self.connection.outbound();
+            direct.reopen(|| outbound.is_empty());
         }
         Flow::Continue
     }
@@ -122,6 +133,7 @@ impl Session<'_> {
     /// Queued messages (unless the client was evicted for not reading them), then the Close
     /// frame, then the client's Close: all within the close timeout.
     pub(super) async fn close(&mut self, frame: CloseFrame) {
+        self.shut_direct();
         self.tally.first_close.get_or_insert_with(|| {
             (
                 ClosedBy::Server,
@@ -172,6 +184,13 @@ impl Session<'_> {
             if let Flow::Ended = self.send_queued().await {
                 return;
             }
+        }
+    }
+
+    /// No sender writes straight to the socket any more: the connection is closing.
+    pub(super) fn shut_direct(&self) {
+        if let Some(direct) = self.connection.direct() {
+            direct.shut();
         }
     }
 

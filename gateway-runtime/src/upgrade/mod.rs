@@ -65,7 +65,8 @@ pub(crate) async fn upgrade(endpoint: Arc<Endpoint>, request: Request) -> Respon
             let Ok(upgraded) = on_upgrade.await else {
                 return;
             };
-            let socket = transport::accept(upgraded, max_message, Arc::clone(&app.inbound)).await;
+            let inbound = Arc::clone(&app.inbound);
+            let socket = transport::accept(upgraded, max_message, inbound, false).await;
             resume_or_begin(endpoint, socket, handshake, started).await;
         });
         return switching_protocols;
@@ -79,8 +80,13 @@ pub(crate) async fn upgrade(endpoint: Arc<Endpoint>, request: Request) -> Respon
             forget(&endpoint, &connection);
             return;
         };
-        let socket = transport::accept(upgraded, max_message, Arc::clone(&app.inbound)).await;
-        let socket = Box::new(socket);
+        // A resumable session numbers and keeps what it writes: it is written by its loop.
+        let direct = connection.replay().is_none();
+        let inbound = Arc::clone(&app.inbound);
+        let socket = Box::new(transport::accept(upgraded, max_message, inbound, direct).await);
+        if let Some(direct) = transport::direct_writer(&socket) {
+            connection.attach_direct(direct);
+        }
         serve_first(endpoint, connection, socket, Opening::New(None), started).await;
     };
     spawn_in(span, task);
