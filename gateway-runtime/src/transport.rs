@@ -18,7 +18,7 @@ use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{ready, Context, Poll};
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::io::{AsyncRead, AsyncWrite, Interest, ReadBuf};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 use tokio_tungstenite::WebSocketStream;
@@ -146,9 +146,26 @@ impl ElasticIo {
                 }
                 ready!(stream.poll_read_ready(cx))?;
                 self.buffer.reserve(READ_CHUNK);
-                match stream.try_read_buf(&mut self.buffer) {
-                    Ok(_) => return Poll::Ready(Ok(())),
+                let room = self.buffer.capacity() - self.buffer.len();
+                let buffer = &mut self.buffer;
+                let mut drained = false;
+                // A read shorter than its room emptied the socket: its readiness is cleared
+                // with it (a `WouldBlock` out of `try_io`), which saves the next read, one that
+                // would only find nothing. Bytes arriving later signal afresh.
+                let read = stream.try_io(Interest::READABLE, || {
+                    let count = stream.try_read_buf(buffer)?;
+                    drained = count > 0 && count < room;
+                    if drained {
+                        return Err(io::ErrorKind::WouldBlock.into());
+                    }
+                    Ok(())
+                });
+                match read {
+                    Ok(()) => return Poll::Ready(Ok(())),
                     Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
+                        if drained {
+                            return Poll::Ready(Ok(()));
+                        }
                         self.buffer = BytesMut::new();
                     }
                     Err(error) => return Poll::Ready(Err(error)),

@@ -48,18 +48,24 @@ impl Session<'_> {
             direct.close();
         }
         let size = crate::context::payload(&message).len();
-        tokio::select! {
-            biased;
-            fed = self.socket.feed(message) => match fed {
-                Ok(()) => {
-                    self.unflushed = true;
-                    self.unflushed_bytes += size;
-                    Flow::Continue
-                }
-                Err(_) => Flow::Ended,
+        // Most messages fit tungstenite's buffer at once; only one that must wait for the
+        // socket also watches for eviction.
+        let ready = std::future::poll_fn(|cx| self.socket.poll_ready_unpin(cx)).now_or_never();
+        let fed = match ready {
+            Some(Ok(())) => self.socket.start_send_unpin(message),
+            Some(Err(error)) => Err(error),
+            None => tokio::select! {
+                biased;
+                fed = self.socket.feed(message) => fed,
+                () = self.connection.evicted() => return slow_consumer(),
             },
-            () = self.connection.evicted() => slow_consumer(),
+        };
+        if fed.is_err() {
+            return Flow::Ended;
         }
+        self.unflushed = true;
+        self.unflushed_bytes += size;
+        Flow::Continue
     }
 
     /// Writes what `send` buffered; the loop calls it before it waits. Then, if a large
