@@ -14,7 +14,7 @@ use serde::Serialize;
 use std::fmt;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 use tokio::sync::Notify;
 use tungstenite::protocol::CloseFrame;
 use tungstenite::{Message, Utf8Bytes};
@@ -142,9 +142,9 @@ struct Shared {
     close_pending: AtomicBool,
     /// What a resumable session keeps to resume (`#[gateway(.., resume = "..")]` only).
     replay: Option<Box<Replay>>,
-    /// Writes straight into the socket while the loop has nothing to write (set once the
-    /// connection is upgraded; plain TCP without resumable sessions).
-    direct: OnceLock<Arc<Direct>>,
+    /// The socket senders write straight into while the loop has nothing to write (set once
+    /// the connection is upgraded; plain TCP without resumable sessions).
+    direct: OnceLock<Weak<Direct>>,
 }
 
 impl Connection {
@@ -225,7 +225,8 @@ impl Connection {
             }
         }
         let outbound = &self.shared.outbound;
-        let sent = match self.direct() {
+        let direct = self.shared.direct.get().and_then(Weak::upgrade);
+        let sent = match direct {
             Some(direct) => direct.send(message, |message| outbound.push(message))?,
             None => outbound.push(message).map(|()| Sent::ToTheLoop)?,
         };
@@ -236,12 +237,8 @@ impl Connection {
     }
 
     /// Lets senders write straight into this connection's socket (see [`Direct`]).
-    pub(crate) fn attach_direct(&self, direct: Arc<Direct>) {
+    pub(crate) fn attach_direct(&self, direct: Weak<Direct>) {
         self.shared.direct.set(direct).ok();
-    }
-
-    pub(crate) fn direct(&self) -> Option<&Direct> {
-        self.shared.direct.get().map(Arc::as_ref)
     }
 
     /// Queues `value` encoded as JSON, as a text message.

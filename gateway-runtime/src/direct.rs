@@ -23,7 +23,7 @@ use bytes::{Buf, Bytes, BytesMut};
 use std::future::Future;
 use std::io::{self, IoSlice};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::sync::{Mutex, MutexGuard};
 use std::task::{ready, Context, Poll};
 use tokio::net::TcpStream;
 use tungstenite::Message;
@@ -43,11 +43,10 @@ pub(crate) async fn scoped<F: Future>(burst: bool, call: F) -> F::Output {
 /// part leaves its rest to the loop, copied.
 const LARGEST_DIRECT: usize = 16 * 1024;
 
-/// One connection's direct writer, shared by its [`Connection`](crate::Connection) and its
-/// socket.
+/// A client's TCP socket with its gate: the loop owns it (through its transport), and its
+/// [`Connection`](crate::Connection) holds it weakly, so it still closes when the loop drops it.
 pub(crate) struct Direct {
-    /// The loop owns the socket; once it drops it, nothing is written here.
-    socket: Weak<TcpStream>,
+    socket: TcpStream,
     gate: Mutex<Gate>,
     /// Messages written here, for the connection's summary.
     written: AtomicU64,
@@ -72,12 +71,16 @@ pub(crate) enum Sent {
 }
 
 impl Direct {
-    pub(crate) fn new(socket: &Arc<TcpStream>) -> Self {
+    pub(crate) fn new(socket: TcpStream) -> Self {
         Self {
-            socket: Arc::downgrade(socket),
+            socket,
             gate: Mutex::default(),
             written: AtomicU64::new(0),
         }
+    }
+
+    pub(crate) fn socket(&self) -> &TcpStream {
+        &self.socket
     }
 
     /// Writes `message` to the socket now if the gate is open and the socket takes it;
@@ -89,10 +92,10 @@ impl Direct {
     ) -> Result<Sent, SendError> {
         let mut gate = self.lock();
         if gate.open && !IN_BURST.try_with(|burst| *burst).unwrap_or(false) {
-            if let (Some(socket), Some(header)) = (self.socket.upgrade(), header(&message)) {
+            if let Some(header) = header(&message) {
                 let payload = payload(&message);
                 let frame = [IoSlice::new(&header), IoSlice::new(payload)];
-                match socket.try_write_vectored(&frame) {
+                match self.socket.try_write_vectored(&frame) {
                     Ok(count) => {
                         self.written.fetch_add(1, Ordering::Relaxed);
                         let length = header.len() + payload.len();
@@ -142,16 +145,12 @@ impl Direct {
     }
 
     /// Closes the gate and writes what a direct write left, before the loop writes anything.
-    pub(crate) fn poll_before_loop_writes(
-        &self,
-        socket: &TcpStream,
-        cx: &mut Context<'_>,
-    ) -> Poll<io::Result<()>> {
+    pub(crate) fn poll_before_loop_writes(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let mut gate = self.lock();
         gate.open = false;
         while let Some(rest) = gate.rest.as_mut() {
-            ready!(socket.poll_write_ready(cx))?;
-            match socket.try_write(rest) {
+            ready!(self.socket.poll_write_ready(cx))?;
+            match self.socket.try_write(rest) {
                 Ok(count) => rest.advance(count),
                 Err(error) if error.kind() == io::ErrorKind::WouldBlock => continue,
                 Err(error) => return Poll::Ready(Err(error)),
@@ -219,12 +218,12 @@ mod tests {
     use tokio::io::AsyncReadExt;
     use tokio::net::TcpListener;
 
-    /// A connected socket (as the loop holds it) and the client's end.
-    async fn connected() -> (Arc<TcpStream>, TcpStream) {
+    /// A connected socket with its gate, and the client's end.
+    async fn connected() -> (Direct, TcpStream) {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let client = TcpStream::connect(listener.local_addr().unwrap());
         let (client, accepted) = tokio::join!(client, listener.accept());
-        (Arc::new(accepted.unwrap().0), client.unwrap())
+        (Direct::new(accepted.unwrap().0), client.unwrap())
     }
 
     fn frame(message: &Message) -> Vec<u8> {
@@ -233,9 +232,8 @@ mod tests {
 
     #[tokio::test]
     async fn a_full_socket_gets_whole_frames_in_order_and_the_rest_waits_for_the_loop() {
-        let (socket, mut client) = connected().await;
-        let direct = Direct::new(&socket);
-        socket.writable().await.unwrap();
+        let (direct, mut client) = connected().await;
+        direct.socket().writable().await.unwrap();
         direct.reopen(|| true);
         let queued = std::cell::RefCell::new(Vec::new());
         let queue = |message| {
@@ -277,7 +275,7 @@ mod tests {
             client.read_to_end(&mut received).await.unwrap();
             received
         });
-        std::future::poll_fn(|cx| direct.poll_before_loop_writes(&socket, cx))
+        std::future::poll_fn(|cx| direct.poll_before_loop_writes(cx))
             .await
             .unwrap();
         direct.reopen(|| true);
@@ -288,7 +286,7 @@ mod tests {
         direct.shut();
         direct.reopen(|| true);
         assert!(!direct.lock().open, "a shut gate stays shut");
-        drop(socket);
+        drop(direct);
         let received = reader.await.unwrap();
         assert_eq!(received.len(), expected.len());
         assert!(

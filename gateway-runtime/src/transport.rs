@@ -16,7 +16,7 @@ use hyper::upgrade::Upgraded;
 use hyper_util::rt::TokioIo;
 use std::io;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::task::{ready, Context, Poll};
 use tokio::io::{AsyncRead, AsyncWrite, Interest, ReadBuf};
 use tokio::net::TcpStream;
@@ -32,13 +32,11 @@ const READ_CHUNK: usize = 8 * 1024;
 /// See [`accept`].
 const TUNGSTENITE_BUFFER: usize = 128;
 
-/// Upgrades the HTTP connection to a WebSocket with these limits; with `direct`, a plain TCP
-/// connection can be written to straight from the senders (see [`direct_writer`]).
+/// Upgrades the HTTP connection to a WebSocket with these limits.
 pub(crate) async fn accept(
     upgraded: Upgraded,
     max_message: usize,
     limits: Arc<InboundLimits>,
-    direct: bool,
 ) -> Socket {
     let config = WebSocketConfig::default()
         // tungstenite's own buffer: allocated up front, and also the most it takes per read from
@@ -47,13 +45,16 @@ pub(crate) async fn accept(
         .read_buffer_size(TUNGSTENITE_BUFFER)
         .max_message_size(Some(max_message))
         .max_frame_size(Some(max_message));
-    let io = ElasticIo::new(upgraded, limits, direct);
+    let io = ElasticIo::new(upgraded, limits);
     WebSocketStream::from_raw_socket(io, Role::Server, Some(config)).await
 }
 
-/// The direct writer of a socket accepted with `direct` over plain TCP.
-pub(crate) fn direct_writer(socket: &Socket) -> Option<Arc<Direct>> {
-    socket.get_ref().direct.clone()
+/// What senders may write straight into (see [`Direct`]): plain TCP only.
+pub(crate) fn direct_writer(socket: &Socket) -> Option<Weak<Direct>> {
+    match &socket.get_ref().io {
+        Io::Tcp(direct) => Some(Arc::downgrade(direct)),
+        _ => None,
+    }
 }
 
 /// Replaces tungstenite's state (its read and write buffers, which keep the capacity of the
@@ -75,15 +76,12 @@ pub(crate) struct ElasticIo {
     frames: Frames,
     /// The last write could not complete: the client is not read until the socket is writable.
     write_blocked: bool,
-    /// Senders write here too while the loop has nothing to write (plain TCP only).
-    direct: Option<Arc<Direct>>,
 }
 
 enum Io {
     /// The plain TCP stream (what `gateway::serve` and `axum::serve` accept): readiness can be
-    /// awaited without a buffer. Shared with the direct writer, which holds it weakly: the
-    /// socket closes when the loop drops it.
-    Tcp(Arc<TcpStream>),
+    /// awaited without a buffer. Senders may write into it too (its gate says when).
+    Tcp(Arc<Direct>),
     /// Any other transport (TLS, a test harness), read into a buffer allocated per read. Its
     /// write readiness cannot be awaited alone, so it is read even while writes are blocked.
     Other(TokioIo<Upgraded>),
@@ -92,24 +90,29 @@ enum Io {
 }
 
 impl ElasticIo {
-    fn new(upgraded: Upgraded, limits: Arc<InboundLimits>, direct: bool) -> Self {
-        let (io, buffer, direct) = match upgraded.downcast::<TokioIo<TcpStream>>() {
+    fn new(upgraded: Upgraded, limits: Arc<InboundLimits>) -> Self {
+        let (io, buffer) = match upgraded.downcast::<TokioIo<TcpStream>>() {
             // A copy: hyper's leftover is a slice of its whole read buffer (8 KiB or more),
             // which an empty slice would still keep alive for the connection's life.
-            Ok(parts) => {
-                let stream = Arc::new(parts.io.into_inner());
-                let direct = direct.then(|| Arc::new(Direct::new(&stream)));
-                let buffer = BytesMut::from(&parts.read_buf[..]);
-                (Io::Tcp(stream), buffer, direct)
-            }
-            Err(upgraded) => (Io::Other(TokioIo::new(upgraded)), BytesMut::new(), None),
+            Ok(parts) => (
+                Io::Tcp(Arc::new(Direct::new(parts.io.into_inner()))),
+                BytesMut::from(&parts.read_buf[..]),
+            ),
+            Err(upgraded) => (Io::Other(TokioIo::new(upgraded)), BytesMut::new()),
         };
         Self {
             io,
             buffer,
             frames: Frames::new(limits),
             write_blocked: false,
-            direct,
+        }
+    }
+
+    /// The socket's gate for senders' direct writes (plain TCP only).
+    pub(crate) fn direct(&self) -> Option<&Direct> {
+        match &self.io {
+            Io::Tcp(direct) => Some(direct),
+            _ => None,
         }
     }
 
@@ -120,7 +123,6 @@ impl ElasticIo {
             buffer: BytesMut::new(),
             frames: Frames::new(Arc::clone(self.frames.limits())),
             write_blocked: false,
-            direct: None,
         };
         std::mem::replace(self, detached)
     }
@@ -139,7 +141,8 @@ impl ElasticIo {
     /// Reads what the socket has into `buffer` (which is empty).
     fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match &mut self.io {
-            Io::Tcp(stream) => loop {
+            Io::Tcp(direct) => loop {
+                let stream = direct.socket();
                 if self.write_blocked {
                     ready!(stream.poll_write_ready(cx))?;
                     self.write_blocked = false;
@@ -222,7 +225,7 @@ impl AsyncWrite for ElasticIo {
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         let written = match &mut this.io {
-            Io::Tcp(stream) => poll_write_tcp(stream, this.direct.as_deref(), cx, bytes),
+            Io::Tcp(direct) => poll_write_tcp(direct, cx, bytes),
             Io::Other(io) => Pin::new(io).poll_write(cx, bytes),
             Io::Detached => Poll::Ready(Err(io::ErrorKind::NotConnected.into())),
         };
@@ -233,10 +236,7 @@ impl AsyncWrite for ElasticIo {
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
         match &mut this.io {
-            Io::Tcp(stream) => match &this.direct {
-                Some(direct) => direct.poll_before_loop_writes(stream, cx),
-                None => Poll::Ready(Ok(())),
-            },
+            Io::Tcp(direct) => direct.poll_before_loop_writes(cx),
             Io::Other(io) => Pin::new(io).poll_flush(cx),
             Io::Detached => Poll::Ready(Ok(())),
         }
@@ -252,17 +252,11 @@ impl AsyncWrite for ElasticIo {
     }
 }
 
-/// Writes the loop's `bytes` to a TCP socket shared with its direct writer: after whatever a
+/// Writes the loop's `bytes` to a TCP socket senders may write to as well: after whatever a
 /// direct write left half-written.
-fn poll_write_tcp(
-    stream: &TcpStream,
-    direct: Option<&Direct>,
-    cx: &mut Context<'_>,
-    bytes: &[u8],
-) -> Poll<io::Result<usize>> {
-    if let Some(direct) = direct {
-        ready!(direct.poll_before_loop_writes(stream, cx))?;
-    }
+fn poll_write_tcp(direct: &Direct, cx: &mut Context<'_>, bytes: &[u8]) -> Poll<io::Result<usize>> {
+    ready!(direct.poll_before_loop_writes(cx))?;
+    let stream = direct.socket();
     loop {
         ready!(stream.poll_write_ready(cx))?;
         match stream.try_write(bytes) {

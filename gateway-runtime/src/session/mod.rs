@@ -291,7 +291,7 @@ impl<'a> Session<'a> {
             duration: self.started.elapsed(),
             messages_in: self.tally.messages_in,
             messages_out: self.tally.messages_out
-                + self.connection.direct().map_or(0, Direct::written),
+                + self.socket.get_ref().direct().map_or(0, Direct::written),
             error: self.tally.error,
         };
         Ended { summary, parkable }

@@ -43,7 +43,7 @@ impl Session<'_> {
     /// buffered). A client evicted as a slow consumer is not waited for: the write is abandoned
     /// and the connection closes.
     pub(super) async fn write(&mut self, message: Message) -> Flow {
-        if let Some(direct) = self.connection.direct() {
+        if let Some(direct) = self.socket.get_ref().direct() {
             // Buffered from here until the flush: no sender may write ahead of it.
             direct.close();
         }
@@ -73,7 +73,7 @@ impl Session<'_> {
     pub(super) async fn flush(&mut self) -> Flow {
         // With a direct writer, always: tungstenite may hold a Pong it answered on its own, or
         // a direct write may have left the rest of a frame, and senders wait for both.
-        if self.unflushed || self.connection.direct().is_some() {
+        if self.unflushed || self.socket.get_ref().direct().is_some() {
             // Most flushes complete at once; only one that waits also watches for eviction.
             let flushed = match self.socket.flush().now_or_never() {
                 Some(flushed) => flushed,
@@ -95,7 +95,7 @@ impl Session<'_> {
             // otherwise grow every idle connection's task.
             Box::pin(self.shrink()).await;
         }
-        if let (Some(direct), false) = (self.connection.direct(), self.unflushed) {
+        if let (Some(direct), false) = (self.socket.get_ref().direct(), self.unflushed) {
             // Everything is written: senders may write straight to the socket until the loop
             // has something of its own again.
             let outbound = self.connection.outbound();
@@ -195,7 +195,7 @@ impl Session<'_> {
 
     /// No sender writes straight to the socket any more: the connection is closing.
     pub(super) fn shut_direct(&self) {
-        if let Some(direct) = self.connection.direct() {
+        if let Some(direct) = self.socket.get_ref().direct() {
             direct.shut();
         }
     }

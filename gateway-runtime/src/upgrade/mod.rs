@@ -65,8 +65,7 @@ pub(crate) async fn upgrade(endpoint: Arc<Endpoint>, request: Request) -> Respon
             let Ok(upgraded) = on_upgrade.await else {
                 return;
             };
-            let inbound = Arc::clone(&app.inbound);
-            let socket = transport::accept(upgraded, max_message, inbound, false).await;
+            let socket = transport::accept(upgraded, max_message, Arc::clone(&app.inbound)).await;
             resume_or_begin(endpoint, socket, handshake, started).await;
         });
         return switching_protocols;
@@ -80,11 +79,10 @@ pub(crate) async fn upgrade(endpoint: Arc<Endpoint>, request: Request) -> Respon
             forget(&endpoint, &connection);
             return;
         };
-        // A resumable session numbers and keeps what it writes: it is written by its loop.
-        let direct = connection.replay().is_none();
         let inbound = Arc::clone(&app.inbound);
-        let socket = Box::new(transport::accept(upgraded, max_message, inbound, direct).await);
-        if let Some(direct) = transport::direct_writer(&socket) {
+        let socket = Box::new(transport::accept(upgraded, max_message, inbound).await);
+        // A resumable session numbers and keeps what it writes: only its loop writes to it.
+        if let (None, Some(direct)) = (connection.replay(), transport::direct_writer(&socket)) {
             connection.attach_direct(direct);
         }
         serve_first(endpoint, connection, socket, Opening::New(None), started).await;
