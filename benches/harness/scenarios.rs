@@ -29,19 +29,36 @@ pub(crate) async fn connect(addr: SocketAddr, path: &str, source: Ipv4Addr) -> s
 }
 
 /// Every batch of connections gets source addresses of its own (127.N.x.1), so the TIME_WAIT
-/// sockets an earlier batch left behind never collide with a new connection.
-static NEXT_SOURCE_NET: AtomicU8 = AtomicU8::new(10);
+/// sockets an earlier batch left behind never collide with a new connection. A run starts where
+/// the clock puts it, so back-to-back runs do not reuse each other's addresses either.
+static NEXT_SOURCE_NET: std::sync::LazyLock<AtomicU8> = std::sync::LazyLock::new(|| {
+    let seconds = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| since.as_secs());
+    AtomicU8::new(10 + (seconds % 120) as u8)
+});
 
-/// `count` connections, `parallel` handshakes at a time.
+/// `count` connections, `parallel` handshakes at a time; a failed handshake is tried again
+/// (twice) before the batch stops.
 pub(crate) async fn connect_many(addr: SocketAddr, path: &str, count: usize) -> Vec<Ws> {
-    let net = NEXT_SOURCE_NET.fetch_add(1, Ordering::Relaxed);
+    let net = NEXT_SOURCE_NET
+        .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |net| {
+            Some(if net >= 250 { 10 } else { net + 1 })
+        })
+        .unwrap();
     let parallel = 128;
     let mut connections = Vec::with_capacity(count);
     let mut pending = futures_util::stream::iter(0..count)
-        .map(|index| {
+        .map(|index| async move {
             // 10,000 connections per source address keeps well inside the ephemeral ports.
             let source = Ipv4Addr::new(127, net, (index / 10_000) as u8, 1);
-            connect(addr, path, source)
+            let mut attempt = connect(addr, path, source).await;
+            for _ in 0..2 {
+                let Err(error) = &attempt else { break };
+                eprintln!("    connection {index} is tried again: {error}");
+                attempt = connect(addr, path, source).await;
+            }
+            attempt
         })
         .buffer_unordered(parallel);
     while let Some(connection) = pending.next().await {
