@@ -22,7 +22,7 @@ use crate::sync::lock;
 use bytes::{Buf, Bytes, BytesMut};
 use std::future::Future;
 use std::io::{self, IoSlice};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::task::{ready, Context, Poll};
 use tokio::net::TcpStream;
@@ -47,6 +47,9 @@ const LARGEST_DIRECT: usize = 16 * 1024;
 /// [`Connection`](crate::Connection) holds it weakly, so it still closes when the loop drops it.
 pub(crate) struct Direct {
     socket: TcpStream,
+    /// Nothing is queued, buffered or half-written: a message may go straight to the socket.
+    /// Changed only with `gate` held; only the loop opens it, so the loop may read it alone.
+    open: AtomicBool,
     gate: Mutex<Gate>,
     /// Messages written here, for the connection's summary.
     written: AtomicU64,
@@ -54,8 +57,6 @@ pub(crate) struct Direct {
 
 #[derive(Default)]
 struct Gate {
-    /// Nothing is queued, buffered or half-written: a message may go straight to the socket.
-    open: bool,
     /// The connection is closing: the gate never opens again.
     shut: bool,
     /// The end of a frame the socket took only in part: the loop writes it before anything else.
@@ -74,6 +75,7 @@ impl Direct {
     pub(crate) fn new(socket: TcpStream) -> Self {
         Self {
             socket,
+            open: AtomicBool::new(false),
             gate: Mutex::default(),
             written: AtomicU64::new(0),
         }
@@ -91,7 +93,7 @@ impl Direct {
         queue: impl FnOnce(Message) -> Result<(), SendError>,
     ) -> Result<Sent, SendError> {
         let mut gate = self.lock();
-        if gate.open && !IN_BURST.try_with(|burst| *burst).unwrap_or(false) {
+        if self.is_open() && !IN_BURST.try_with(|burst| *burst).unwrap_or(false) {
             if let Some(header) = header(&message) {
                 let payload = payload(&message);
                 let frame = [IoSlice::new(&header), IoSlice::new(payload)];
@@ -107,47 +109,61 @@ impl Direct {
                         rest.extend_from_slice(payload);
                         rest.advance(count);
                         gate.rest = Some(rest.freeze());
-                        gate.open = false;
+                        self.set_open(false);
                         return Ok(Sent::ToTheLoop);
                     }
                     Err(error) if error.kind() == io::ErrorKind::WouldBlock => {}
                     Err(_) => {
-                        gate.open = false;
+                        self.set_open(false);
                         gate.shut = true;
                         return Err(SendError::Closed);
                     }
                 }
             }
         }
-        gate.open = false;
+        self.set_open(false);
         queue(message)?;
+        drop(gate);
         Ok(Sent::ToTheLoop)
     }
 
     /// The loop is about to buffer or write something of its own: no direct write until it
     /// has written it all.
     pub(crate) fn close(&self) {
-        self.lock().open = false;
+        // Closed already: only the loop (the caller) opens it.
+        if self.is_open() {
+            let _gate = self.lock();
+            self.set_open(false);
+        }
     }
 
     /// The connection is closing: no direct write ever again.
     pub(crate) fn shut(&self) {
         let mut gate = self.lock();
-        gate.open = false;
+        self.set_open(false);
         gate.shut = true;
     }
 
     /// The loop has written everything it had: direct writes may go on, unless something is
     /// queued (`queue_is_empty` is asked with the gate held) or left half-written.
     pub(crate) fn reopen(&self, queue_is_empty: impl FnOnce() -> bool) {
-        let mut gate = self.lock();
-        gate.open = !gate.shut && gate.rest.is_none() && queue_is_empty();
+        let gate = self.lock();
+        self.set_open(!gate.shut && gate.rest.is_none() && queue_is_empty());
+    }
+
+    fn is_open(&self) -> bool {
+        self.open.load(Ordering::Acquire)
+    }
+
+    /// Only with the gate held.
+    fn set_open(&self, open: bool) {
+        self.open.store(open, Ordering::Release);
     }
 
     /// Closes the gate and writes what a direct write left, before the loop writes anything.
     pub(crate) fn poll_before_loop_writes(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let mut gate = self.lock();
-        gate.open = false;
+        self.set_open(false);
         while let Some(rest) = gate.rest.as_mut() {
             ready!(self.socket.poll_write_ready(cx))?;
             match self.socket.try_write(rest) {
@@ -265,7 +281,7 @@ mod tests {
         assert_eq!(queued.borrow().last(), Some(&after));
         direct.reopen(|| false);
         assert!(
-            !direct.lock().open,
+            !direct.is_open(),
             "a queue with messages keeps the gate closed"
         );
 
@@ -280,12 +296,12 @@ mod tests {
             .unwrap();
         direct.reopen(|| true);
         assert!(
-            direct.lock().open,
+            direct.is_open(),
             "written out and nothing queued: open again"
         );
         direct.shut();
         direct.reopen(|| true);
-        assert!(!direct.lock().open, "a shut gate stays shut");
+        assert!(!direct.is_open(), "a shut gate stays shut");
         drop(direct);
         let received = reader.await.unwrap();
         assert_eq!(received.len(), expected.len());

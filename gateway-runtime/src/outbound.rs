@@ -106,6 +106,44 @@ impl<T: Weighed> Outbound<T> {
         let mut queue = self.lock();
         let message = queue.messages.pop_front()?;
         queue.bytes -= message.weight();
+        self.taken(&mut queue);
+        Some(message)
+    }
+
+    /// The oldest queued messages, up to `bytes` of payload (at least one), taken with one lock:
+    /// a burst is written in a row. What is taken no longer counts against the bounds, so
+    /// `bytes` is what may be held beyond them.
+    pub(crate) fn pop_batch(&self, bytes: usize) -> VecDeque<T> {
+        if self.queued.load(Ordering::Acquire) == 0 {
+            return VecDeque::new();
+        }
+        let mut queue = self.lock();
+        let batch = if queue.bytes <= bytes {
+            queue.bytes = 0;
+            std::mem::take(&mut queue.messages)
+        } else {
+            let mut batch = VecDeque::new();
+            let mut taken = 0;
+            while let Some(message) = queue.messages.pop_front() {
+                taken += message.weight();
+                batch.push_back(message);
+                if queue
+                    .messages
+                    .front()
+                    .is_none_or(|next| taken + next.weight() > bytes)
+                {
+                    break;
+                }
+            }
+            queue.bytes -= taken;
+            batch
+        };
+        self.taken(&mut queue);
+        batch
+    }
+
+    /// Bookkeeping after messages left the queue.
+    fn taken(&self, queue: &mut Queue<T>) {
         self.queued.store(queue.messages.len(), Ordering::Release);
         if queue.over_since.is_some()
             && queue.messages.len() < self.max_messages
@@ -117,7 +155,6 @@ impl<T: Weighed> Outbound<T> {
             // Give the memory back: a burst must not stay allocated on an idle connection.
             queue.messages = VecDeque::new();
         }
-        Some(message)
     }
 
     /// The connection ended: refuse new messages and drop the queued ones.

@@ -9,6 +9,11 @@ use tokio::time::timeout;
 use tungstenite::protocol::CloseFrame;
 use tungstenite::Message;
 
+/// How much of the outbound queue the loop takes at once (see [`Outbound::pop_batch`]).
+///
+/// [`Outbound::pop_batch`]: crate::outbound::Outbound::pop_batch
+const BATCH_BYTES: usize = 64 * 1024;
+
 impl Session<'_> {
     /// Sends what the connection itself answers (a reply, an error, a hook's value). In a
     /// cluster, a resumable session's message goes through the journal and is written when it
@@ -125,15 +130,20 @@ impl Session<'_> {
         self.grown = false;
     }
 
-    /// Sends every message already in the outbound queue.
+    /// Sends every message already in the outbound queue, a batch at a time.
     pub(super) async fn send_queued(&mut self) -> Flow {
-        while let Some(message) = self.connection.outbound().pop() {
-            match self.write_counted(message).await {
-                Flow::Continue => {}
-                stop => return stop,
+        loop {
+            let batch = self.connection.outbound().pop_batch(BATCH_BYTES);
+            if batch.is_empty() {
+                return Flow::Continue;
+            }
+            for message in batch {
+                match self.write_counted(message).await {
+                    Flow::Continue => {}
+                    stop => return stop,
+                }
             }
         }
-        Flow::Continue
     }
 
     /// Queued messages (unless the client was evicted for not reading them), then the Close
