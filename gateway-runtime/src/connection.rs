@@ -100,8 +100,9 @@ pub enum SendError {
 /// One connected client (cheap to clone; every clone is the same client).
 ///
 /// Bind it as a handler parameter (`conn: Connection`). Messages given to
-/// [`send`](Self::send) go through the connection's bounded outbound queue, in order, ahead of the
-/// current handler's reply.
+/// [`send`](Self::send) reach the client in order, ahead of the current handler's reply: written
+/// into its socket at once when the connection has nothing else to write, otherwise through its
+/// bounded outbound queue.
 ///
 /// ```
 /// use gateway::prelude::*;
