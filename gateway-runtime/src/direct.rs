@@ -151,7 +151,8 @@ impl Direct {
         self.set_open(!gate.shut && gate.rest.is_none() && queue_is_empty());
     }
 
-    fn is_open(&self) -> bool {
+    /// Senders may write straight to the socket now.
+    pub(crate) fn is_open(&self) -> bool {
         self.open.load(Ordering::Acquire)
     }
 

@@ -2,9 +2,12 @@
 //! the renewal of tungstenite's buffers after a large message), and the close handshake.
 
 use super::{slow_consumer, Flow, Session, GROWN_AFTER};
+use crate::connection::Connection;
 use crate::lifecycle::ClosedBy;
 use crate::transport;
 use futures_util::{FutureExt, SinkExt, StreamExt};
+use std::future::Future;
+use std::pin::pin;
 use tokio::time::timeout;
 use tungstenite::protocol::CloseFrame;
 use tungstenite::Message;
@@ -53,43 +56,28 @@ impl Session<'_> {
             direct.close();
         }
         let size = crate::context::payload(&message).len();
-        // Most messages fit tungstenite's buffer at once; only one that must wait for the
-        // socket also watches for eviction.
-        let ready = std::future::poll_fn(|cx| self.socket.poll_ready_unpin(cx)).now_or_never();
-        let fed = match ready {
-            Some(Ok(())) => self.socket.start_send_unpin(message),
-            Some(Err(error)) => Err(error),
-            None => tokio::select! {
-                biased;
-                fed = self.socket.feed(message) => fed,
-                () = self.connection.evicted() => return slow_consumer(),
-            },
-        };
-        if fed.is_err() {
-            return Flow::Ended;
+        match unless_evicted(&self.connection, self.socket.feed(message)).await {
+            None => slow_consumer(),
+            Some(Err(_)) => Flow::Ended,
+            Some(Ok(())) => {
+                self.unflushed = true;
+                self.unflushed_bytes += size;
+                Flow::Continue
+            }
         }
-        self.unflushed = true;
-        self.unflushed_bytes += size;
-        Flow::Continue
     }
 
     /// Writes what `send` buffered; the loop calls it before it waits. Then, if a large
     /// message grew tungstenite's buffers, renews them (see [`Session::shrink`]).
     pub(super) async fn flush(&mut self) -> Flow {
-        // With a direct writer, always: tungstenite may hold a Pong it answered on its own, or
-        // a direct write may have left the rest of a frame, and senders wait for both.
-        if self.unflushed || self.socket.get_ref().direct().is_some() {
-            // Most flushes complete at once; only one that waits also watches for eviction.
-            let flushed = match self.socket.flush().now_or_never() {
-                Some(flushed) => flushed,
-                None => tokio::select! {
-                    biased;
-                    flushed = self.socket.flush() => flushed,
-                    () = self.connection.evicted() => return slow_consumer(),
-                },
-            };
-            if flushed.is_err() {
-                return Flow::Ended;
+        // A closed gate asks for a flush too: tungstenite may hold a Pong it answered on its
+        // own, or a direct write may have left the rest of a frame, and senders wait for both.
+        let gate_closed = self.socket.get_ref().direct().is_some_and(|d| !d.is_open());
+        if self.unflushed || gate_closed {
+            match unless_evicted(&self.connection, self.socket.flush()).await {
+                None => return slow_consumer(),
+                Some(Err(_)) => return Flow::Ended,
+                Some(Ok(())) => {}
             }
             self.unflushed = false;
             self.grown |= self.unflushed_bytes > GROWN_AFTER;
@@ -100,7 +88,8 @@ impl Session<'_> {
             // otherwise grow every idle connection's task.
             Box::pin(self.shrink()).await;
         }
-        if let (Some(direct), false) = (self.socket.get_ref().direct(), self.unflushed) {
+        let closed = self.socket.get_ref().direct().filter(|d| !d.is_open());
+        if let (Some(direct), false) = (closed, self.unflushed) {
             // Everything is written: senders may write straight to the socket until the loop
             // has something of its own again.
             let outbound = self.connection.outbound();
@@ -213,5 +202,19 @@ impl Session<'_> {
     /// Reads (and drops) what the client still sends until its Close completes the handshake.
     pub(super) async fn wait_for_end(&mut self) {
         while let Some(Ok(_)) = self.socket.next().await {}
+    }
+}
+
+/// `io`'s result, unless the client is evicted as a slow consumer first (`None`). Most writes
+/// and flushes complete at once: only one that has to wait also watches for eviction.
+async fn unless_evicted<F: Future>(connection: &Connection, io: F) -> Option<F::Output> {
+    let mut io = pin!(io);
+    if let Some(done) = io.as_mut().now_or_never() {
+        return Some(done);
+    }
+    tokio::select! {
+        biased;
+        done = io => Some(done),
+        () = connection.evicted() => None,
     }
 }
