@@ -134,18 +134,13 @@ impl App {
                 }
                 operations.insert(format!("{id}.{message_key}"), operation);
             }
-            let kind_name = if kind == RouteKind::Gateway {
-                "gateway"
-            } else {
-                "websocket"
-            };
             channels.insert(
                 id,
                 json!({
                     "address": spec.path,
                     "messages": messages,
                     "x-gateway": {
-                        "kind": kind_name,
+                        "kind": kind.name(),
                         "mode": format!("{:?}", spec.options.mode),
                         "options": crate::routes::options(&spec.options),
                     },

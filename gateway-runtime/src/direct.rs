@@ -123,7 +123,6 @@ impl Direct {
         }
         self.set_open(false);
         queue(message)?;
-        drop(gate);
         Ok(Sent::ToTheLoop)
     }
 

@@ -20,7 +20,8 @@ pub enum RouteKind {
 }
 
 impl RouteKind {
-    fn name(self) -> &'static str {
+    /// How the routes table and the AsyncAPI document name the kind.
+    pub(crate) fn name(self) -> &'static str {
         match self {
             RouteKind::WebSocket => "websocket",
             RouteKind::Gateway => "gateway",

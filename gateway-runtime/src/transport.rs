@@ -151,22 +151,21 @@ impl ElasticIo {
                 self.buffer.reserve(READ_CHUNK);
                 let room = self.buffer.capacity() - self.buffer.len();
                 let buffer = &mut self.buffer;
-                let mut drained = false;
                 // A read shorter than its room emptied the socket: its readiness is cleared
                 // with it (a `WouldBlock` out of `try_io`), which saves the next read, one that
                 // would only find nothing. Bytes arriving later signal afresh.
                 let read = stream.try_io(Interest::READABLE, || {
                     let count = stream.try_read_buf(buffer)?;
-                    drained = count > 0 && count < room;
-                    if drained {
+                    if count > 0 && count < room {
                         return Err(io::ErrorKind::WouldBlock.into());
                     }
                     Ok(())
                 });
                 match read {
                     Ok(()) => return Poll::Ready(Ok(())),
+                    // Nothing to read, or (bytes in the buffer) a read that emptied the socket.
                     Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
-                        if drained {
+                        if !self.buffer.is_empty() {
                             return Poll::Ready(Ok(()));
                         }
                         self.buffer = BytesMut::new();

@@ -150,12 +150,7 @@ impl Follower<'_> {
             return Ok(None);
         };
         let holder = record.owner;
-        let held_elsewhere = holder != self.instance
-            && self.hub.upgrade().is_some_and(|hub| {
-                hub.cluster().is_some_and(|cluster| {
-                    cluster.location(ConnectionId(record.id)) == Some(holder)
-                })
-            });
+        let held_elsewhere = holder != self.instance && self.held_by(record.id, holder);
         if held_elsewhere {
             let release = encode(
                 self.instance,
@@ -177,6 +172,14 @@ impl Follower<'_> {
         }))
     }
 
+    /// Whether the cluster registry says instance `holder` serves client `id`.
+    fn held_by(&self, id: u64, holder: u16) -> bool {
+        self.hub.upgrade().is_some_and(|hub| {
+            hub.cluster()
+                .is_some_and(|cluster| cluster.location(ConnectionId(id)) == Some(holder))
+        })
+    }
+
     /// Finishes a resume once its session's holder has let go (or is gone): folds the
     /// journal from the checkpoint to `at` and hands the session over. The resume comes back
     /// while it must wait on.
@@ -185,13 +188,9 @@ impl Follower<'_> {
         waiting: Pending,
         at: EntryId,
     ) -> redis::RedisResult<Option<Pending>> {
-        let still_held = waiting.holder.is_some_and(|holder| {
-            self.hub.upgrade().is_some_and(|hub| {
-                hub.cluster().is_some_and(|cluster| {
-                    cluster.location(ConnectionId(waiting.record.id)) == Some(holder)
-                })
-            })
-        });
+        let still_held = waiting
+            .holder
+            .is_some_and(|holder| self.held_by(waiting.record.id, holder));
         if still_held && Instant::now() < waiting.deadline {
             return Ok(Some(waiting));
         }
