@@ -54,6 +54,9 @@ export class GatewayClient {
     #ackTimer;
     /** A `$resume` was sent on this connection and not answered yet. */
     #resuming = false;
+    /** Requests numbered below this went out on a connection that dropped; later ones wait in the
+     * queue for the next connection. */
+    #sentBefore = 1;
     constructor(url, options = {}) {
         this.#url = url;
         this.#timeoutMs = options.requestTimeoutMs ?? 10_000;
@@ -101,9 +104,8 @@ export class GatewayClient {
     on(event, handler) {
         let handlers = this.#handlers.get(event);
         if (!handlers)
-            this.#handlers.set(event, (handlers = new Set()));
-        handlers.add(handler);
-        return () => this.off(event, handler);
+            this.#handlers.set(event, (handlers = new Listeners()));
+        return handlers.add(handler);
     }
     /** Stops calling `handler` for `event`. */
     off(event, handler) {
@@ -134,13 +136,14 @@ export class GatewayClient {
             this.#socket.sendFirst(JSON.stringify({ event: "$resume", data: { token: this.#token, seq: this.#seq } }));
         }
         else if (reconnected && this.#token === undefined) {
-            // Not a resumable endpoint: every connection is a fresh session.
-            this.#rejectAll("reconnected without a session");
+            // Not a resumable endpoint: every connection is a fresh session (what went out on the
+            // last one was rejected when it dropped; what waited is sent now).
             this.#sessions.emit({ resumed: false });
         }
     }
     #stateChanged(change) {
         if (change.state === "reconnecting") {
+            this.#sentBefore = this.#nextId;
             this.#resuming = false;
             clearTimeout(this.#ackTimer);
             this.#ackTimer = undefined;
@@ -170,12 +173,15 @@ export class GatewayClient {
             return;
         }
         if (message?.event === "$session") {
-            const fresh = this.#token !== undefined || this.#resuming;
+            const fresh = this.#token !== undefined;
             this.#token = message.data.token;
             this.#seq = 0;
             this.#acked = 0;
             if (fresh) {
-                this.#rejectAll(`a fresh session began: ${message.data.reason ?? "reconnected"}`);
+                // Answers to what went out before the drop are gone with the old session; what waited
+                // in the queue is sent on this one.
+                const why = `a fresh session began: ${message.data.reason ?? "reconnected"}`;
+                this.#rejectAll(why, this.#sentBefore);
                 this.#sessions.emit({ resumed: false, reason: message.data.reason });
             }
             this.#settled();
@@ -202,8 +208,7 @@ export class GatewayClient {
             return;
         }
         if (typeof message?.event === "string") {
-            for (const handler of [...(this.#handlers.get(message.event) ?? [])])
-                handler(message.data);
+            this.#handlers.get(message.event)?.emit(message.data);
             return;
         }
         if (typeof message?.error === "string") {
@@ -238,8 +243,11 @@ export class GatewayClient {
         this.#acked = this.#seq;
         this.#socket.sendFirst(JSON.stringify({ event: "$ack", data: this.#seq }));
     }
-    #rejectAll(why) {
+    /** Rejects the pending requests (numbered below `before`). */
+    #rejectAll(why, before = Infinity) {
         for (const [id, pending] of this.#pending) {
+            if (id >= before)
+                continue;
             clearTimeout(pending.timer);
             pending.reject(new ConnectionLostError(why));
             this.#pending.delete(id);

@@ -77,7 +77,7 @@ export declare class ReconnectingSocket {
     close(code?: number, reason?: string): void;
     /**
      * Sends `data` at once on the open connection, ahead of the queue (what a protocol says
-     * first), and holds queued messages back until `release`.
+     * first; `hold` keeps the queue back meanwhile).
      * @internal
      */
     sendFirst(data: string): void;

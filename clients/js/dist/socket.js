@@ -114,7 +114,7 @@ export class ReconnectingSocket {
     }
     /**
      * Sends `data` at once on the open connection, ahead of the queue (what a protocol says
-     * first), and holds queued messages back until `release`.
+     * first; `hold` keeps the queue back meanwhile).
      * @internal
      */
     sendFirst(data) {
@@ -138,7 +138,7 @@ export class ReconnectingSocket {
         const socket = new this.#WebSocket(url);
         socket.binaryType = "arraybuffer";
         this.#socket = socket;
-        const reconnected = this.#attempt > 0 || this.#state === "reconnecting";
+        const reconnected = this.#attempt > 0;
         socket.onopen = () => {
             if (socket !== this.#socket)
                 return;

@@ -71,8 +71,6 @@ interface Pending {
   timer: ReturnType<typeof setTimeout>;
 }
 
-type Handler = (data: any) => void;
-
 /**
  * A client of one `#[gateway]` endpoint.
  *
@@ -92,7 +90,7 @@ export class GatewayClient<C extends Contract = AnyContract> {
   readonly #ackAfterMs: number;
   #nextId = 1;
   readonly #pending = new Map<number, Pending>();
-  readonly #handlers = new Map<string, Set<Handler>>();
+  readonly #handlers = new Map<string, Listeners<any>>();
   readonly #sessions = new Listeners<SessionChange>();
   readonly #errors = new Listeners<RequestError>();
   /** The session's token and the number of the last message received. */
@@ -102,6 +100,9 @@ export class GatewayClient<C extends Contract = AnyContract> {
   #ackTimer: ReturnType<typeof setTimeout> | undefined;
   /** A `$resume` was sent on this connection and not answered yet. */
   #resuming = false;
+  /** Requests numbered below this went out on a connection that dropped; later ones wait in the
+   * queue for the next connection. */
+  #sentBefore = 1;
 
   constructor(url: string, options: GatewayOptions = {}) {
     this.#url = url;
@@ -156,9 +157,8 @@ export class GatewayClient<C extends Contract = AnyContract> {
   /** Calls `handler` with the `data` of every `event` the server sends; returns `off`. */
   on<E extends keyof C["events"] & string>(event: E, handler: (data: C["events"][E]) => void): () => void {
     let handlers = this.#handlers.get(event);
-    if (!handlers) this.#handlers.set(event, (handlers = new Set()));
-    handlers.add(handler);
-    return () => this.off(event, handler);
+    if (!handlers) this.#handlers.set(event, (handlers = new Listeners()));
+    return handlers.add(handler);
   }
 
   /** Stops calling `handler` for `event`. */
@@ -196,14 +196,15 @@ export class GatewayClient<C extends Contract = AnyContract> {
         JSON.stringify({ event: "$resume", data: { token: this.#token, seq: this.#seq } }),
       );
     } else if (reconnected && this.#token === undefined) {
-      // Not a resumable endpoint: every connection is a fresh session.
-      this.#rejectAll("reconnected without a session");
+      // Not a resumable endpoint: every connection is a fresh session (what went out on the
+      // last one was rejected when it dropped; what waited is sent now).
       this.#sessions.emit({ resumed: false });
     }
   }
 
   #stateChanged(change: StateChange): void {
     if (change.state === "reconnecting") {
+      this.#sentBefore = this.#nextId;
       this.#resuming = false;
       clearTimeout(this.#ackTimer);
       this.#ackTimer = undefined;
@@ -231,12 +232,15 @@ export class GatewayClient<C extends Contract = AnyContract> {
       return;
     }
     if (message?.event === "$session") {
-      const fresh = this.#token !== undefined || this.#resuming;
+      const fresh = this.#token !== undefined;
       this.#token = message.data.token;
       this.#seq = 0;
       this.#acked = 0;
       if (fresh) {
-        this.#rejectAll(`a fresh session began: ${message.data.reason ?? "reconnected"}`);
+        // Answers to what went out before the drop are gone with the old session; what waited
+        // in the queue is sent on this one.
+        const why = `a fresh session began: ${message.data.reason ?? "reconnected"}`;
+        this.#rejectAll(why, this.#sentBefore);
         this.#sessions.emit({ resumed: false, reason: message.data.reason });
       }
       this.#settled();
@@ -260,7 +264,7 @@ export class GatewayClient<C extends Contract = AnyContract> {
       return;
     }
     if (typeof message?.event === "string") {
-      for (const handler of [...(this.#handlers.get(message.event) ?? [])]) handler(message.data);
+      this.#handlers.get(message.event)?.emit(message.data);
       return;
     }
     if (typeof message?.error === "string") {
@@ -297,8 +301,10 @@ export class GatewayClient<C extends Contract = AnyContract> {
     this.#socket.sendFirst(JSON.stringify({ event: "$ack", data: this.#seq }));
   }
 
-  #rejectAll(why: string): void {
+  /** Rejects the pending requests (numbered below `before`). */
+  #rejectAll(why: string, before = Infinity): void {
     for (const [id, pending] of this.#pending) {
+      if (id >= before) continue;
       clearTimeout(pending.timer);
       pending.reject(new ConnectionLostError(why));
       this.#pending.delete(id);

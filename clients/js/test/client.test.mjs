@@ -103,12 +103,15 @@ test("a restarted server is reconnected to, and the client is told its session i
   const rejoined = next((f) => ada.onState(f)); // the proxy passes the drop on
   await server.stop();
   await rejoined;
+  // Asked while reconnecting: it waits in the queue and goes out on the new session.
+  const waited = ada.request("join", { room: "restart", name: "ada" }, { timeoutMs: 5000 });
   proxy.stall(false);
   await startExample("chat", server.port);
   await reopened;
   // The server that had the session is gone, and with it the session: the request fails.
   assert.deepEqual(await session, { resumed: false, reason: "unknown" });
   await assert.rejects(pending, ConnectionLostError);
+  assert.deepEqual((await waited).members, ["ada"]);
   assert.deepEqual(states[0], ["reconnecting", 1006]);
   assert.deepEqual(states.at(-1), ["open", undefined]);
   const { members } = await ada.request("join", { room: "restart", name: "ada" });
