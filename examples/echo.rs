@@ -58,7 +58,10 @@ impl ResumableFeed {
 async fn main() -> std::io::Result<()> {
     let port = std::env::var("PORT").unwrap_or_else(|_| "9001".to_owned());
     let listener = tokio::net::TcpListener::bind(format!("127.0.0.1:{port}")).await?;
+    // The conformance suite (Autobahn, cases 9.3 and 9.4) sends 4 MiB messages in 64-byte
+    // fragments: 65,536 frames or more, where the default allows 1,024 per message.
     let app = App::new()
+        .max_frames(1 << 17)
         .controller(Echo)
         .gateway(Feed)
         .gateway(ResumableFeed);

@@ -72,28 +72,94 @@ pub fn backplane_frame(data: &[u8]) {
     }
 }
 
-/// The frame tracker in front of tungstenite: client bytes in pieces of any size (the first
-/// byte picks the piece size). It never panics, hands out every byte exactly once, and counts
-/// nothing in the budget once dropped.
-pub fn inbound_frames(data: &[u8]) {
-    use crate::inbound::{Frames, InboundLimits};
-    let Some((&piece, bytes)) = data.split_first() else {
+/// The WebSocket reader: client bytes in pieces of any size (the first byte picks the piece
+/// size, the second the message size limit). It never panics; every read takes bytes off the
+/// input or waits for more with all of them accounted for (a second read without new bytes
+/// changes nothing); an error is final; and nothing counts in the budget once it is dropped.
+pub fn frames(data: &[u8]) {
+    use crate::io::limits::InboundLimits;
+    use crate::io::reader::Reader;
+    let [piece, max_message, bytes @ ..] = data else {
         return;
     };
-    let piece = usize::from(piece).max(1);
+    let piece = usize::from(*piece).max(1);
+    let max_message = usize::from(*max_message) << 8;
     let limits = std::sync::Arc::new(InboundLimits::new(8, Default::default(), 1 << 16));
-    let mut frames = Frames::new(std::sync::Arc::clone(&limits));
-    let mut handed = 0;
-    while handed < bytes.len() {
-        let end = (handed + piece).min(bytes.len());
-        match frames.advance(&bytes[handed..end]) {
-            Ok(count) => {
-                assert!(count > 0 && handed + count <= end);
-                handed += count;
+    let mut reader = Reader::new(
+        bytes::BytesMut::new(),
+        std::sync::Arc::clone(&limits),
+        max_message,
+    );
+    'pieces: for chunk in bytes.chunks(piece) {
+        reader.input.extend_from_slice(chunk);
+        loop {
+            let before = reader.input.len();
+            match reader.read() {
+                Ok(Some(_)) => assert!(reader.input.len() < before, "a message out of nothing"),
+                Ok(None) => {
+                    let waiting = reader.input.len();
+                    assert_eq!(reader.read(), Ok(None), "waiting, then not");
+                    assert_eq!(reader.input.len(), waiting, "bytes taken while waiting");
+                    break;
+                }
+                Err(error) => {
+                    assert_eq!(reader.read(), Err(error), "an error that did not last");
+                    break 'pieces;
+                }
             }
-            Err(_) => break,
         }
     }
-    drop(frames);
-    assert!(limits.is_idle());
+    drop(reader);
+    assert_eq!(limits.held(), 0);
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    /// How long one input may take, as `-timeout` in CI's fuzzing: longer is a hang.
+    const HANG: Duration = Duration::from_secs(2);
+
+    /// A fuzz target: its name (its folder in `fuzz/corpus/`) and its entry point.
+    type Target = (&'static str, fn(&[u8]));
+
+    /// Every input of `fuzz/corpus/<target>/` (the seeds, and every input that ever crashed or
+    /// hung) through its target's entry point, so a regression fails `cargo test` without a
+    /// fuzzer.
+    #[test]
+    fn the_committed_corpus_passes_every_target() {
+        let targets: &[Target] = &[
+            ("frames", super::frames),
+            ("event_envelope", super::event_envelope),
+            ("resume_request", super::resume_request),
+            ("body_field", super::body_field),
+            ("query", super::query),
+            ("origin", super::origin),
+            #[cfg(feature = "redis")]
+            ("backplane_frame", super::backplane_frame),
+        ];
+        let corpus = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/corpus");
+        for &(target, entry) in targets {
+            let files: Vec<_> = std::fs::read_dir(corpus.join(target))
+                .unwrap_or_else(|error| panic!("fuzz/corpus/{target}: {error}"))
+                .map(|file| file.unwrap().path())
+                .collect();
+            assert!(!files.is_empty(), "fuzz/corpus/{target} has no seeds");
+            for file in files {
+                let input = std::fs::read(&file).unwrap();
+                let (done, finished) = std::sync::mpsc::channel();
+                std::thread::spawn(move || {
+                    entry(&input);
+                    done.send(()).ok();
+                });
+                match finished.recv_timeout(HANG) {
+                    Ok(()) => {}
+                    Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                        panic!("{} hangs {target}", file.display())
+                    }
+                    Err(_) => panic!("{} crashes {target}", file.display()),
+                }
+            }
+        }
+    }
 }

@@ -18,6 +18,7 @@
 
 use crate::connection::SendError;
 use crate::context::payload;
+use crate::io::frame::{OpCode, ServerHeader};
 use crate::sync::lock;
 use bytes::{Buf, Bytes, BytesMut};
 use std::future::Future;
@@ -188,44 +189,16 @@ impl Direct {
     }
 }
 
-/// The header of the unmasked, final frame that carries `message` (RFC 6455 §5.2); `None` for
-/// what only the loop writes (control frames, large messages).
-fn header(message: &Message) -> Option<Header> {
+/// The header of the frame that carries `message`; `None` for what only the loop writes
+/// (control frames, large messages).
+fn header(message: &Message) -> Option<ServerHeader> {
     let opcode = match message {
-        Message::Text(_) => 0x1,
-        Message::Binary(_) => 0x2,
+        Message::Text(_) => OpCode::Text,
+        Message::Binary(_) => OpCode::Binary,
         _ => return None,
     };
     let length = payload(message).len();
-    if length > LARGEST_DIRECT {
-        return None;
-    }
-    let mut header = Header {
-        bytes: [0x80 | opcode, 0, 0, 0],
-        len: 2,
-    };
-    if length < 126 {
-        header.bytes[1] = length as u8;
-    } else {
-        header.bytes[1] = 126;
-        header.bytes[2..4].copy_from_slice(&(length as u16).to_be_bytes());
-        header.len = 4;
-    }
-    Some(header)
-}
-
-/// A frame header of at most 4 bytes (payloads up to [`LARGEST_DIRECT`]).
-struct Header {
-    bytes: [u8; 4],
-    len: usize,
-}
-
-impl std::ops::Deref for Header {
-    type Target = [u8];
-
-    fn deref(&self) -> &[u8] {
-        &self.bytes[..self.len]
-    }
+    (length <= LARGEST_DIRECT).then(|| ServerHeader::new(opcode, length))
 }
 
 #[cfg(test)]
@@ -312,20 +285,8 @@ mod tests {
     }
 
     #[test]
-    fn headers_take_the_7_and_16_bit_length_forms_and_control_frames_have_none() {
-        assert_eq!(&*header(&Message::text("hi")).unwrap(), [0x81, 2]);
-        assert_eq!(
-            &*header(&Message::binary(vec![0; 125])).unwrap(),
-            [0x82, 125]
-        );
-        assert_eq!(
-            &*header(&Message::binary(vec![0; 126])).unwrap(),
-            [0x82, 126, 0, 126]
-        );
-        assert_eq!(
-            &*header(&Message::binary(vec![0; LARGEST_DIRECT])).unwrap(),
-            [0x82, 126, 0x40, 0]
-        );
+    fn only_text_and_binary_up_to_the_direct_limit_go_direct() {
+        assert!(header(&Message::binary(vec![0; LARGEST_DIRECT])).is_some());
         assert!(header(&Message::binary(vec![0; LARGEST_DIRECT + 1])).is_none());
         assert!(header(&Message::Ping(Default::default())).is_none());
     }

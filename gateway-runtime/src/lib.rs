@@ -19,7 +19,7 @@ mod event;
 mod extension;
 mod handshake;
 mod hub;
-mod inbound;
+mod io;
 mod json;
 mod lifecycle;
 mod origin;
@@ -40,7 +40,6 @@ mod stored;
 mod sync;
 #[cfg(feature = "test")]
 pub mod test;
-mod transport;
 mod upgrade;
 
 pub use app::App;
@@ -60,7 +59,7 @@ pub use event::{Ack, EventReply, IntoEventReply};
 pub use extension::Extension;
 pub use handshake::Handshake;
 pub use hub::{Hub, HubStats, SlowConsumer, Target};
-pub use inbound::{DEFAULT_INBOUND_BUDGET, DEFAULT_MAX_FRAMES, DEFAULT_MESSAGE_TIMEOUT};
+pub use io::limits::{DEFAULT_INBOUND_BUDGET, DEFAULT_MAX_FRAMES, DEFAULT_MESSAGE_TIMEOUT};
 pub use json::Json;
 pub use lifecycle::{
     Catcher, Caught, CloseSummary, ClosedBy, Guard, Interceptor, Lifecycle, Middleware, Observer,

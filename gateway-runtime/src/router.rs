@@ -3,7 +3,7 @@
 
 use crate::app::App;
 use crate::endpoint::{Endpoint, EndpointOptions, Handler};
-use crate::inbound::InboundLimits;
+use crate::io::limits::InboundLimits;
 use crate::lifecycle::Lifecycle;
 use crate::routes::RouteKind;
 use crate::services::DependencyKey;

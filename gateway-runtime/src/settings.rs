@@ -2,7 +2,7 @@
 //! reads the same value (shared by `Arc`, never copied field by field).
 
 use crate::hub::SlowConsumer;
-use crate::inbound::{DEFAULT_INBOUND_BUDGET, DEFAULT_MAX_FRAMES, DEFAULT_MESSAGE_TIMEOUT};
+use crate::io::limits::{DEFAULT_INBOUND_BUDGET, DEFAULT_MAX_FRAMES, DEFAULT_MESSAGE_TIMEOUT};
 use crate::resume::ResumeLimits;
 use std::time::Duration;
 

@@ -1,7 +1,7 @@
 //! [`AppShared`]: what every endpoint and connection of a built app shares.
 
 use crate::hub::Hub;
-use crate::inbound::InboundLimits;
+use crate::io::limits::InboundLimits;
 use crate::origin::OriginPolicy;
 use crate::services::Services;
 use crate::settings::Settings;

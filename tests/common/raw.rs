@@ -136,21 +136,57 @@ impl RawClient {
     }
 
     async fn read_frame_now(&mut self) -> Frame {
-        let mut head = [0u8; 2];
-        self.stream.read_exact(&mut head).await.unwrap();
-        let opcode = head[0] & 0x0f;
-        let len = match head[1] & 0x7f {
-            126 => self.stream.read_u16().await.unwrap() as usize,
-            127 => self.stream.read_u64().await.unwrap() as usize,
-            len => len as usize,
-        };
-        let mut payload = vec![0; len];
-        self.stream.read_exact(&mut payload).await.unwrap();
-        Frame { opcode, payload }
+        self.try_read_frame()
+            .await
+            .expect("the connection ended before a frame")
     }
 }
 
+/// How a connection stood once a client stopped sending.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    /// The server sent a Close frame with this code.
+    Closed(u16),
+    /// The TCP connection ended without a Close frame.
+    Disconnected,
+    /// Still open, nothing more arrived.
+    Open,
+}
+
 impl RawClient {
+    /// Reads until the server closes (a Close frame or the end of the TCP connection), or until
+    /// `within` passes; data frames on the way are skipped.
+    pub(crate) async fn outcome(&mut self, within: std::time::Duration) -> Outcome {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            match tokio::time::timeout_at(deadline, self.try_read_frame()).await {
+                Err(_) => return Outcome::Open,
+                Ok(None) => return Outcome::Disconnected,
+                Ok(Some(frame)) if frame.opcode == OP_CLOSE => {
+                    return Outcome::Closed(frame.close().0);
+                }
+                Ok(Some(_)) => {}
+            }
+        }
+    }
+
+    /// The next frame, or `None` when the connection ended first.
+    async fn try_read_frame(&mut self) -> Option<Frame> {
+        let mut head = [0u8; 2];
+        self.stream.read_exact(&mut head).await.ok()?;
+        let len = match head[1] & 0x7f {
+            126 => usize::from(self.stream.read_u16().await.ok()?),
+            127 => usize::try_from(self.stream.read_u64().await.ok()?).ok()?,
+            len => usize::from(len),
+        };
+        let mut payload = vec![0; len];
+        self.stream.read_exact(&mut payload).await.ok()?;
+        Some(Frame {
+            opcode: head[0] & 0x0f,
+            payload,
+        })
+    }
+
     /// Whether the server has ended the TCP connection (reads hit end of stream).
     pub(crate) async fn is_disconnected(&mut self) -> bool {
         let mut byte = [0u8; 1];

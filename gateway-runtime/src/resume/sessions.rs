@@ -7,7 +7,7 @@ use super::token::Token;
 use super::ResumeLimits;
 use crate::connection::Connection;
 use crate::handshake::Handshake;
-use crate::transport::Socket;
+use crate::io::Socket;
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;

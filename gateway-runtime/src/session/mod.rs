@@ -13,17 +13,15 @@ use crate::connection::Connection;
 use crate::context::MessageContext;
 use crate::direct::Direct;
 use crate::endpoint::{Endpoint, Mode};
-use crate::inbound::InboundLimit;
+use crate::io::{Socket, SocketError};
 use crate::lifecycle::{CloseSummary, ClosedBy};
 use crate::resume::protocol::{self, ClientSays, FreshReason};
-use crate::transport::Socket;
-use futures_util::{FutureExt, StreamExt};
+use futures_util::FutureExt;
 use heartbeat::{far_future, Beat, Heartbeat};
 use running::Running;
 use std::future::Future;
 use std::pin::Pin;
 use tokio::time::{sleep_until, timeout, Instant, Sleep};
-use tungstenite::error::ProtocolError;
 use tungstenite::protocol::frame::coding::CloseCode;
 use tungstenite::protocol::CloseFrame;
 use tungstenite::{Message, Utf8Bytes};
@@ -72,17 +70,9 @@ pub(crate) struct Session<'a> {
     tally: Tally,
     /// Messages were handed to the socket since the last flush.
     unflushed: bool,
-    /// Payload bytes handed to the socket since the last flush.
-    unflushed_bytes: usize,
-    /// A large message went through tungstenite, whose buffers kept its size: renew them
-    /// before the connection idles (see [`Session::shrink`]).
-    grown: bool,
     /// The handler calls running at once (`concurrency` above 1).
     running: Running<'a>,
 }
-
-/// Messages (or writes) larger than this leave tungstenite's buffers grown; see `grown`.
-const GROWN_AFTER: usize = 1024;
 
 /// How many already-arrived messages are handled before the loop flushes and looks elsewhere.
 const MAX_BURST: u32 = 16;
@@ -113,8 +103,6 @@ impl<'a> Session<'a> {
             started,
             tally: Tally::default(),
             unflushed: false,
-            unflushed_bytes: 0,
-            grown: false,
             running: Running::default(),
         }
     }
@@ -290,8 +278,7 @@ impl<'a> Session<'a> {
             reason,
             duration: self.started.elapsed(),
             messages_in: self.tally.messages_in,
-            messages_out: self.tally.messages_out
-                + self.socket.get_ref().direct().map_or(0, Direct::written),
+            messages_out: self.tally.messages_out + self.socket.direct().map_or(0, Direct::written),
             error: self.tally.error,
         };
         Ended { summary, parkable }
@@ -299,7 +286,7 @@ impl<'a> Session<'a> {
 
     async fn on_incoming(
         &mut self,
-        incoming: Option<Result<Message, tungstenite::Error>>,
+        incoming: Option<Result<Message, SocketError>>,
         heartbeat: Option<&mut Heartbeat>,
     ) -> Flow {
         match incoming {
@@ -337,16 +324,14 @@ impl<'a> Session<'a> {
         match message {
             // (A SendOnly endpoint never gets here: it closes right after its one call.)
             Message::Text(_) | Message::Binary(_) if !self.in_order() => {
-                self.grown |= crate::context::payload(&message).len() > GROWN_AFTER;
                 self.tally.messages_in += 1;
                 let ctx = MessageContext::new(self.connection.clone(), Some(message));
-                let burst = self.socket.get_ref().has_more_input();
+                let burst = self.socket.has_more_input();
                 let call = reply::call(self.endpoint, ctx);
                 self.running.push(crate::direct::scoped(burst, call));
                 Flow::Continue
             }
             Message::Text(_) | Message::Binary(_) => {
-                self.grown |= crate::context::payload(&message).len() > GROWN_AFTER;
                 // Boxed: a handler's future lives only while it runs, so an idle connection's
                 // task stays small (one allocation per message buys ~1 KiB per idle client).
                 let flow = Box::pin(self.dispatch(Some(message))).await;
@@ -362,9 +347,8 @@ impl<'a> Session<'a> {
                 }
                 Flow::Continue
             }
-            // The client closed first; tungstenite answers its Close while we read on.
+            // The client closed first: the socket answers its Close, and nothing may follow.
             Message::Close(frame) => {
-                // tungstenite answers with a Close: nothing may follow it.
                 self.shut_direct();
                 let (code, reason) = frame
                     .map_or((close_code::NO_STATUS, String::new()), |frame| {
@@ -379,7 +363,7 @@ impl<'a> Session<'a> {
                 .ok();
                 Flow::Ended
             }
-            // Pings are answered by tungstenite.
+            // Pings are answered by the socket.
             _ => Flow::Continue,
         }
     }
@@ -389,27 +373,14 @@ fn slow_consumer() -> Flow {
     close_with(close_code::POLICY_VIOLATION, "slow consumer")
 }
 
-/// A protocol error worth telling the client about gets its close code; anything else means the
-/// TCP connection is already gone.
-fn close_for_protocol_error(error: tungstenite::Error) -> Flow {
+/// Bytes the client may not send get the close code RFC 6455 asks for; a failed connection
+/// can be sent nothing more.
+fn close_for_protocol_error(error: SocketError) -> Flow {
     match error {
-        tungstenite::Error::Io(error) => match error
-            .get_ref()
-            .and_then(|inner| inner.downcast_ref::<InboundLimit>())
-        {
-            Some(limit) => {
-                let (code, reason) = limit.close();
-                close_with(code, reason)
-            }
-            None => Flow::Ended,
-        },
-        tungstenite::Error::Capacity(_) => {
-            close_with(close_code::MESSAGE_TOO_BIG, "message too big")
+        SocketError::Refused(refused) => {
+            let (code, reason) = refused.close();
+            close_with(code, reason)
         }
-        tungstenite::Error::Utf8(_) => close_with(close_code::INVALID_PAYLOAD, "invalid UTF-8"),
-        // The TCP connection ended without a Close: the network's doing, not a protocol error.
-        tungstenite::Error::Protocol(ProtocolError::ResetWithoutClosingHandshake) => Flow::Ended,
-        tungstenite::Error::Protocol(_) => close_with(close_code::PROTOCOL_ERROR, "protocol error"),
-        _ => Flow::Ended,
+        SocketError::Io(_) => Flow::Ended,
     }
 }

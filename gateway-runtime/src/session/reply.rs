@@ -24,7 +24,7 @@ impl Session<'_> {
             self.tally.messages_in += 1;
         }
         let ctx = MessageContext::new(self.connection.clone(), body);
-        let burst = self.socket.get_ref().has_more_input();
+        let burst = self.socket.has_more_input();
         let reply = direct::scoped(burst, call(self.endpoint, ctx)).await;
         self.after_call(reply).await
     }

@@ -1,11 +1,10 @@
 //! What writes to the client: replies and queued messages handed to the socket, flushes (and
 //! the renewal of tungstenite's buffers after a large message), and the close handshake.
 
-use super::{slow_consumer, Flow, Session, GROWN_AFTER};
+use super::{slow_consumer, Flow, Session};
 use crate::connection::Connection;
 use crate::lifecycle::ClosedBy;
-use crate::transport;
-use futures_util::{FutureExt, SinkExt, StreamExt};
+use futures_util::FutureExt;
 use std::future::Future;
 use std::pin::pin;
 use tokio::time::timeout;
@@ -16,6 +15,9 @@ use tungstenite::Message;
 ///
 /// [`Outbound::pop_batch`]: crate::outbound::Outbound::pop_batch
 const BATCH_BYTES: usize = 64 * 1024;
+
+/// How much the loop buffers before it writes without waiting for its turn to flush.
+const FLUSH_AT: usize = 64 * 1024;
 
 impl Session<'_> {
     /// Sends what the connection itself answers (a reply, an error, a hook's value). In a
@@ -47,49 +49,33 @@ impl Session<'_> {
         self.write(message).await
     }
 
-    /// Hands one message to the socket (written at the next flush, or sooner when much is
-    /// buffered). A client evicted as a slow consumer is not waited for: the write is abandoned
-    /// and the connection closes.
+    /// Hands one message to the socket: written at the next flush, or at once when much is
+    /// buffered (a long stream of replies). A client evicted as a slow consumer is not waited
+    /// for: the write is abandoned and the connection closes.
     pub(super) async fn write(&mut self, message: Message) -> Flow {
-        if let Some(direct) = self.socket.get_ref().direct() {
+        if let Some(direct) = self.socket.direct() {
             // Buffered from here until the flush: no sender may write ahead of it.
             direct.close();
         }
-        let size = crate::context::payload(&message).len();
-        match unless_evicted(&self.connection, self.socket.feed(message)).await {
-            None => slow_consumer(),
-            Some(Err(_)) => Flow::Ended,
-            Some(Ok(())) => {
-                self.unflushed = true;
-                self.unflushed_bytes += size;
-                Flow::Continue
-            }
+        self.socket.feed(message);
+        self.unflushed = true;
+        if self.socket.buffered() < FLUSH_AT {
+            return Flow::Continue;
         }
+        self.flush_socket().await
     }
 
-    /// Writes what `send` buffered; the loop calls it before it waits. Then, if a large
-    /// message grew tungstenite's buffers, renews them (see [`Session::shrink`]).
+    /// Writes what `send` buffered; the loop calls it before it waits.
     pub(super) async fn flush(&mut self) -> Flow {
-        // A closed gate asks for a flush too: tungstenite may hold a Pong it answered on its
-        // own, or a direct write may have left the rest of a frame, and senders wait for both.
-        let gate_closed = self.socket.get_ref().direct().is_some_and(|d| !d.is_open());
+        // A closed gate asks for a flush too: a direct write may have left the rest of a frame,
+        // and senders wait for it.
+        let gate_closed = self.socket.direct().is_some_and(|d| !d.is_open());
         if self.unflushed || gate_closed {
-            match unless_evicted(&self.connection, self.socket.flush()).await {
-                None => return slow_consumer(),
-                Some(Err(_)) => return Flow::Ended,
-                Some(Ok(())) => {}
+            if let stop @ (Flow::Close(_) | Flow::Ended) = self.flush_socket().await {
+                return stop;
             }
-            self.unflushed = false;
-            self.grown |= self.unflushed_bytes > GROWN_AFTER;
-            self.unflushed_bytes = 0;
         }
-        if self.grown {
-            // Boxed: rare, and its state (a whole new tungstenite state being built) would
-            // otherwise grow every idle connection's task.
-            Box::pin(self.shrink()).await;
-        }
-        let closed = self.socket.get_ref().direct().filter(|d| !d.is_open());
-        if let (Some(direct), false) = (closed, self.unflushed) {
+        if let Some(direct) = self.socket.direct().filter(|d| !d.is_open()) {
             // Everything is written: senders may write straight to the socket until the loop
             // has something of its own again.
             let outbound = self.connection.outbound();
@@ -98,25 +84,16 @@ impl Session<'_> {
         Flow::Continue
     }
 
-    /// Gives tungstenite fresh buffers once a large message has gone through (its read and
-    /// write buffers keep the capacity of the largest message they carried, for the
-    /// connection's life): an idle connection returns to the idle figure. Only between the
-    /// client's messages and with everything written; otherwise it waits for a later turn.
-    async fn shrink(&mut self) {
-        if !self.socket.get_ref().at_message_boundary() {
-            return;
-        }
-        // Writes what tungstenite may still hold (a Pong); if the socket cannot take it now,
-        // the next flush will.
-        match self.socket.flush().now_or_never() {
-            Some(Ok(())) => {}
-            _ => {
-                self.unflushed = true;
-                return;
+    /// Writes everything buffered, unless the client is evicted first.
+    async fn flush_socket(&mut self) -> Flow {
+        match unless_evicted(&self.connection, self.socket.flush()).await {
+            None => slow_consumer(),
+            Some(Err(_)) => Flow::Ended,
+            Some(Ok(())) => {
+                self.unflushed = false;
+                Flow::Continue
             }
         }
-        transport::renew(&mut self.socket).await;
-        self.grown = false;
     }
 
     /// Sends every message already in the outbound queue, a batch at a time.
@@ -194,7 +171,7 @@ impl Session<'_> {
 
     /// No sender writes straight to the socket any more: the connection is closing.
     pub(super) fn shut_direct(&self) {
-        if let Some(direct) = self.socket.get_ref().direct() {
+        if let Some(direct) = self.socket.direct() {
             direct.shut();
         }
     }

@@ -7,6 +7,7 @@ use crate::connection::Connection;
 use crate::context::MessageContext;
 use crate::endpoint::Endpoint;
 use crate::handshake::Handshake;
+use crate::io::Socket;
 use crate::lifecycle::{CloseSummary, ClosedBy};
 use crate::resume::protocol::{self, ClientSays, FreshReason};
 use crate::resume::replay::Replay;
@@ -14,12 +15,10 @@ use crate::resume::sessions::{Parking, Resumption};
 use crate::resume::token::Token;
 use crate::resume::Resumed;
 use crate::session::{Opening, Session};
-use crate::transport::{self, Socket};
 use axum::extract::connect_info::ConnectInfo;
 use axum::extract::{FromRequestParts, RawPathParams, Request};
 use axum::response::{IntoResponse, Response};
 use futures_util::future::BoxFuture;
-use futures_util::{SinkExt, StreamExt};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -30,6 +29,7 @@ use tracing::Instrument;
 
 #[cfg(feature = "redis")]
 mod elsewhere;
+mod switching;
 use tungstenite::protocol::frame::coding::CloseCode;
 use tungstenite::protocol::CloseFrame;
 use tungstenite::{Message, Utf8Bytes};
@@ -39,7 +39,7 @@ use tungstenite::{Message, Utf8Bytes};
 pub(crate) async fn upgrade(endpoint: Arc<Endpoint>, request: Request) -> Response {
     let started = Instant::now();
     let (mut parts, _body) = request.into_parts();
-    let (on_upgrade, switching_protocols) = match transport::switching_protocols(&mut parts) {
+    let (on_upgrade, switching_protocols) = match switching::switching_protocols(&mut parts) {
         Ok(upgrade) => upgrade,
         Err(refusal) => return *refusal,
     };
@@ -65,7 +65,7 @@ pub(crate) async fn upgrade(endpoint: Arc<Endpoint>, request: Request) -> Respon
             let Ok(upgraded) = on_upgrade.await else {
                 return;
             };
-            let socket = transport::accept(upgraded, max_message, Arc::clone(&app.inbound)).await;
+            let socket = Socket::accept(upgraded, max_message, Arc::clone(&app.inbound));
             resume_or_begin(endpoint, socket, handshake, started).await;
         });
         return switching_protocols;
@@ -80,9 +80,9 @@ pub(crate) async fn upgrade(endpoint: Arc<Endpoint>, request: Request) -> Respon
             return;
         };
         let inbound = Arc::clone(&app.inbound);
-        let socket = Box::new(transport::accept(upgraded, max_message, inbound).await);
+        let socket = Box::new(Socket::accept(upgraded, max_message, inbound));
         // A resumable session numbers and keeps what it writes: only its loop writes to it.
-        if let (None, Some(direct)) = (connection.replay(), transport::direct_writer(&socket)) {
+        if let (None, Some(direct)) = (connection.replay(), socket.direct_writer()) {
             connection.attach_direct(direct);
         }
         serve_first(endpoint, connection, socket, Opening::New(None), started).await;

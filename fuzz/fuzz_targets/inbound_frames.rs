@@ -1,3 +1,0 @@
-#![no_main]
-
-libfuzzer_sys::fuzz_target!(|data: &[u8]| gateway_runtime::__fuzz::inbound_frames(data));

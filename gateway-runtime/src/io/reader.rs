@@ -1,0 +1,453 @@
+//! The client's messages out of the bytes it sent: frames parsed (by [`frame`](super::frame),
+//! the one parser), payloads unmasked, fragments joined, text checked as it arrives, and every
+//! bound on a message held: its size, its frames, its deadline and the app's budget for
+//! incomplete messages.
+//!
+//! Sans I/O: the socket appends what it reads to [`Reader::input`] and calls [`Reader::read`]
+//! until it returns `Ok(None)`, which it does only with every byte accounted for. Each call takes
+//! at least one frame header or payload off the input, or fails, and a failure is final.
+
+use super::frame::{check_close_payload, parse_client_header, unmask, FrameError, Header, OpCode};
+use super::limits::{InboundLimit, InboundLimits};
+use super::utf8::Utf8Stream;
+use bytes::{Buf, Bytes, BytesMut};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use tokio::time::{Instant, Sleep};
+use tungstenite::protocol::frame::coding::CloseCode;
+use tungstenite::protocol::CloseFrame;
+use tungstenite::{Message, Utf8Bytes};
+
+/// Payloads up to this size are copied out of the input into a buffer of their own, so a small
+/// message a handler keeps does not keep the whole read buffer it arrived in.
+const COPY_UP_TO: usize = 1024;
+
+/// Why the client's bytes are refused. Final: the connection is failed with
+/// [`close`](Self::close)'s code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum ReadError {
+    #[error(transparent)]
+    Frame(#[from] FrameError),
+    #[error(transparent)]
+    Limit(#[from] InboundLimit),
+}
+
+impl ReadError {
+    /// The close code and reason the client gets.
+    pub(crate) fn close(self) -> (u16, &'static str) {
+        match self {
+            Self::Frame(error) => error.close(),
+            Self::Limit(limit) => limit.close(),
+        }
+    }
+}
+
+/// One client's reader.
+#[derive(Debug)]
+pub(crate) struct Reader {
+    /// Bytes read from the client and not taken yet: the current frame's payload so far (the
+    /// first `unmasked` bytes of it unmasked), then whatever followed it. Freed when empty.
+    pub(crate) input: BytesMut,
+    limits: Arc<InboundLimits>,
+    max_message: usize,
+    /// The frame whose payload is arriving, and how much of it is unmasked.
+    frame: Option<(Header, usize)>,
+    /// A data message that did not arrive whole at once (boxed: rare, and every idle connection
+    /// holds this field).
+    message: Option<Box<Partial>>,
+    /// The first error, returned by every later read.
+    failed: Option<ReadError>,
+}
+
+/// A data message arriving in pieces: fragmented, or one frame in several reads.
+#[derive(Debug)]
+struct Partial {
+    text: bool,
+    /// The payloads of its completed frames.
+    payload: BytesMut,
+    frames: u32,
+    utf8: Utf8Stream,
+    started: Instant,
+    /// Its deadline, once the socket had nothing more while it was incomplete.
+    timer: Option<Pin<Box<Sleep>>>,
+    /// Bytes reserved for it in the app's budget.
+    held: usize,
+}
+
+impl Reader {
+    pub(crate) fn new(input: BytesMut, limits: Arc<InboundLimits>, max_message: usize) -> Self {
+        Self {
+            input,
+            limits,
+            max_message,
+            frame: None,
+            message: None,
+            failed: None,
+        }
+    }
+
+    /// The next complete message (data or control) in the input, `None` when the input ends
+    /// inside one (every byte of it accounted for: a later call without more input returns
+    /// `None` again at once), or the reason the client's bytes are refused.
+    pub(crate) fn read(&mut self) -> Result<Option<Message>, ReadError> {
+        if let Some(error) = self.failed {
+            return Err(error);
+        }
+        let read = self.next_message().and_then(|message| match message {
+            Some(message) => Ok(Some(message)),
+            None => self.hold().map(|()| None),
+        });
+        if self.input.is_empty() {
+            self.input = BytesMut::new();
+        }
+        if let Err(error) = read {
+            self.failed = Some(error);
+            self.abandon();
+        }
+        read
+    }
+
+    /// Bytes wait in the input: more of the client's messages (or part of one) have arrived.
+    pub(crate) fn has_input(&self) -> bool {
+        !self.input.is_empty()
+    }
+
+    /// Polls the incomplete message's deadline (when there is one), for when the socket has
+    /// nothing more: `Ready` when it has passed.
+    pub(crate) fn poll_deadline(&mut self, cx: &mut Context<'_>) -> Poll<InboundLimit> {
+        let timeout = self.limits.message_timeout;
+        let Some(message) = self.message.as_mut() else {
+            return Poll::Pending;
+        };
+        let deadline = message.started + timeout;
+        let timer = message
+            .timer
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+        timer.as_mut().poll(cx).map(|()| InboundLimit::Timeout)
+    }
+
+    fn next_message(&mut self) -> Result<Option<Message>, ReadError> {
+        loop {
+            let (header, unmasked) = match self.frame.take() {
+                Some(frame) => frame,
+                None => {
+                    let Some((header, header_len)) =
+                        parse_client_header(&self.input, self.max_message)?
+                    else {
+                        return Ok(None);
+                    };
+                    self.begin_frame(&header)?;
+                    self.input.advance(header_len);
+                    (header, 0)
+                }
+            };
+            let data = !header.opcode.is_control();
+            let arrived = self.input.len().min(header.len);
+            let whole = unmasked == 0 && arrived == header.len && header.fin;
+            if data && !whole && self.message.is_none() {
+                self.message = Some(Box::new(Partial::new(header.opcode == OpCode::Text)));
+            }
+            let fresh = &mut self.input[unmasked..arrived];
+            unmask(fresh, header.mask, unmasked);
+            if let Some(message) = self.message.as_mut().filter(|message| data && message.text) {
+                message
+                    .utf8
+                    .feed(fresh)
+                    .map_err(|_| FrameError::InvalidUtf8)?;
+            }
+            if arrived < header.len {
+                self.frame = Some((header, arrived));
+                return Ok(None);
+            }
+            if header.opcode.is_control() {
+                let payload = self.take(header.len);
+                return control(header.opcode, payload).map(Some);
+            }
+            let Some(mut message) = self.message.take() else {
+                let payload = self.take(header.len);
+                return data_message(header.opcode == OpCode::Text, payload).map(Some);
+            };
+            if message.payload.is_empty() {
+                message.payload = self.input.split_to(header.len);
+            } else {
+                message.payload.extend_from_slice(&self.input[..header.len]);
+                self.input.advance(header.len);
+            }
+            if !header.fin {
+                self.message = Some(message);
+                continue;
+            }
+            self.limits.release(message.held);
+            message.utf8.finish().map_err(|_| FrameError::InvalidUtf8)?;
+            let Partial { text, payload, .. } = *message;
+            return data_message(text, payload.freeze()).map(Some);
+        }
+    }
+
+    /// A frame's header arrived: it must fit the message it belongs to.
+    fn begin_frame(&mut self, header: &Header) -> Result<(), ReadError> {
+        match (header.opcode, self.message.as_mut()) {
+            (OpCode::Text | OpCode::Binary, Some(_)) => Err(FrameError::Protocol(
+                "a new message inside a fragmented one",
+            ))?,
+            (OpCode::Continuation, None) => {
+                Err(FrameError::Protocol("a continuation with no message"))?
+            }
+            (OpCode::Continuation, Some(message)) => {
+                message.frames += 1;
+                if message.frames > self.limits.max_frames {
+                    return Err(InboundLimit::TooManyFrames.into());
+                }
+                if message.payload.len() + header.len > self.max_message {
+                    return Err(FrameError::TooBig.into());
+                }
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Takes a complete payload off the input.
+    fn take(&mut self, len: usize) -> Bytes {
+        if len <= COPY_UP_TO {
+            let payload = Bytes::copy_from_slice(&self.input[..len]);
+            self.input.advance(len);
+            payload
+        } else {
+            self.input.split_to(len).freeze()
+        }
+    }
+
+    /// The input ends inside a data message: reserve what it holds in the app's budget.
+    fn hold(&mut self) -> Result<(), ReadError> {
+        let Some(message) = self.message.as_mut() else {
+            return Ok(());
+        };
+        let holds = message.payload.len() + self.input.len();
+        if holds > message.held {
+            let more = holds - message.held;
+            if !self.limits.reserve(more) {
+                return Err(InboundLimit::OverBudget.into());
+            }
+            message.held = holds;
+        }
+        Ok(())
+    }
+
+    /// Gives back what an incomplete message held.
+    fn abandon(&mut self) {
+        if let Some(message) = self.message.take() {
+            self.limits.release(message.held);
+        }
+        self.frame = None;
+        self.input = BytesMut::new();
+    }
+}
+
+impl Drop for Reader {
+    fn drop(&mut self) {
+        self.abandon();
+    }
+}
+
+impl Partial {
+    fn new(text: bool) -> Self {
+        Self {
+            text,
+            payload: BytesMut::new(),
+            frames: 1,
+            utf8: Utf8Stream::default(),
+            started: Instant::now(),
+            timer: None,
+            held: 0,
+        }
+    }
+}
+
+fn data_message(text: bool, payload: Bytes) -> Result<Message, ReadError> {
+    if text {
+        let text = Utf8Bytes::try_from(payload).map_err(|_| FrameError::InvalidUtf8)?;
+        Ok(Message::Text(text))
+    } else {
+        Ok(Message::Binary(payload))
+    }
+}
+
+fn control(opcode: OpCode, payload: Bytes) -> Result<Message, ReadError> {
+    Ok(match opcode {
+        OpCode::Ping => Message::Ping(payload),
+        OpCode::Pong => Message::Pong(payload),
+        _ => Message::Close(
+            check_close_payload(&payload)?.map(|(code, reason)| CloseFrame {
+                code: CloseCode::from(code),
+                reason: Utf8Bytes::from(reason),
+            }),
+        ),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::io::limits::DEFAULT_MESSAGE_TIMEOUT;
+
+    /// A masked client frame (mask `[1, 2, 3, 4]`).
+    pub(crate) fn frame(fin: bool, opcode: u8, payload: &[u8]) -> Vec<u8> {
+        let mut bytes = vec![u8::from(fin) << 7 | opcode];
+        match payload.len() {
+            len @ 0..=125 => bytes.push(0x80 | len as u8),
+            len @ 126..=0xffff => {
+                bytes.push(0x80 | 126);
+                bytes.extend((len as u16).to_be_bytes());
+            }
+            len => {
+                bytes.push(0x80 | 127);
+                bytes.extend((len as u64).to_be_bytes());
+            }
+        }
+        let mask = [1, 2, 3, 4];
+        bytes.extend(mask);
+        bytes.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+        bytes
+    }
+
+    fn reader(max_frames: u32, budget: usize) -> Reader {
+        let limits = InboundLimits::new(max_frames, DEFAULT_MESSAGE_TIMEOUT, budget);
+        Reader::new(BytesMut::new(), Arc::new(limits), 1 << 20)
+    }
+
+    /// Feeds `wire` in pieces of `piece` bytes; the messages, or the first error.
+    fn read_all(reader: &mut Reader, wire: &[u8], piece: usize) -> Result<Vec<Message>, ReadError> {
+        let mut messages = Vec::new();
+        for chunk in wire.chunks(piece) {
+            reader.input.extend_from_slice(chunk);
+            while let Some(message) = reader.read()? {
+                messages.push(message);
+            }
+        }
+        Ok(messages)
+    }
+
+    #[test]
+    fn messages_of_every_kind_arrive_whole_in_pieces_of_every_size() {
+        let mut wire = frame(true, 1, b"hello");
+        wire.extend(frame(false, 2, &[7; 300]));
+        wire.extend(frame(true, 9, b"ping"));
+        wire.extend(frame(true, 0, &[8; 70_000]));
+        wire.extend(frame(false, 1, "κό".as_bytes()));
+        wire.extend(frame(true, 0, "σμε".as_bytes()));
+        wire.extend(frame(true, 8, b"\x03\xe8bye"));
+        let mut binary = vec![7; 300];
+        binary.extend([8; 70_000]);
+        let expected = vec![
+            Message::text("hello"),
+            Message::Ping(Bytes::from_static(b"ping")),
+            Message::binary(binary),
+            Message::text("κόσμε"),
+            Message::Close(Some(CloseFrame {
+                code: CloseCode::Normal,
+                reason: "bye".into(),
+            })),
+        ];
+        for piece in [1, 2, 3, 7, 14, 100, 4096, usize::MAX] {
+            let mut reader = reader(16, 1 << 20);
+            assert_eq!(
+                read_all(&mut reader, &wire, piece).unwrap(),
+                expected,
+                "{piece}"
+            );
+            assert!(!reader.has_input());
+            assert_eq!(reader.limits.held(), 0, "released once complete");
+        }
+    }
+
+    #[test]
+    fn an_error_is_final_and_never_asks_for_more() {
+        let mut reader = reader(16, 1 << 20);
+        reader.input.extend_from_slice(&[0x83, 0x80, 1, 2, 3, 4]);
+        reader.input.extend_from_slice(&[0x42; 16]);
+        let error = ReadError::Frame(FrameError::Protocol("reserved opcode"));
+        assert_eq!(reader.read(), Err(error));
+        assert_eq!(reader.read(), Err(error), "the same error again");
+    }
+
+    #[test]
+    fn text_that_cannot_be_utf8_is_refused_before_its_frame_ends() {
+        let mut reader = reader(16, 1 << 20);
+        let wire = frame(true, 1, b"hello \xff and much more that has not arrived");
+        reader.input.extend_from_slice(&wire[..14]);
+        assert_eq!(
+            reader.read(),
+            Err(ReadError::Frame(FrameError::InvalidUtf8))
+        );
+    }
+
+    #[test]
+    fn fragments_are_held_to_the_message_size_and_frame_count() {
+        let mut small = Reader::new(
+            BytesMut::new(),
+            Arc::new(InboundLimits::new(4, DEFAULT_MESSAGE_TIMEOUT, 1 << 20)),
+            100,
+        );
+        let wire = [frame(false, 2, &[0; 60]), frame(true, 0, &[0; 60])].concat();
+        assert_eq!(
+            read_all(&mut small, &wire, usize::MAX),
+            Err(FrameError::TooBig.into())
+        );
+        let mut reader = reader(4, 1 << 20);
+        let mut wire = frame(false, 1, b"");
+        for _ in 0..4 {
+            wire.extend(frame(false, 0, b""));
+        }
+        assert_eq!(
+            read_all(&mut reader, &wire, usize::MAX),
+            Err(InboundLimit::TooManyFrames.into())
+        );
+    }
+
+    #[test]
+    fn incomplete_messages_share_one_budget_and_give_it_back() {
+        let limits = Arc::new(InboundLimits::new(16, DEFAULT_MESSAGE_TIMEOUT, 1000));
+        let new = || Reader::new(BytesMut::new(), Arc::clone(&limits), 1 << 20);
+        let (mut first, mut second) = (new(), new());
+        let wire = frame(true, 2, &[0; 5000]);
+        assert_eq!(read_all(&mut first, &wire[..600], usize::MAX), Ok(vec![]));
+        assert_eq!(
+            read_all(&mut second, &wire[..600], usize::MAX),
+            Err(InboundLimit::OverBudget.into())
+        );
+        assert_eq!(
+            read_all(&mut first, &wire[600..], usize::MAX)
+                .unwrap()
+                .len(),
+            1
+        );
+        assert_eq!(limits.held(), 0, "released when complete");
+        let mut third = new();
+        read_all(&mut third, &wire[..600], usize::MAX).unwrap();
+        drop(third);
+        assert_eq!(limits.held(), 0, "released when dropped");
+    }
+
+    #[test]
+    fn whole_messages_reserve_nothing() {
+        let mut reader = reader(16, 10);
+        let messages = read_all(&mut reader, &frame(true, 2, &[0; 5000]), usize::MAX);
+        assert_eq!(messages.unwrap().len(), 1);
+    }
+
+    #[test]
+    fn the_fuzz_entry_point_holds_for_any_piece_size() {
+        let mut wire = frame(false, 1, &[b'a'; 300]);
+        wire.extend(frame(true, 9, b"ping!"));
+        wire.extend(frame(true, 0, &[b'b'; 70_000]));
+        wire.extend(frame(false, 2, &[0; 100_000])); // left incomplete
+        for piece in [1u8, 3, 14, 200, 255] {
+            let mut data = vec![piece];
+            data.extend(&wire);
+            crate::__fuzz::frames(&data);
+        }
+    }
+}

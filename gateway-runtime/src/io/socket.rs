@@ -1,0 +1,270 @@
+//! One client's WebSocket: the upgraded connection, read through the [`Reader`] and written
+//! through the [`Writer`], with the protocol's own answers (a Pong for each Ping, a Close for
+//! the client's Close).
+//!
+//! Bytes are read from the socket in chunks into a buffer that exists only while they wait to
+//! be parsed, so an idle connection holds no read buffer; likewise nothing stays allocated for
+//! writing once it is written. What the server owes the client (a Pong, a reply) is written
+//! before the client is read again: a client that pings without reading stops being read, and
+//! nothing piles up in memory.
+//!
+//! The work of one poll is bounded whatever the client sends: each message returned spends
+//! tokio's cooperative budget, and a poll that has read [`BYTES_PER_POLL`] without completing a
+//! message yields, so a parser bug could cost one connection its progress but never a worker.
+
+use super::limits::InboundLimits;
+use super::reader::{ReadError, Reader};
+use super::writer::Writer;
+use crate::direct::Direct;
+use bytes::BytesMut;
+use hyper::upgrade::Upgraded;
+use hyper_util::rt::TokioIo;
+use std::io;
+use std::pin::Pin;
+use std::sync::{Arc, Weak};
+use std::task::{ready, Context, Poll};
+use tokio::io::{AsyncRead, AsyncWrite, Interest, ReadBuf};
+use tokio::net::TcpStream;
+use tungstenite::Message;
+
+/// How much is read from the socket at once.
+const READ_CHUNK: usize = 8 * 1024;
+
+/// How many bytes one poll reads, at most, before it yields to other tasks.
+const BYTES_PER_POLL: usize = 256 * 1024;
+
+/// Why no more messages come from the client.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum SocketError {
+    /// The client's bytes break the protocol or a bound: the connection is failed with
+    /// [`ReadError::close`]'s code.
+    #[error(transparent)]
+    Refused(#[from] ReadError),
+    /// The connection itself failed.
+    #[error(transparent)]
+    Io(#[from] io::Error),
+}
+
+/// One client's WebSocket connection.
+pub(crate) struct Socket {
+    io: Io,
+    reader: Reader,
+    writer: Writer,
+    /// We sent a Close: nothing more is written.
+    close_sent: bool,
+    /// The client sent a Close: nothing more is read.
+    close_received: bool,
+}
+
+enum Io {
+    /// The plain TCP stream (what `gateway::serve` and `axum::serve` accept): readiness can be
+    /// awaited without a buffer. Senders may write into it too (its gate says when).
+    Tcp(Arc<Direct>),
+    /// Any other transport (TLS, a test harness), read into a buffer allocated per read.
+    Other(TokioIo<Upgraded>),
+}
+
+impl Socket {
+    /// The WebSocket over an upgraded HTTP connection, holding the client to these bounds.
+    pub(crate) fn accept(
+        upgraded: Upgraded,
+        max_message: usize,
+        limits: Arc<InboundLimits>,
+    ) -> Self {
+        let (io, input) = match upgraded.downcast::<TokioIo<TcpStream>>() {
+            // A copy: hyper's leftover is a slice of its whole read buffer (8 KiB or more),
+            // which an empty slice would still keep alive for the connection's life.
+            Ok(parts) => (
+                Io::Tcp(Arc::new(Direct::new(parts.io.into_inner()))),
+                BytesMut::from(&parts.read_buf[..]),
+            ),
+            Err(upgraded) => (Io::Other(TokioIo::new(upgraded)), BytesMut::new()),
+        };
+        Self {
+            io,
+            reader: Reader::new(input, limits, max_message),
+            writer: Writer::default(),
+            close_sent: false,
+            close_received: false,
+        }
+    }
+
+    /// The socket's gate for senders' direct writes (plain TCP only).
+    pub(crate) fn direct(&self) -> Option<&Direct> {
+        match &self.io {
+            Io::Tcp(direct) => Some(direct),
+            Io::Other(_) => None,
+        }
+    }
+
+    /// What senders may write straight into (see [`Direct`]): plain TCP only.
+    pub(crate) fn direct_writer(&self) -> Option<Weak<Direct>> {
+        match &self.io {
+            Io::Tcp(direct) => Some(Arc::downgrade(direct)),
+            Io::Other(_) => None,
+        }
+    }
+
+    /// More of the client's bytes have arrived than were taken: another message (or part of
+    /// one) waits behind the current one.
+    pub(crate) fn has_more_input(&self) -> bool {
+        self.reader.has_input()
+    }
+
+    /// The client's next message; `None` once the connection has ended (the client closed it,
+    /// or completed the close handshake).
+    pub(crate) async fn next(&mut self) -> Option<Result<Message, SocketError>> {
+        std::future::poll_fn(|cx| self.poll_next(cx)).await
+    }
+
+    fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Message, SocketError>>> {
+        // What we owe the client goes out before it is read again.
+        if !self.writer.is_empty() {
+            if let Err(error) = ready!(self.poll_flush(cx)) {
+                return Poll::Ready(Some(Err(error.into())));
+            }
+        }
+        if self.close_received {
+            return Poll::Ready(None);
+        }
+        let coop = ready!(tokio::task::coop::poll_proceed(cx));
+        let mut read = 0;
+        loop {
+            match self.reader.read() {
+                Ok(Some(message)) => {
+                    coop.made_progress();
+                    self.answer(&message);
+                    return Poll::Ready(Some(Ok(message)));
+                }
+                Ok(None) => {}
+                Err(error) => return Poll::Ready(Some(Err(error.into()))),
+            }
+            if read >= BYTES_PER_POLL {
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
+            }
+            match self.poll_fill(cx) {
+                Poll::Ready(Ok(0)) => return Poll::Ready(None),
+                Poll::Ready(Ok(count)) => read += count,
+                Poll::Ready(Err(error)) => return Poll::Ready(Some(Err(error.into()))),
+                Poll::Pending => {
+                    return match self.reader.poll_deadline(cx) {
+                        Poll::Ready(limit) => Poll::Ready(Some(Err(ReadError::from(limit).into()))),
+                        Poll::Pending => Poll::Pending,
+                    };
+                }
+            }
+        }
+    }
+
+    /// The protocol's own answers: a Pong for a Ping, a Close for the client's Close.
+    fn answer(&mut self, message: &Message) {
+        match message {
+            Message::Ping(payload) => self.feed(Message::Pong(payload.clone())),
+            Message::Close(frame) => {
+                self.close_received = true;
+                // The same code and reason back (RFC 6455 §5.5.1).
+                self.feed(Message::Close(frame.clone()));
+            }
+            _ => {}
+        }
+    }
+
+    /// Frames `message` to be written by the next flush. Nothing is written after a Close.
+    pub(crate) fn feed(&mut self, message: Message) {
+        if self.close_sent {
+            return;
+        }
+        self.close_sent = matches!(message, Message::Close(_));
+        self.writer.push(message);
+    }
+
+    /// Bytes framed and not yet written.
+    pub(crate) fn buffered(&self) -> usize {
+        self.writer.len()
+    }
+
+    /// Writes everything framed so far.
+    pub(crate) async fn flush(&mut self) -> io::Result<()> {
+        std::future::poll_fn(|cx| self.poll_flush(cx)).await
+    }
+
+    /// Frames `message` and writes it with everything before it.
+    pub(crate) async fn send(&mut self, message: Message) -> io::Result<()> {
+        self.feed(message);
+        self.flush().await
+    }
+
+    fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match &mut self.io {
+            Io::Tcp(direct) => {
+                // After whatever a direct write left half-written.
+                ready!(direct.poll_before_loop_writes(cx))?;
+                let stream = direct.socket();
+                self.writer.poll_write_all(|slices| loop {
+                    ready!(stream.poll_write_ready(cx))?;
+                    match stream.try_write_vectored(slices) {
+                        Err(error) if error.kind() == io::ErrorKind::WouldBlock => continue,
+                        written => return Poll::Ready(written),
+                    }
+                })
+            }
+            Io::Other(io) => {
+                ready!(self
+                    .writer
+                    .poll_write_all(|slices| Pin::new(&mut *io).poll_write_vectored(cx, slices)))?;
+                Pin::new(io).poll_flush(cx)
+            }
+        }
+    }
+
+    /// Reads what the socket has into the reader's input: how many bytes (0 at the end of the
+    /// stream).
+    fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
+        let input = &mut self.reader.input;
+        match &mut self.io {
+            Io::Tcp(direct) => loop {
+                let stream = direct.socket();
+                ready!(stream.poll_read_ready(cx))?;
+                input.reserve(READ_CHUNK);
+                let room = input.capacity() - input.len();
+                // A read shorter than its room emptied the socket: its readiness is cleared
+                // with it (a `WouldBlock` out of `try_io`), which saves the next read, one that
+                // would only find nothing. Bytes arriving later signal afresh.
+                let mut count = 0;
+                let read = stream.try_io(Interest::READABLE, || {
+                    count = stream.try_read_buf(input)?;
+                    if count > 0 && count < room {
+                        return Err(io::ErrorKind::WouldBlock.into());
+                    }
+                    Ok(())
+                });
+                match read {
+                    Ok(()) => return Poll::Ready(Ok(count)),
+                    Err(error) if error.kind() == io::ErrorKind::WouldBlock && count > 0 => {
+                        return Poll::Ready(Ok(count));
+                    }
+                    // Nothing to read: wait for readiness again, holding no buffer meanwhile.
+                    Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
+                        if input.is_empty() {
+                            *input = BytesMut::new();
+                        }
+                    }
+                    Err(error) => return Poll::Ready(Err(error)),
+                }
+            },
+            Io::Other(io) => {
+                let filled = input.len();
+                input.resize(filled + READ_CHUNK, 0);
+                let mut read = ReadBuf::new(&mut input[filled..]);
+                let result = Pin::new(io).poll_read(cx, &mut read);
+                let count = read.filled().len();
+                input.truncate(filled + count);
+                if input.is_empty() {
+                    *input = BytesMut::new();
+                }
+                result.map_ok(|()| count)
+            }
+        }
+    }
+}
