@@ -580,6 +580,31 @@ async fn redis_restarting_while_a_session_is_parked_loses_nothing_on_its_instanc
     resume_ada(a.addr, &session, &who, 4..=6, &mut bob).await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn journal_entries_that_cannot_be_read_are_passed_and_make_sessions_lost_not_gapped() {
+    let redis = RedisServer::start();
+    let (a, b) = (Instance::lobby(&redis.url()), Instance::lobby(&redis.url()));
+    let (mut ada, _, mut bob) = ada_and_bob(&a, &b).await;
+    // More than one read's worth of entries this version cannot read (another version's, or
+    // not ours at all): the readers pass them instead of reading them again forever.
+    for n in 0..600 {
+        let entry = if n % 2 == 0 { "e not-a-frame" } else { "x y" };
+        redis
+            .command(&format!("XADD gateway:journal * {entry}"))
+            .unwrap();
+    }
+    bob.request::<()>("say", &4).await.unwrap();
+    expect_said(&mut ada, [4]).await;
+    // Any of them may have been a message for her: her session cannot resume without a gap.
+    let session = ada.session().await;
+    drop(ada);
+    let (_, answer) = Client::resume(a.addr, "/lobby?name=ada", &session).await;
+    assert_eq!(
+        answer,
+        gateway::test::Resume::Fresh(gateway::resume::FreshReason::Lost)
+    );
+}
+
 /// The chat example as a process of its own, so a test can SIGKILL it. Built by
 /// `cargo build --example chat --features redis` (`.ci/run` does, before these tests).
 struct ChatProcess {

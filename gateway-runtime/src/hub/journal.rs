@@ -151,6 +151,18 @@ impl Journal {
         }
         state.position = Some(entry);
     }
+
+    /// The journal's next entry cannot be read: any session here may have missed a message in
+    /// it, so each is lost (told so on its next resume) rather than resumed with a gap.
+    pub(crate) fn skip(&self, entry: EntryId) {
+        let mut state = crate::sync::lock(&self.state);
+        for connection in state.sessions.values() {
+            if let Some(replay) = connection.replay() {
+                replay.lose();
+            }
+        }
+        state.position = Some(entry);
+    }
 }
 
 /// A session's journal begins after `entry`: its first checkpoint.

@@ -245,17 +245,22 @@ impl Follower<'_> {
                 .arg(BATCH)
                 .query_async(self.commands)
                 .await?;
-            if range.ids.is_empty() {
-                break;
-            }
+            let before = cursor;
             for entry in &range.ids {
-                let Some((id, _, event)) = entry_of(entry) else {
+                let Some((id, event)) = entry_of(entry) else {
                     continue;
+                };
+                // An entry that cannot be read may have been the session's.
+                let Some((_, event)) = event else {
+                    return Ok(Err(FreshReason::Lost));
                 };
                 if let Err(reason) = fold.apply(id, &event) {
                     return Ok(Err(reason));
                 }
                 cursor = id;
+            }
+            if cursor == before {
+                break;
             }
         }
         Ok(fold.finish())
@@ -293,27 +298,31 @@ async fn read(
         .flat_map(|read| read.keys)
         .flat_map(|key| key.ids);
     for entry in entries {
-        let Some((id, origin, event)) = entry_of(&entry) else {
+        let Some((id, event)) = entry_of(&entry) else {
             continue;
         };
-        journal.apply(&hub, id, origin, &event);
+        match event {
+            Some((origin, event)) => journal.apply(&hub, id, origin, &event),
+            None => journal.skip(id),
+        }
         last = Some(id);
     }
     Ok(last)
 }
 
-/// A journal entry's id, origin and event; `None` (with a warning) for one that is not ours.
-fn entry_of(entry: &StreamId) -> Option<(EntryId, u16, Event)> {
+/// A journal entry's id, with its origin and event when it is one of ours (`None`, with a
+/// warning, for one that cannot be read: written by another version, or not by us at all).
+fn entry_of(entry: &StreamId) -> Option<(EntryId, Option<(u16, Event)>)> {
     let id = EntryId::parse(&entry.id)?;
     let Some(Value::BulkString(frame)) = entry.map.get("e") else {
-        tracing::warn!(entry = %entry.id, "ignoring a journal entry without an event");
-        return None;
+        tracing::warn!(entry = %entry.id, "a journal entry without an event");
+        return Some((id, None));
     };
     match decode(Bytes::copy_from_slice(frame)) {
-        Ok((origin, event)) => Some((id, origin, event)),
+        Ok(event) => Some((id, Some(event))),
         Err(error) => {
-            tracing::warn!(%error, entry = %entry.id, "ignoring a journal entry");
-            None
+            tracing::warn!(%error, entry = %entry.id, "a journal entry that cannot be read");
+            Some((id, None))
         }
     }
 }
