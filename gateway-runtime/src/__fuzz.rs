@@ -3,10 +3,16 @@
 
 use axum::http::{HeaderMap, HeaderValue};
 
-/// The gateway style's event envelope.
+/// The gateway style's event envelope, and its `data` bound as a `#[subscribe]` handler's
+/// `String` and `Json<T>` parameters would bind it.
 pub fn event_envelope(data: &[u8]) {
-    if let Some(event) = crate::event::parse_envelope(data) {
-        let _ = (event.name.len(), event.id, event.body);
+    use crate::bind::FromBody;
+    let Some(event) = crate::event::parse_envelope(data) else {
+        return;
+    };
+    if let Some(body) = &event.body {
+        let _ = String::from_event_data(body);
+        let _ = crate::json::Json::<serde_json::Value>::from_event_data(body);
     }
 }
 

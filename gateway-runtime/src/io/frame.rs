@@ -152,13 +152,19 @@ pub(crate) fn parse_client_header(
 }
 
 /// The header of an unmasked, final server frame carrying `len` payload bytes.
-#[derive(Clone, Copy)]
+#[derive(Debug, Clone, Copy)]
 pub(crate) struct ServerHeader {
     bytes: [u8; 10],
     len: u8,
 }
 
 impl ServerHeader {
+    /// No header: for bytes that are a whole frame already.
+    pub(crate) const NONE: Self = Self {
+        bytes: [0; 10],
+        len: 0,
+    };
+
     pub(crate) fn new(opcode: OpCode, len: usize) -> Self {
         let mut bytes = [0; 10];
         bytes[0] = 0x80 | opcode.bits();

@@ -48,7 +48,8 @@ impl ReadError {
 #[derive(Debug)]
 pub(crate) struct Reader {
     /// Bytes read from the client and not taken yet: the current frame's payload so far (the
-    /// first `unmasked` bytes of it unmasked), then whatever followed it. Freed when empty.
+    /// first `unmasked` bytes of it unmasked), then whatever followed it. The socket frees it
+    /// whenever it waits with it empty.
     pub(crate) input: BytesMut,
     limits: Arc<InboundLimits>,
     max_message: usize,
@@ -99,9 +100,6 @@ impl Reader {
             Some(message) => Ok(Some(message)),
             None => self.hold().map(|()| None),
         });
-        if self.input.is_empty() {
-            self.input = BytesMut::new();
-        }
         if let Err(error) = read {
             self.failed = Some(error);
             self.abandon();

@@ -2,11 +2,11 @@
 //! through the [`Writer`], with the protocol's own answers (a Pong for each Ping, a Close for
 //! the client's Close).
 //!
-//! Bytes are read from the socket in chunks into a buffer that exists only while they wait to
-//! be parsed, so an idle connection holds no read buffer; likewise nothing stays allocated for
-//! writing once it is written. What the server owes the client (a Pong, a reply) is written
-//! before the client is read again: a client that pings without reading stops being read, and
-//! nothing piles up in memory.
+//! Bytes are read from the socket in chunks into a buffer that is freed whenever the connection
+//! waits with nothing to parse, so an idle connection holds no read buffer; likewise nothing
+//! stays allocated for writing once it is written. Past a few KiB of what the server owes the
+//! client (Pongs, replies), that is written before the client is read again: a client that
+//! pings without reading stops being read, and nothing piles up in memory.
 //!
 //! The work of one poll is bounded whatever the client sends: each message returned spends
 //! tokio's cooperative budget, and a poll that has read [`BYTES_PER_POLL`] without completing a
@@ -29,6 +29,11 @@ use tungstenite::Message;
 
 /// How much is read from the socket at once.
 const READ_CHUNK: usize = 8 * 1024;
+
+/// How much may wait unwritten while the client is read on; past it, reading waits for the
+/// socket to take it. (The loop flushes after each burst of messages, so replies to pipelined
+/// messages still leave together.)
+const UNFLUSHED_BEFORE_READING: usize = 16 * 1024;
 
 /// How many bytes one poll reads, at most, before it yields to other tasks.
 const BYTES_PER_POLL: usize = 256 * 1024;
@@ -118,8 +123,9 @@ impl Socket {
     }
 
     fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Message, SocketError>>> {
-        // What we owe the client goes out before it is read again.
-        if !self.writer.is_empty() {
+        // Much written and not yet flushed (a client pinging without reading piles up Pongs):
+        // it goes out before the client is read again.
+        if self.writer.len() >= UNFLUSHED_BEFORE_READING {
             if let Err(error) = ready!(self.poll_flush(cx)) {
                 return Poll::Ready(Some(Err(error.into())));
             }
@@ -148,6 +154,10 @@ impl Socket {
                 Poll::Ready(Ok(count)) => read += count,
                 Poll::Ready(Err(error)) => return Poll::Ready(Some(Err(error.into()))),
                 Poll::Pending => {
+                    // Nothing to parse while it waits: it holds no read buffer.
+                    if !self.reader.has_input() {
+                        self.reader.input = BytesMut::new();
+                    }
                     return match self.reader.poll_deadline(cx) {
                         Poll::Ready(limit) => Poll::Ready(Some(Err(ReadError::from(limit).into()))),
                         Poll::Pending => Poll::Pending,
@@ -244,12 +254,8 @@ impl Socket {
                     Err(error) if error.kind() == io::ErrorKind::WouldBlock && count > 0 => {
                         return Poll::Ready(Ok(count));
                     }
-                    // Nothing to read: wait for readiness again, holding no buffer meanwhile.
-                    Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
-                        if input.is_empty() {
-                            *input = BytesMut::new();
-                        }
-                    }
+                    // Nothing to read: wait for readiness again.
+                    Err(error) if error.kind() == io::ErrorKind::WouldBlock => {}
                     Err(error) => return Poll::Ready(Err(error)),
                 }
             },
@@ -260,9 +266,6 @@ impl Socket {
                 let result = Pin::new(io).poll_read(cx, &mut read);
                 let count = read.filled().len();
                 input.truncate(filled + count);
-                if input.is_empty() {
-                    *input = BytesMut::new();
-                }
                 result.map_ok(|()| count)
             }
         }

@@ -1,30 +1,34 @@
 //! What the connection's loop writes to its client, framed (by [`frame`](super::frame), the one
-//! writer of frame headers) and waiting for the socket: headers and small payloads are copied
-//! together, large payloads are shared as they are (a message sent to many is never copied), and
-//! everything leaves in vectored writes. Nothing stays allocated once it is written.
+//! writer of frame headers) and waiting for the socket. A payload is never copied (a message
+//! sent to many is written from the bytes they share), frames leave together in vectored
+//! writes, and writing one frame allocates nothing: the first waits inline, only those behind
+//! it take a queue, which is freed once it is written.
 
 use super::frame::{OpCode, ServerHeader};
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 use std::collections::VecDeque;
 use std::io::{self, IoSlice};
 use std::task::{ready, Poll};
 use tungstenite::Message;
 
-/// Payloads up to this size are copied beside their header (one slice for many small frames);
-/// larger ones are written from their own buffer.
-const COPY_UP_TO: usize = 512;
+/// How many frames one write takes at most (two slices each: header and payload).
+const FRAMES_PER_WRITE: usize = 32;
 
-/// How many slices one write takes at most (Linux's `IOV_MAX` is 1,024).
-const SLICES_PER_WRITE: usize = 64;
+/// One frame: its header and payload.
+#[derive(Debug)]
+struct Frame {
+    header: ServerHeader,
+    payload: Bytes,
+}
 
 /// Frames waiting to be written, in order.
 #[derive(Debug, Default)]
 pub(crate) struct Writer {
-    /// Written out in this order, before `staged`.
-    chunks: VecDeque<Bytes>,
-    /// Headers and small payloads after the last chunk.
-    staged: BytesMut,
-    /// Bytes in `chunks` and `staged`.
+    /// The frame being written, with how many of its bytes are written already.
+    first: Option<(Frame, usize)>,
+    /// The frames behind it.
+    more: VecDeque<Frame>,
+    /// Bytes waiting in all of them.
     len: usize,
 }
 
@@ -37,32 +41,26 @@ impl Writer {
             Message::Ping(bytes) => (OpCode::Ping, bytes),
             Message::Pong(bytes) => (OpCode::Pong, bytes),
             Message::Close(frame) => (OpCode::Close, close_payload(frame)),
-            // A frame made by hand goes out as it was made.
+            // A frame made by hand goes out as it was made, header included.
             Message::Frame(frame) => {
                 let mut bytes = Vec::with_capacity(frame.len());
                 if frame.format(&mut bytes).is_ok() {
-                    self.push_raw(Bytes::from(bytes));
+                    self.push_frame(ServerHeader::NONE, Bytes::from(bytes));
                 }
                 return;
             }
         };
-        let header = ServerHeader::new(opcode, payload.len());
-        self.staged.extend_from_slice(&header);
-        self.len += header.len();
-        if payload.len() <= COPY_UP_TO {
-            self.staged.extend_from_slice(&payload);
-            self.len += payload.len();
-        } else {
-            self.push_raw(payload);
-        }
+        self.push_frame(ServerHeader::new(opcode, payload.len()), payload);
     }
 
-    fn push_raw(&mut self, bytes: Bytes) {
-        if !self.staged.is_empty() {
-            self.chunks.push_back(self.staged.split().freeze());
+    fn push_frame(&mut self, header: ServerHeader, payload: Bytes) {
+        self.len += header.len() + payload.len();
+        let frame = Frame { header, payload };
+        if self.first.is_none() {
+            self.first = Some((frame, 0));
+        } else {
+            self.more.push_back(frame);
         }
-        self.len += bytes.len();
-        self.chunks.push_back(bytes);
     }
 
     /// Bytes waiting to be written.
@@ -75,40 +73,55 @@ impl Writer {
     }
 
     /// Writes everything with `write` (a vectored write that may take part of what it is
-    /// given), in order; then frees the buffers.
+    /// given), in order; then frees the queue.
     pub(crate) fn poll_write_all(
         &mut self,
         mut write: impl FnMut(&[IoSlice<'_>]) -> Poll<io::Result<usize>>,
     ) -> Poll<io::Result<()>> {
-        if !self.staged.is_empty() {
-            self.chunks.push_back(self.staged.split().freeze());
-        }
-        while !self.chunks.is_empty() {
-            let mut slices = [IoSlice::new(&[]); SLICES_PER_WRITE];
-            let count = self.chunks.len().min(SLICES_PER_WRITE);
-            for (slice, chunk) in slices.iter_mut().zip(&self.chunks) {
-                *slice = IoSlice::new(chunk);
+        while let Some((first, done)) = &self.first {
+            let mut slices = [IoSlice::new(&[]); 2 * FRAMES_PER_WRITE];
+            let mut count = 0;
+            let (header, payload) = (&*first.header, &first.payload[..]);
+            for part in [
+                header.get(*done..).unwrap_or_default(),
+                &payload[done.saturating_sub(header.len())..],
+            ] {
+                if !part.is_empty() {
+                    slices[count] = IoSlice::new(part);
+                    count += 1;
+                }
             }
-            let mut written = ready!(write(&slices[..count]))?;
+            for frame in self.more.iter().take(FRAMES_PER_WRITE - 1) {
+                for part in [&*frame.header, &frame.payload[..]] {
+                    if !part.is_empty() {
+                        slices[count] = IoSlice::new(part);
+                        count += 1;
+                    }
+                }
+            }
+            let written = ready!(write(&slices[..count]))?;
             if written == 0 {
                 return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
             }
-            self.len -= written;
-            while written > 0 {
-                let Some(front) = self.chunks.front_mut() else {
-                    break;
-                };
-                if written < front.len() {
-                    front.advance(written);
-                    break;
-                }
-                written -= front.len();
-                self.chunks.pop_front();
-            }
+            self.advance(written);
         }
-        // Give the memory back: an idle connection holds no write buffer.
-        *self = Self::default();
+        // Give the memory back: an idle connection holds no queue.
+        self.more = VecDeque::new();
         Poll::Ready(Ok(()))
+    }
+
+    /// `written` more bytes left, from the first frame on.
+    fn advance(&mut self, mut written: usize) {
+        self.len -= written;
+        while let Some((first, done)) = &mut self.first {
+            let left = first.header.len() + first.payload.len() - *done;
+            if written < left {
+                *done += written;
+                return;
+            }
+            written -= left;
+            self.first = self.more.pop_front().map(|frame| (frame, 0));
+        }
     }
 }
 
