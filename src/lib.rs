@@ -138,7 +138,7 @@ pub mod lifecycle {
 /// README's "Resumable sessions" has the wire protocol.
 pub mod resume {
     pub use gateway_runtime::{
-        FreshReason, ResumeLimits, Resumed, DEFAULT_PARKED_BYTES, DEFAULT_PARKED_SESSIONS,
+        ClientKey, FreshReason, ResumeLimits, Resumed, DEFAULT_KEPT_BYTES, DEFAULT_PARKED_SESSIONS,
         DEFAULT_RESUME_BUFFER_BYTES, DEFAULT_RESUME_BUFFER_MESSAGES,
     };
 }

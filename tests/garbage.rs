@@ -364,6 +364,26 @@ async fn random_bytes_and_mutated_traffic_end_or_idle_and_the_server_goes_on() {
     assert_eq!(well_behaved.ask("still serving").await, "still serving");
 }
 
+#[tokio::test]
+async fn a_ping_is_answered_with_its_payload_on_every_kind_of_endpoint() {
+    let addr = serve().await;
+    for path in ["/echo", "/events"] {
+        let mut client = RawClient::connect(addr, path).await;
+        client.send_frame(OP_PING, b"are you there").await;
+        let pong = loop {
+            let frame = client.read_frame().await;
+            if frame.opcode != OP_TEXT {
+                break frame; // a resumable gateway says `$session` first
+            }
+        };
+        assert_eq!(
+            (pong.opcode, &pong.payload[..]),
+            (0xa, &b"are you there"[..]),
+            "{path}"
+        );
+    }
+}
+
 /// Envelopes a gateway must answer with an error (or take), never stall on.
 fn hostile_envelopes(random: &mut Random) -> Vec<String> {
     let mut texts: Vec<String> = [

@@ -462,3 +462,120 @@ async fn a_graceful_shutdown_ends_parked_sessions_at_once() {
         .unwrap()
         .unwrap();
 }
+
+/// Says which client a connection is from (a header), as a middleware behind a proxy would.
+struct ClientFromHeader;
+
+impl gateway::lifecycle::Middleware for ClientFromHeader {
+    async fn handle(&self, handshake: &mut Handshake) -> Result<(), gateway::lifecycle::Response> {
+        if let Some(client) = handshake.header("x-client").map(str::to_owned) {
+            handshake.insert_data(gateway::resume::ClientKey::new(client));
+        }
+        Ok(())
+    }
+}
+
+/// Opens a session as `client` and drops it without a Close (so it parks).
+async fn park_one(addr: std::net::SocketAddr, client: &str, name: &str) -> gateway::test::Session {
+    let path = format!("/room?name={name}");
+    let mut connection = Client::connect_with(addr, &path, &[("x-client", client)])
+        .await
+        .unwrap_or_else(|status| panic!("{client} refused with {status}"));
+    connection.session().await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parked_sessions_lock_no_one_out_and_a_client_ends_only_its_own() {
+    let (app, _events) = room_app();
+    let app = app
+        .middleware(ClientFromHeader)
+        .max_connections(20)
+        .resume_limits(ResumeLimits {
+            parked_sessions: 50,
+            ..ResumeLimits::default()
+        });
+    let addr = start(app).await;
+    let ada = park_one(addr, "ada", "ada").await;
+    // One client opens and drops sessions far past both the socket limit and the parked bound.
+    for n in 0..300 {
+        park_one(addr, "mallory", &format!("m{n}")).await;
+    }
+    // Parked sessions hold no socket: new clients are still let in...
+    let mut bob = Client::connect(addr, "/room?name=bob").await;
+    bob.request::<usize>("say", &1).await.unwrap();
+    // ...and the parked bound ended mallory's own sessions, not ada's.
+    let (_ada, answer) = Client::resume(addr, "/room?name=ada", &ada).await;
+    assert!(matches!(answer, Resume::Resumed { .. }), "{answer:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_kept_for_many_parked_sessions_counts_once_against_the_budget() {
+    const SESSIONS: usize = 100;
+    const MESSAGES: usize = 40;
+    const SIZE: usize = 16 << 10;
+    let (app, _events) = room_app();
+    // 640 KiB of messages, kept for a hundred sessions: 64 MiB if each session's share counted.
+    let app = app.resume_limits(ResumeLimits {
+        kept_bytes: 2 << 20,
+        ..ResumeLimits::default()
+    });
+    let hub = app.hub();
+    let addr = start(app).await;
+    let mut sessions = Vec::new();
+    for n in 0..SESSIONS {
+        let mut client = Client::connect(addr, &format!("/room?name=c{n}")).await;
+        sessions.push((n, client.session().await));
+    }
+    // Every one of them away (dropped without a Close), then the room hears 640 KiB.
+    let parked = || hub.room("room").count();
+    assert_eq!(parked(), SESSIONS);
+    for n in 0..MESSAGES {
+        hub.room("room").send(vec![n as u8; SIZE]);
+    }
+    for (n, session) in sessions {
+        let (mut client, answer) =
+            Client::resume(addr, &format!("/room?name=c{n}"), &session).await;
+        assert!(matches!(answer, Resume::Resumed { .. }), "c{n}: {answer:?}");
+        for m in 0..MESSAGES {
+            assert_eq!(
+                client.next_data().await,
+                Message::binary(vec![m as u8; SIZE])
+            );
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_socket_counts_against_max_connections_event_streams_and_pending_resumes_too() {
+    let (app, _events) = room_app();
+    let addr = start(app.controller(common::Feed).max_connections(4)).await;
+    let streams = [
+        gateway::test::SseReader::connect(addr, "/feed").await,
+        gateway::test::SseReader::connect(addr, "/feed").await,
+    ];
+    // Two upgrades that asked to resume and have not said which session yet.
+    let pending = [
+        common::raw::RawClient::connect(addr, "/room?resume").await,
+        common::raw::RawClient::connect(addr, "/room?resume").await,
+    ];
+    assert_eq!(
+        Client::connect_with(addr, "/room?name=x", &[]).await.err(),
+        Some(503)
+    );
+    let refused = gateway::test::SseReader::connect_with(addr, "/feed", &[]).await;
+    assert_eq!(refused.err(), Some(503));
+    drop(streams);
+    drop(pending);
+    // Their sockets are given back as they close.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while Client::connect_with(addr, "/room?name=x", &[])
+        .await
+        .is_err()
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no socket given back"
+        );
+        tokio::task::yield_now().await;
+    }
+}

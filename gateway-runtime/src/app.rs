@@ -106,10 +106,14 @@ impl App {
         self
     }
 
-    /// At most `connections` open at once on this instance; further upgrade requests get HTTP
-    /// 503 (no upgrade). The default is what the process's open-file limit allows (`ulimit -n`)
-    /// less 100 spare descriptors (10,000 where the limit cannot be read): past it, the process
-    /// could not accept anyone, and new clients would time out instead of hearing 503.
+    /// At most `connections` sockets held open for clients at once on this instance: WebSocket
+    /// connections (from the moment their upgrade is admitted, so upgrades in progress and
+    /// `?resume` connections that have not sent `$resume` count too) and Server-Sent Events
+    /// streams; further upgrade and stream requests get HTTP 503. A parked resumable session
+    /// holds no socket and does not count (its bounds are [`resume_limits`](Self::resume_limits)).
+    /// The default is what the process's open-file limit allows (`ulimit -n`) less 100 spare
+    /// descriptors (10,000 where the limit cannot be read): past it, the process could not
+    /// accept anyone, and new clients would time out instead of hearing 503.
     pub fn max_connections(mut self, connections: usize) -> Self {
         self.settings.max_connections = connections;
         self

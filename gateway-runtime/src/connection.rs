@@ -216,16 +216,14 @@ impl Connection {
 
     /// Queues a message for this client (the hub's delivery; `send` for everything else).
     pub(crate) fn queue(&self, message: Message) -> Result<(), SendError> {
-        if let Some(replay) = self.parked() {
-            let size = crate::context::payload(&message).len();
-            if !replay.sessions().admit_while_parked(replay.token(), size) {
-                // Lost: its client will be told so; the parked session ends.
-                replay.lose();
-                self.shared.outbound.close();
-                return Err(SendError::Closed);
-            }
-        }
         let outbound = &self.shared.outbound;
+        if let Some(replay) = self.replay() {
+            let waits = replay.queue(message, |message| outbound.push(message))?;
+            if !waits {
+                self.shared.wake.notify_one();
+            }
+            return Ok(());
+        }
         let direct = self.shared.direct.get().and_then(Weak::upgrade);
         let sent = match direct {
             Some(direct) => direct.send(message, |message| outbound.push(message))?,

@@ -148,9 +148,10 @@ impl Endpoint {
         C: Send + Sync + 'static,
         H: Handler<C>,
     {
-        let sessions = options
-            .resume
-            .map(|window| Arc::new(Sessions::new(window, app.settings.resume_limits)));
+        let sessions = options.resume.map(|window| {
+            let limits = app.settings.resume_limits;
+            Arc::new(Sessions::new(window, limits, Arc::clone(&app.kept)))
+        });
         #[cfg(feature = "redis")]
         if sessions.is_some() {
             app.hub.enable_journaling();

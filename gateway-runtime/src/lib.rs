@@ -35,6 +35,7 @@ mod services;
 mod session;
 mod settings;
 mod shared;
+mod sockets;
 mod sse;
 mod stored;
 mod sync;
@@ -68,7 +69,7 @@ pub use lifecycle::{
 pub use ready_made::{BearerToken, RateLimit, RequireHeader, TracingObserver};
 pub use reply::{Each, IntoReply, Reply};
 pub use resume::{
-    FreshReason, ResumeLimits, Resumed, DEFAULT_PARKED_BYTES, DEFAULT_PARKED_SESSIONS,
+    ClientKey, FreshReason, ResumeLimits, Resumed, DEFAULT_KEPT_BYTES, DEFAULT_PARKED_SESSIONS,
     DEFAULT_RESUME_BUFFER_BYTES, DEFAULT_RESUME_BUFFER_MESSAGES,
 };
 pub use router::{BuildError, EndpointSpec, Endpoints, Routers};

@@ -171,12 +171,6 @@ impl<T: Weighed> Outbound<T> {
         self.queued.load(Ordering::Acquire) == 0
     }
 
-    /// Messages and payload bytes queued.
-    pub(crate) fn len_and_bytes(&self) -> (usize, usize) {
-        let queue = self.lock();
-        (queue.messages.len(), queue.bytes)
-    }
-
     /// Whether [`close`](Self::close) was called.
     pub(crate) fn is_closed(&self) -> bool {
         self.lock().closed

@@ -5,9 +5,11 @@ use crate::app::App;
 use crate::endpoint::{Endpoint, EndpointOptions, Handler};
 use crate::io::limits::InboundLimits;
 use crate::lifecycle::Lifecycle;
+use crate::resume::kept::KeptBytes;
 use crate::routes::RouteKind;
 use crate::services::DependencyKey;
 use crate::shared::AppShared;
+use crate::sockets::Sockets;
 use crate::sse::{EventStream, SseHandler};
 use crate::upgrade::upgrade;
 use axum::extract::Request;
@@ -269,11 +271,15 @@ impl App {
             handshake_timeout: self.settings.handshake_timeout,
             max_request_head: self.settings.max_request_head,
         };
+        let sockets = Sockets::new(self.settings.max_connections);
+        let kept = Arc::new(KeptBytes::new(self.settings.resume_limits.kept_bytes));
         let app = Arc::new(AppShared {
             settings: self.settings,
             services: Arc::new(self.services),
             hub: self.hub,
             inbound,
+            sockets,
+            kept,
             origins: self.origins,
             draining: self.draining,
         });

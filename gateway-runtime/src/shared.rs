@@ -5,6 +5,7 @@ use crate::io::limits::InboundLimits;
 use crate::origin::OriginPolicy;
 use crate::services::Services;
 use crate::settings::Settings;
+use crate::sockets::{SocketSlot, Sockets};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -17,6 +18,10 @@ pub(crate) struct AppShared {
     pub(crate) hub: Hub,
     /// The bounds on incomplete messages, with the app-wide count of what they hold.
     pub(crate) inbound: Arc<InboundLimits>,
+    /// What resumable sessions keep, app-wide, against `ResumeLimits::kept_bytes`.
+    pub(crate) kept: Arc<crate::resume::kept::KeptBytes>,
+    /// The sockets held open for clients, against `max_connections`.
+    pub(crate) sockets: Arc<Sockets>,
     pub(crate) origins: OriginPolicy,
     pub(crate) draining: Arc<AtomicBool>,
 }
@@ -38,23 +43,30 @@ impl AppShared {
         })
     }
 
-    /// Why a new connection may not open now, as the HTTP answer, before anything else runs.
-    pub(crate) fn refusal(&self, headers: &axum::http::HeaderMap) -> Option<Response> {
-        if let Some(refusal) = self.shutting_down() {
-            return Some(refusal);
-        }
-        if self.hub.local_count() >= self.settings.max_connections {
-            return Some((StatusCode::SERVICE_UNAVAILABLE, "too many connections").into_response());
-        }
+    /// A new WebSocket connection's slot among the app's sockets, or the HTTP answer of why it
+    /// may not open now, before anything else runs.
+    pub(crate) fn admit_connection(
+        &self,
+        headers: &axum::http::HeaderMap,
+    ) -> Result<SocketSlot, Response> {
         if !self.origins.admits(headers) {
-            return Some(
-                (
-                    StatusCode::FORBIDDEN,
-                    "cross-origin WebSocket handshakes are not allowed here",
-                )
-                    .into_response(),
-            );
+            return Err((
+                StatusCode::FORBIDDEN,
+                "cross-origin WebSocket handshakes are not allowed here",
+            )
+                .into_response());
         }
-        None
+        self.admit_socket()
+    }
+
+    /// A slot for a socket held open for a client (a connection, an event stream), unless the
+    /// server drains or holds `max_connections` already (HTTP 503).
+    pub(crate) fn admit_socket(&self) -> Result<SocketSlot, Response> {
+        if let Some(refusal) = self.shutting_down() {
+            return Err(refusal);
+        }
+        self.sockets.admit().ok_or_else(|| {
+            (StatusCode::SERVICE_UNAVAILABLE, "too many connections").into_response()
+        })
     }
 }

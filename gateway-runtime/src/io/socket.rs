@@ -16,6 +16,7 @@ use super::limits::InboundLimits;
 use super::reader::{ReadError, Reader};
 use super::writer::Writer;
 use crate::direct::Direct;
+use crate::sockets::SocketSlot;
 use bytes::BytesMut;
 use hyper::upgrade::Upgraded;
 use hyper_util::rt::TokioIo;
@@ -53,12 +54,17 @@ pub(crate) enum SocketError {
 /// One client's WebSocket connection.
 pub(crate) struct Socket {
     io: Io,
+    /// Counted among the app's sockets while it is open.
+    _slot: SocketSlot,
     reader: Reader,
     writer: Writer,
     /// We sent a Close: nothing more is written.
     close_sent: bool,
     /// The client sent a Close: nothing more is read.
     close_received: bool,
+    /// The client's bytes were refused: what it still sends is read and dropped, so that the
+    /// connection ends with our Close read rather than reset under it.
+    refused: bool,
 }
 
 enum Io {
@@ -73,6 +79,7 @@ impl Socket {
     /// The WebSocket over an upgraded HTTP connection, holding the client to these bounds.
     pub(crate) fn accept(
         upgraded: Upgraded,
+        slot: SocketSlot,
         max_message: usize,
         limits: Arc<InboundLimits>,
     ) -> Self {
@@ -87,10 +94,12 @@ impl Socket {
         };
         Self {
             io,
+            _slot: slot,
             reader: Reader::new(input, limits, max_message),
             writer: Writer::default(),
             close_sent: false,
             close_received: false,
+            refused: false,
         }
     }
 
@@ -131,7 +140,14 @@ impl Socket {
             }
         }
         if self.close_received {
-            return Poll::Ready(None);
+            // Our answer to the client's Close goes out before the connection ends.
+            return match ready!(self.poll_flush(cx)) {
+                Ok(()) => Poll::Ready(None),
+                Err(error) => Poll::Ready(Some(Err(error.into()))),
+            };
+        }
+        if self.refused {
+            return self.poll_discard(cx);
         }
         let coop = ready!(tokio::task::coop::poll_proceed(cx));
         let mut read = 0;
@@ -143,7 +159,10 @@ impl Socket {
                     return Poll::Ready(Some(Ok(message)));
                 }
                 Ok(None) => {}
-                Err(error) => return Poll::Ready(Some(Err(error.into()))),
+                Err(error) => {
+                    self.refused = true;
+                    return Poll::Ready(Some(Err(error.into())));
+                }
             }
             if read >= BYTES_PER_POLL {
                 cx.waker().wake_by_ref();
@@ -158,11 +177,28 @@ impl Socket {
                     if !self.reader.has_input() {
                         self.reader.input = BytesMut::new();
                     }
-                    return match self.reader.poll_deadline(cx) {
-                        Poll::Ready(limit) => Poll::Ready(Some(Err(ReadError::from(limit).into()))),
-                        Poll::Pending => Poll::Pending,
+                    let Poll::Ready(limit) = self.reader.poll_deadline(cx) else {
+                        return Poll::Pending;
                     };
+                    self.refused = true;
+                    return Poll::Ready(Some(Err(ReadError::from(limit).into())));
                 }
+            }
+        }
+    }
+
+    /// Reads and drops what a refused client still sends, until it closes the connection.
+    fn poll_discard(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Message, SocketError>>> {
+        let mut read = 0;
+        loop {
+            self.reader.input = BytesMut::new();
+            match ready!(self.poll_fill(cx)) {
+                Ok(0) | Err(_) => return Poll::Ready(None),
+                Ok(count) => read += count,
+            }
+            if read >= BYTES_PER_POLL {
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
             }
         }
     }

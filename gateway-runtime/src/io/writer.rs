@@ -68,10 +68,6 @@ impl Writer {
         self.len
     }
 
-    pub(crate) fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
     /// Writes everything with `write` (a vectored write that may take part of what it is
     /// given), in order; then frees the queue.
     pub(crate) fn poll_write_all(
@@ -181,7 +177,7 @@ mod tests {
             }
             assert_eq!(writer.len(), expected.len());
             assert_eq!(drain(&mut writer, most), expected, "{most} bytes per write");
-            assert!(writer.is_empty());
+            assert_eq!(writer.len(), 0);
         }
     }
 }

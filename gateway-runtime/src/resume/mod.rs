@@ -10,13 +10,17 @@
 
 #[cfg(feature = "redis")]
 pub(crate) mod journal;
+pub(crate) mod kept;
 pub(crate) mod protocol;
 pub(crate) mod replay;
 pub(crate) mod sessions;
 pub(crate) mod token;
 
 use crate::connection::ConnectionId;
+use crate::handshake::Handshake;
 pub use protocol::FreshReason;
+use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// How many messages a session keeps for its client (written but not acknowledged, and queued
@@ -29,14 +33,19 @@ pub const DEFAULT_RESUME_BUFFER_BYTES: usize = 1 << 20;
 /// How many sessions an endpoint keeps parked (client away) by default.
 pub const DEFAULT_PARKED_SESSIONS: usize = 10_000;
 
-/// How many payload bytes an endpoint's parked sessions keep by default: 256 MiB.
-pub const DEFAULT_PARKED_BYTES: usize = 256 << 20;
+/// How many payload bytes all resumable sessions of the app keep by default, each distinct
+/// payload counted once: 256 MiB.
+pub const DEFAULT_KEPT_BYTES: usize = 256 << 20;
 
 /// The bounds on what resumable sessions keep (see [`App::resume_limits`]).
 ///
 /// A session past its buffer is *lost*: it keeps nothing more, and its client is told `lost`
-/// when it tries to resume. Past the parked bounds the oldest parked session ends (its client
-/// is told `expired`).
+/// when it tries to resume. So is one that keeps more than its share (the budget divided among
+/// the sessions) while the app keeps more than [`kept_bytes`](Self::kept_bytes), and any
+/// session that keeps more at twice that budget. Past [`parked_sessions`](Self::parked_sessions)
+/// a parked session ends (its client is told `expired`): the oldest of the client (see
+/// [`ClientKey`]) that has the most parked. So one client, from one address or as one identity,
+/// ends only its own sessions for as long as it has more parked than anyone else.
 ///
 /// ```
 /// use gateway::prelude::*;
@@ -57,8 +66,10 @@ pub struct ResumeLimits {
     pub buffer_bytes: usize,
     /// Sessions one endpoint keeps parked.
     pub parked_sessions: usize,
-    /// Payload bytes one endpoint's parked sessions keep in all.
-    pub parked_bytes: usize,
+    /// Payload bytes all resumable sessions of the app keep (written and not acknowledged, or
+    /// waiting for a client that is away), each distinct payload counted once however many
+    /// sessions keep it.
+    pub kept_bytes: usize,
 }
 
 impl Default for ResumeLimits {
@@ -67,7 +78,7 @@ impl Default for ResumeLimits {
             buffer_messages: DEFAULT_RESUME_BUFFER_MESSAGES,
             buffer_bytes: DEFAULT_RESUME_BUFFER_BYTES,
             parked_sessions: DEFAULT_PARKED_SESSIONS,
-            parked_bytes: DEFAULT_PARKED_BYTES,
+            kept_bytes: DEFAULT_KEPT_BYTES,
         }
     }
 }
@@ -77,6 +88,59 @@ impl ResumeLimits {
     /// messages of `bytes` bytes.
     pub(crate) fn fits(&self, messages: usize, bytes: usize, size: usize) -> bool {
         messages < self.buffer_messages && bytes + size <= self.buffer_bytes
+    }
+}
+
+/// Whose a resumable session is, for the fairness of the parked-session bound (see
+/// [`ResumeLimits`]). By default a client is its address (IPv6 by its /64 prefix, which one
+/// host typically owns whole); behind a proxy every client has the proxy's address, so a
+/// middleware that knows who the client is (a user id, the forwarded address) says so:
+///
+/// ```
+/// use gateway::lifecycle::{Handshake, Middleware, Response};
+/// use gateway::resume::ClientKey;
+///
+/// struct ForwardedFor;
+///
+/// impl Middleware for ForwardedFor {
+///     async fn handle(&self, handshake: &mut Handshake) -> Result<(), Response> {
+///         if let Some(address) = handshake.header("x-forwarded-for").map(str::to_owned) {
+///             handshake.insert_data(ClientKey::new(address));
+///         }
+///         Ok(())
+///     }
+/// }
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ClientKey(Client);
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Client {
+    Named(Arc<str>),
+    Address(IpAddr),
+}
+
+impl ClientKey {
+    /// The client called `name` (an identity, or an address the app trusts).
+    pub fn new(name: impl Into<Arc<str>>) -> Self {
+        Self(Client::Named(name.into()))
+    }
+
+    /// The key a middleware attached, else the client's address (IPv6 by its /64 prefix).
+    pub(crate) fn of(handshake: &Handshake) -> Self {
+        if let Some(key) = handshake.data::<ClientKey>() {
+            return key.clone();
+        }
+        let address = match handshake.remote_addr().map(|addr| addr.ip()) {
+            Some(IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
+                Some(v4) => IpAddr::V4(v4),
+                None => IpAddr::V6((u128::from(v6) & !((1u128 << 64) - 1)).into()),
+            },
+            Some(v4) => v4,
+            // Not known (the server was not started with connect info): one shared client.
+            None => IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED),
+        };
+        Self(Client::Address(address))
     }
 }
 

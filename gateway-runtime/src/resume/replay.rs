@@ -1,12 +1,17 @@
-//! [`Replay`]: what a resumable connection keeps to resume exactly where its client left off.
+//! [`Replay`]: what a resumable session keeps to resume exactly where its client left off.
 //! Every data message written to the client gets the next number; a copy (its bytes shared, not
-//! copied) stays until the client acknowledges it.
+//! copied) stays until the client acknowledges it. While the client is away, what is sent to it
+//! waits here too. Everything kept counts against the session's buffer and, once per distinct
+//! payload, against the app's [`KeptBytes`](super::kept::KeptBytes).
 
 #[cfg(feature = "redis")]
 use super::journal::{Journaled, Mark};
+use super::kept::KeptBytes;
+use super::protocol::FreshReason;
 use super::sessions::Sessions;
 use super::token::Token;
 use super::ResumeLimits;
+use crate::connection::SendError;
 use crate::context::payload;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -17,9 +22,6 @@ pub(crate) struct Replay {
     token: Token,
     /// The endpoint's sessions: this one's entry, the limits, the parked sessions' totals.
     sessions: Arc<Sessions>,
-    /// The client is away: messages for it wait in the outbound queue, counted against the
-    /// session's buffer and the app-wide parked bytes.
-    parked: AtomicBool,
     /// A resume on another connection takes this session over once this one has closed.
     handover: AtomicBool,
     sent: Mutex<Sent>,
@@ -33,11 +35,15 @@ pub(crate) struct Replay {
 
 #[derive(Default)]
 struct Sent {
+    /// The client is away: what is sent to it waits in `waiting`.
+    parked: bool,
     /// The number of the last message written (0 before the first).
     last: u64,
     /// The messages written and not yet acknowledged: numbers `last - len + 1 ..= last`.
     unacked: VecDeque<Message>,
-    /// Payload bytes in `unacked`.
+    /// The messages sent while the client was away, not written yet (no numbers yet).
+    waiting: VecDeque<Message>,
+    /// Payload bytes in `unacked` and `waiting`.
     bytes: usize,
     /// The buffer overflowed and was dropped: the session can no longer resume exactly.
     lost: bool,
@@ -55,10 +61,13 @@ impl Replay {
     }
 
     fn with_token(sessions: Arc<Sessions>, token: Token, sent: Sent) -> Self {
+        sessions.kept().count_session(true);
+        for message in &sent.unacked {
+            sessions.kept().keep(payload(message));
+        }
         Self {
             token,
             sessions,
-            parked: AtomicBool::new(false),
             handover: AtomicBool::new(false),
             sent: Mutex::new(sent),
             #[cfg(feature = "redis")]
@@ -142,51 +151,111 @@ impl Replay {
     }
 
     /// Numbers a data message about to be written, keeping a copy until it is acknowledged.
-    /// Past the buffer's limits the session is lost (a client that never acknowledges, like one
-    /// that ignores the protocol, costs a bounded buffer and nothing else).
+    /// Past the session's buffer, or over the app's budget with more than its share, the
+    /// session is lost (a client that never acknowledges, like one that ignores the protocol,
+    /// costs a bounded buffer and nothing else).
     pub(crate) fn number(&self, message: &Message) {
-        let size = payload(message).len();
-        let limits = *self.limits();
         #[cfg(feature = "redis")]
         let mark = self.journal().and_then(Journaled::written);
         let mut sent = self.lock();
         sent.last += 1;
-        if sent.lost {
+        if sent.lost || !self.keep(&mut sent, message) {
             return;
         }
-        if !limits.fits(sent.unacked.len(), sent.bytes, size) {
-            sent.lose();
-            return;
-        }
-        sent.bytes += size;
         sent.unacked.push_back(message.clone());
         #[cfg(feature = "redis")]
         sent.marks.extend(mark);
     }
 
+    /// Queues a message for the client with `push` (its connection's outbound queue), or,
+    /// while the client is away, keeps it waiting here. `Ok(true)` when it waits. A message
+    /// that does not fit while the client is away loses the session, which ends (its client
+    /// will be told `lost`): `Closed`. Checked and done under one lock with
+    /// [`park`](Self::park), so no message overtakes another as the session parks.
+    pub(crate) fn queue(
+        &self,
+        message: Message,
+        push: impl FnOnce(Message) -> Result<(), SendError>,
+    ) -> Result<bool, SendError> {
+        let mut sent = self.lock();
+        if !sent.parked {
+            return push(message).map(|()| false);
+        }
+        if sent.lost {
+            return Err(SendError::Closed);
+        }
+        if self.keep(&mut sent, &message) {
+            sent.waiting.push_back(message);
+            return Ok(true);
+        }
+        drop(sent);
+        self.sessions.end(self.token, Some(FreshReason::Lost));
+        Err(SendError::Closed)
+    }
+
+    /// The client is away: what its connection had queued (`queued`, taken under this
+    /// session's lock) waits here from now on, with what is sent to it. `false` when that does
+    /// not fit (the session is lost).
+    pub(crate) fn park(&self, queued: impl FnOnce() -> VecDeque<Message>) -> bool {
+        let mut sent = self.lock();
+        sent.parked = true;
+        for message in queued() {
+            if sent.lost || !self.keep(&mut sent, &message) {
+                return false;
+            }
+            sent.waiting.push_back(message);
+        }
+        !sent.lost
+    }
+
+    /// The client is back: what is sent to it is queued for its connection again.
+    pub(crate) fn unpark(&self) {
+        self.lock().parked = false;
+    }
+
+    /// Whether the client is away.
+    pub(crate) fn is_parked(&self) -> bool {
+        self.lock().parked
+    }
+
+    /// Counts one more message kept, unless it does not fit: then the session is lost.
+    fn keep(&self, sent: &mut Sent, message: &Message) -> bool {
+        let size = payload(message).len();
+        let kept = self.sessions.kept();
+        let messages = sent.unacked.len() + sent.waiting.len();
+        if !self.limits().fits(messages, sent.bytes, size) || kept.over(sent.bytes + size) {
+            sent.lose(kept);
+            return false;
+        }
+        kept.keep(payload(message));
+        sent.bytes += size;
+        true
+    }
+
     /// The client has every message up to `seq`.
     pub(crate) fn ack(&self, seq: u64) {
         let mut sent = self.lock();
-        sent.forget_through(seq);
+        sent.forget_through(seq, self.sessions.kept());
     }
 
-    /// The messages after `seq`, to write again in order; `None` when the session cannot
-    /// continue exactly there (the buffer was lost, or `seq` is outside what was written and
-    /// not yet acknowledged).
-    pub(crate) fn after(&self, seq: u64) -> Option<Vec<Message>> {
+    /// For a client that has every message up to `seq`: the messages after it to write again
+    /// (numbered already), and those that waited while it was away (to be numbered as they
+    /// are written); `None` when the session cannot continue exactly there (it was lost, or
+    /// `seq` is outside what was written and not yet acknowledged).
+    pub(crate) fn after(&self, seq: u64) -> Option<(Vec<Message>, Vec<Message>)> {
         let mut sent = self.lock();
         let first_kept = sent.last - sent.unacked.len() as u64;
         if sent.lost || seq < first_kept || seq > sent.last {
             return None;
         }
-        sent.forget_through(seq);
-        Some(sent.unacked.iter().cloned().collect())
-    }
-
-    /// Messages and payload bytes kept for replay.
-    pub(crate) fn buffered(&self) -> (usize, usize) {
-        let sent = self.lock();
-        (sent.unacked.len(), sent.bytes)
+        let kept = self.sessions.kept();
+        sent.forget_through(seq, kept);
+        let waiting: Vec<Message> = std::mem::take(&mut sent.waiting).into();
+        for message in &waiting {
+            sent.bytes -= payload(message).len();
+            kept.release(payload(message));
+        }
+        Some((sent.unacked.iter().cloned().collect(), waiting))
     }
 
     pub(crate) fn is_lost(&self) -> bool {
@@ -194,16 +263,9 @@ impl Replay {
     }
 
     /// Drops what was kept: the session can no longer resume exactly.
+    #[cfg(feature = "redis")]
     pub(crate) fn lose(&self) {
-        self.lock().lose();
-    }
-
-    pub(crate) fn is_parked(&self) -> bool {
-        self.parked.load(Ordering::Acquire)
-    }
-
-    pub(crate) fn set_parked(&self, parked: bool) {
-        self.parked.store(parked, Ordering::Release);
+        self.lock().lose(self.sessions.kept());
     }
 
     pub(crate) fn request_handover(&self) {
@@ -225,13 +287,22 @@ impl Replay {
     }
 }
 
+impl Drop for Replay {
+    fn drop(&mut self) {
+        let kept = self.sessions.kept();
+        self.lock().lose(kept);
+        kept.count_session(false);
+    }
+}
+
 impl Sent {
-    fn forget_through(&mut self, seq: u64) {
+    fn forget_through(&mut self, seq: u64, kept: &KeptBytes) {
         let seq = seq.min(self.last);
         let first_kept = self.last - self.unacked.len() as u64;
         for _ in first_kept..seq {
             if let Some(message) = self.unacked.pop_front() {
                 self.bytes -= payload(&message).len();
+                kept.release(payload(&message));
             }
             #[cfg(feature = "redis")]
             if let Some(mark) = self.marks.pop_front() {
@@ -248,9 +319,13 @@ impl Sent {
         }
     }
 
-    fn lose(&mut self) {
+    fn lose(&mut self, kept: &KeptBytes) {
         self.lost = true;
+        for message in self.unacked.iter().chain(&self.waiting) {
+            kept.release(payload(message));
+        }
         self.unacked = VecDeque::new();
+        self.waiting = VecDeque::new();
         self.bytes = 0;
         #[cfg(feature = "redis")]
         {

@@ -1,15 +1,18 @@
 //! [`Sessions`]: one resumable endpoint's sessions by token: the live ones (so a resume can take
-//! one over), the parked ones (waiting for their client, bounded in count and bytes app-wide by
-//! the endpoint), and a short memory of ended ones (so a client learns *why* it cannot resume).
+//! one over), the parked ones (waiting for their client, bounded in count, fairly: per client
+//! first, then the client with the most pays), and a short memory of ended ones (so a client
+//! learns *why* it cannot resume).
 
+use super::kept::KeptBytes;
 use super::protocol::FreshReason;
 use super::token::Token;
-use super::ResumeLimits;
+use super::{ClientKey, ResumeLimits};
 use crate::connection::Connection;
 use crate::handshake::Handshake;
 use crate::io::Socket;
-use std::collections::{HashMap, VecDeque};
-use std::sync::{Mutex, MutexGuard};
+use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::hash::{BuildHasher, RandomState};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 use tokio::sync::oneshot;
 use tokio::time::Instant;
@@ -27,6 +30,8 @@ pub(crate) struct Resumption {
 pub(crate) struct Sessions {
     window: Duration,
     limits: ResumeLimits,
+    /// What every resumable session of the app keeps, against the app's budget.
+    kept: Arc<KeptBytes>,
     state: Mutex<State>,
 }
 
@@ -34,12 +39,13 @@ struct State {
     window: Duration,
     limits: ResumeLimits,
     entries: HashMap<Token, Entry>,
-    /// Parked sessions, oldest first, with the park they were parked by (an entry parked again
-    /// later has a newer one; the stale pair is skipped).
-    parked_order: VecDeque<(Token, u64)>,
-    parks: u64,
+    /// Each client's parked sessions, oldest first (clients by [`ClientKey`], hashed).
+    parked_by_client: HashMap<u64, VecDeque<Token>>,
+    /// How many each client has parked, to find the one with the most.
+    parked_counts: BTreeSet<(usize, u64)>,
     parked_count: usize,
-    parked_bytes: usize,
+    /// Hashes client keys unpredictably, so no client can aim at another's bucket.
+    hasher: RandomState,
     /// Sessions that ended without their client, and why, for one window.
     ended: HashMap<Token, FreshReason>,
     ended_order: VecDeque<(Token, Instant)>,
@@ -54,9 +60,8 @@ enum Entry {
     },
     Parked {
         handover: oneshot::Sender<Box<Resumption>>,
-        park: u64,
-        messages: usize,
-        bytes: usize,
+        /// Whose it is.
+        client: u64,
     },
 }
 
@@ -69,18 +74,19 @@ pub(crate) enum Parking {
 }
 
 impl Sessions {
-    pub(crate) fn new(window: Duration, limits: ResumeLimits) -> Self {
+    pub(crate) fn new(window: Duration, limits: ResumeLimits, kept: Arc<KeptBytes>) -> Self {
         Self {
             window,
             limits,
+            kept,
             state: Mutex::new(State {
                 window,
                 limits,
                 entries: HashMap::new(),
-                parked_order: VecDeque::new(),
-                parks: 0,
+                parked_by_client: HashMap::new(),
+                parked_counts: BTreeSet::new(),
                 parked_count: 0,
-                parked_bytes: 0,
+                hasher: RandomState::new(),
                 ended: HashMap::new(),
                 ended_order: VecDeque::new(),
             }),
@@ -93,6 +99,11 @@ impl Sessions {
 
     pub(crate) fn limits(&self) -> &ResumeLimits {
         &self.limits
+    }
+
+    /// What every resumable session of the app keeps.
+    pub(crate) fn kept(&self) -> &KeptBytes {
+        &self.kept
     }
 
     /// A new session's connection is open.
@@ -117,38 +128,33 @@ impl Sessions {
             let reason = state.ended.get(&token).copied();
             return Err((resumption, reason.unwrap_or(FreshReason::Unknown)));
         };
-        match entry {
-            Entry::Live {
-                connection,
-                pending,
-            } => {
-                // A later resume replaces an earlier one still waiting: the newest connection
-                // is the client's.
-                *pending = Some(resumption);
-                connection.request_handover();
-                Ok(())
-            }
-            Entry::Parked { .. } => {
-                let Some(Entry::Parked {
-                    handover, bytes, ..
-                }) = state.entries.remove(&token)
-                else {
-                    unreachable!("matched as parked above")
-                };
-                state.unpark(bytes);
-                match handover.send(resumption) {
-                    Ok(()) => Ok(()),
-                    // Its task ended the session at this very moment.
-                    Err(resumption) => Err((resumption, FreshReason::Expired)),
-                }
-            }
+        if let Entry::Live {
+            connection,
+            pending,
+        } = entry
+        {
+            // A later resume replaces an earlier one still waiting: the newest connection is
+            // the client's.
+            *pending = Some(resumption);
+            connection.request_handover();
+            return Ok(());
+        }
+        let Some(Entry::Parked { handover, client }) = state.entries.remove(&token) else {
+            unreachable!("an entry is live or parked")
+        };
+        state.unpark(token, client);
+        match handover.send(resumption) {
+            Ok(()) => Ok(()),
+            // Its task ended the session at this very moment.
+            Err(resumption) => Err((resumption, FreshReason::Expired)),
         }
     }
 
-    /// The session's connection ended and the session may wait for its client; `connection`
-    /// becomes reachable again by a resume. Parking it may end the oldest parked sessions, to
-    /// keep within the app's bounds.
-    pub(crate) fn park(&self, token: Token, buffered: (usize, usize)) -> Parking {
+    /// The session's connection ended and the session may wait for its client (`client`, see
+    /// [`ClientKey`]); `connection` becomes reachable again by a resume. Parking it may end
+    /// another parked session, to keep within the endpoint's bound: the oldest of the client
+    /// with the most parked.
+    pub(crate) fn park(&self, token: Token, client: &ClientKey) -> Parking {
         let mut state = self.lock();
         if let Some(Entry::Live {
             pending: pending @ Some(_),
@@ -159,21 +165,15 @@ impl Sessions {
             return Parking::Resumed(resumption);
         }
         let (sender, receiver) = oneshot::channel();
-        state.parks += 1;
-        let park = state.parks;
-        let (messages, bytes) = buffered;
+        let client = state.hasher.hash_one(client);
         state.entries.insert(
             token,
             Entry::Parked {
                 handover: sender,
-                park,
-                messages,
-                bytes,
+                client,
             },
         );
-        state.parked_order.push_back((token, park));
-        state.parked_count += 1;
-        state.parked_bytes += bytes;
+        state.count_parked(client, |tokens| tokens.push_back(token));
         state.keep_within();
         Parking::Wait(receiver)
     }
@@ -187,32 +187,6 @@ impl Sessions {
         }
         state.remove(token);
         state.remember(token, FreshReason::Expired);
-        true
-    }
-
-    /// A message for parked session `token`: counted against its buffer and the app's parked
-    /// bytes. `false` when it does not fit: the session is lost and ended.
-    pub(crate) fn admit_while_parked(&self, token: Token, size: usize) -> bool {
-        let mut state = self.lock();
-        let fits = match state.entries.get_mut(&token) {
-            Some(Entry::Parked {
-                messages, bytes, ..
-            }) if self.limits.fits(*messages, *bytes, size) => {
-                *messages += 1;
-                *bytes += size;
-                true
-            }
-            Some(Entry::Parked { .. }) => false,
-            // Not parked (any more): the live connection's own bounds apply.
-            _ => return true,
-        };
-        if !fits {
-            state.remove(token);
-            state.remember(token, FreshReason::Lost);
-            return false;
-        }
-        state.parked_bytes += size;
-        state.keep_within();
         true
     }
 
@@ -232,38 +206,44 @@ impl Sessions {
 
 impl State {
     fn remove(&mut self, token: Token) {
-        if let Some(Entry::Parked { bytes, .. }) = self.entries.remove(&token) {
-            self.unpark(bytes);
+        if let Some(Entry::Parked { client, .. }) = self.entries.remove(&token) {
+            self.unpark(token, client);
         }
     }
 
-    fn unpark(&mut self, bytes: usize) {
-        self.parked_count -= 1;
-        self.parked_bytes -= bytes;
+    fn unpark(&mut self, token: Token, client: u64) {
+        self.count_parked(client, |tokens| tokens.retain(|parked| *parked != token));
     }
 
-    /// Ends the oldest parked sessions while the parked ones exceed the app's bounds. Ending
-    /// one drops its handover, which wakes its task to end it for good.
+    /// Changes `client`'s parked sessions with `change`, keeping the counts in step.
+    fn count_parked(&mut self, client: u64, change: impl FnOnce(&mut VecDeque<Token>)) {
+        let tokens = self.parked_by_client.entry(client).or_default();
+        let before = tokens.len();
+        change(tokens);
+        let after = tokens.len();
+        if after == 0 {
+            self.parked_by_client.remove(&client);
+        }
+        self.parked_counts.remove(&(before, client));
+        if after > 0 {
+            self.parked_counts.insert((after, client));
+        }
+        self.parked_count = self.parked_count + after - before;
+    }
+
+    /// Ends parked sessions while there are more than the bound: each time the oldest of the
+    /// client with the most. Ending one drops its handover, which wakes its task to end it for
+    /// good.
     fn keep_within(&mut self) {
-        while self.parked_count > self.limits.parked_sessions
-            || self.parked_bytes > self.limits.parked_bytes
-        {
-            let Some((token, park)) = self.parked_order.pop_front() else {
+        while self.parked_count > self.limits.parked_sessions {
+            let Some(&(_, most)) = self.parked_counts.last() else {
                 break;
             };
-            if matches!(self.entries.get(&token), Some(Entry::Parked { park: current, .. }) if *current == park)
-            {
-                self.remove(token);
-                self.remember(token, FreshReason::Expired);
-            }
-        }
-        // Pairs of sessions no longer parked accumulate only as fast as sessions park.
-        while self
-            .parked_order
-            .front()
-            .is_some_and(|(token, park)| !matches!(self.entries.get(token), Some(Entry::Parked { park: current, .. }) if current == park))
-        {
-            self.parked_order.pop_front();
+            let Some(&token) = self.parked_by_client.get(&most).and_then(VecDeque::front) else {
+                break;
+            };
+            self.remove(token);
+            self.remember(token, FreshReason::Expired);
         }
     }
 

@@ -48,8 +48,13 @@ pub(crate) enum Opening {
     /// tells its client its token, and why it is new when the client asked to resume.
     New(Option<FreshReason>),
     /// A resumable session goes on after message `after`: the messages after it are written
-    /// again, then `#[on_resume]` runs.
-    Resumed { after: u64, replay: Vec<Message> },
+    /// again (`replay`), then those sent while its client was away (`waiting`), then
+    /// `#[on_resume]` runs.
+    Resumed {
+        after: u64,
+        replay: Vec<Message>,
+        waiting: Vec<Message>,
+    },
 }
 
 /// How a connection ended, and whether its session may wait for its client to come back.
@@ -68,8 +73,6 @@ pub(crate) struct Session<'a> {
     connection: Connection,
     started: Instant,
     tally: Tally,
-    /// Messages were handed to the socket since the last flush.
-    unflushed: bool,
     /// The handler calls running at once (`concurrency` above 1).
     running: Running<'a>,
 }
@@ -102,7 +105,6 @@ impl<'a> Session<'a> {
             connection,
             started,
             tally: Tally::default(),
-            unflushed: false,
             running: Running::default(),
         }
     }
@@ -214,10 +216,20 @@ impl<'a> Session<'a> {
                 }
                 flow
             }
-            Opening::Resumed { after, replay } => {
+            Opening::Resumed {
+                after,
+                replay,
+                waiting,
+            } => {
                 for message in std::iter::once(protocol::resumed(after, replay.len())).chain(replay)
                 {
                     if let stop @ (Flow::Close(_) | Flow::Ended) = self.write(message).await {
+                        return stop;
+                    }
+                }
+                for message in waiting {
+                    if let stop @ (Flow::Close(_) | Flow::Ended) = self.write_counted(message).await
+                    {
                         return stop;
                     }
                 }

@@ -39,7 +39,7 @@ impl Session<'_> {
 
     /// Hands one message to the socket (see [`write`](Self::write)); a data message counts,
     /// and in a resumable session gets the next number and is kept until acknowledged.
-    async fn write_counted(&mut self, message: Message) -> Flow {
+    pub(super) async fn write_counted(&mut self, message: Message) -> Flow {
         if matches!(message, Message::Text(_) | Message::Binary(_)) {
             self.tally.messages_out += 1;
             if let Some(replay) = self.connection.replay() {
@@ -58,7 +58,6 @@ impl Session<'_> {
             direct.close();
         }
         self.socket.feed(message);
-        self.unflushed = true;
         if self.socket.buffered() < FLUSH_AT {
             return Flow::Continue;
         }
@@ -67,10 +66,10 @@ impl Session<'_> {
 
     /// Writes what `send` buffered; the loop calls it before it waits.
     pub(super) async fn flush(&mut self) -> Flow {
-        // A closed gate asks for a flush too: a direct write may have left the rest of a frame,
-        // and senders wait for it.
+        // What the socket holds (replies, and the Pongs it answered on its own), and what a
+        // direct write may have left of a frame behind a closed gate, senders waiting for it.
         let gate_closed = self.socket.direct().is_some_and(|d| !d.is_open());
-        if self.unflushed || gate_closed {
+        if self.socket.buffered() > 0 || gate_closed {
             if let stop @ (Flow::Close(_) | Flow::Ended) = self.flush_socket().await {
                 return stop;
             }
@@ -89,10 +88,7 @@ impl Session<'_> {
         match unless_evicted(&self.connection, self.socket.flush()).await {
             None => slow_consumer(),
             Some(Err(_)) => Flow::Ended,
-            Some(Ok(())) => {
-                self.unflushed = false;
-                Flow::Continue
-            }
+            Some(Ok(())) => Flow::Continue,
         }
     }
 

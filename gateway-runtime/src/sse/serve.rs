@@ -7,6 +7,7 @@ use super::{Event, SseHandler};
 use crate::hub::Hub;
 use crate::lifecycle::Lifecycle;
 use crate::shared::AppShared;
+use crate::sockets::SocketSlot;
 use crate::upgrade::handshake_of;
 use axum::extract::Request;
 use axum::response::{IntoResponse, Response};
@@ -46,12 +47,13 @@ impl EventStream {
         }
     }
 
-    /// A request: refused while draining, then the route's middleware and guards, then the
-    /// event stream.
+    /// A request: refused while draining or at `max_connections`, then the route's middleware
+    /// and guards, then the event stream.
     pub(crate) async fn serve(self: Arc<Self>, request: Request) -> Response {
-        if let Some(refusal) = self.app.shutting_down() {
-            return refusal;
-        }
+        let slot = match self.app.admit_socket() {
+            Ok(slot) => slot,
+            Err(refusal) => return refusal,
+        };
         let (mut parts, _body) = request.into_parts();
         let authorized = match handshake_of(&mut parts).await {
             Ok(mut handshake) => self.lifecycle.authorize(&mut handshake).await,
@@ -60,7 +62,7 @@ impl EventStream {
         if let Err(refusal) = authorized {
             return refusal;
         }
-        response(self.events(), &self.app.hub)
+        response(self.events(), &self.app.hub, slot)
     }
 
     /// The method's events, then (interleaved, the method's first when both are ready) what
@@ -77,16 +79,18 @@ impl EventStream {
 const KEEP_ALIVE: std::time::Duration = std::time::Duration::from_secs(15);
 
 /// The HTTP answer that streams `events`, with a keep-alive comment every 15 s. The stream
-/// counts as open in `hub` while it is served, and ends when the hub's drain begins.
+/// counts as open in `hub` and holds its socket's `slot` while it is served, and ends when the
+/// hub's drain begins.
 fn response(
     events: impl Stream<Item = Result<Bytes, TooSlow>> + Send + 'static,
     hub: &Hub,
+    slot: SocketSlot,
 ) -> axum::response::Response {
     use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
     let start = tokio::time::Instant::now() + KEEP_ALIVE;
     let ticks = tokio::time::interval_at(start, KEEP_ALIVE);
     // The keep-alive lives exactly as long as the body, so it carries the open-stream count.
-    let open = hub.open_event_stream();
+    let open = (hub.open_event_stream(), slot);
     let keep_alive = stream::unfold((ticks, open), |(mut ticks, open)| async move {
         ticks.tick().await;
         Some((Ok(Bytes::from_static(b":\n\n")), (ticks, open)))

@@ -114,6 +114,7 @@ fn install(endpoint: Arc<Endpoint>, token: Token, resumption: Resumption, restor
         let opening = Opening::Resumed {
             after,
             replay: missed,
+            waiting: Vec::new(),
         };
         serve_first(endpoint, connection, Box::new(socket), opening, started).await;
     });

@@ -13,7 +13,7 @@ use crate::resume::protocol::{self, ClientSays, FreshReason};
 use crate::resume::replay::Replay;
 use crate::resume::sessions::{Parking, Resumption};
 use crate::resume::token::Token;
-use crate::resume::Resumed;
+use crate::resume::{ClientKey, Resumed};
 use crate::session::{Opening, Session};
 use axum::extract::connect_info::ConnectInfo;
 use axum::extract::{FromRequestParts, RawPathParams, Request};
@@ -43,9 +43,10 @@ pub(crate) async fn upgrade(endpoint: Arc<Endpoint>, request: Request) -> Respon
         Ok(upgrade) => upgrade,
         Err(refusal) => return *refusal,
     };
-    if let Some(refusal) = endpoint.app.refusal(&parts.headers) {
-        return refusal;
-    }
+    let slot = match endpoint.app.admit_connection(&parts.headers) {
+        Ok(slot) => slot,
+        Err(refusal) => return refusal,
+    };
     let mut handshake = match handshake_of(&mut parts).await {
         Ok(handshake) => handshake,
         Err(rejection) => return rejection,
@@ -65,7 +66,7 @@ pub(crate) async fn upgrade(endpoint: Arc<Endpoint>, request: Request) -> Respon
             let Ok(upgraded) = on_upgrade.await else {
                 return;
             };
-            let socket = Socket::accept(upgraded, max_message, Arc::clone(&app.inbound));
+            let socket = Socket::accept(upgraded, slot, max_message, Arc::clone(&app.inbound));
             resume_or_begin(endpoint, socket, handshake, started).await;
         });
         return switching_protocols;
@@ -80,7 +81,7 @@ pub(crate) async fn upgrade(endpoint: Arc<Endpoint>, request: Request) -> Respon
             return;
         };
         let inbound = Arc::clone(&app.inbound);
-        let socket = Box::new(Socket::accept(upgraded, max_message, inbound));
+        let socket = Box::new(Socket::accept(upgraded, slot, max_message, inbound));
         // A resumable session numbers and keeps what it writes: only its loop writes to it.
         if let (None, Some(direct)) = (connection.replay(), socket.direct_writer()) {
             connection.attach_direct(direct);
@@ -240,7 +241,7 @@ async fn away_until_resumed(
         handshake,
         started: reconnected,
     } = *resumption;
-    let Some(missed) = replay.after(after) else {
+    let Some((missed, waiting)) = replay.after(after) else {
         // The client asked for messages the session no longer has: it starts afresh.
         end_for_good(&endpoint, connection, summary, Some(FreshReason::Lost)).await;
         begin(endpoint, socket, handshake, reconnected, FreshReason::Lost);
@@ -260,6 +261,7 @@ async fn away_until_resumed(
     let opening = Opening::Resumed {
         after,
         replay: missed,
+        waiting,
     };
     let span = session_span(&connection);
     let socket = Box::new(socket);
@@ -276,13 +278,16 @@ async fn park(
 ) -> Option<Box<Resumption>> {
     let sessions = endpoint.sessions.as_ref()?;
     let token = replay.token();
-    replay.set_parked(true);
+    // What its connection had queued waits for the client, with what is sent to it from now.
+    if !replay.park(|| connection.outbound().pop_batch(usize::MAX)) {
+        sessions.end(token, Some(FreshReason::Lost));
+        return None;
+    }
     // Another instance may resume it while it is away: its checkpoint lives for the window.
     #[cfg(feature = "redis")]
     endpoint.app.hub.checkpoint(connection, true);
-    let (queued, queued_bytes) = connection.outbound().len_and_bytes();
-    let (kept, kept_bytes) = replay.buffered();
-    let resumption = match sessions.park(token, (queued + kept, queued_bytes + kept_bytes)) {
+    let client = ClientKey::of(connection.handshake());
+    let resumption = match sessions.park(token, &client) {
         Parking::Resumed(resumption) => Some(resumption),
         // A close asked for while the connection was ending ends the session.
         Parking::Wait(_) if connection.take_close_request().is_some() => {
@@ -296,7 +301,7 @@ async fn park(
             Err(_) => handover.try_recv().ok(),
         },
     };
-    replay.set_parked(false);
+    replay.unpark();
     resumption
 }
 
