@@ -466,6 +466,15 @@ impl Lobby {
     async fn whoami(&self, conn: Connection) -> Ack<serde_json::Value> {
         Ack(json!({"id": u64::from(conn.id()), "rooms": conn.rooms(), "presence": conn.presence()}))
     }
+
+    /// `n` messages to a room nobody is in: `n` journal entries no session here needs.
+    #[subscribe("noise")]
+    async fn noise(&self, #[body] Json(n): Json<u64>, hub: Hub) -> Ack<()> {
+        for _ in 0..n {
+            hub.room("elsewhere").send("noise");
+        }
+        Ack(())
+    }
 }
 
 impl Instance {
@@ -602,6 +611,241 @@ async fn journal_entries_that_cannot_be_read_are_passed_and_make_sessions_lost_n
     assert_eq!(
         answer,
         gateway::test::Resume::Fresh(gateway::resume::FreshReason::Lost)
+    );
+}
+
+/// A resumable gateway behind a guard, beside the resumable `Lobby` with none.
+struct Vault;
+
+#[gateway("vault", resume = "30s")]
+#[guard(BearerToken::new(|token| token == "letmein"))]
+impl Vault {
+    #[on_connect]
+    async fn joined(&self, conn: Connection) {
+        conn.join("vault");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_resumes_only_on_the_endpoint_that_made_it_never_past_another_s_guard() {
+    let redis = RedisServer::start();
+    let url = redis.url();
+    let serve = |url: String| {
+        Instance::serve(move || async move {
+            App::new()
+                .backplane(connect(&url).await)
+                .gateway(Vault)
+                .gateway(Lobby)
+        })
+    };
+    let (a, b) = (serve(url.clone()), serve(url));
+    let bearer = [("authorization", "Bearer letmein")];
+    let mut insider = Client::connect_with(a.addr, "/vault", &bearer)
+        .await
+        .unwrap();
+    let session = insider.session().await;
+    drop(insider);
+    // The vault's token, presented on the unguarded endpoint, on this instance or another.
+    for addr in [a.addr, b.addr] {
+        let (_, answer) = Client::resume(addr, "/lobby?name=eve", &session).await;
+        assert_eq!(
+            answer,
+            gateway::test::Resume::Fresh(gateway::resume::FreshReason::Unknown)
+        );
+    }
+    // The vault's own endpoint, through its guard, still resumes it.
+    let resumed = Client::resume_with(b.addr, "/vault", &session, &bearer).await;
+    let (_, answer) = resumed.expect("the guard lets the credentials through");
+    assert!(
+        matches!(answer, gateway::test::Resume::Resumed { .. }),
+        "{answer:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn twenty_resumes_of_one_session_at_once_leave_one_connection_with_it_never_a_copy() {
+    let redis = RedisServer::start();
+    let (a, b) = (Instance::lobby(&redis.url()), Instance::lobby(&redis.url()));
+    let (mut ada, who, mut bob) = ada_and_bob(&a, &b).await;
+    let session = ada.session().await;
+    drop(ada);
+    let attempts = (0..20).map(|n| {
+        let addr = if n % 2 == 0 { a.addr } else { b.addr };
+        let session = session.clone();
+        async move { Client::resume(addr, "/lobby?name=ada", &session).await }
+    });
+    let answered = futures_util::future::join_all(attempts).await;
+    let mut resumed: Vec<Client> = answered
+        .into_iter()
+        .filter(|(_, answer)| matches!(answer, gateway::test::Resume::Resumed { .. }))
+        .map(|(client, _)| client)
+        .collect();
+    assert!(!resumed.is_empty(), "no resume went through");
+    // One connection has the session; every other that was told `$resumed` was taken over
+    // (closed with 4000). The next message said reaches her once.
+    bob.request::<()>("say", &4).await.unwrap();
+    let mut holders = Vec::new();
+    for mut client in resumed.drain(..) {
+        loop {
+            match client.next_data().await {
+                Message::Close(Some(frame)) => {
+                    assert_eq!(u16::from(frame.code), 4000);
+                    break;
+                }
+                Message::Text(text) if text.contains(r#""said""#) => {
+                    let said: serde_json::Value = serde_json::from_str(&text).unwrap();
+                    assert_eq!(said["data"], 4);
+                    holders.push(client);
+                    break;
+                }
+                _ => {} // what was replayed, `#[on_resume]`'s answer
+            }
+        }
+    }
+    assert_eq!(
+        holders.len(),
+        1,
+        "{} connections hold her session",
+        holders.len()
+    );
+    // Still herself (same id, still in the lobby), and the next message reaches her once.
+    let holder = &mut holders[0];
+    let me: serde_json::Value = holder.request("whoami", &()).await.unwrap();
+    assert_eq!(me, who);
+    bob.request::<()>("say", &5).await.unwrap();
+    expect_said(holder, [5]).await;
+}
+
+/// `/flood` sends each message to a path nobody serves, `/real` to room `r`: both cross Redis.
+struct Flood;
+
+#[controller("")]
+impl Flood {
+    #[websocket("flood", mode = ReceiveOnly)]
+    async fn flood(&self, #[body] text: String, hub: Hub) {
+        hub.path("/void").send(text);
+    }
+
+    #[websocket("real", mode = ReceiveOnly)]
+    async fn real(&self, #[body] text: String, hub: Hub) {
+        hub.room("r").send(text);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flooder_is_slowed_and_no_one_else_s_message_is_dropped_while_redis_is_up() {
+    let redis = RedisServer::start();
+    let serve = |url: String| {
+        Instance::serve(move || async move {
+            let backplane = RedisBackplane::builder(&url)
+                .outbox(256, 1 << 20)
+                .connect()
+                .await
+                .expect("connect to the test's Redis");
+            App::new()
+                .backplane(backplane)
+                .outbound_queue(100_000)
+                .controller(Commands)
+                .controller(Flood)
+        })
+    };
+    let (a, b) = (serve(redis.url()), serve(redis.url()));
+    let mut member = b.client("/hub/a").await;
+    assert_eq!(member.ask("join:r").await, "joined");
+    let mut flooder = a.client("/flood").await;
+    let flood = tokio::spawn(async move {
+        for _ in 0..50_000 {
+            flooder.send_text("x").await;
+        }
+        flooder
+    });
+    // Redis up but slow for a while: the queue to it fills.
+    redis.command("CLIENT PAUSE 1000 ALL").unwrap();
+    let mut real = a.client("/real").await;
+    for n in 0..200 {
+        real.send_text(&format!("real-{n}")).await;
+    }
+    for n in 0..200 {
+        assert_eq!(member.recv_text().await, format!("real-{n}"));
+    }
+    flood.abort();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_rebuilt_from_a_long_journal_do_not_hold_up_delivery_to_anyone_else() {
+    let redis = RedisServer::start();
+    let (a, b) = (Instance::lobby(&redis.url()), Instance::lobby(&redis.url()));
+    let mut bob = Client::connect(b.addr, "/lobby?name=bob").await;
+    let mut sessions = Vec::new();
+    for n in 0..10 {
+        let mut client = Client::connect(a.addr, &format!("/lobby?name=s{n}")).await;
+        let _: serde_json::Value = client.request("whoami", &()).await.unwrap();
+        sessions.push(client);
+    }
+    // Each hears 1 and never acknowledges it: its checkpoint stays at its start, before all
+    // that follows.
+    bob.request::<()>("say", &1).await.unwrap();
+    let mut parked = Vec::new();
+    for mut client in sessions {
+        expect_said(&mut client, [1]).await;
+        parked.push(client.session().await);
+    }
+    for _ in 0..15 {
+        bob.request::<()>("noise", &1000).await.unwrap();
+    }
+    let mut carol = Client::connect(b.addr, "/lobby?name=carol").await;
+    let _: serde_json::Value = carol.request("whoami", &()).await.unwrap();
+    // Ten resumes on B, each folding 15,000 entries, while carol is waiting for a message.
+    let resumes = tokio::spawn(futures_util::future::join_all(
+        parked
+            .into_iter()
+            .enumerate()
+            .map(|(n, session)| async move {
+                let (_client, answer) =
+                    Client::resume(b.addr, &format!("/lobby?name=s{n}"), &session).await;
+                assert!(
+                    matches!(answer, gateway::test::Resume::Resumed { .. }),
+                    "{answer:?}"
+                );
+            }),
+    ));
+    bob.request::<()>("say", &2).await.unwrap();
+    expect_said(&mut carol, [2]).await;
+    assert!(
+        !resumes.is_finished(),
+        "the folds were over before carol's message arrived: this test proves nothing"
+    );
+    resumes.await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_journal_in_redis_stays_within_its_byte_budget() {
+    const BUDGET: usize = 256 << 10;
+    let redis = RedisServer::start();
+    let url = redis.url();
+    let a = Instance::serve(move || async move {
+        let backplane = RedisBackplane::builder(&url)
+            .journal_bytes(BUDGET)
+            .connect()
+            .await
+            .expect("connect to the test's Redis");
+        App::new().backplane(backplane).gateway(Lobby)
+    });
+    let mut bob = Client::connect(a.addr, "/lobby?name=bob").await;
+    // About 100 bytes an entry, 20,000 entries: 2 MB without the budget.
+    for _ in 0..20 {
+        bob.request::<()>("noise", &1000).await.unwrap();
+    }
+    bob.request::<()>("say", &1).await.unwrap();
+    expect_said(&mut bob, [1]).await;
+    let reply = redis.command("MEMORY USAGE gateway:journal").unwrap();
+    let used: usize = reply
+        .trim_start_matches(':')
+        .parse()
+        .expect("an integer reply");
+    assert!(
+        used < 2 * BUDGET,
+        "the journal takes {used} bytes of Redis with a budget of {BUDGET}"
     );
 }
 

@@ -140,6 +140,7 @@ impl Endpoint {
     /// Handler `H` on `controller`.
     pub(crate) fn new<C, H>(
         controller: Arc<C>,
+        route: &'static str,
         options: EndpointOptions,
         lifecycle: Lifecycle,
         app: Arc<AppShared>,
@@ -150,7 +151,7 @@ impl Endpoint {
     {
         let sessions = options.resume.map(|window| {
             let limits = app.settings.resume_limits;
-            Arc::new(Sessions::new(window, limits, Arc::clone(&app.kept)))
+            Arc::new(Sessions::new(route, window, limits, Arc::clone(&app.kept)))
         });
         #[cfg(feature = "redis")]
         if sessions.is_some() {

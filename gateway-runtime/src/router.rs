@@ -215,11 +215,14 @@ impl Endpoints {
     {
         let controller = Arc::clone(controller);
         let options = route.options;
+        let path = route.path;
         self.entries.push(RouteEntry {
             route,
             kind,
             build: Box::new(move |app, lifecycle| {
-                let endpoint = Arc::new(Endpoint::new::<C, H>(controller, options, lifecycle, app));
+                let endpoint = Arc::new(Endpoint::new::<C, H>(
+                    controller, path, options, lifecycle, app,
+                ));
                 get(move |request: Request| upgrade(Arc::clone(&endpoint), request))
             }),
         });

@@ -12,6 +12,7 @@ pub(crate) use wire::{decode, encode};
 
 use crate::connection::ConnectionId;
 use crate::hub::{Scope, WeakHub};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use tungstenite::Message;
 
@@ -60,6 +61,8 @@ pub struct Attached {
     pub instance: u16,
     /// Where the hub hands what other instances must hear about.
     pub outbox: Arc<dyn Fn(Event) + Send + Sync>,
+    /// How full the outbox is: while it is high, clients are not read (see [`Pressure`]).
+    pub pressure: Arc<Pressure>,
     /// Starts carrying traffic; called once the hub is ready to receive it.
     pub start: Box<dyn FnOnce(WeakHub) + Send>,
 }
@@ -69,6 +72,48 @@ impl std::fmt::Debug for Attached {
         f.debug_struct("Attached")
             .field("instance", &self.instance)
             .finish_non_exhaustive()
+    }
+}
+
+/// Backpressure from the backplane: while its queue to the other instances is more than half
+/// full (the backend is up but slower than the senders), the connection loops stop reading
+/// their clients, so the clients whose messages fill it are slowed down instead of anyone's
+/// message being dropped; reading resumes once the queue is down to a quarter.
+#[derive(Debug, Default)]
+pub struct Pressure {
+    high: AtomicBool,
+    eased: tokio::sync::Notify,
+}
+
+impl Pressure {
+    /// Whether clients should not be read now.
+    pub(crate) fn is_high(&self) -> bool {
+        self.high.load(Ordering::Acquire)
+    }
+
+    /// Waits until clients may be read again.
+    pub(crate) async fn eased(&self) {
+        let notified = self.eased.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        if self.is_high() {
+            notified.await;
+        }
+    }
+
+    /// The queue is past its high mark.
+    #[cfg(feature = "redis")]
+    pub(crate) fn rise(&self) {
+        self.high.store(true, Ordering::Release);
+    }
+
+    /// The queue is down to its low mark (or the backend is away, and holding readers back
+    /// would only stall the instance).
+    #[cfg(feature = "redis")]
+    pub(crate) fn ease(&self) {
+        if self.high.swap(false, Ordering::AcqRel) {
+            self.eased.notify_waiters();
+        }
     }
 }
 

@@ -3,7 +3,7 @@
 
 use super::registry::{Member, Registry};
 use super::Scope;
-use crate::backplane::Event;
+use crate::backplane::{Event, Pressure};
 use crate::connection::ConnectionId;
 use std::sync::{Arc, RwLock, RwLockReadGuard};
 #[cfg(feature = "redis")]
@@ -16,6 +16,7 @@ use std::{
 pub(crate) struct Cluster {
     instance: u16,
     outbox: Arc<dyn Fn(Event) + Send + Sync>,
+    pressure: Arc<Pressure>,
     /// The other instances' connections.
     /// The other instances' clients, each with the instance it is on (a resumed session may be
     /// on another instance than the one that gave it its id).
@@ -26,10 +27,15 @@ pub(crate) struct Cluster {
 }
 
 impl Cluster {
-    pub(crate) fn new(instance: u16, outbox: Arc<dyn Fn(Event) + Send + Sync>) -> Self {
+    pub(crate) fn new(
+        instance: u16,
+        outbox: Arc<dyn Fn(Event) + Send + Sync>,
+        pressure: Arc<Pressure>,
+    ) -> Self {
         Self {
             instance,
             outbox,
+            pressure,
             remote: RwLock::default(),
             #[cfg(feature = "redis")]
             heard: Mutex::default(),
@@ -39,6 +45,11 @@ impl Cluster {
     /// This instance's number.
     pub(crate) fn instance(&self) -> u16 {
         self.instance
+    }
+
+    /// How full the backplane's queue is.
+    pub(crate) fn pressure(&self) -> &Pressure {
+        &self.pressure
     }
 
     /// Hands an event to the backplane for the other instances.

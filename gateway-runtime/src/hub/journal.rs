@@ -36,6 +36,8 @@ pub(crate) type Restored = Result<(Record, Folded, EntryId), FreshReason>;
 /// A request to resume a session this instance does not hold.
 pub(crate) struct Restore {
     pub(crate) token: Token,
+    /// The route of the endpoint the client resumes on: the session must be its.
+    pub(crate) endpoint: &'static str,
     /// The last message number the client has.
     pub(crate) after: u64,
     pub(crate) limits: ResumeLimits,
@@ -152,6 +154,19 @@ impl Journal {
         state.position = Some(entry);
     }
 
+    /// Renews every session's checkpoint that has moved (see [`Hub::checkpoint`]): run every
+    /// few seconds, so the journal a resume elsewhere must read stays short.
+    pub(crate) fn sweep_checkpoints(&self, hub: &Hub) {
+        let sessions: Vec<Connection> = crate::sync::lock(&self.state)
+            .sessions
+            .values()
+            .cloned()
+            .collect();
+        for connection in &sessions {
+            hub.checkpoint(connection, false);
+        }
+    }
+
     /// The journal's next entry cannot be read: any session here may have missed a message in
     /// it, so each is lost (told so on its next resume) rather than resumed with a gap.
     pub(crate) fn skip(&self, entry: EntryId) {
@@ -222,20 +237,34 @@ impl Hub {
         }
     }
 
-    /// Writes the session's checkpoint where its client's acknowledgements have reached: at
-    /// most once per `CHECKPOINT_EVERY`, unless `now`.
+    /// Writes the session's checkpoint, what another instance resumes it from: where its
+    /// client's acknowledgements have reached, or, with nothing left to acknowledge, where the
+    /// journal has reached (so that a resume elsewhere reads only what came after, however
+    /// long the client has been quiet); a lost session's says so. At most once per
+    /// `CHECKPOINT_EVERY` and only when it changed, unless `now`.
     pub(crate) fn checkpoint(&self, connection: &Connection, now: bool) {
         let (Some(cluster), Some(replay)) = (self.cluster(), connection.replay()) else {
             return;
         };
-        let (Some(journal), Some((count, mark))) = (replay.journal(), replay.acked()) else {
+        let Some(journal) = replay.journal() else {
             return;
         };
-        if !journal.checkpoint_due(Instant::now()) && !now {
+        let at = match replay.settled() {
+            Some(count) if !journal.has_queued() => Some((count, journal.view())),
+            _ => replay.acked(),
+        };
+        let Some((count, mark)) = at else {
+            return;
+        };
+        if !journal.checkpoint_due(Instant::now(), mark.entry, count, now) {
             return;
         }
-        let path = connection.handshake().uri().path();
-        let record = Record::at(connection.id().0, path, cluster.instance(), count, &mark);
+        let place = (
+            replay.sessions().route(),
+            connection.handshake().uri().path(),
+        );
+        let mut record = Record::at(connection.id().0, place, cluster.instance(), count, &mark);
+        record.lost = replay.is_lost();
         self.write_checkpoint(connection, record);
     }
 

@@ -176,7 +176,7 @@ impl Hub {
             crate::connection::ConnectionId::random_start(),
             Ordering::Relaxed,
         );
-        let cluster = Cluster::new(attached.instance, attached.outbox);
+        let cluster = Cluster::new(attached.instance, attached.outbox, attached.pressure);
         assert!(
             self.inner.cluster.set(cluster).is_ok(),
             "an app has one backplane: `App::backplane` was called twice"
@@ -186,6 +186,11 @@ impl Hub {
 
     fn downgrade(&self) -> WeakHub {
         WeakHub(Arc::downgrade(&self.inner))
+    }
+
+    /// How full the backplane's queue is, with a backplane.
+    pub(crate) fn pressure(&self) -> Option<&crate::backplane::Pressure> {
+        self.cluster().map(Cluster::pressure)
     }
 
     /// The other instances, once a backplane is attached.

@@ -67,8 +67,8 @@ pub(crate) struct Journaled {
     queued: Mutex<VecDeque<Mark>>,
     /// Messages this instance put in the journal for the session that have not come back.
     in_flight: AtomicUsize,
-    /// When the checkpoint was last written.
-    checkpointed: Mutex<Option<Instant>>,
+    /// When the checkpoint was last written, and what it said (its entry and count).
+    checkpointed: Mutex<Option<(Instant, EntryId, u64)>>,
 }
 
 impl Journaled {
@@ -149,13 +149,34 @@ impl Journaled {
         self.in_flight.load(Ordering::Acquire)
     }
 
-    /// Whether a checkpoint may be written now (and, if so, notes that it is).
-    pub(crate) fn checkpoint_due(&self, now: Instant) -> bool {
+    /// The session's rooms and presence at the last entry the journal gave it.
+    pub(crate) fn view(&self) -> Mark {
+        crate::sync::lock(&self.view).clone()
+    }
+
+    /// Messages from the journal wait to be written to the client.
+    pub(crate) fn has_queued(&self) -> bool {
+        !crate::sync::lock(&self.queued).is_empty()
+    }
+
+    /// Whether a checkpoint at `entry`, message `count`, is worth writing now (and, if so,
+    /// notes that it is): it says something new, and the last one is older than
+    /// [`CHECKPOINT_EVERY`] (or `now` asks for it at once).
+    pub(crate) fn checkpoint_due(
+        &self,
+        at: Instant,
+        entry: EntryId,
+        count: u64,
+        now: bool,
+    ) -> bool {
         let mut last = crate::sync::lock(&self.checkpointed);
-        if last.is_some_and(|last| now.duration_since(last) < CHECKPOINT_EVERY) {
-            return false;
+        if let Some((written, was_entry, was_count)) = *last {
+            let recent = at.duration_since(written) < CHECKPOINT_EVERY;
+            if (was_entry, was_count) == (entry, count) || (recent && !now) {
+                return false;
+            }
         }
-        *last = Some(now);
+        *last = Some((at, entry, count));
         true
     }
 }
@@ -164,6 +185,10 @@ impl Journaled {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct Record {
     pub(crate) id: u64,
+    /// The route of the endpoint that made the session: it resumes there only (a record
+    /// without one resumes nowhere).
+    #[serde(default)]
+    pub(crate) endpoint: String,
     pub(crate) path: String,
     /// The instance holding the session.
     pub(crate) owner: u16,
@@ -174,19 +199,30 @@ pub(crate) struct Record {
     /// The journal entry of message `count` (or of the session's start): the fold begins
     /// after it.
     pub(crate) position: String,
+    /// The session can no longer resume exactly (its messages overflowed what it keeps).
+    #[serde(default)]
+    pub(crate) lost: bool,
 }
 
 impl Record {
-    /// The record at `mark`, message `count`.
-    pub(crate) fn at(id: u64, path: &str, owner: u16, count: u64, mark: &Mark) -> Self {
+    /// The record at `mark`, message `count`, of a session of `endpoint` (its route) on `path`.
+    pub(crate) fn at(
+        id: u64,
+        (endpoint, path): (&str, &str),
+        owner: u16,
+        count: u64,
+        mark: &Mark,
+    ) -> Self {
         Self {
             id,
+            endpoint: endpoint.to_owned(),
             path: path.to_owned(),
             owner,
             rooms: mark.rooms.iter().map(ToString::to_string).collect(),
             presence: mark.presence.as_deref().map(str::to_owned),
             count,
             position: mark.entry.to_string(),
+            lost: false,
         }
     }
 
@@ -234,7 +270,7 @@ impl Fold {
         after: u64,
         limits: ResumeLimits,
     ) -> Result<Self, FreshReason> {
-        if after < record.count {
+        if record.lost || after < record.count {
             return Err(FreshReason::Lost);
         }
         let acked = Mark {
@@ -352,12 +388,14 @@ mod tests {
     fn record(count: u64) -> Record {
         Record {
             id: 7,
+            endpoint: "/chat".into(),
             path: "/chat".into(),
             owner: 1,
             rooms: vec!["lobby".into()],
             presence: None,
             count,
             position: "1-0".into(),
+            lost: false,
         }
     }
 

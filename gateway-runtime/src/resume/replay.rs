@@ -130,6 +130,14 @@ impl Replay {
         self.lock().acked = Some(mark);
     }
 
+    /// Every message written was acknowledged and none waits: the number of the last one.
+    #[cfg(feature = "redis")]
+    pub(crate) fn settled(&self) -> Option<u64> {
+        let sent = self.lock();
+        let settled = sent.unacked.is_empty() && sent.waiting.is_empty() && !sent.lost;
+        settled.then_some(sent.last)
+    }
+
     /// The checkpoint the acknowledgements have reached: the count and where it came from.
     #[cfg(feature = "redis")]
     pub(crate) fn acked(&self) -> Option<(u64, Mark)> {

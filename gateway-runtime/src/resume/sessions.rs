@@ -28,6 +28,10 @@ pub(crate) struct Resumption {
 }
 
 pub(crate) struct Sessions {
+    /// The endpoint's route (`/rooms/{room}`): in a cluster, a session resumes on this
+    /// endpoint only (one instance keeps an endpoint's sessions apart by this value itself).
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
+    route: &'static str,
     window: Duration,
     limits: ResumeLimits,
     /// What every resumable session of the app keeps, against the app's budget.
@@ -59,6 +63,7 @@ enum Entry {
         pending: Option<Box<Resumption>>,
     },
     Parked {
+        connection: Connection,
         handover: oneshot::Sender<Box<Resumption>>,
         /// Whose it is.
         client: u64,
@@ -74,8 +79,14 @@ pub(crate) enum Parking {
 }
 
 impl Sessions {
-    pub(crate) fn new(window: Duration, limits: ResumeLimits, kept: Arc<KeptBytes>) -> Self {
+    pub(crate) fn new(
+        route: &'static str,
+        window: Duration,
+        limits: ResumeLimits,
+        kept: Arc<KeptBytes>,
+    ) -> Self {
         Self {
+            route,
             window,
             limits,
             kept,
@@ -95,6 +106,12 @@ impl Sessions {
 
     pub(crate) fn window(&self) -> Duration {
         self.window
+    }
+
+    /// The endpoint's route.
+    #[cfg(feature = "redis")]
+    pub(crate) fn route(&self) -> &'static str {
+        self.route
     }
 
     pub(crate) fn limits(&self) -> &ResumeLimits {
@@ -139,12 +156,25 @@ impl Sessions {
             connection.request_handover();
             return Ok(());
         }
-        let Some(Entry::Parked { handover, client }) = state.entries.remove(&token) else {
+        let Some(Entry::Parked {
+            connection,
+            handover,
+            client,
+        }) = state.entries.remove(&token)
+        else {
             unreachable!("an entry is live or parked")
         };
         state.unpark(token, client);
         match handover.send(resumption) {
-            Ok(()) => Ok(()),
+            Ok(()) => {
+                // Live again: a later resume takes this one over.
+                let live = Entry::Live {
+                    connection,
+                    pending: None,
+                };
+                state.entries.insert(token, live);
+                Ok(())
+            }
             // Its task ended the session at this very moment.
             Err(resumption) => Err((resumption, FreshReason::Expired)),
         }
@@ -154,7 +184,12 @@ impl Sessions {
     /// [`ClientKey`]); `connection` becomes reachable again by a resume. Parking it may end
     /// another parked session, to keep within the endpoint's bound: the oldest of the client
     /// with the most parked.
-    pub(crate) fn park(&self, token: Token, client: &ClientKey) -> Parking {
+    pub(crate) fn park(
+        &self,
+        token: Token,
+        connection: &Connection,
+        client: &ClientKey,
+    ) -> Parking {
         let mut state = self.lock();
         if let Some(Entry::Live {
             pending: pending @ Some(_),
@@ -169,6 +204,7 @@ impl Sessions {
         state.entries.insert(
             token,
             Entry::Parked {
+                connection: connection.clone(),
                 handover: sender,
                 client,
             },

@@ -119,6 +119,16 @@ impl<'a> Session<'a> {
         self.running.len() < self.endpoint.options.concurrency
     }
 
+    /// The backplane's queue is high: clients are not read until it eases (see
+    /// [`Pressure`](crate::backplane::Pressure)).
+    fn held_back(&self) -> bool {
+        self.endpoint
+            .app
+            .hub
+            .pressure()
+            .is_some_and(crate::backplane::Pressure::is_high)
+    }
+
     /// Runs the connection to its end and says how it ended.
     ///
     /// Not an `async fn`: one keeps its arguments for its whole life and moves `mut self` into a
@@ -155,7 +165,7 @@ impl<'a> Session<'a> {
                 // Messages that have already arrived are handled back to back and their replies
                 // leave in one write; a burst is bounded so timers and queued messages get their
                 // turn.
-                if burst < MAX_BURST && self.has_room() {
+                if burst < MAX_BURST && self.has_room() && !self.held_back() {
                     if let Some(incoming) = self.socket.next().now_or_never() {
                         burst += 1;
                         flow = Box::pin(self.on_incoming(incoming, heartbeat.as_mut())).await;
@@ -167,18 +177,21 @@ impl<'a> Session<'a> {
                 if !matches!(flow, Flow::Continue) {
                     break;
                 }
+                let read = self.has_room() && !self.held_back();
+                let hub = &self.endpoint.app.hub;
                 flow = tokio::select! {
                     biased;
                     Some(reply) = self.running.next() => Box::pin(self.after_call(reply)).await,
-                    incoming = self.socket.next(), if self.has_room() => {
+                    incoming = self.socket.next(), if read => {
                         Box::pin(self.on_incoming(incoming, heartbeat.as_mut())).await
                     }
                     () = self.connection.woken() => Box::pin(self.on_wake()).await,
-                    // While every slot is busy the client is not read, so a Pong may be waiting
-                    // unread: the heartbeat waits too, as it does for a handler in order.
-                    () = &mut timer, if heartbeat.is_some() && self.has_room() => {
+                    // While the client is not read, a Pong may be waiting unread: the
+                    // heartbeat waits too, as it does for a handler in order.
+                    () = &mut timer, if heartbeat.is_some() && read => {
                         Box::pin(self.on_timer(&mut heartbeat, timer.as_mut())).await
                     }
+                    () = eased(hub), if !read && self.has_room() => Flow::Continue,
                 };
             }
             if !self.in_order() {
@@ -378,6 +391,13 @@ impl<'a> Session<'a> {
             // Pings are answered by the socket.
             _ => Flow::Continue,
         }
+    }
+}
+
+/// Waits until clients may be read again (see [`Session::held_back`]).
+async fn eased(hub: &crate::hub::Hub) {
+    if let Some(pressure) = hub.pressure() {
+        pressure.eased().await;
     }
 }
 

@@ -237,8 +237,25 @@ impl Client {
     /// # Panics
     /// When the server refuses the upgrade or does not answer.
     pub async fn resume(addr: SocketAddr, path: &str, session: &Session) -> (Client, Resume) {
+        Self::resume_with(addr, path, session, &[])
+            .await
+            .unwrap_or_else(|status| panic!("the resume's handshake was refused with {status}"))
+    }
+
+    /// [`resume`](Self::resume) with these handshake headers (the credentials a guard checks
+    /// again); `Err` is the HTTP status of a refused handshake.
+    ///
+    /// # Panics
+    /// As [`resume`](Self::resume), but for a refusal.
+    pub async fn resume_with(
+        addr: SocketAddr,
+        path: &str,
+        session: &Session,
+        headers: &[(&str, &str)],
+    ) -> Result<(Client, Resume), u16> {
         let separator = if path.contains('?') { '&' } else { '?' };
-        let mut client = Self::connect(addr, &format!("{path}{separator}resume")).await;
+        let mut client =
+            Self::connect_with(addr, &format!("{path}{separator}resume"), headers).await?;
         client.session = Some(session.clone());
         let request = serde_json::json!({
             "event": "$resume",
@@ -249,7 +266,7 @@ impl Client {
             client.read_protocol("no answer to `$resume`").await;
         }
         let answer = client.resumed.take().expect("read above");
-        (client, answer)
+        Ok((client, answer))
     }
 
     /// Reads one message, keeping a data message for the next reads.

@@ -44,11 +44,16 @@ pub(super) fn restore(endpoint: Arc<Endpoint>, token: Token, resumption: Box<Res
     };
     let after = resumption.after;
     let limits = endpoint.app.settings.resume_limits;
+    let route = endpoint
+        .sessions
+        .as_ref()
+        .map_or("", |sessions| sessions.route());
     let install = Box::new(move |restored: Restored| {
         install(endpoint, token, *resumption, restored);
     });
     journal.restore(Restore {
         token,
+        endpoint: route,
         after,
         limits,
         install,

@@ -287,7 +287,7 @@ async fn park(
     #[cfg(feature = "redis")]
     endpoint.app.hub.checkpoint(connection, true);
     let client = ClientKey::of(connection.handshake());
-    let resumption = match sessions.park(token, &client) {
+    let resumption = match sessions.park(token, connection, &client) {
         Parking::Resumed(resumption) => Some(resumption),
         // A close asked for while the connection was ending ends the session.
         Parking::Wait(_) if connection.take_close_request().is_some() => {

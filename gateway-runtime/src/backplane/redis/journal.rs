@@ -11,14 +11,17 @@ use crate::backplane::{decode, encode, Event};
 use crate::connection::ConnectionId;
 use crate::hub::{Restore, WeakHub};
 use crate::resume::journal::{EntryId, Fold, Record};
+use crate::resume::token::Token;
 use crate::resume::FreshReason;
 use bytes::Bytes;
 use redis::aio::MultiplexedConnection;
 use redis::streams::{StreamId, StreamRangeReply, StreamReadReply};
 use redis::{Client, Value};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
+use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
 /// How long one read waits for new entries: also about how long a resume may wait for the
@@ -35,6 +38,22 @@ const BATCH: usize = 512;
 /// How long a resume waits for the instance holding the session to let it go.
 const RELEASE_WAIT: Duration = Duration::from_secs(2);
 
+/// How long one instance may hold the right to restore a session (past it, another may).
+const RESTORE_CLAIM: Duration = Duration::from_secs(30);
+
+/// Folds run at once, each in a task of its own beside the reader; others wait their turn.
+const FOLDS_AT_ONCE: usize = 2;
+
+/// How far past a session's checkpoint a fold reads, in entries and in bytes: a session
+/// further behind cannot be rebuilt elsewhere (`lost`). Checkpoints move with the journal
+/// (every few seconds, see [`SWEEP`]) for every session that has nothing left to
+/// acknowledge, so only a client that stopped acknowledging falls this far behind.
+const FOLD_ENTRIES: usize = 20_000;
+const FOLD_BYTES: usize = 32 << 20;
+
+/// How often every session's checkpoint is renewed where it moved.
+const SWEEP: Duration = Duration::from_secs(5);
+
 /// A resume waiting for its session's holder to let go.
 struct Pending {
     restore: Restore,
@@ -42,7 +61,25 @@ struct Pending {
     /// The instance asked to let go, until the registry no longer has the client there.
     holder: Option<u16>,
     deadline: Instant,
+    /// This instance's claim on restoring the session (see [`Keys::restoring`]).
+    claim: String,
 }
+
+/// A resume whose fold runs: the entries the reader applies meanwhile are kept for it, to be
+/// folded in when the fold has reached where the reader was when it began.
+struct Folding {
+    restore: Restore,
+    record: Record,
+    claim: String,
+    /// Entries after the fold's end, in order, as the reader applied them.
+    catch_up: Vec<(EntryId, Event)>,
+    /// They exceeded [`FOLD_ENTRIES`]: the session is too far behind.
+    overflowed: bool,
+}
+
+/// What a fold task hands back: the fold up to where it began, or why the session cannot be
+/// rebuilt.
+type FoldDone = (Token, redis::RedisResult<Result<Fold, FreshReason>>);
 
 /// Follows the journal for as long as the app lives, reconnecting after Redis failures.
 pub(super) async fn follow(
@@ -54,6 +91,10 @@ pub(super) async fn follow(
 ) {
     let mut position: Option<EntryId> = None;
     let mut pending: Vec<Pending> = Vec::new();
+    let mut folding: HashMap<Token, Folding> = HashMap::new();
+    let (folded, mut done) = mpsc::unbounded_channel::<FoldDone>();
+    let folds = Arc::new(Semaphore::new(FOLDS_AT_ONCE));
+    let mut sweep = tokio::time::interval(SWEEP);
     // Only an app with resumable endpoints has a journal to follow.
     loop {
         match hub.upgrade() {
@@ -98,7 +139,10 @@ pub(super) async fn follow(
                 let at = position.unwrap_or_default();
                 let mut still = Vec::new();
                 for waiting in pending.drain(..) {
-                    if let Some(waiting) = follower.finish(waiting, at).await? {
+                    if follower.is_ready(&waiting) {
+                        let fold = follower.start_fold(&waiting, at, &folds, &folded);
+                        folding.insert(waiting.restore.token, fold(waiting));
+                    } else {
                         still.push(waiting);
                     }
                 }
@@ -113,7 +157,19 @@ pub(super) async fn follow(
                             pending.push(waiting);
                         }
                     }
-                    read = read(&keys, &hub, &mut reader, at, block) => match read? {
+                    Some((token, fold)) = done.recv() => {
+                        if let Some(resume) = folding.remove(&token) {
+                            follower.complete(resume, fold, at).await?;
+                        }
+                    }
+                    _ = sweep.tick() => {
+                        if let Some(app) = hub.upgrade() {
+                            if let Some(journal) = app.journal() {
+                                journal.sweep_checkpoints(&app);
+                            }
+                        }
+                    }
+                    read = read(&keys, &hub, &mut reader, at, block, &mut folding) => match read? {
                         Some(last) => position = Some(last),
                         None if hub.upgrade().is_none() => return Ok(()),
                         None => {}
@@ -137,18 +193,39 @@ struct Follower<'a> {
 }
 
 impl Follower<'_> {
-    /// Starts a resume: reads the session's checkpoint and, when another live instance holds
-    /// the session, asks it to let go. `None` when it is answered at once.
+    /// Starts a resume: reads the session's checkpoint, claims the right to restore it (one
+    /// instance at a time: a second resume meanwhile is told `unknown`, never given a copy),
+    /// and, when another live instance holds the session, asks it to let go. `None` when it
+    /// is answered at once.
     async fn begin(&mut self, restore: Restore) -> redis::RedisResult<Option<Pending>> {
         let token = restore.token.to_string();
         let stored: Option<Vec<u8>> = redis::cmd("GET")
             .arg(self.keys.session(&token))
             .query_async(self.commands)
             .await?;
-        let Some(record) = stored.as_deref().and_then(Record::decode) else {
+        // A session resumes only on the endpoint that made it (and so only through that
+        // endpoint's middleware and guards, which ran on this connection's handshake).
+        let record = stored
+            .as_deref()
+            .and_then(Record::decode)
+            .filter(|record| record.endpoint == restore.endpoint);
+        let Some(record) = record else {
             (restore.install)(Err(FreshReason::Unknown));
             return Ok(None);
         };
+        let claim = format!("{}:{}", self.instance, super::random());
+        let claimed: Option<String> = redis::cmd("SET")
+            .arg(self.keys.restoring(&token))
+            .arg(&claim)
+            .arg("NX")
+            .arg("PX")
+            .arg(RESTORE_CLAIM.as_millis() as u64)
+            .query_async(self.commands)
+            .await?;
+        if claimed.is_none() {
+            (restore.install)(Err(FreshReason::Unknown));
+            return Ok(None);
+        }
         let holder = record.owner;
         let held_elsewhere = holder != self.instance && self.held_by(record.id, holder);
         if held_elsewhere {
@@ -169,6 +246,7 @@ impl Follower<'_> {
             record,
             holder: held_elsewhere.then_some(holder),
             deadline: Instant::now() + RELEASE_WAIT,
+            claim,
         }))
     }
 
@@ -180,91 +258,149 @@ impl Follower<'_> {
         })
     }
 
-    /// Finishes a resume once its session's holder has let go (or is gone): folds the
-    /// journal from the checkpoint to `at` and hands the session over. The resume comes back
-    /// while it must wait on.
-    async fn finish(
-        &mut self,
-        waiting: Pending,
-        at: EntryId,
-    ) -> redis::RedisResult<Option<Pending>> {
+    /// Whether the resume may go on: its session's holder has let go (or is gone, or the
+    /// wait is over).
+    fn is_ready(&self, waiting: &Pending) -> bool {
         let still_held = waiting
             .holder
             .is_some_and(|holder| self.held_by(waiting.record.id, holder));
-        if still_held && Instant::now() < waiting.deadline {
-            return Ok(Some(waiting));
-        }
-        let Pending {
-            restore, record, ..
-        } = waiting;
-        let folded = self
-            .fold(record.clone(), restore.after, restore.limits, at)
-            .await?;
-        (restore.install)(folded.map(|folded| (record, folded, at)));
-        Ok(None)
+        !still_held || Instant::now() >= waiting.deadline
     }
 
-    /// The session from its checkpoint through the journal up to `at`.
-    async fn fold(
-        &mut self,
-        record: Record,
-        after: u64,
-        limits: crate::resume::ResumeLimits,
+    /// Folds the journal from the resume's checkpoint up to `at` (where the reader is) in a
+    /// task of its own, at most [`FOLDS_AT_ONCE`] at a time, so the reader goes on delivering
+    /// meanwhile; what it applies after `at` is kept for the resume (see [`Folding`]).
+    fn start_fold(
+        &self,
+        waiting: &Pending,
         at: EntryId,
-    ) -> redis::RedisResult<Result<crate::resume::journal::Folded, FreshReason>> {
-        let Some(from) = EntryId::parse(&record.position) else {
-            return Ok(Err(FreshReason::Unknown));
-        };
-        // Entries trimmed from the journal's start may have been the session's.
-        let first: StreamRangeReply = redis::cmd("XRANGE")
-            .arg(self.keys.journal())
-            .arg("-")
-            .arg("+")
-            .arg("COUNT")
-            .arg(1)
-            .query_async(self.commands)
-            .await?;
-        let first = first
-            .ids
-            .first()
-            .and_then(|entry| EntryId::parse(&entry.id));
-        if first.is_some_and(|first| first > from) && from != EntryId::default() {
-            return Ok(Err(FreshReason::Lost));
+        folds: &Arc<Semaphore>,
+        folded: &mpsc::UnboundedSender<FoldDone>,
+    ) -> impl FnOnce(Pending) -> Folding {
+        let (folds, folded) = (Arc::clone(folds), folded.clone());
+        let (keys, commands) = (self.keys.clone(), self.commands.clone());
+        let (record, restore) = (waiting.record.clone(), &waiting.restore);
+        let (token, after, limits) = (restore.token, restore.after, restore.limits);
+        tokio::spawn(async move {
+            let _turn = folds.acquire_owned().await;
+            let fold = fold(&keys, commands, record, after, limits, at).await;
+            folded.send((token, fold)).ok();
+        });
+        |waiting: Pending| Folding {
+            restore: waiting.restore,
+            record: waiting.record,
+            claim: waiting.claim,
+            catch_up: Vec::new(),
+            overflowed: false,
         }
-        let mut fold = match Fold::new(record, after, limits) {
-            Ok(fold) => fold,
-            Err(reason) => return Ok(Err(reason)),
-        };
-        let mut cursor = from;
-        while cursor < at {
-            let range: StreamRangeReply = redis::cmd("XRANGE")
-                .arg(self.keys.journal())
-                .arg(format!("({cursor}"))
-                .arg(at.to_string())
-                .arg("COUNT")
-                .arg(BATCH)
-                .query_async(self.commands)
-                .await?;
-            let before = cursor;
-            for entry in &range.ids {
-                let Some((id, event)) = entry_of(entry) else {
-                    continue;
-                };
-                // An entry that cannot be read may have been the session's.
-                let Some((_, event)) = event else {
-                    return Ok(Err(FreshReason::Lost));
-                };
-                if let Err(reason) = fold.apply(id, &event) {
-                    return Ok(Err(reason));
-                }
-                cursor = id;
-            }
-            if cursor == before {
-                break;
-            }
-        }
-        Ok(fold.finish())
     }
+
+    /// A fold is done: the entries the reader applied since it began are folded in, and the
+    /// session is handed over at `at` (before the reader reads on); then the claim goes.
+    async fn complete(
+        &mut self,
+        resume: Folding,
+        fold: redis::RedisResult<Result<Fold, FreshReason>>,
+        at: EntryId,
+    ) -> redis::RedisResult<()> {
+        let Folding {
+            restore,
+            record,
+            claim,
+            catch_up,
+            overflowed,
+        } = resume;
+        let restored = match fold {
+            Ok(Ok(mut fold)) if !overflowed => catch_up
+                .iter()
+                .try_for_each(|(entry, event)| fold.apply(*entry, event))
+                .and_then(|()| fold.finish()),
+            Ok(Ok(_)) => Err(FreshReason::Lost),
+            Ok(Err(reason)) => Err(reason),
+            Err(error) => {
+                tracing::warn!(%error, "a resume's fold failed");
+                Err(FreshReason::Unknown)
+            }
+        };
+        (restore.install)(restored.map(|folded| (record, folded, at)));
+        let token = restore.token.to_string();
+        redis::cmd("EVAL")
+            .arg("if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end")
+            .arg(1)
+            .arg(self.keys.restoring(&token))
+            .arg(claim)
+            .query_async::<()>(self.commands)
+            .await
+    }
+}
+
+/// The session from its checkpoint through the journal up to `at`, reading at most
+/// [`FOLD_ENTRIES`] entries and [`FOLD_BYTES`] bytes of them (past that: `lost`).
+async fn fold(
+    keys: &Keys,
+    mut commands: MultiplexedConnection,
+    record: Record,
+    after: u64,
+    limits: crate::resume::ResumeLimits,
+    at: EntryId,
+) -> redis::RedisResult<Result<Fold, FreshReason>> {
+    let Some(from) = EntryId::parse(&record.position) else {
+        return Ok(Err(FreshReason::Unknown));
+    };
+    // Entries trimmed from the journal's start may have been the session's.
+    let first: StreamRangeReply = redis::cmd("XRANGE")
+        .arg(keys.journal())
+        .arg("-")
+        .arg("+")
+        .arg("COUNT")
+        .arg(1)
+        .query_async(&mut commands)
+        .await?;
+    let first = first
+        .ids
+        .first()
+        .and_then(|entry| EntryId::parse(&entry.id));
+    if first.is_some_and(|first| first > from) && from != EntryId::default() {
+        return Ok(Err(FreshReason::Lost));
+    }
+    let mut fold = match Fold::new(record, after, limits) {
+        Ok(fold) => fold,
+        Err(reason) => return Ok(Err(reason)),
+    };
+    let (mut cursor, mut entries, mut bytes) = (from, 0, 0);
+    while cursor < at {
+        let range: StreamRangeReply = redis::cmd("XRANGE")
+            .arg(keys.journal())
+            .arg(format!("({cursor}"))
+            .arg(at.to_string())
+            .arg("COUNT")
+            .arg(BATCH)
+            .query_async(&mut commands)
+            .await?;
+        let before = cursor;
+        for entry in &range.ids {
+            let Some((id, event)) = entry_of(entry) else {
+                continue;
+            };
+            // An entry that cannot be read may have been the session's.
+            let Some((_, event)) = event else {
+                return Ok(Err(FreshReason::Lost));
+            };
+            entries += 1;
+            bytes += event.weight();
+            if entries > FOLD_ENTRIES || bytes > FOLD_BYTES {
+                return Ok(Err(FreshReason::Lost));
+            }
+            if let Err(reason) = fold.apply(id, &event) {
+                return Ok(Err(reason));
+            }
+            cursor = id;
+        }
+        if cursor == before {
+            break;
+        }
+    }
+    Ok(Ok(fold))
 }
 
 /// Reads the entries after `after` (waiting up to `block` for some) and applies them; the
@@ -275,6 +411,7 @@ async fn read(
     reader: &mut MultiplexedConnection,
     after: EntryId,
     block: Duration,
+    folding: &mut HashMap<Token, Folding>,
 ) -> redis::RedisResult<Option<EntryId>> {
     let read: Option<StreamReadReply> = redis::cmd("XREAD")
         .arg("COUNT")
@@ -302,12 +439,35 @@ async fn read(
             continue;
         };
         match event {
-            Some((origin, event)) => journal.apply(&hub, id, origin, &event),
-            None => journal.skip(id),
+            Some((origin, event)) => {
+                journal.apply(&hub, id, origin, &event);
+                for resume in folding.values_mut() {
+                    resume.keep(id, &event);
+                }
+            }
+            None => {
+                journal.skip(id);
+                for resume in folding.values_mut() {
+                    resume.overflowed = true;
+                }
+            }
         }
         last = Some(id);
     }
     Ok(last)
+}
+
+impl Folding {
+    /// An entry the reader applied while the fold ran.
+    fn keep(&mut self, entry: EntryId, event: &Event) {
+        if self.catch_up.len() >= FOLD_ENTRIES {
+            self.overflowed = true;
+            return;
+        }
+        if !self.overflowed {
+            self.catch_up.push((entry, event.clone()));
+        }
+    }
 }
 
 /// A journal entry's id, with its origin and event when it is one of ours (`None`, with a

@@ -13,7 +13,7 @@ mod session;
 mod store;
 
 use super::sealed::Link;
-use super::{Attached, Backplane, Event, MAX_INSTANCE};
+use super::{Attached, Backplane, Event, Pressure, MAX_INSTANCE};
 use redis::Client;
 use session::{connect, RedisLink};
 use std::hash::{BuildHasher, Hasher, RandomState};
@@ -128,6 +128,7 @@ pub struct RedisBackplaneBuilder {
     namespace: String,
     start_degraded: bool,
     outbox: Outbox,
+    journal_bytes: usize,
 }
 
 /// How much may wait for Redis.
@@ -162,6 +163,16 @@ impl RedisBackplaneBuilder {
             events: events.max(1),
             bytes,
         };
+        self
+    }
+
+    /// How many bytes the journal of resumable sessions may hold in Redis (default
+    /// [`RedisBackplane::JOURNAL_BYTES`]), each entry counted as its frame plus
+    /// [`RedisBackplane::JOURNAL_ENTRY_OVERHEAD`]. Past it, the oldest entries are trimmed as
+    /// new ones are added; a session whose checkpoint is older than the oldest entry left then
+    /// resumes elsewhere as `lost` (on its own instance it still resumes from memory).
+    pub fn journal_bytes(mut self, bytes: usize) -> Self {
+        self.journal_bytes = bytes;
         self
     }
 
@@ -201,6 +212,7 @@ impl RedisBackplaneBuilder {
                 instance,
                 token,
                 outbox: self.outbox,
+                journal_bytes: self.journal_bytes,
             })),
             instance,
         })
@@ -222,10 +234,15 @@ impl RedisBackplane {
     /// How many payload bytes may wait for Redis by default: 64 MiB.
     pub const OUTBOX_BYTES: usize = 64 << 20;
 
-    /// How many entries the journal of resumable sessions keeps (with resumable endpoints):
-    /// a session resumes on another instance only if the journal still holds every entry since
-    /// its checkpoint. Redis trims it to about this length as entries are added.
-    pub const JOURNAL_LENGTH: usize = 100_000;
+    /// How many bytes the journal of resumable sessions holds in Redis by default (with
+    /// resumable endpoints): 256 MiB. A session resumes on another instance only if the
+    /// journal still holds every entry since its checkpoint; see
+    /// [`RedisBackplaneBuilder::journal_bytes`].
+    pub const JOURNAL_BYTES: usize = 256 << 20;
+
+    /// What each journal entry counts for besides its frame: about what Redis spends on an
+    /// entry of a stream (its id, its field name, its node's bookkeeping).
+    pub const JOURNAL_ENTRY_OVERHEAD: usize = 64;
 
     /// Connects to the Redis at `url` (`redis://host:port`, `redis://:password@host:port/db`)
     /// with the default settings; see [`builder`](Self::builder).
@@ -237,7 +254,7 @@ impl RedisBackplane {
         Self::builder(url).connect().await
     }
 
-    /// Settings before connecting: namespace, degraded start, outbox size.
+    /// Settings before connecting: namespace, degraded start, outbox size, journal size.
     pub fn builder(url: &str) -> RedisBackplaneBuilder {
         RedisBackplaneBuilder {
             url: url.to_owned(),
@@ -247,6 +264,7 @@ impl RedisBackplane {
                 events: Self::OUTBOX,
                 bytes: Self::OUTBOX_BYTES,
             },
+            journal_bytes: Self::JOURNAL_BYTES,
         }
     }
 
@@ -274,7 +292,7 @@ impl Link for RedisBackplane {
             bytes: budget,
         } = link.outbox;
         let (sender, events) = mpsc::channel(capacity);
-        let backlog = Arc::new(Backlog::default());
+        let backlog = Arc::new(Backlog::new(capacity, budget));
         let outbox = {
             let backlog = Arc::clone(&backlog);
             move |event: Event| {
@@ -289,15 +307,19 @@ impl Link for RedisBackplane {
                         _ => None,
                     }
                 };
-                if let Some(event) = refused {
-                    backlog.bytes.fetch_sub(bytes, Ordering::Relaxed);
-                    backlog.dropped(&event);
+                match refused {
+                    Some(event) => {
+                        backlog.bytes.fetch_sub(bytes, Ordering::Relaxed);
+                        backlog.dropped(&event);
+                    }
+                    None => backlog.queued(capacity - sender.capacity()),
                 }
             }
         };
         Some(Attached {
             instance: self.instance,
             outbox: Arc::new(outbox),
+            pressure: Arc::clone(&backlog.pressure),
             start: Box::new(move |hub| {
                 let (restores, requests) = mpsc::unbounded_channel();
                 if let Some(app) = hub.upgrade() {
@@ -321,10 +343,15 @@ impl Link for RedisBackplane {
 }
 
 /// What waits between the hub and Redis, besides the events themselves.
-#[derive(Default)]
 struct Backlog {
     /// Bytes queued (payloads, names, texts).
     bytes: AtomicUsize,
+    /// The queue's bounds, in events and bytes.
+    capacity: usize,
+    budget: usize,
+    /// Redis is connected: a full queue is Redis being slow, and the senders are slowed.
+    connected: AtomicBool,
+    pressure: Arc<Pressure>,
     /// A presence change was dropped since the last announce: the others' picture of this
     /// instance may have a gap, so it is announced whole again.
     gap: AtomicBool,
@@ -333,6 +360,28 @@ struct Backlog {
 }
 
 impl Backlog {
+    fn new(capacity: usize, budget: usize) -> Self {
+        Self {
+            bytes: AtomicUsize::new(0),
+            capacity,
+            budget,
+            connected: AtomicBool::new(false),
+            pressure: Arc::default(),
+            gap: AtomicBool::new(false),
+            warned: AtomicBool::new(false),
+        }
+    }
+
+    /// An event was queued; `events` are queued now. Past half the queue while Redis is
+    /// connected, clients are not read until it drains.
+    fn queued(&self, events: usize) {
+        let half_full =
+            events > self.capacity / 2 || self.bytes.load(Ordering::Relaxed) > self.budget / 2;
+        if half_full && self.connected.load(Ordering::Relaxed) {
+            self.pressure.rise();
+        }
+    }
+
     fn dropped(&self, event: &Event) {
         if event.member().is_some() {
             self.gap.store(true, Ordering::Relaxed);
@@ -342,10 +391,23 @@ impl Backlog {
         }
     }
 
-    /// Accounts for events taken off the queue.
-    fn taken(&self, events: &[Event]) {
-        let bytes = events.iter().map(Event::weight).sum();
-        self.bytes.fetch_sub(bytes, Ordering::Relaxed);
+    /// Accounts for events taken off the queue; `left` are still queued. Down to a quarter,
+    /// clients are read again.
+    fn taken(&self, events: &[Event], left: usize) {
+        let bytes: usize = events.iter().map(Event::weight).sum();
+        let before = self.bytes.fetch_sub(bytes, Ordering::Relaxed);
+        if left <= self.capacity / 4 && before - bytes <= self.budget / 4 {
+            self.pressure.ease();
+        }
+    }
+
+    /// Redis is connected, or not: while it is not, senders are not slowed (the queue waits
+    /// for Redis, and what does not fit is dropped).
+    fn set_connected(&self, connected: bool) {
+        self.connected.store(connected, Ordering::Relaxed);
+        if !connected {
+            self.pressure.ease();
+        }
     }
 
     /// The queue has drained: a later drop is said again.

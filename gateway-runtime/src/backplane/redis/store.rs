@@ -17,6 +17,7 @@ use redis::{Cmd, Pipeline};
 use std::collections::HashMap;
 
 /// The names of the channels and keys of one namespace.
+#[derive(Clone)]
 pub(super) struct Keys {
     pub(super) namespace: String,
 }
@@ -34,6 +35,46 @@ impl Keys {
     /// A resumable session's checkpoint.
     pub(super) fn session(&self, token: &str) -> String {
         format!("{}:session:{token}", self.namespace)
+    }
+
+    /// Appends frames (add them as arguments) to the journal of resumable sessions, trimming
+    /// its oldest entries while it holds more than `budget` bytes (each entry counted as its
+    /// frame plus [`RedisBackplane::JOURNAL_ENTRY_OVERHEAD`]). One script, so the count and the
+    /// stream never disagree, whichever instances append at once.
+    pub(super) fn journal_append(&self, budget: usize) -> Cmd {
+        const APPEND: &str = r"
+            local total = tonumber(redis.call('GET', KEYS[2]) or '0')
+            local budget, overhead = tonumber(ARGV[1]), tonumber(ARGV[2])
+            for i = 3, #ARGV do
+                redis.call('XADD', KEYS[1], '*', 'e', ARGV[i])
+                total = total + #ARGV[i] + overhead
+            end
+            local keep = nil
+            while total > budget and not keep do
+                local oldest = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', 256)
+                if #oldest == 0 then total = 0 break end
+                for _, entry in ipairs(oldest) do
+                    if total <= budget then keep = entry[1] break end
+                    total = total - #(entry[2][2] or '') - overhead
+                    redis.call('XDEL', KEYS[1], entry[1])
+                end
+            end
+            redis.call('SET', KEYS[2], math.max(total, 0))
+        ";
+        let mut append = redis::cmd("EVAL");
+        append
+            .arg(APPEND)
+            .arg(2)
+            .arg(self.journal())
+            .arg(format!("{}:journal:bytes", self.namespace))
+            .arg(budget)
+            .arg(RedisBackplane::JOURNAL_ENTRY_OVERHEAD);
+        append
+    }
+
+    /// Held by the one instance restoring a resumable session, while it does.
+    pub(super) fn restoring(&self, token: &str) -> String {
+        format!("{}:restoring:{token}", self.namespace)
     }
 
     pub(super) fn inbox(&self, instance: u16) -> String {

@@ -49,6 +49,8 @@ pub(super) struct RedisLink {
     pub(super) instance: u16,
     pub(super) token: u64,
     pub(super) outbox: Outbox,
+    /// The journal's byte budget in Redis.
+    pub(super) journal_bytes: usize,
 }
 
 /// Why a session with Redis ended.
@@ -84,7 +86,9 @@ impl RedisLink {
         let mut lost_at: Option<Instant> = None;
         loop {
             let began = Instant::now();
-            let Ended::Lost(error) = session.run(&mut events, &mut lost_at).await else {
+            let ended = session.run(&mut events, &mut lost_at).await;
+            session.backlog.set_connected(false);
+            let Ended::Lost(error) = ended else {
                 return;
             };
             // Only a session that held resets the pause: one that fails right after starting
@@ -152,6 +156,7 @@ impl Session<'_> {
         if let Some(lost_at) = lost_at.take() {
             tracing::info!(after = ?lost_at.elapsed(), "backplane reconnected to Redis");
         }
+        self.backlog.set_connected(true);
         let mut messages = pubsub.into_on_message();
         let mut heartbeat = tokio::time::interval(RedisBackplane::HEARTBEAT);
         let mut batch = Vec::with_capacity(256);
@@ -168,7 +173,7 @@ impl Session<'_> {
                     if count == 0 {
                         return Ended::AppGone;
                     }
-                    self.backlog.taken(&batch);
+                    self.backlog.taken(&batch, events.len());
                     let published = self.publish(batch.drain(..), &mut redis).await;
                     if events.is_empty() {
                         self.backlog.drained();
@@ -239,6 +244,8 @@ impl Session<'_> {
         let mut pipe = redis::pipe();
         let mut stored = false;
         let journaling = self.hub.upgrade().is_some_and(|hub| hub.is_journaling());
+        let mut journal = link.keys.journal_append(link.journal_bytes);
+        let mut journal_entries = 0;
         for event in events {
             match &event {
                 Event::Checkpoint {
@@ -263,15 +270,8 @@ impl Session<'_> {
             stored |= link.own.record(&mut pipe, &event);
             let frame = encode(link.instance, &event);
             if journaling && event.journaled() {
-                pipe.cmd("XADD")
-                    .arg(link.keys.journal())
-                    .arg("MAXLEN")
-                    .arg("~")
-                    .arg(RedisBackplane::JOURNAL_LENGTH)
-                    .arg("*")
-                    .arg("e")
-                    .arg(&frame)
-                    .ignore();
+                journal.arg(&frame);
+                journal_entries += 1;
             }
             match &event {
                 Event::DeliverTo { id, .. } => {
@@ -284,6 +284,9 @@ impl Session<'_> {
         }
         if stored {
             link.own.keep_alive(&mut pipe);
+        }
+        if journal_entries > 0 {
+            pipe.add_command(journal).ignore();
         }
         pipe.query_async(redis).await
     }

@@ -85,7 +85,7 @@ impl Session<'_> {
             sends
         });
         drop(hub);
-        self.backlog.taken(&sends);
+        self.backlog.taken(&sends, events.len());
         let mut pipe = redis::pipe();
         pipe.atomic().del(&link.own.clients).ignore();
         for fact in &facts {
