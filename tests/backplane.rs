@@ -345,7 +345,9 @@ async fn redis_unreachable_at_start_fails_clearly_unless_degraded() {
 async fn the_chat_example_spans_instances() {
     let redis = RedisServer::start();
     let [a, b] = [redis.url(), redis.url()].map(|url| {
-        Instance::serve(move || async move { chat::app().backplane(connect(&url).await) })
+        Instance::serve(
+            move || async move { chat::app("test-token").backplane(connect(&url).await) },
+        )
     });
     let mut ada = a.client("/chat").await;
     let mut bob = b.client("/chat").await;

@@ -6,12 +6,12 @@ mod chat;
 mod common;
 
 use common::chat_wire::{event, join, next_matching, next_said, say};
-use gateway::test::{http, start, Client, Resume};
+use gateway::test::{http, http_with, start, Client, Resume};
 use serde_json::json;
 
 #[tokio::test]
 async fn join_answers_with_the_sorted_members_and_messages_reach_the_others_in_the_room() {
-    let addr = start(chat::app()).await;
+    let addr = start(chat::app("test-token")).await;
     let mut zoe = Client::connect(addr, "/chat").await;
     let mut ada = Client::connect(addr, "/chat").await;
     let mut bob = Client::connect(addr, "/chat").await;
@@ -54,7 +54,7 @@ async fn join_answers_with_the_sorted_members_and_messages_reach_the_others_in_t
 
 #[tokio::test]
 async fn a_message_before_joining_gets_an_error_and_leave_stops_messages() {
-    let addr = start(chat::app()).await;
+    let addr = start(chat::app("test-token")).await;
     let mut ada = Client::connect(addr, "/chat").await;
     let mut bob = Client::connect(addr, "/chat").await;
     say(&mut ada, "too early").await;
@@ -76,8 +76,8 @@ async fn a_message_before_joining_gets_an_error_and_leave_stops_messages() {
 }
 
 #[tokio::test]
-async fn every_join_leave_and_disconnect_tells_everyone_the_user_count() {
-    let addr = start(chat::app()).await;
+async fn joins_leaves_and_disconnects_tell_everyone_the_user_count() {
+    let addr = start(chat::app("test-token")).await;
     let mut ada = Client::connect(addr, "/chat").await;
     let mut bob = Client::connect(addr, "/chat").await;
     join(&mut ada, "lobby", "ada", 1).await;
@@ -99,17 +99,20 @@ async fn every_join_leave_and_disconnect_tells_everyone_the_user_count() {
 
 #[tokio::test]
 async fn post_announce_reaches_every_client() {
-    let addr = start(chat::app()).await;
+    let addr = start(chat::app("test-token")).await;
     let mut ada = Client::connect(addr, "/chat").await;
     let mut bob = Client::connect(addr, "/chat").await;
     join(&mut ada, "lobby", "ada", 1).await; // ada's handshake is surely done
     join(&mut bob, "garden", "bob", 2).await;
-    assert_eq!(
-        http(addr, "POST", "/announce", "maintenance at noon")
-            .await
-            .status,
-        202
-    );
+    let token = [("authorization", "Bearer test-token")];
+    let announce = |headers, body| http_with(addr, "POST", "/announce", headers, body);
+    assert_eq!(announce(&[], "anyone may speak?").await.status, 401);
+    let wrong = [("authorization", "Bearer guess")];
+    assert_eq!(announce(&wrong, "anyone may speak?").await.status, 401);
+    let huge = "x".repeat(4097);
+    assert_eq!(announce(&token, &huge).await.status, 413);
+    assert_eq!(announce(&token, "maintenance at noon").await.status, 202);
+    // The first announcement each hears is the one that was allowed.
     for client in [&mut ada, &mut bob] {
         let heard = next_matching(client, event("announce")).await;
         assert_eq!(
@@ -120,8 +123,43 @@ async fn post_announce_reaches_every_client() {
 }
 
 #[tokio::test]
+async fn clients_coming_and_going_by_the_hundred_cost_a_parked_member_nothing() {
+    let addr = start(chat::app("test-token")).await;
+    let mut ada = Client::connect(addr, "/chat").await;
+    join(&mut ada, "lobby", "ada", 1).await;
+    let session = ada.session().await;
+    drop(ada);
+    // Each one used to tell everyone the user count, the parked ada too, until her buffer
+    // (1,024 messages) overflowed and she was lost.
+    for _ in 0..1_100 {
+        let mut passer = Client::connect(addr, "/chat").await;
+        join(&mut passer, "lobby", "passer", 1).await;
+        passer.close().await;
+    }
+    let (mut ada, answer) = Client::resume(addr, "/chat", &session).await;
+    assert!(matches!(answer, Resume::Resumed { .. }), "{answer:?}");
+    // Still in the lobby: the next message there reaches her, after a few user counts.
+    let mut bob = Client::connect(addr, "/chat").await;
+    join(&mut bob, "lobby", "bob", 1).await;
+    say(&mut bob, "hello").await;
+    let mut counts = 0;
+    loop {
+        let heard: serde_json::Value = ada.recv_json().await;
+        match heard["event"].as_str() {
+            Some("users") => counts += 1,
+            Some("message") => break assert_eq!(heard["data"]["text"], "hello"),
+            _ => panic!("{heard}"),
+        }
+    }
+    assert!(
+        counts < 60,
+        "{counts} user counts for 1,100 comings and goings"
+    );
+}
+
+#[tokio::test]
 async fn the_page_is_served_at_the_root_with_the_client_it_imports() {
-    let addr = start(chat::app()).await;
+    let addr = start(chat::app("test-token")).await;
     let response = http(addr, "GET", "/", "").await;
     assert_eq!(response.status, 200, "{response:?}");
     assert!(response
@@ -142,11 +180,30 @@ async fn the_page_is_served_at_the_root_with_the_client_it_imports() {
         let path = format!("/_gateway/{}", &sibling[2..]);
         assert_eq!(http(addr, "GET", &path, "").await.status, 200, "{path}");
     }
+    // Browsers ask each time whether it changed, and a server with a new client says so.
+    let header = |name| {
+        client
+            .headers
+            .get(name)
+            .and_then(|value| value.to_str().ok())
+    };
+    assert_eq!(header("cache-control"), Some("no-cache"));
+    let version = header("etag").expect("a version").to_owned();
+    let asked = [("if-none-match", version.as_str())];
+    let again = http_with(addr, "GET", "/_gateway/index.js", &asked, "").await;
+    assert_eq!((again.status, again.body.as_str()), (304, ""));
+    let stale = [("if-none-match", "\"an older client\"")];
+    assert_eq!(
+        http_with(addr, "GET", "/_gateway/index.js", &stale, "")
+            .await
+            .status,
+        200
+    );
 }
 
 #[tokio::test]
 async fn names_and_rooms_are_capped_and_a_join_lists_at_most_100_members() {
-    let addr = start(chat::app()).await;
+    let addr = start(chat::app("test-token")).await;
     let mut greedy = Client::connect(addr, "/chat").await;
     for (room, name) in [
         ("lobby".to_owned(), "x".repeat(16_000)),
@@ -173,7 +230,7 @@ async fn names_and_rooms_are_capped_and_a_join_lists_at_most_100_members() {
 
 #[tokio::test]
 async fn a_member_whose_connection_drops_comes_back_in_its_room_with_what_it_missed() {
-    let addr = start(chat::app()).await;
+    let addr = start(chat::app("test-token")).await;
     let mut ada = Client::connect(addr, "/chat").await;
     let mut bob = Client::connect(addr, "/chat").await;
     join(&mut ada, "lobby", "ada", 1).await;

@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 
 #[test]
 fn the_document_describes_each_event_with_its_data_and_answer() {
-    let document = chat::app().asyncapi("chat", "1.0.0");
+    let document = chat::app("test-token").asyncapi("chat", "1.0.0");
     assert_eq!(document["asyncapi"], "3.0.0");
     let channel = &document["channels"]["chat"];
     assert_eq!(channel["address"], "/chat");
@@ -127,9 +127,12 @@ fn a_websocket_endpoint_is_described_and_shared_types_sit_in_components() {
 
 #[tokio::test]
 async fn the_document_is_served_where_the_app_says() {
-    let addr = start(chat::app()).await;
+    let addr = start(chat::app("test-token")).await;
     let served = http(addr, "GET", "/asyncapi.json", "").await;
     assert_eq!(served.status, 200);
     let document: Value = serde_json::from_str(&served.body).unwrap();
-    assert_eq!(document, chat::app().asyncapi("gateway chat", "1.0.0"));
+    assert_eq!(
+        document,
+        chat::app("test-token").asyncapi("gateway chat", "1.0.0")
+    );
 }

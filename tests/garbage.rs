@@ -445,6 +445,12 @@ async fn a_gateway_answers_hostile_envelopes_and_keeps_serving() {
     let answer: serde_json::Value = hostile.request("echo", &"after").await.unwrap();
     assert_eq!(answer, "after");
 
+    // A frame no client may send, first on a resume: the code RFC 6455 asks for.
+    let reserved = raw_frame(0x83, Some([1; 4]), b"xyz");
+    assert_eq!(
+        attack(addr, "/events?resume", &reserved, 64).await,
+        Outcome::Closed(1002)
+    );
     // Random bytes as the first message of a resume: refused, and the server goes on.
     for _ in 0..20 {
         let bytes = frame(true, OP_TEXT, &random.some_bytes(2000));

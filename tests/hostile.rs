@@ -238,6 +238,68 @@ async fn a_message_not_completed_in_time_is_closed_with_1008() {
 }
 
 #[tokio::test]
+async fn half_a_header_or_a_control_frame_not_completed_in_time_is_closed_with_1008() {
+    let app = App::new()
+        .message_timeout(Duration::from_millis(300))
+        .controller(Echo);
+    let addr = start(app).await;
+    let ping = frame(true, OP_PING, &[b'p'; 125]);
+    for unfinished in [
+        &[0x81][..],
+        &header(true, OP_TEXT, 70_000)[..5],
+        &ping[..20],
+    ] {
+        let mut client = RawClient::connect(addr, "/echo").await;
+        client.send_bytes(unfinished).await;
+        assert_eq!(
+            expect_close(&mut client).await,
+            (1008, "message timeout".to_owned()),
+            "{unfinished:?}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_stops_reading_is_given_up_on_and_what_it_held_goes_back() {
+    let _alone = MEMORY.lock().await;
+    const BUDGET: usize = 1 << 20;
+    let (ended, mut ends) = mpsc::unbounded_channel();
+    let app = App::new()
+        .inbound_budget(BUDGET)
+        .slow_consumer_timeout(Duration::from_millis(500))
+        .observer(OnClose::new(move |_| {
+            ended.send(()).ok();
+        }))
+        .controller(Echo);
+    let addr = start(app).await;
+    // Most of the budget in an unfinished message, then pings it never reads the Pongs of:
+    // the server's writes stall, and it cannot be left holding the budget.
+    let mut hoarder = RawClient::connect_small(addr, "/echo").await;
+    hoarder.send_bytes(&header(false, OP_BINARY, 900_000)).await;
+    hoarder.send_bytes(&vec![0; 900_000]).await;
+    let pings: Vec<u8> = (0..2_000)
+        .flat_map(|_| frame(true, OP_PING, &[b'p'; 125]))
+        .collect();
+    while hoarder
+        .try_send_bytes(&pings, Duration::from_millis(200))
+        .await
+    {}
+    // Given up on after half a second of taking nothing.
+    tokio::time::timeout(WAIT, ends.recv())
+        .await
+        .expect("a client that took nothing was not given up on");
+    // Another client's message that arrives in two reads fits the budget again.
+    let mut other = RawClient::connect(addr, "/echo").await;
+    let big = vec![b'a'; 600_000];
+    let wire = frame(true, OP_TEXT, &big);
+    other.send_bytes(&wire[..300_000]).await;
+    tokio::task::yield_now().await;
+    other.send_bytes(&wire[300_000..]).await;
+    let echoed = other.read_frame().await;
+    assert_eq!((echoed.opcode, echoed.payload.len()), (OP_TEXT, big.len()));
+}
+
+#[tokio::test]
 async fn an_endless_message_of_empty_continuation_frames_is_closed_with_1009() {
     let addr = start(App::new().controller(Echo)).await;
     let mut client = RawClient::connect(addr, "/echo").await;
@@ -278,6 +340,9 @@ async fn a_handshake_key_that_is_not_a_16_byte_nonce_gets_400() {
     for key in ["abc", "", &"A".repeat(4096), "dGhlIHNhbXBsZSBub25jZQ"] {
         assert_eq!(upgrade_status(addr, key).await, 400, "key {key:.30}");
     }
+    // Two keys: which one would the answer be for?
+    let two = "dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Key: AAAAAAAAAAAAAAAAAAAAAA==";
+    assert_eq!(upgrade_status(addr, two).await, 400);
 }
 
 #[tokio::test]

@@ -45,6 +45,33 @@ async fn a_cross_origin_browser_handshake_is_refused_unless_allowed() {
 }
 
 #[tokio::test]
+async fn a_request_naming_a_host_the_app_does_not_serve_is_refused_even_from_its_own_origin() {
+    let app = App::new()
+        .allow_hosts(["localhost", "127.0.0.1"])
+        .controller(Echo)
+        .controller(Feed);
+    let addr = start(app).await;
+    let own = [
+        ("host", "localhost:8080"),
+        ("origin", "http://localhost:8080"),
+    ];
+    assert!(Client::connect_with(addr, "/echo", &own).await.is_ok());
+    // DNS rebinding: the attacker's name now resolves here, and its page names itself.
+    let rebound = [
+        ("host", "evil.example:8080"),
+        ("origin", "http://evil.example:8080"),
+    ];
+    assert_eq!(
+        Client::connect_with(addr, "/echo", &rebound).await.err(),
+        Some(403)
+    );
+    assert_eq!(
+        SseReader::connect_with(addr, "/feed", &rebound).await.err(),
+        Some(403)
+    );
+}
+
+#[tokio::test]
 async fn over_max_connections_the_upgrade_gets_503() {
     let app = App::new().max_connections(2).controller(Echo);
     let hub = app.hub();

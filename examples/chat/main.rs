@@ -1,7 +1,10 @@
 //! A chat with rooms, in the gateway style, with a browser page.
 //!
 //! `cargo run --example chat`, then open http://127.0.0.1:8080/ in two browser tabs (set `PORT`
-//! to move it). `curl -d 'hello all' http://127.0.0.1:8080/announce` speaks to everyone.
+//! to move it). `curl -H 'authorization: Bearer TOKEN' -d 'hello all'
+//! http://127.0.0.1:8080/announce` speaks to everyone: the token is `ANNOUNCE_TOKEN`, or one
+//! the example makes up and prints when it starts. It serves the hosts `localhost` and
+//! `127.0.0.1` (`CHAT_HOSTS=chat.example.com,localhost` to change them).
 //!
 //! Several instances behind one Redis act as one chat: run each with
 //! `REDIS_URL=redis://127.0.0.1:6379 PORT=8081 cargo run --example chat --features redis`
@@ -22,16 +25,31 @@
 //! - `{"event":"message","data":{"text":T}}` → every other member of the sender's room gets
 //!   `{"event":"message","data":{"from":N,"room":R,"text":T}}`; before a join, an error message;
 //! - `{"event":"leave"}` leaves the room;
-//! - after every join, leave and disconnect (a session's end: a close, or two minutes away),
-//!   every client gets `{"event":"users","data":{"count":C}}`;
-//! - `POST /announce` with a text body → every client gets `{"event":"announce","data":TEXT}` (202).
+//! - when joins, leaves and disconnects (a session's end: a close, or two minutes away) have
+//!   changed how many are connected, every client gets `{"event":"users","data":{"count":C}}`,
+//!   at most once a second (clients coming and going by the thousand cost each client one
+//!   message a second, and a parked session's buffer at most two minutes' worth);
+//! - `POST /announce` with a text body of at most 4 KiB and `Authorization: Bearer TOKEN` → every
+//!   client gets `{"event":"announce","data":TEXT}` (202); without the token 401, larger 413.
 
+use axum::extract::DefaultBodyLimit;
+use axum::http::{header::AUTHORIZATION, HeaderMap, HeaderValue};
 use axum::response::Html;
 use axum::routing::{get, post};
 use gateway::prelude::*;
 use serde::{Deserialize, Serialize};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
 
 const CHAT: &str = "/chat";
+
+/// How often, at most, every client hears how many are connected.
+const USERS_EVERY: Duration = Duration::from_secs(1);
+
+/// The longest announcement: far below what a parked session keeps (1 MiB), so one
+/// announcement cannot cost any session its resume.
+const MAX_ANNOUNCE: usize = 4 << 10;
 
 /// What one join may ask for and get back: a client must not make the server store or send
 /// much on its behalf (300 members with 16 KB names would make every join's answer 4.6 MB).
@@ -75,7 +93,46 @@ struct Users {
 }
 
 /// The chat; who is where lives in the hub.
-pub(crate) struct ChatGateway;
+pub(crate) struct ChatGateway {
+    users: Arc<UsersCount>,
+}
+
+/// Tells every client how many are connected, at most once per [`USERS_EVERY`], while the
+/// count keeps changing.
+#[derive(Default)]
+struct UsersCount {
+    changed: AtomicBool,
+    /// A task is telling them.
+    ticking: AtomicBool,
+}
+
+impl UsersCount {
+    /// The count may have changed: every client hears it within a second.
+    fn changed(self: &Arc<Self>, hub: &Hub) {
+        self.changed.store(true, Ordering::Release);
+        if self.ticking.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let (users, hub) = (Arc::clone(self), hub.clone());
+        tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(USERS_EVERY);
+            loop {
+                ticks.tick().await;
+                if users.changed.swap(false, Ordering::AcqRel) {
+                    announce_users(&hub);
+                    continue;
+                }
+                // Quiet for a second: stop, unless a change came just now.
+                users.ticking.store(false, Ordering::Release);
+                if !users.changed.load(Ordering::Acquire)
+                    || users.ticking.swap(true, Ordering::AcqRel)
+                {
+                    return;
+                }
+            }
+        });
+    }
+}
 
 #[gateway(
     "chat",
@@ -98,7 +155,7 @@ impl ChatGateway {
         leave_room(&conn);
         conn.set_presence(&name);
         conn.join(&room);
-        announce_users(&hub);
+        self.users.changed(&hub);
         let mut members: Vec<String> = hub
             .room(&room)
             .presence()
@@ -133,12 +190,12 @@ impl ChatGateway {
     #[subscribe("leave")]
     async fn leave(&self, conn: Connection, hub: Hub) {
         leave_room(&conn);
-        announce_users(&hub);
+        self.users.changed(&hub);
     }
 
     #[on_disconnect]
     async fn left(&self, hub: Hub) {
-        announce_users(&hub);
+        self.users.changed(&hub);
     }
 }
 
@@ -166,24 +223,41 @@ fn announce_users(hub: &Hub) {
     hub.path(CHAT).emit("users", &Users { count });
 }
 
-/// The chat: the gateway, its page, and `POST /announce`.
-pub(crate) fn app() -> App {
+/// The chat: the gateway, its page, and `POST /announce` for whoever holds `announce_token`.
+pub(crate) fn app(announce_token: &str) -> App {
+    let hosts = std::env::var("CHAT_HOSTS").unwrap_or_else(|_| "localhost,127.0.0.1".to_owned());
     // Below the open-file limit of the machines it runs on; past it, clients get HTTP 503.
     let app = App::new()
         .max_connections(10_000)
-        .gateway(ChatGateway)
+        .allow_hosts(hosts.split(',').map(str::trim))
+        .gateway(ChatGateway {
+            users: Arc::default(),
+        })
         .serve_client();
     #[cfg(feature = "contract")]
     let app = app.serve_asyncapi("/asyncapi.json", "gateway chat", "1.0.0");
     let hub = app.hub();
+    let authorized = format!("Bearer {announce_token}");
+    let announce = move |headers: HeaderMap, text: String| async move {
+        let given = headers.get(AUTHORIZATION).map(HeaderValue::as_bytes);
+        if given != Some(authorized.as_bytes()) {
+            return StatusCode::UNAUTHORIZED;
+        }
+        hub.path(CHAT).emit("announce", &text);
+        StatusCode::ACCEPTED
+    };
     app.route("/", get(|| async { Html(include_str!("index.html")) }))
         .route(
             "/announce",
-            post(move |text: String| async move {
-                hub.path(CHAT).emit("announce", &text);
-                StatusCode::ACCEPTED
-            }),
+            post(announce).layer(DefaultBodyLimit::max(MAX_ANNOUNCE)),
         )
+}
+
+/// `ANNOUNCE_TOKEN`, or one made up for this run.
+fn announce_token() -> String {
+    use std::hash::{BuildHasher, RandomState};
+    std::env::var("ANNOUNCE_TOKEN")
+        .unwrap_or_else(|_| format!("{:016x}", RandomState::new().hash_one("announce")))
 }
 
 /// The app, joined to the other instances through Redis when `REDIS_URL` is set.
@@ -209,13 +283,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // `cargo run --example chat --features contract -- asyncapi > chat.asyncapi.json`
     #[cfg(feature = "contract")]
     if std::env::args().nth(1).as_deref() == Some("asyncapi") {
-        println!("{:#}", app().asyncapi("gateway chat", "1.0.0"));
+        println!("{:#}", app("").asyncapi("gateway chat", "1.0.0"));
         return Ok(());
     }
-    let app = clustered(app()).await?;
+    let token = announce_token();
+    let app = clustered(app(&token)).await?;
     let port = std::env::var("PORT").unwrap_or_else(|_| "8080".to_owned());
     let listener = tokio::net::TcpListener::bind(format!("127.0.0.1:{port}")).await?;
-    println!("listening on http://{}", listener.local_addr()?);
+    let addr = listener.local_addr()?;
+    println!("listening on http://{addr}");
+    println!("announce: curl -H 'authorization: Bearer {token}' -d 'hello' http://{addr}/announce");
     print!("{}", app.routes_table());
     let drained =
         gateway::serve_on_with_shutdown(listener, app, gateway::shutdown_signal()).await?;

@@ -50,7 +50,8 @@ pub fn query(data: &[u8]) {
     let _ = crate::handshake::query_value(query, name);
 }
 
-/// The origin check: the first line is the `Origin` header, the rest the `Host` header.
+/// The origin and host checks: the first line is the `Origin` header, the rest the `Host`
+/// header.
 pub fn origin(data: &[u8]) {
     let split = data
         .iter()
@@ -65,6 +66,7 @@ pub fn origin(data: &[u8]) {
         headers.insert(axum::http::header::HOST, host);
     }
     let _ = crate::origin::OriginPolicy::default().admits(&headers);
+    let _ = crate::origin::AllowedHosts::new(vec!["example.com".to_owned()]).admits(&headers);
 }
 
 /// A backplane frame as read from Redis (feature `redis`): decoding never panics, and what

@@ -6,7 +6,7 @@ use crate::drain::Drainer;
 use crate::endpoint::{Controller, Gateway};
 use crate::hub::{Hub, SlowConsumer};
 use crate::lifecycle::{Catcher, Guard, Interceptor, Lifecycle, Middleware, Observer};
-use crate::origin::OriginPolicy;
+use crate::origin::{AllowedHosts, OriginPolicy};
 use crate::router::Endpoints;
 use crate::services::Services;
 use crate::settings::Settings;
@@ -44,6 +44,7 @@ pub struct App {
     pub(crate) hub: Hub,
     pub(crate) settings: Settings,
     pub(crate) origins: OriginPolicy,
+    pub(crate) hosts: AllowedHosts,
     pub(crate) draining: Arc<AtomicBool>,
 }
 
@@ -76,6 +77,7 @@ impl App {
             hub: Hub::default(),
             settings: Settings::default(),
             origins: OriginPolicy::default(),
+            hosts: AllowedHosts::default(),
             draining: Arc::default(),
         }
     }
@@ -96,6 +98,26 @@ impl App {
         };
         allowed.extend(origins.into_iter().map(Into::into));
         self.origins = OriginPolicy::Allow(allowed);
+        self
+    }
+
+    /// Serves only requests that name one of these hosts in their `Host` header (the name,
+    /// without the port: `"chat.example.com"`, `"localhost"`); WebSocket handshakes and event
+    /// stream requests naming another get HTTP 403. This is what stops DNS rebinding: a page
+    /// whose own name is made to resolve to this server names itself as both `Origin` and
+    /// `Host`, which the origin check cannot tell from a page of this server. By default any
+    /// host is served.
+    ///
+    /// ```
+    /// use gateway::prelude::*;
+    /// let app = App::new().allow_hosts(["chat.example.com", "localhost"]);
+    /// ```
+    pub fn allow_hosts<I, S>(mut self, hosts: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.hosts = AllowedHosts::new(hosts.into_iter().map(Into::into).collect());
         self
     }
 

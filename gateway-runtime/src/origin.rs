@@ -1,8 +1,12 @@
-//! The origin check: a browser's cross-site WebSocket handshake is refused unless allowed.
+//! The origin check: a browser's cross-site WebSocket handshake is refused unless allowed; and
+//! the host check: a request naming a host the app does not serve is refused, when the app
+//! says which hosts it serves.
 //!
-//! Browsers send cookies with a WebSocket handshake to any site, so without this check any page
-//! the user visits could open a connection to this server as the user (cross-site WebSocket
-//! hijacking). Non-browser clients send no `Origin` and pass.
+//! Browsers send cookies with a WebSocket handshake to any site, so without the origin check
+//! any page the user visits could open a connection to this server as the user (cross-site
+//! WebSocket hijacking). Non-browser clients send no `Origin` and pass. A page whose own name
+//! is made to resolve to this server (DNS rebinding) sends its own name as both `Origin` and
+//! `Host`, which passes the origin check: only a list of the hosts the app serves stops it.
 
 use axum::http::{header, HeaderMap};
 
@@ -41,6 +45,38 @@ impl OriginPolicy {
                 .and_then(|host| host.to_str().ok())
                 .is_some_and(|host| same_host(origin, host)),
         }
+    }
+}
+
+/// The hosts the app serves, when it says: a request whose `Host` names another is refused.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct AllowedHosts(Option<Vec<String>>);
+
+impl AllowedHosts {
+    pub(crate) fn new(hosts: Vec<String>) -> Self {
+        Self(Some(hosts))
+    }
+
+    /// Whether a request with these headers names a host the app serves (any, when no list
+    /// was given). The port is not compared.
+    pub(crate) fn admits(&self, headers: &HeaderMap) -> bool {
+        let Some(allowed) = &self.0 else {
+            return true;
+        };
+        let Some(host) = headers
+            .get(header::HOST)
+            .and_then(|host| host.to_str().ok())
+        else {
+            return false;
+        };
+        let name = match host.rsplit_once(':') {
+            // `[::1]:8080` and `example.com:8080`, but not a bare IPv6 address's colons.
+            Some((name, port)) if port.bytes().all(|byte| byte.is_ascii_digit()) => name,
+            _ => host,
+        };
+        allowed
+            .iter()
+            .any(|allowed| allowed.eq_ignore_ascii_case(name))
     }
 }
 
@@ -102,6 +138,17 @@ mod tests {
             "example.com:8080"
         )));
         assert!(!policy.admits(&headers(Some("null"), "example.com")));
+    }
+
+    #[test]
+    fn only_the_hosts_an_app_serves_pass_when_it_names_them() {
+        let hosts = AllowedHosts::new(vec!["chat.example.com".to_owned(), "[::1]".to_owned()]);
+        assert!(hosts.admits(&headers(None, "chat.example.com")));
+        assert!(hosts.admits(&headers(None, "Chat.Example.com:8080")));
+        assert!(hosts.admits(&headers(None, "[::1]:8080")));
+        assert!(!hosts.admits(&headers(Some("http://evil.example"), "evil.example")));
+        assert!(!hosts.admits(&headers(None, "chat.example.com.evil.example")));
+        assert!(AllowedHosts::default().admits(&headers(None, "anything")));
     }
 
     #[test]

@@ -284,6 +284,7 @@ impl App {
             sockets,
             kept,
             origins: self.origins,
+            hosts: self.hosts,
             draining: self.draining,
         });
         for (path, route) in self.http_routes {

@@ -2,7 +2,7 @@
 
 use crate::hub::Hub;
 use crate::io::limits::InboundLimits;
-use crate::origin::OriginPolicy;
+use crate::origin::{AllowedHosts, OriginPolicy};
 use crate::services::Services;
 use crate::settings::Settings;
 use crate::sockets::{SocketSlot, Sockets};
@@ -23,6 +23,7 @@ pub(crate) struct AppShared {
     /// The sockets held open for clients, against `max_connections`.
     pub(crate) sockets: Arc<Sockets>,
     pub(crate) origins: OriginPolicy,
+    pub(crate) hosts: AllowedHosts,
     pub(crate) draining: Arc<AtomicBool>,
 }
 
@@ -49,6 +50,7 @@ impl AppShared {
         &self,
         headers: &axum::http::HeaderMap,
     ) -> Result<SocketSlot, Response> {
+        self.admit_host(headers)?;
         if !self.origins.admits(headers) {
             return Err((
                 StatusCode::FORBIDDEN,
@@ -57,6 +59,18 @@ impl AppShared {
                 .into_response());
         }
         self.admit_socket()
+    }
+
+    /// HTTP 403 for a request naming a host the app does not serve (see `App::allow_hosts`).
+    pub(crate) fn admit_host(&self, headers: &axum::http::HeaderMap) -> Result<(), Response> {
+        if self.hosts.admits(headers) {
+            return Ok(());
+        }
+        Err((
+            StatusCode::FORBIDDEN,
+            "this server does not serve that host",
+        )
+            .into_response())
     }
 
     /// A slot for a socket held open for a client (a connection, an event stream), unless the

@@ -12,7 +12,7 @@ let browser;
 
 before(async () => {
   browser = await launchChromium();
-  baseUrl = await startAndWaitFor(example, [], { PORT: "0" }, /listening on (http:\/\/\S+)/);
+  baseUrl = await startAndWaitFor(example, [], { PORT: "0", ANNOUNCE_TOKEN: "browser-test" }, /listening on (http:\/\/\S+)/);
 });
 
 after(async () => {
@@ -36,7 +36,11 @@ test("two pages chat in one room and both hear an announcement", async () => {
   await ada.click("#say-form button");
   await bob.locator("#log li", { hasText: "ada: hello from ada" }).waitFor();
 
-  const response = await fetch(`${baseUrl}/announce`, { method: "POST", body: "maintenance at noon" });
+  const response = await fetch(`${baseUrl}/announce`, {
+    method: "POST",
+    headers: { authorization: "Bearer browser-test" },
+    body: "maintenance at noon",
+  });
   assert.equal(response.status, 202);
   for (const page of [ada, bob]) {
     await page.locator("#log li.announce", { hasText: "announcement: maintenance at noon" }).waitFor();

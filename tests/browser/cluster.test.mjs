@@ -30,7 +30,7 @@ before(async () => {
   ).catch((error) => {
     throw new Error(`${error.message} (Debian: apt-get install -y redis-server)`);
   });
-  const env = { PORT: "0", REDIS_URL: `redis://127.0.0.1:${redisPort}` };
+  const env = { PORT: "0", REDIS_URL: `redis://127.0.0.1:${redisPort}`, ANNOUNCE_TOKEN: "browser-test" };
   instances = await Promise.all(
     [1, 2].map(() => startAndWaitFor(example, [], env, /listening on (http:\/\/\S+)/)),
   );
@@ -62,7 +62,11 @@ test("pages on two instances chat in one room and both hear an announcement", as
   await bob.click("#say-form button");
   await ada.locator("#log li", { hasText: "bob: hello from instance 2" }).waitFor();
 
-  const response = await fetch(`${instances[1]}/announce`, { method: "POST", body: "cluster-wide" });
+  const response = await fetch(`${instances[1]}/announce`, {
+    method: "POST",
+    headers: { authorization: "Bearer browser-test" },
+    body: "cluster-wide",
+  });
   assert.equal(response.status, 202);
   for (const page of [ada, bob]) {
     await page.locator("#log li.announce", { hasText: "announcement: cluster-wide" }).waitFor();

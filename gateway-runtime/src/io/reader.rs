@@ -58,6 +58,9 @@ pub(crate) struct Reader {
     /// A data message that did not arrive whole at once (boxed: rare, and every idle connection
     /// holds this field).
     message: Option<Box<Partial>>,
+    /// Since when the client has left something unfinished (a header, a control frame, a
+    /// message), with its deadline's timer once the socket had nothing more.
+    unfinished: Option<Box<Unfinished>>,
     /// The first error, returned by every later read.
     failed: Option<ReadError>,
 }
@@ -70,11 +73,15 @@ struct Partial {
     payload: BytesMut,
     frames: u32,
     utf8: Utf8Stream,
-    started: Instant,
-    /// Its deadline, once the socket had nothing more while it was incomplete.
-    timer: Option<Pin<Box<Sleep>>>,
     /// Bytes reserved for it in the app's budget.
     held: usize,
+}
+
+/// Something the client started and has not finished.
+#[derive(Debug)]
+struct Unfinished {
+    since: Instant,
+    timer: Option<Pin<Box<Sleep>>>,
 }
 
 impl Reader {
@@ -85,6 +92,7 @@ impl Reader {
             max_message,
             frame: None,
             message: None,
+            unfinished: None,
             failed: None,
         }
     }
@@ -100,6 +108,17 @@ impl Reader {
             Some(message) => Ok(Some(message)),
             None => self.hold().map(|()| None),
         });
+        let started = !self.input.is_empty() || self.frame.is_some() || self.message.is_some();
+        match (&self.unfinished, started) {
+            (None, true) => {
+                self.unfinished = Some(Box::new(Unfinished {
+                    since: Instant::now(),
+                    timer: None,
+                }));
+            }
+            (Some(_), false) => self.unfinished = None,
+            _ => {}
+        }
         if let Err(error) = read {
             self.failed = Some(error);
             self.abandon();
@@ -112,15 +131,16 @@ impl Reader {
         !self.input.is_empty()
     }
 
-    /// Polls the incomplete message's deadline (when there is one), for when the socket has
+    /// Polls the deadline of what the client left unfinished (a header, a control frame, a
+    /// message: the message timeout counts from when it began), for when the socket has
     /// nothing more: `Ready` when it has passed.
     pub(crate) fn poll_deadline(&mut self, cx: &mut Context<'_>) -> Poll<InboundLimit> {
         let timeout = self.limits.message_timeout;
-        let Some(message) = self.message.as_mut() else {
+        let Some(unfinished) = self.unfinished.as_mut() else {
             return Poll::Pending;
         };
-        let deadline = message.started + timeout;
-        let timer = message
+        let deadline = unfinished.since + timeout;
+        let timer = unfinished
             .timer
             .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
         timer.as_mut().poll(cx).map(|()| InboundLimit::Timeout)
@@ -240,6 +260,7 @@ impl Reader {
             self.limits.release(message.held);
         }
         self.frame = None;
+        self.unfinished = None;
         self.input = BytesMut::new();
     }
 }
@@ -257,8 +278,6 @@ impl Partial {
             payload: BytesMut::new(),
             frames: 1,
             utf8: Utf8Stream::default(),
-            started: Instant::now(),
-            timer: None,
             held: 0,
         }
     }

@@ -20,12 +20,15 @@ use crate::sockets::SocketSlot;
 use bytes::BytesMut;
 use hyper::upgrade::Upgraded;
 use hyper_util::rt::TokioIo;
+use std::future::Future;
 use std::io;
 use std::pin::Pin;
 use std::sync::{Arc, Weak};
 use std::task::{ready, Context, Poll};
+use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, Interest, ReadBuf};
 use tokio::net::TcpStream;
+use tokio::time::Sleep;
 use tungstenite::Message;
 
 /// How much is read from the socket at once.
@@ -35,6 +38,10 @@ const READ_CHUNK: usize = 8 * 1024;
 /// socket to take it. (The loop flushes after each burst of messages, so replies to pipelined
 /// messages still leave together.)
 const UNFLUSHED_BEFORE_READING: usize = 16 * 1024;
+
+/// A client that stopped inside this little (half a header, a control frame) keeps only that
+/// much of its read buffer while it waits.
+const KEEP_SMALL: usize = 256;
 
 /// How many bytes one poll reads, at most, before it yields to other tasks.
 const BYTES_PER_POLL: usize = 256 * 1024;
@@ -65,6 +72,10 @@ pub(crate) struct Socket {
     /// The client's bytes were refused: what it still sends is read and dropped, so that the
     /// connection ends with our Close read rather than reset under it.
     refused: bool,
+    /// How long the socket may take none of what we write before the client is given up on.
+    stall_limit: Duration,
+    /// Armed while a write waits for the socket; reset whenever it takes something.
+    stalled: Option<Pin<Box<Sleep>>>,
 }
 
 enum Io {
@@ -77,11 +88,15 @@ enum Io {
 
 impl Socket {
     /// The WebSocket over an upgraded HTTP connection, holding the client to these bounds.
+    /// A client whose socket takes none of what is written to it for `stall_limit` is given up
+    /// on (the connection ends): it stopped reading, and waiting for it would keep whatever it
+    /// holds (an unfinished message's share of the inbound budget) for good.
     pub(crate) fn accept(
         upgraded: Upgraded,
         slot: SocketSlot,
         max_message: usize,
         limits: Arc<InboundLimits>,
+        stall_limit: Duration,
     ) -> Self {
         let (io, input) = match upgraded.downcast::<TokioIo<TcpStream>>() {
             // A copy: hyper's leftover is a slice of its whole read buffer (8 KiB or more),
@@ -100,6 +115,8 @@ impl Socket {
             close_sent: false,
             close_received: false,
             refused: false,
+            stall_limit,
+            stalled: None,
         }
     }
 
@@ -173,9 +190,13 @@ impl Socket {
                 Poll::Ready(Ok(count)) => read += count,
                 Poll::Ready(Err(error)) => return Poll::Ready(Some(Err(error.into()))),
                 Poll::Pending => {
-                    // Nothing to parse while it waits: it holds no read buffer.
-                    if !self.reader.has_input() {
-                        self.reader.input = BytesMut::new();
+                    // Nothing to parse while it waits: it holds no read buffer, or one just
+                    // the size of what it left unfinished (a header, a small frame).
+                    let input = &mut self.reader.input;
+                    if input.is_empty() {
+                        *input = BytesMut::new();
+                    } else if input.len() <= KEEP_SMALL && input.capacity() > 4 * KEEP_SMALL {
+                        *input = BytesMut::from(&input[..]);
                     }
                     let Poll::Ready(limit) = self.reader.poll_deadline(cx) else {
                         return Poll::Pending;
@@ -241,7 +262,27 @@ impl Socket {
         self.flush().await
     }
 
+    /// Writes what waits, unless the socket has taken nothing of it for the stall limit.
     fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let waiting = self.writer.len();
+        let flushed = self.poll_write(cx);
+        if flushed.is_ready() || self.writer.len() < waiting {
+            self.stalled = None;
+        }
+        if flushed.is_pending() {
+            let limit = self.stall_limit;
+            let stalled = self
+                .stalled
+                .get_or_insert_with(|| Box::pin(tokio::time::sleep(limit)));
+            if stalled.as_mut().poll(cx).is_ready() {
+                self.stalled = None;
+                return Poll::Ready(Err(io::ErrorKind::TimedOut.into()));
+            }
+        }
+        flushed
+    }
+
+    fn poll_write(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match &mut self.io {
             Io::Tcp(direct) => {
                 // After whatever a direct write left half-written.

@@ -50,11 +50,14 @@ impl EventStream {
     /// A request: refused while draining or at `max_connections`, then the route's middleware
     /// and guards, then the event stream.
     pub(crate) async fn serve(self: Arc<Self>, request: Request) -> Response {
+        let (mut parts, _body) = request.into_parts();
+        if let Err(refusal) = self.app.admit_host(&parts.headers) {
+            return refusal;
+        }
         let slot = match self.app.admit_socket() {
             Ok(slot) => slot,
             Err(refusal) => return refusal,
         };
-        let (mut parts, _body) = request.into_parts();
         let authorized = match handshake_of(&mut parts).await {
             Ok(mut handshake) => self.lifecycle.authorize(&mut handshake).await,
             Err(rejection) => Err(rejection),

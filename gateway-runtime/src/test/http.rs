@@ -36,16 +36,34 @@ pub struct HttpResponse {
 /// # Panics
 /// When the server cannot be reached or does not answer within [`WAIT`].
 pub async fn http(addr: SocketAddr, method: &str, path: &str, body: &str) -> HttpResponse {
-    let request = axum::http::Request::builder()
+    http_with(addr, method, path, &[], body).await
+}
+
+/// [`http`] with these request headers (credentials, `If-None-Match`, ...).
+///
+/// # Panics
+/// As [`http`]; also for a header that is not a valid name and value.
+pub async fn http_with(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> HttpResponse {
+    let mut request = axum::http::Request::builder()
         .method(method)
         .uri(path)
         .header(axum::http::header::HOST, addr.to_string())
         .header(
             axum::http::header::CONTENT_TYPE,
             "text/plain; charset=utf-8",
-        )
+        );
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let request = request
         .body(Body::from(body.to_owned()))
-        .expect("a valid method and path");
+        .expect("a valid method, path and headers");
     let exchange = async {
         let stream = tokio::net::TcpStream::connect(addr)
             .await

@@ -35,7 +35,7 @@ mod resume;
 mod sse;
 
 pub use client::{Client, RequestError};
-pub use http::{http, HttpResponse};
+pub use http::{http, http_with, HttpResponse};
 pub use resume::{Resume, Session};
 pub use sse::{SseEvent, SseReader};
 

@@ -85,9 +85,17 @@ impl SseReader {
             .iter()
             .map(|(name, value)| format!("{name}: {value}\r\n"))
             .collect();
-        let request = format!(
-            "GET {path} HTTP/1.1\r\nHost: {addr}\r\nAccept: text/event-stream\r\n{extra}\r\n"
-        );
+        // The server's address is the host, unless the headers name another.
+        let host = if headers
+            .iter()
+            .any(|(name, _)| name.eq_ignore_ascii_case("host"))
+        {
+            String::new()
+        } else {
+            format!("Host: {addr}\r\n")
+        };
+        let request =
+            format!("GET {path} HTTP/1.1\r\n{host}Accept: text/event-stream\r\n{extra}\r\n");
         stream
             .get_mut()
             .write_all(request.as_bytes())

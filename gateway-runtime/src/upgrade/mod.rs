@@ -66,7 +66,13 @@ pub(crate) async fn upgrade(endpoint: Arc<Endpoint>, request: Request) -> Respon
             let Ok(upgraded) = on_upgrade.await else {
                 return;
             };
-            let socket = Socket::accept(upgraded, slot, max_message, Arc::clone(&app.inbound));
+            let socket = Socket::accept(
+                upgraded,
+                slot,
+                max_message,
+                Arc::clone(&app.inbound),
+                app.settings.slow_consumer_timeout,
+            );
             resume_or_begin(endpoint, socket, handshake, started).await;
         });
         return switching_protocols;
@@ -81,7 +87,13 @@ pub(crate) async fn upgrade(endpoint: Arc<Endpoint>, request: Request) -> Respon
             return;
         };
         let inbound = Arc::clone(&app.inbound);
-        let socket = Box::new(Socket::accept(upgraded, slot, max_message, inbound));
+        let socket = Box::new(Socket::accept(
+            upgraded,
+            slot,
+            max_message,
+            inbound,
+            app.settings.slow_consumer_timeout,
+        ));
         // A resumable session numbers and keeps what it writes: only its loop writes to it.
         if let (None, Some(direct)) = (connection.replay(), socket.direct_writer()) {
             connection.attach_direct(direct);
@@ -318,9 +330,12 @@ async fn resume_or_begin(
         return;
     };
     let within = endpoint.app.settings.handshake_timeout;
-    let Some((token, after)) = resume_request(&mut socket, within).await else {
-        refuse_resume(&endpoint, socket, &handshake, started).await;
-        return;
+    let (token, after) = match resume_request(&mut socket, within).await {
+        Ok(request) => request,
+        Err(refusal) => {
+            refuse_resume(&endpoint, socket, &handshake, started, refusal).await;
+            return;
+        }
     };
     let resumption = Box::new(Resumption {
         socket,
@@ -372,33 +387,44 @@ fn begin(
 }
 
 /// The first message of a connection that asked to resume: `$resume` with a token and the last
-/// message number the client has.
-async fn resume_request(socket: &mut Socket, within: Duration) -> Option<(Token, u64)> {
-    let Message::Text(text) = timeout(within, socket.next()).await.ok()??.ok()? else {
-        return None;
+/// message number the client has; otherwise the close code and reason it gets (1008, or what
+/// RFC 6455 asks for a frame it may not send).
+async fn resume_request(
+    socket: &mut Socket,
+    within: Duration,
+) -> Result<(Token, u64), (u16, &'static str)> {
+    const NOT_RESUME: (u16, &str) = (
+        close_code::POLICY_VIOLATION,
+        r#"expected {"event":"$resume",...} first"#,
+    );
+    let first = timeout(within, socket.next()).await.ok().flatten();
+    let text = match first {
+        Some(Ok(Message::Text(text))) => text,
+        Some(Err(crate::io::SocketError::Refused(refused))) => return Err(refused.close()),
+        _ => return Err(NOT_RESUME),
     };
-    match protocol::parse(text.as_bytes())? {
-        ClientSays::Resume { token, seq } => Some((token, seq)),
-        ClientSays::Ack(_) => None,
+    match protocol::parse(text.as_bytes()) {
+        Some(ClientSays::Resume { token, seq }) => Ok((token, seq)),
+        _ => Err(NOT_RESUME),
     }
 }
 
-/// A connection that asked to resume but did not send `$resume` first: closed with 1008.
+/// A connection that asked to resume but did not send `$resume` first: closed with `code`.
 async fn refuse_resume(
     endpoint: &Endpoint,
     mut socket: Socket,
     handshake: &Handshake,
     started: Instant,
+    (code, reason): (u16, &'static str),
 ) {
-    let reason = r#"expected {"event":"$resume",...} first"#;
     let close = CloseFrame {
-        code: CloseCode::from(close_code::POLICY_VIOLATION),
+        code: CloseCode::from(code),
         reason: Utf8Bytes::from_static(reason),
     };
     let close_timeout = endpoint.app.settings.close_timeout;
     let _ = timeout(close_timeout, socket.send(Message::Close(Some(close)))).await;
     let summary = CloseSummary {
-        code: Some(close_code::POLICY_VIOLATION),
+        code: Some(code),
         reason: reason.to_owned(),
         messages_in: 1,
         ..sessionless(handshake, started, ClosedBy::Server)

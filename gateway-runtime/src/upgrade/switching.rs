@@ -47,10 +47,11 @@ pub(crate) fn switching_protocols(
         );
         return Err(response);
     }
-    let Some(key) = parts.headers.get(header::SEC_WEBSOCKET_KEY) else {
+    let mut keys = parts.headers.get_all(header::SEC_WEBSOCKET_KEY).iter();
+    let (Some(key), None) = (keys.next(), keys.next()) else {
         return Err(refuse(
             StatusCode::BAD_REQUEST,
-            "missing `Sec-WebSocket-Key`",
+            "exactly one `Sec-WebSocket-Key`",
         ));
     };
     if !is_websocket_key(key.as_bytes()) {
