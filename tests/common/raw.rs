@@ -73,17 +73,22 @@ pub(crate) async fn connect_small(addr: SocketAddr) -> TcpStream {
 
 impl RawClient {
     pub(crate) async fn connect(addr: SocketAddr, path: &str) -> RawClient {
-        Self::upgrade(TcpStream::connect(addr).await.unwrap(), addr, path).await
+        Self::connect_with(addr, path, "").await
+    }
+
+    /// A client whose handshake has these `extra` header lines (each ending in `\r\n`).
+    pub(crate) async fn connect_with(addr: SocketAddr, path: &str, extra: &str) -> RawClient {
+        Self::upgrade(TcpStream::connect(addr).await.unwrap(), addr, path, extra).await
     }
 
     /// A client on [`connect_small`]'s connection.
     pub(crate) async fn connect_small(addr: SocketAddr, path: &str) -> RawClient {
-        Self::upgrade(connect_small(addr).await, addr, path).await
+        Self::upgrade(connect_small(addr).await, addr, path, "").await
     }
 
-    async fn upgrade(stream: TcpStream, addr: SocketAddr, path: &str) -> RawClient {
+    async fn upgrade(stream: TcpStream, addr: SocketAddr, path: &str, extra: &str) -> RawClient {
         let mut stream = BufReader::new(stream);
-        let request = upgrade_request(addr, path, "dGhlIHNhbXBsZSBub25jZQ==", "");
+        let request = upgrade_request(addr, path, "dGhlIHNhbXBsZSBub25jZQ==", extra);
         stream
             .get_mut()
             .write_all(request.as_bytes())
