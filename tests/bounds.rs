@@ -52,7 +52,8 @@ const RESUMABLE: usize = 60;
 /// build's 2.8 KiB: 16 KiB each is allowed, and 32 MiB for the allocator and the runtime.
 fn allowed() -> usize {
     let connections = CONNECTIONS + SLOW_READERS + SLOW_STREAMS + RESUMABLE;
-    connections * (16 << 10) + CONNECTIONS * HEAD
+    connections * (16 << 10)
+        + CONNECTIONS * HEAD
         + INBOUND
         + SLOW_READERS * 2 * OUTBOUND
         + SLOW_STREAMS * 2 * MIB
@@ -91,7 +92,9 @@ async fn every_bound_filled_at_once_holds_no_more_than_their_sum() {
     }
     // Unfinished messages: 40 MB tried against a budget of 4 MiB (most are refused, 1013).
     for client in idle.iter_mut().take(40) {
-        client.send_bytes(&header(false, OP_BINARY, 1_000_000)).await;
+        client
+            .send_bytes(&header(false, OP_BINARY, 1_000_000))
+            .await;
         client.send_bytes(&vec![0; 1_000_000]).await;
     }
     // Readers that stall, each sent 4 MB of its own (80 MB tried).

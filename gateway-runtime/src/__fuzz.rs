@@ -83,7 +83,8 @@ pub fn backplane_frame(data: &[u8]) {
 /// The WebSocket reader: client bytes in pieces of any size (the first byte picks the piece
 /// size, the second the message size limit). It never panics; every read takes bytes off the
 /// input or waits for more with all of them accounted for (a second read without new bytes
-/// changes nothing); an error is final; and nothing counts in the budget once it is dropped.
+/// changes nothing); an error is final, after which the rest is skipped frame by frame (see
+/// `Reader::drain`); and nothing counts in the budget once it is dropped.
 pub fn frames(data: &[u8]) {
     use crate::io::limits::InboundLimits;
     use crate::io::reader::Reader;
@@ -98,8 +99,15 @@ pub fn frames(data: &[u8]) {
         std::sync::Arc::clone(&limits),
         max_message,
     );
-    'pieces: for chunk in bytes.chunks(piece) {
+    let mut failed = false;
+    for chunk in bytes.chunks(piece) {
         reader.input.extend_from_slice(chunk);
+        if failed {
+            if reader.drain() != crate::io::reader::Drained::More {
+                break;
+            }
+            continue;
+        }
         loop {
             let before = reader.input.len();
             match reader.read() {
@@ -112,7 +120,8 @@ pub fn frames(data: &[u8]) {
                 }
                 Err(error) => {
                     assert_eq!(reader.read(), Err(error), "an error that did not last");
-                    break 'pieces;
+                    failed = true;
+                    break;
                 }
             }
         }

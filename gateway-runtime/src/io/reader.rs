@@ -63,6 +63,22 @@ pub(crate) struct Reader {
     unfinished: Option<Box<Unfinished>>,
     /// The first error, returned by every later read.
     failed: Option<ReadError>,
+    /// After a failure: how many bytes at the input's start belong to a frame to skip, or
+    /// `None` when where frames begin is lost (a header that cannot be parsed).
+    skip: Option<usize>,
+    /// The client sent its Close (refused or not): it sends nothing more.
+    closed: bool,
+}
+
+/// What a refused client's bytes come to, as [`Reader::drain`] skips them.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Drained {
+    /// Frames skipped so far; more may come.
+    More,
+    /// The client answered our Close with its own: the connection can end.
+    ClientClosed,
+    /// Bytes that are not frames: nothing more can be understood.
+    Garbage,
 }
 
 /// A data message arriving in pieces: fragmented, or one frame in several reads.
@@ -94,6 +110,8 @@ impl Reader {
             message: None,
             unfinished: None,
             failed: None,
+            skip: Some(0),
+            closed: false,
         }
     }
 
@@ -120,10 +138,61 @@ impl Reader {
             _ => {}
         }
         if let Err(error) = read {
-            self.failed = Some(error);
-            self.abandon();
+            self.fail(error);
         }
         read
+    }
+
+    /// The client's bytes are refused for good (by the read, or by the socket: the message
+    /// deadline): everything unfinished is given back, and from here the input is only skipped
+    /// through, frame by frame, without a payload being read (see [`drain`](Self::drain)).
+    pub(crate) fn fail(&mut self, error: ReadError) {
+        self.failed = Some(error);
+        // The payload of the frame that was arriving begins the input.
+        if let (Some(skip), Some((header, _))) = (self.skip.as_mut(), self.frame) {
+            *skip = header.len;
+        }
+        if let Some(message) = self.message.take() {
+            self.limits.release(message.held);
+        }
+        self.frame = None;
+        self.unfinished = None;
+        // What is skipped goes now.
+        self.drain();
+    }
+
+    /// After a failure: skips the client's frames, unread, until its Close (we sent ours with
+    /// the failure's code, and a client that answers it lets the connection end cleanly).
+    pub(crate) fn drain(&mut self) -> Drained {
+        if self.closed {
+            return Drained::ClientClosed;
+        }
+        loop {
+            let Some(skip) = self.skip.as_mut() else {
+                return Drained::Garbage;
+            };
+            let skipped = (*skip).min(self.input.len());
+            self.input.advance(skipped);
+            *skip -= skipped;
+            if self.input.is_empty() {
+                // What was skipped is not kept: a refused client holds no buffer.
+                self.input = BytesMut::new();
+            }
+            if *skip > 0 {
+                return Drained::More;
+            }
+            match parse_client_header(&self.input, usize::MAX) {
+                Err(_) => return Drained::Garbage,
+                Ok(None) => return Drained::More,
+                Ok(Some((header, _))) if header.opcode == OpCode::Close => {
+                    return Drained::ClientClosed
+                }
+                Ok(Some((header, header_len))) => {
+                    self.input.advance(header_len);
+                    self.skip = Some(header.len);
+                }
+            }
+        }
     }
 
     /// Bytes wait in the input: more of the client's messages (or part of one) have arrived.
@@ -148,16 +217,20 @@ impl Reader {
 
     fn next_message(&mut self) -> Result<Option<Message>, ReadError> {
         loop {
-            let (header, unmasked) = match self.frame.take() {
+            let (header, unmasked) = match self.frame {
                 Some(frame) => frame,
                 None => {
-                    let Some((header, header_len)) =
-                        parse_client_header(&self.input, self.max_message)?
-                    else {
+                    let parsed = parse_client_header(&self.input, self.max_message);
+                    if matches!(parsed, Err(FrameError::Protocol(_))) {
+                        // Where the next frame begins is lost with it.
+                        self.skip = None;
+                    }
+                    let Some((header, header_len)) = parsed? else {
                         return Ok(None);
                     };
                     self.begin_frame(&header)?;
                     self.input.advance(header_len);
+                    self.frame = Some((header, 0));
                     (header, 0)
                 }
             };
@@ -179,8 +252,10 @@ impl Reader {
                 self.frame = Some((header, arrived));
                 return Ok(None);
             }
+            self.frame = None;
             if header.opcode.is_control() {
                 let payload = self.take(header.len);
+                self.closed = header.opcode == OpCode::Close;
                 return control(header.opcode, payload).map(Some);
             }
             let Some(mut message) = self.message.take() else {
@@ -253,21 +328,13 @@ impl Reader {
         }
         Ok(())
     }
-
-    /// Gives back what an incomplete message held.
-    fn abandon(&mut self) {
-        if let Some(message) = self.message.take() {
-            self.limits.release(message.held);
-        }
-        self.frame = None;
-        self.unfinished = None;
-        self.input = BytesMut::new();
-    }
 }
 
 impl Drop for Reader {
     fn drop(&mut self) {
-        self.abandon();
+        if let Some(message) = self.message.take() {
+            self.limits.release(message.held);
+        }
     }
 }
 
@@ -453,6 +520,44 @@ mod tests {
         let mut reader = reader(16, 10);
         let messages = read_all(&mut reader, &frame(true, 2, &[0; 5000]), usize::MAX);
         assert_eq!(messages.unwrap().len(), 1);
+    }
+
+    #[test]
+    fn after_a_failure_the_client_s_frames_are_skipped_unread_until_its_close() {
+        // Invalid UTF-8 in a whole message: the frames after it are found, and the client's
+        // Close.
+        let mut refused = reader(16, 1 << 20);
+        let wire = [
+            frame(true, 1, b"\xff"),
+            frame(true, 1, b"late"),
+            frame(true, 8, b""),
+        ];
+        assert!(read_all(&mut refused, &wire.concat(), usize::MAX).is_err());
+        assert_eq!(refused.drain(), Drained::ClientClosed);
+
+        // A Close with a bad code is the client's Close all the same: it sends nothing more.
+        let mut refused = reader(16, 1 << 20);
+        assert!(read_all(&mut refused, &frame(true, 8, &[0x03, 0xe7]), usize::MAX).is_err());
+        assert_eq!(refused.drain(), Drained::ClientClosed);
+
+        // Over the budget in the middle of a frame: the rest of its payload is skipped, as it
+        // arrives.
+        let mut refused = reader(16, 1000);
+        let big = frame(true, 2, &[0; 5000]);
+        assert!(read_all(&mut refused, &big[..2000], usize::MAX).is_err());
+        assert_eq!(refused.drain(), Drained::More);
+        refused.input.extend_from_slice(&big[2000..]);
+        assert_eq!(refused.drain(), Drained::More);
+        refused
+            .input
+            .extend_from_slice(&frame(true, 8, b"\x03\xe8"));
+        assert_eq!(refused.drain(), Drained::ClientClosed);
+
+        // A header that cannot be parsed: no frame can be found after it.
+        let mut refused = reader(16, 1 << 20);
+        let wire = [&[0x83, 0x80, 1, 2, 3, 4][..], &frame(true, 8, b"")].concat();
+        assert!(read_all(&mut refused, &wire, usize::MAX).is_err());
+        assert_eq!(refused.drain(), Drained::Garbage);
     }
 
     #[test]

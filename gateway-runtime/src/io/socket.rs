@@ -13,7 +13,7 @@
 //! message yields, so a parser bug could cost one connection its progress but never a worker.
 
 use super::limits::InboundLimits;
-use super::reader::{ReadError, Reader};
+use super::reader::{Drained, ReadError, Reader};
 use super::writer::Writer;
 use crate::direct::Direct;
 use crate::sockets::SocketSlot;
@@ -69,8 +69,9 @@ pub(crate) struct Socket {
     close_sent: bool,
     /// The client sent a Close: nothing more is read.
     close_received: bool,
-    /// The client's bytes were refused: what it still sends is read and dropped, so that the
-    /// connection ends with our Close read rather than reset under it.
+    /// The client's bytes were refused: what it still sends is skipped, frame by frame, until
+    /// it answers our Close, so the connection ends with our Close read rather than reset
+    /// under it.
     refused: bool,
     /// How long the socket may take none of what we write before the client is given up on.
     stall_limit: Duration,
@@ -202,17 +203,21 @@ impl Socket {
                         return Poll::Pending;
                     };
                     self.refused = true;
+                    self.reader.fail(limit.into());
                     return Poll::Ready(Some(Err(ReadError::from(limit).into())));
                 }
             }
         }
     }
 
-    /// Reads and drops what a refused client still sends, until it closes the connection.
+    /// Skips what a refused client still sends, frame by frame and unread, until it answers
+    /// our Close (or sends what cannot be frames, or closes the connection).
     fn poll_discard(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Message, SocketError>>> {
         let mut read = 0;
         loop {
-            self.reader.input = BytesMut::new();
+            if self.reader.drain() != Drained::More {
+                return Poll::Ready(None);
+            }
             match ready!(self.poll_fill(cx)) {
                 Ok(0) | Err(_) => return Poll::Ready(None),
                 Ok(count) => read += count,

@@ -264,12 +264,18 @@ impl Fold {
     /// Starts at `record` for a client that has every message up to `after`.
     ///
     /// # Errors
-    /// `lost` when the client asks for messages before the checkpoint (it acknowledged them).
+    /// `lost` when the client asks for messages before the checkpoint (it acknowledged them);
+    /// `unknown` for a record no instance wrote (a count no session reaches).
     pub(crate) fn new(
         record: Record,
         after: u64,
         limits: ResumeLimits,
     ) -> Result<Self, FreshReason> {
+        // Counts stay below 2^53 (safe as JSON numbers): past that, not a record of ours, and
+        // counting on from it could overflow.
+        if record.count >= 1 << 53 {
+            return Err(FreshReason::Unknown);
+        }
         if record.lost || after < record.count {
             return Err(FreshReason::Lost);
         }

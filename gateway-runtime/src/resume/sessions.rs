@@ -133,13 +133,14 @@ impl Sessions {
     }
 
     /// Hands `resumption` to session `token`: at once if it is parked; once its connection has
-    /// closed if it is live (that connection is asked to close, with 4000). Otherwise the
-    /// resumption comes back with the reason the session cannot resume.
+    /// closed if it is live (that connection is asked to close, with 4000). An earlier resume
+    /// still waiting for that comes back, displaced: the newest connection is the client's.
+    /// Otherwise the resumption comes back with the reason the session cannot resume.
     pub(crate) fn claim(
         &self,
         token: Token,
         resumption: Box<Resumption>,
-    ) -> Result<(), (Box<Resumption>, FreshReason)> {
+    ) -> Result<Option<Box<Resumption>>, (Box<Resumption>, FreshReason)> {
         let mut state = self.lock();
         let Some(entry) = state.entries.get_mut(&token) else {
             let reason = state.ended.get(&token).copied();
@@ -150,11 +151,9 @@ impl Sessions {
             pending,
         } = entry
         {
-            // A later resume replaces an earlier one still waiting: the newest connection is
-            // the client's.
-            *pending = Some(resumption);
+            let displaced = pending.replace(resumption);
             connection.request_handover();
-            return Ok(());
+            return Ok(displaced);
         }
         let Some(Entry::Parked {
             connection,
@@ -173,7 +172,7 @@ impl Sessions {
                     pending: None,
                 };
                 state.entries.insert(token, live);
-                Ok(())
+                Ok(None)
             }
             // Its task ended the session at this very moment.
             Err(resumption) => Err((resumption, FreshReason::Expired)),

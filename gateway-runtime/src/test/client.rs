@@ -264,6 +264,12 @@ impl Client {
         client.send_json(&request).await;
         while client.resumed.is_none() {
             client.read_protocol("no answer to `$resume`").await;
+            // Closed before an answer: another connection resumed the session meanwhile.
+            if let Some(Message::Close(Some(frame))) = client.set_aside.back() {
+                if u16::from(frame.code) == crate::close::close_code::RESUMED_ELSEWHERE {
+                    return Ok((client, Resume::TakenOver));
+                }
+            }
         }
         let answer = client.resumed.take().expect("read above");
         Ok((client, answer))

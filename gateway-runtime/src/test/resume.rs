@@ -25,6 +25,9 @@ pub enum Resume {
     },
     /// A fresh session began, for this reason; the old one's state and messages are gone.
     Fresh(FreshReason),
+    /// Another connection resumed the session before this one was answered: this one was
+    /// closed with 4000 (the newest connection of a client is its own).
+    TakenOver,
 }
 
 /// A protocol message from the server.

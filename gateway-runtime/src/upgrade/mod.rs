@@ -344,7 +344,11 @@ async fn resume_or_begin(
         started,
     });
     match sessions.claim(token, resumption) {
-        Ok(()) => {}
+        Ok(None) => {}
+        Ok(Some(displaced)) => {
+            let close_timeout = endpoint.app.settings.close_timeout;
+            tokio::spawn(close_displaced(displaced.socket, close_timeout));
+        }
         // Not held here: in a cluster, perhaps by another instance.
         #[cfg(feature = "redis")]
         Err((resumption, FreshReason::Unknown)) if endpoint.app.hub.journal().is_some() => {
@@ -360,6 +364,16 @@ async fn resume_or_begin(
             begin(endpoint, socket, handshake, started, reason);
         }
     }
+}
+
+/// A resume displaced by a newer one of the same session, before it was answered: closed with
+/// 4000, as the connection a resume takes over is.
+async fn close_displaced(mut socket: Socket, close_timeout: Duration) {
+    let close = CloseFrame {
+        code: CloseCode::from(close_code::RESUMED_ELSEWHERE),
+        reason: Utf8Bytes::from_static("resumed on another connection"),
+    };
+    let _ = timeout(close_timeout, socket.send(Message::Close(Some(close)))).await;
 }
 
 /// A fresh session on a connection whose client asked to resume, telling it why.
