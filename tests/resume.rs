@@ -579,3 +579,42 @@ async fn every_socket_counts_against_max_connections_event_streams_and_pending_r
         tokio::task::yield_now().await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resumes_of_one_session_at_once_leave_one_holder_and_the_server_serving() {
+    let (app, _events) = room_app();
+    let addr = start(app).await;
+    let mut bob = Client::connect(addr, "/room?name=bob").await;
+    for round in 0..10 {
+        let mut ada = Client::connect(addr, "/room?name=ada").await;
+        let session = ada.session().await;
+        drop(ada);
+        let attempts = (0..20).map(|_| Client::resume(addr, "/room?name=ada", &session));
+        let answered = futures_util::future::join_all(attempts).await;
+        let mut resumed: Vec<Client> = answered
+            .into_iter()
+            .filter(|(_, answer)| matches!(answer, Resume::Resumed { .. }))
+            .map(|(client, _)| client)
+            .collect();
+        assert!(!resumed.is_empty(), "round {round}: none resumed");
+        // The server still answers, and one connection holds her session.
+        let said = round + 1000;
+        let reached = bob.request::<usize>("say", &said).await.unwrap();
+        assert!(reached >= 2, "round {round}: said to {reached}");
+        let mut holders = 0;
+        for client in &mut resumed {
+            loop {
+                match client.next_data().await {
+                    Message::Close(Some(frame)) => break assert_eq!(u16::from(frame.code), 4000),
+                    Message::Text(text) if text.contains(&format!(r#""data":{said}"#)) => {
+                        holders += 1;
+                        break;
+                    }
+                    _ => {} // what was replayed, `#[on_resume]`'s answer
+                }
+            }
+        }
+        assert_eq!(holders, 1, "round {round}");
+        expect_said(&mut bob, [said as u64]).await;
+    }
+}

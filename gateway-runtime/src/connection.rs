@@ -390,11 +390,16 @@ impl Connection {
     }
 
     pub(crate) fn request_close(&self, code: u16, reason: &str) {
-        let mut request = self.close_request_slot();
         if let Some(replay) = self.parked() {
             // No connection to close: the session ends (its task wakes and ends it).
             replay.sessions().end(replay.token(), None);
         }
+        self.set_close_request(code, reason);
+    }
+
+    /// Asks the loop to close the connection with `code` (the first request wins).
+    fn set_close_request(&self, code: u16, reason: &str) {
+        let mut request = self.close_request_slot();
         if request.is_none() {
             *request = Some(CloseFrame {
                 code: code.into(),
@@ -437,12 +442,13 @@ impl Connection {
     }
 
     /// A resume of this session arrived on another connection: this one closes with 4000, and
-    /// the session goes on there.
+    /// the session goes on there. (Never ends the session, even while it is still parked: a
+    /// resume that took it a moment ago has not unparked it yet.)
     pub(crate) fn request_handover(&self) {
         if let Some(replay) = self.replay() {
             replay.request_handover();
         }
-        self.request_close(
+        self.set_close_request(
             crate::close::close_code::RESUMED_ELSEWHERE,
             "resumed on another connection",
         );
@@ -454,6 +460,17 @@ impl Connection {
             return None;
         }
         self.close_request_slot().take()
+    }
+
+    /// Forgets a request to close with 4000 for a resume on another connection: one that the
+    /// resume it was for has already been given the session through (see `Sessions::park`),
+    /// so it is not for the connection the session goes on with.
+    pub(crate) fn drop_handover_request(&self) {
+        let mut request = self.close_request_slot();
+        let code = request.as_ref().map(|frame| u16::from(frame.code));
+        if code == Some(crate::close::close_code::RESUMED_ELSEWHERE) {
+            *request = None;
+        }
     }
 
     /// Resolves once the loop has been woken (see `Shared::wake`) since the last call.

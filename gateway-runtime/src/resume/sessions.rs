@@ -152,7 +152,10 @@ impl Sessions {
         } = entry
         {
             let displaced = pending.replace(resumption);
-            connection.request_handover();
+            let live = connection.clone();
+            // Outside the lock: closing a connection may come back to these sessions.
+            drop(state);
+            live.request_handover();
             return Ok(displaced);
         }
         let Some(Entry::Parked {
@@ -211,6 +214,17 @@ impl Sessions {
         state.count_parked(client, |tokens| tokens.push_back(token));
         state.keep_within();
         Parking::Wait(receiver)
+    }
+
+    /// Whether a resume waits to take the session's live connection over.
+    pub(crate) fn has_pending(&self, token: Token) -> bool {
+        matches!(
+            self.lock().entries.get(&token),
+            Some(Entry::Live {
+                pending: Some(_),
+                ..
+            })
+        )
     }
 
     /// The window passed: ends the session if it is still parked (`true`); `false` when a
