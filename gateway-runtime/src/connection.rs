@@ -464,11 +464,14 @@ impl Connection {
 
     /// Forgets a request to close with 4000 for a resume on another connection: one that the
     /// resume it was for has already been given the session through (see `Sessions::park`),
-    /// so it is not for the connection the session goes on with.
+    /// so it is not for the connection the session goes on with. (Unless the session was
+    /// released to another instance meanwhile: that request stands. Looked at under the
+    /// request's lock, which a release takes after marking the session.)
     pub(crate) fn drop_handover_request(&self) {
         let mut request = self.close_request_slot();
         let code = request.as_ref().map(|frame| u16::from(frame.code));
-        if code == Some(crate::close::close_code::RESUMED_ELSEWHERE) {
+        let released = self.replay().is_some_and(Replay::is_released);
+        if code == Some(crate::close::close_code::RESUMED_ELSEWHERE) && !released {
             *request = None;
         }
     }

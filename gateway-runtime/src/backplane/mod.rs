@@ -154,6 +154,9 @@ pub enum Event {
     Announce,
     /// Let resumable session `token` go: its client resumed on the sending instance.
     Release { token: Arc<str> },
+    /// The answer to `Release`, sent to instance `to` once the session is no longer served
+    /// here (or was not).
+    Released { token: Arc<str>, to: u16 },
     /// Store a resumable session's checkpoint, what another instance needs to resume it
     /// (never sent to other instances: written to Redis).
     Checkpoint {
@@ -191,7 +194,9 @@ impl Event {
             | Event::Presence { presence: text, .. } => text.len(),
             Event::Disconnected { rooms, .. } => rooms.iter().map(|room| room.len()).sum(),
             Event::Heartbeat | Event::Announce => 0,
-            Event::Release { token } | Event::Forget { token } => token.len(),
+            Event::Release { token } | Event::Released { token, .. } | Event::Forget { token } => {
+                token.len()
+            }
             Event::Checkpoint { token, record, .. } => token.len() + record.len(),
         }
     }
@@ -205,6 +210,7 @@ impl Event {
             Event::Heartbeat
                 | Event::Announce
                 | Event::Release { .. }
+                | Event::Released { .. }
                 | Event::Checkpoint { .. }
                 | Event::Forget { .. }
         )

@@ -86,6 +86,11 @@ pub(crate) fn encode(origin: u16, event: &Event) -> Vec<u8> {
             frame.put_u8(11);
             put_str(&mut frame, token);
         }
+        Event::Released { token, to } => {
+            frame.put_u8(12);
+            frame.put_u16(*to);
+            put_str(&mut frame, token);
+        }
     }
     frame
 }
@@ -172,6 +177,11 @@ pub(crate) fn decode(mut frame: Bytes) -> Result<(u16, Event), WireError> {
         11 => Event::Forget {
             token: take_str(reader)?,
         },
+        12 => {
+            let to = take_u16(reader)?;
+            let token = take_str(reader)?;
+            Event::Released { token, to }
+        }
         _ => return Err(WireError("unknown event")),
     };
     if reader.has_remaining() {
@@ -326,6 +336,10 @@ mod tests {
         });
         round_trip(Event::Forget {
             token: "00ff".into(),
+        });
+        round_trip(Event::Released {
+            token: "00ff".into(),
+            to: 7,
         });
     }
 

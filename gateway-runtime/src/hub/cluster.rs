@@ -96,6 +96,11 @@ impl Cluster {
         self.heard_mut().insert(instance, Instant::now()).is_none()
     }
 
+    /// Whether `instance` is heard from (and not forgotten as silent).
+    pub(crate) fn is_alive(&self, instance: u16) -> bool {
+        self.heard_mut().contains_key(&instance)
+    }
+
     /// Applies a connect, disconnect, join, leave or presence change of another instance.
     pub(crate) fn apply(&self, origin: u16, event: Event) {
         apply(&mut self.remote_mut(), origin, event);
@@ -207,7 +212,15 @@ impl super::Hub {
                     }
                 }
             }
-            Event::Release { token } => self.release(&token),
+            Event::Release { token } => {
+                self.release(&token);
+                cluster.publish(Event::Released { token, to: origin });
+            }
+            Event::Released { token, .. } => {
+                if let Some(journal) = self.journal() {
+                    journal.released(token);
+                }
+            }
             presence => cluster.apply(origin, presence),
         }
     }

@@ -19,8 +19,17 @@ pub(crate) struct Journal {
     /// One lock for the sessions and the last entry applied: a session that opens takes every
     /// entry after the one it records, and no earlier one.
     state: Mutex<State>,
-    /// Requests to the journal's reader to resume a session of another instance.
-    restores: mpsc::UnboundedSender<Restore>,
+    /// What the journal's reader is asked: resumes of sessions of another instance, and the
+    /// answers it waits for.
+    reader: mpsc::UnboundedSender<ForReader>,
+}
+
+/// What the hub hands the journal's reader.
+pub(crate) enum ForReader {
+    /// Resume a session this instance does not hold.
+    Restore(Restore),
+    /// The instance asked to let session `token` go has (see `Event::Released`).
+    Released(Arc<str>),
 }
 
 struct State {
@@ -47,13 +56,13 @@ pub(crate) struct Restore {
 }
 
 impl Journal {
-    pub(crate) fn new(restores: mpsc::UnboundedSender<Restore>) -> Self {
+    pub(crate) fn new(reader: mpsc::UnboundedSender<ForReader>) -> Self {
         Self {
             state: Mutex::new(State {
                 sessions: HashMap::new(),
                 position: None,
             }),
-            restores,
+            reader,
         }
     }
 
@@ -96,9 +105,15 @@ impl Journal {
 
     /// Asks the reader to resume a session held elsewhere.
     pub(crate) fn restore(&self, restore: Restore) {
-        if let Err(refused) = self.restores.send(restore) {
-            (refused.0.install)(Err(FreshReason::Unknown));
+        let sent = self.reader.send(ForReader::Restore(restore));
+        if let Err(mpsc::error::SendError(ForReader::Restore(restore))) = sent {
+            (restore.install)(Err(FreshReason::Unknown));
         }
+    }
+
+    /// Another instance has let session `token` go, as this one asked.
+    pub(crate) fn released(&self, token: Arc<str>) {
+        self.reader.send(ForReader::Released(token)).ok();
     }
 
     /// Applies the journal's next entry, written by instance `origin`, to this instance's
@@ -294,15 +309,16 @@ impl Hub {
         let Some(token) = Token::parse(token) else {
             return;
         };
-        let local = self.local();
-        let held = local.members.values().find(|member| {
-            member
-                .value
+        let held = self.local().members.values().find_map(|member| {
+            let connection = &member.value;
+            let holds = connection
                 .replay()
-                .is_some_and(|replay| replay.token() == token)
+                .is_some_and(|replay| replay.token() == token);
+            holds.then(|| connection.clone())
         });
-        if let Some(member) = held {
-            member.value.release();
+        // Outside the registry's lock: letting go touches the endpoint's sessions.
+        if let Some(connection) = held {
+            connection.release();
         }
     }
 }

@@ -12,7 +12,7 @@ use crate::connection::{Connection, ConnectionId, SendError};
 use crate::sse::SseRoutes;
 pub(crate) use cluster::Cluster;
 #[cfg(feature = "redis")]
-pub(crate) use journal::{begin_at, Journal, Restore, Restored};
+pub(crate) use journal::{begin_at, ForReader, Journal, Restore, Restored};
 use registry::Registry;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock, RwLock, RwLockReadGuard, RwLockWriteGuard, Weak};

@@ -29,7 +29,6 @@ pub(crate) struct Replay {
     #[cfg(feature = "redis")]
     journal: Option<Box<Journaled>>,
     /// Its client resumed on another instance: the session ends here without ending.
-    #[cfg(feature = "redis")]
     released: AtomicBool,
 }
 
@@ -72,7 +71,6 @@ impl Replay {
             sent: Mutex::new(sent),
             #[cfg(feature = "redis")]
             journal: None,
-            #[cfg(feature = "redis")]
             released: AtomicBool::new(false),
         }
     }
@@ -119,7 +117,7 @@ impl Replay {
         self.released.store(true, Ordering::Release);
     }
 
-    #[cfg(feature = "redis")]
+    /// Whether its client resumed on another instance (never, outside a cluster).
     pub(crate) fn is_released(&self) -> bool {
         self.released.load(Ordering::Acquire)
     }
@@ -280,9 +278,10 @@ impl Replay {
         self.handover.store(true, Ordering::Release);
     }
 
-    /// Whether a handover was requested (and not yet taken).
-    pub(crate) fn handing_over(&self) -> bool {
-        self.handover.load(Ordering::Acquire)
+    /// Whether the session goes on on another connection: a handover was requested (and not
+    /// yet taken), or another instance took it.
+    pub(crate) fn goes_on_elsewhere(&self) -> bool {
+        self.handover.load(Ordering::Acquire) || self.is_released()
     }
 
     /// Whether a handover was requested since the last call.

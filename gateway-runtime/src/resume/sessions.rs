@@ -239,13 +239,15 @@ impl Sessions {
         true
     }
 
-    /// The session ended for good; a later resume gets `reason` (or `unknown`).
-    pub(crate) fn end(&self, token: Token, reason: Option<FreshReason>) {
+    /// The session ended for good; a later resume gets `reason` (or `unknown`). A resume that
+    /// was waiting for its connection to close comes back, to begin afresh.
+    pub(crate) fn end(&self, token: Token, reason: Option<FreshReason>) -> Option<Box<Resumption>> {
         let mut state = self.lock();
-        state.remove(token);
+        let waiting = state.remove(token);
         if let Some(reason) = reason {
             state.remember(token, reason);
         }
+        waiting
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -254,9 +256,14 @@ impl Sessions {
 }
 
 impl State {
-    fn remove(&mut self, token: Token) {
-        if let Some(Entry::Parked { client, .. }) = self.entries.remove(&token) {
-            self.unpark(token, client);
+    /// Removes the session's entry; a resume that waited for its live connection comes back.
+    fn remove(&mut self, token: Token) -> Option<Box<Resumption>> {
+        match self.entries.remove(&token)? {
+            Entry::Parked { client, .. } => {
+                self.unpark(token, client);
+                None
+            }
+            Entry::Live { pending, .. } => pending,
         }
     }
 

@@ -123,7 +123,7 @@ impl Session<'_> {
         if self
             .connection
             .replay()
-            .is_some_and(crate::resume::replay::Replay::handing_over)
+            .is_some_and(crate::resume::replay::Replay::goes_on_elsewhere)
         {
             // The session goes on elsewhere: what is queued is the new connection's, and the
             // old one is not waited for (it may be the one that went silent).

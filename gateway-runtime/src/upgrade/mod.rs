@@ -173,6 +173,8 @@ async fn serve_session(
     let reason = match connection.replay() {
         None => None,
         Some(replay) if replay.is_lost() => Some(FreshReason::Lost),
+        // It went on on another instance: a resume here meanwhile does not get it.
+        Some(replay) if replay.is_released() => None,
         Some(replay) => {
             let handover = replay.take_handover();
             // A server shutting down keeps no session for later.
@@ -481,13 +483,23 @@ fn asks_to_resume(uri: &axum::http::Uri) -> bool {
 /// The session ends for good: it leaves the hub, `#[on_disconnect]` runs, observers see the
 /// summary; a client that tries to resume it later is told `reason` (or `unknown`).
 async fn end_for_good(
-    endpoint: &Endpoint,
+    endpoint: &Arc<Endpoint>,
     connection: Connection,
     summary: CloseSummary,
     reason: Option<FreshReason>,
 ) {
     if let (Some(sessions), Some(replay)) = (&endpoint.sessions, connection.replay()) {
-        sessions.end(replay.token(), reason);
+        if let Some(waiting) = sessions.end(replay.token(), reason) {
+            // A resume that waited for this connection to close: it begins afresh, told why.
+            let Resumption {
+                socket,
+                handshake,
+                started,
+                ..
+            } = *waiting;
+            let why = reason.unwrap_or(FreshReason::Unknown);
+            begin(Arc::clone(endpoint), socket, handshake, started, why);
+        }
         #[cfg(feature = "redis")]
         if replay.is_released() {
             // Its client went on with it on another instance: it does not end.

@@ -8,8 +8,7 @@ use super::session::connect;
 use super::store::Keys;
 use super::RedisBackplane;
 use crate::backplane::{decode, encode, Event};
-use crate::connection::ConnectionId;
-use crate::hub::{Restore, WeakHub};
+use crate::hub::{ForReader, Restore, WeakHub};
 use crate::resume::journal::{EntryId, Fold, Record};
 use crate::resume::token::Token;
 use crate::resume::FreshReason;
@@ -58,7 +57,7 @@ const SWEEP: Duration = Duration::from_secs(5);
 struct Pending {
     restore: Restore,
     record: Record,
-    /// The instance asked to let go, until the registry no longer has the client there.
+    /// The instance asked to let go, until it answers (or is no longer heard from).
     holder: Option<u16>,
     deadline: Instant,
     /// This instance's claim on restoring the session (see [`Keys::restoring`]).
@@ -87,7 +86,7 @@ pub(super) async fn follow(
     keys: Arc<Keys>,
     instance: u16,
     hub: WeakHub,
-    mut restores: mpsc::UnboundedReceiver<Restore>,
+    mut requests: mpsc::UnboundedReceiver<ForReader>,
 ) {
     let mut position: Option<EntryId> = None;
     let mut pending: Vec<Pending> = Vec::new();
@@ -152,11 +151,20 @@ pub(super) async fn follow(
                 let block = if pending.is_empty() { BLOCK } else { RECHECK };
                 tokio::select! {
                     biased;
-                    Some(restore) = restores.recv() => {
-                        if let Some(waiting) = follower.begin(restore).await? {
-                            pending.push(waiting);
+                    Some(request) = requests.recv() => match request {
+                        ForReader::Restore(restore) => {
+                            if let Some(waiting) = follower.begin(restore).await? {
+                                pending.push(waiting);
+                            }
                         }
-                    }
+                        ForReader::Released(token) => {
+                            let token = Token::parse(&token);
+                            pending
+                                .iter_mut()
+                                .filter(|waiting| Some(waiting.restore.token) == token)
+                                .for_each(|waiting| waiting.holder = None);
+                        }
+                    },
                     Some((token, fold)) = done.recv() => {
                         if let Some(resume) = folding.remove(&token) {
                             follower.complete(resume, fold, at).await?;
@@ -193,16 +201,30 @@ struct Follower<'a> {
 }
 
 impl Follower<'_> {
-    /// Starts a resume: reads the session's checkpoint, claims the right to restore it (one
-    /// instance at a time: a second resume meanwhile is told `unknown`, never given a copy),
-    /// and, when another live instance holds the session, asks it to let go. `None` when it
-    /// is answered at once.
+    /// Starts a resume: claims the right to restore the session (one instance at a time: a
+    /// second resume meanwhile is told `unknown`, never given a copy) and reads its
+    /// checkpoint as the claim finds it (so after the last restore's hand-over), and, when
+    /// another live instance holds the session, asks it to let go. `None` when it is
+    /// answered at once.
     async fn begin(&mut self, restore: Restore) -> redis::RedisResult<Option<Pending>> {
         let token = restore.token.to_string();
-        let stored: Option<Vec<u8>> = redis::cmd("GET")
+        let claim = format!("{}:{}", self.instance, super::random());
+        let (claimed, stored): (Option<String>, Option<Vec<u8>>) = redis::pipe()
+            .atomic()
+            .cmd("SET")
+            .arg(self.keys.restoring(&token))
+            .arg(&claim)
+            .arg("NX")
+            .arg("PX")
+            .arg(RESTORE_CLAIM.as_millis() as u64)
+            .cmd("GET")
             .arg(self.keys.session(&token))
             .query_async(self.commands)
             .await?;
+        if claimed.is_none() {
+            (restore.install)(Err(FreshReason::Unknown));
+            return Ok(None);
+        }
         // A session resumes only on the endpoint that made it (and so only through that
         // endpoint's middleware and guards, which ran on this connection's handshake).
         let record = stored
@@ -211,23 +233,17 @@ impl Follower<'_> {
             .filter(|record| record.endpoint == restore.endpoint);
         let Some(record) = record else {
             (restore.install)(Err(FreshReason::Unknown));
+            self.keys
+                .hand_over(&token, &claim, None)
+                .query_async::<()>(self.commands)
+                .await?;
             return Ok(None);
         };
-        let claim = format!("{}:{}", self.instance, super::random());
-        let claimed: Option<String> = redis::cmd("SET")
-            .arg(self.keys.restoring(&token))
-            .arg(&claim)
-            .arg("NX")
-            .arg("PX")
-            .arg(RESTORE_CLAIM.as_millis() as u64)
-            .query_async(self.commands)
-            .await?;
-        if claimed.is_none() {
-            (restore.install)(Err(FreshReason::Unknown));
-            return Ok(None);
-        }
+        // Whatever it knows of the session's connections, the instance that holds it is asked
+        // to let go, and answers once it has: the news of a connection there may not have
+        // reached this instance yet.
         let holder = record.owner;
-        let held_elsewhere = holder != self.instance && self.held_by(record.id, holder);
+        let held_elsewhere = holder != self.instance && self.is_alive(holder);
         if held_elsewhere {
             let release = encode(
                 self.instance,
@@ -250,20 +266,18 @@ impl Follower<'_> {
         }))
     }
 
-    /// Whether the cluster registry says instance `holder` serves client `id`.
-    fn held_by(&self, id: u64, holder: u16) -> bool {
+    /// Whether instance `holder` is heard from.
+    fn is_alive(&self, holder: u16) -> bool {
         self.hub.upgrade().is_some_and(|hub| {
             hub.cluster()
-                .is_some_and(|cluster| cluster.location(ConnectionId(id)) == Some(holder))
+                .is_some_and(|cluster| cluster.is_alive(holder))
         })
     }
 
     /// Whether the resume may go on: its session's holder has let go (or is gone, or the
     /// wait is over).
     fn is_ready(&self, waiting: &Pending) -> bool {
-        let still_held = waiting
-            .holder
-            .is_some_and(|holder| self.held_by(waiting.record.id, holder));
+        let still_held = waiting.holder.is_some_and(|holder| self.is_alive(holder));
         !still_held || Instant::now() >= waiting.deadline
     }
 
@@ -322,13 +336,17 @@ impl Follower<'_> {
                 Err(FreshReason::Unknown)
             }
         };
+        // The session is this instance's from here: its checkpoint says so before the claim
+        // goes, so the next resume elsewhere asks this instance to let go.
+        let handed = restored.is_ok().then(|| {
+            let mut mine = record.clone();
+            mine.owner = self.instance;
+            mine.encode()
+        });
         (restore.install)(restored.map(|folded| (record, folded, at)));
         let token = restore.token.to_string();
-        redis::cmd("EVAL")
-            .arg("if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end")
-            .arg(1)
-            .arg(self.keys.restoring(&token))
-            .arg(claim)
+        self.keys
+            .hand_over(&token, &claim, handed.as_deref())
             .query_async::<()>(self.commands)
             .await
     }

@@ -321,9 +321,9 @@ impl Link for RedisBackplane {
             outbox: Arc::new(outbox),
             pressure: Arc::clone(&backlog.pressure),
             start: Box::new(move |hub| {
-                let (restores, requests) = mpsc::unbounded_channel();
+                let (reader, requests) = mpsc::unbounded_channel();
                 if let Some(app) = hub.upgrade() {
-                    app.attach_journal(crate::hub::Journal::new(restores));
+                    app.attach_journal(crate::hub::Journal::new(reader));
                 }
                 let keys = Arc::new(Keys {
                     namespace: link.keys.namespace.clone(),

@@ -77,6 +77,55 @@ impl Keys {
         format!("{}:restoring:{token}", self.namespace)
     }
 
+    /// Writes session `token`'s checkpoint `record`, written by `instance`, to live `ttl_ms`:
+    /// only while the stored one (if any) is `instance`'s. A session goes from one instance
+    /// to another only through [`Keys::hand_over`], so a checkpoint its last instance had
+    /// still on the way never takes it back.
+    pub(super) fn checkpoint(&self, token: &str, record: &[u8], instance: u16, ttl_ms: u64) -> Cmd {
+        const CHECKPOINT: &str = r"
+            local stored = redis.call('GET', KEYS[1])
+            if stored then
+                local ok, record = pcall(cjson.decode, stored)
+                if ok and type(record) == 'table' and record.owner ~= tonumber(ARGV[2]) then
+                    return 0
+                end
+            end
+            redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3])
+            return 1
+        ";
+        let mut checkpoint = redis::cmd("EVAL");
+        checkpoint
+            .arg(CHECKPOINT)
+            .arg(1)
+            .arg(self.session(token))
+            .arg(record)
+            .arg(instance)
+            .arg(ttl_ms);
+        checkpoint
+    }
+
+    /// Hands session `token` to the instance holding `claim` (see [`Keys::restoring`]): its
+    /// checkpoint becomes `record` (naming that instance) and the claim goes, at once, so the
+    /// next resume elsewhere asks that instance to let go. Nothing while the claim is not
+    /// `claim`; without `record` (the resume failed), only the claim goes.
+    pub(super) fn hand_over(&self, token: &str, claim: &str, record: Option<&[u8]>) -> Cmd {
+        const HAND_OVER: &str = r"
+            if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+            if ARGV[2] ~= '' then redis.call('SET', KEYS[2], ARGV[2], 'KEEPTTL') end
+            redis.call('DEL', KEYS[1])
+            return 1
+        ";
+        let mut hand_over = redis::cmd("EVAL");
+        hand_over
+            .arg(HAND_OVER)
+            .arg(2)
+            .arg(self.restoring(token))
+            .arg(self.session(token))
+            .arg(claim)
+            .arg(record.unwrap_or_default());
+        hand_over
+    }
+
     pub(super) fn inbox(&self, instance: u16) -> String {
         format!("{}:to:{instance}", self.namespace)
     }

@@ -253,12 +253,9 @@ impl Session<'_> {
                     record,
                     window_ms,
                 } => {
-                    pipe.cmd("SET")
-                        .arg(link.keys.session(token))
-                        .arg(record.as_ref())
-                        .arg("PX")
-                        .arg(super::journal::checkpoint_ttl_ms(*window_ms))
-                        .ignore();
+                    let ttl_ms = super::journal::checkpoint_ttl_ms(*window_ms);
+                    let checkpoint = link.keys.checkpoint(token, record, link.instance, ttl_ms);
+                    pipe.add_command(checkpoint).ignore();
                     continue;
                 }
                 Event::Forget { token } => {
@@ -278,6 +275,7 @@ impl Session<'_> {
                     let location = self.cluster(|cluster| cluster.location(*id)).ok().flatten();
                     pipe.publish(link.keys.inbox(location.unwrap_or(id.instance())), frame)
                 }
+                Event::Released { to, .. } => pipe.publish(link.keys.inbox(*to), frame),
                 _ => pipe.publish(&link.own.bus, frame),
             }
             .ignore();
