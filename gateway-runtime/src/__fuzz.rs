@@ -6,21 +6,21 @@ use axum::http::{HeaderMap, HeaderValue};
 /// The gateway style's event envelope, and its `data` bound as a `#[subscribe]` handler's
 /// `String` and `Json<T>` parameters would bind it.
 pub fn event_envelope(data: &[u8]) {
-    use crate::bind::FromBody;
-    let Some(event) = crate::event::parse_envelope(data) else {
+    use crate::call::bind::FromBody;
+    let Some(event) = crate::base::event::parse_envelope(data) else {
         return;
     };
     if let Some(body) = &event.body {
         let _ = String::from_event_data(body);
-        let _ = crate::json::Json::<serde_json::Value>::from_event_data(body);
+        let _ = crate::call::json::Json::<serde_json::Value>::from_event_data(body);
     }
 }
 
 /// The resume protocol's client messages (`$ack`, `$resume`): what reads as a resume request
 /// names a token that writes back as it was read.
 pub fn resume_request(data: &[u8]) {
-    use crate::resume::protocol::{parse, ClientSays};
-    use crate::resume::token::Token;
+    use crate::base::protocol::{parse, ClientSays};
+    use crate::base::token::Token;
     if let Some(ClientSays::Resume { token, .. }) = parse(data) {
         assert_eq!(Token::parse(&token.to_string()), Some(token));
     }
@@ -37,9 +37,9 @@ pub fn body_field(data: &[u8]) {
         return;
     };
     if let Ok(document) = serde_json::from_slice::<serde_json::Value>(message) {
-        let _ = crate::bind::field_at::<serde_json::Value>(&document, path);
-        let _ = crate::bind::field_at::<Option<String>>(&document, path);
-        let _ = crate::bind::field_at::<u64>(&document, path);
+        let _ = crate::call::bind::field_at::<serde_json::Value>(&document, path);
+        let _ = crate::call::bind::field_at::<Option<String>>(&document, path);
+        let _ = crate::call::bind::field_at::<u64>(&document, path);
     }
 }
 
@@ -47,7 +47,7 @@ pub fn body_field(data: &[u8]) {
 pub fn query(data: &[u8]) {
     let text = String::from_utf8_lossy(data);
     let (name, query) = text.split_once('\n').unwrap_or(("user", &text));
-    let _ = crate::handshake::query_value(query, name);
+    let _ = crate::base::handshake::query_value(query, name);
 }
 
 /// The origin and host checks: the first line is the `Origin` header, the rest the `Host`
@@ -65,15 +65,15 @@ pub fn origin(data: &[u8]) {
     if let Ok(host) = HeaderValue::from_bytes(host.get(1..).unwrap_or_default()) {
         headers.insert(axum::http::header::HOST, host);
     }
-    let _ = crate::origin::OriginPolicy::default().admits(&headers);
-    let _ = crate::origin::AllowedHosts::new(vec!["example.com".to_owned()]).admits(&headers);
+    let _ = crate::base::origin::OriginPolicy::default().admits(&headers);
+    let _ = crate::base::origin::AllowedHosts::new(vec!["example.com".to_owned()]).admits(&headers);
 }
 
 /// A backplane frame as read from Redis (feature `redis`): decoding never panics, and what
 /// decodes encodes back to a frame that decodes the same.
 #[cfg(feature = "redis")]
 pub fn backplane_frame(data: &[u8]) {
-    use crate::backplane::{decode, encode};
+    use crate::hub::backplane::{decode, encode};
     if let Ok((origin, event)) = decode(bytes::Bytes::copy_from_slice(data)) {
         let again = decode(bytes::Bytes::from(encode(origin, &event)));
         assert_eq!(again, Ok((origin, event)));

@@ -3,8 +3,8 @@
 
 use super::registry::{Member, Registry};
 use super::Scope;
-use crate::backplane::{Event, Pressure};
-use crate::connection::ConnectionId;
+use crate::call::connection::ConnectionId;
+use crate::hub::backplane::{Event, Pressure};
 use std::sync::{Arc, RwLock, RwLockReadGuard};
 #[cfg(feature = "redis")]
 use std::{
@@ -83,7 +83,7 @@ impl Cluster {
     }
 
     fn remote(&self) -> RwLockReadGuard<'_, Registry<u16>> {
-        crate::sync::read(&self.remote)
+        crate::base::sync::read(&self.remote)
     }
 }
 
@@ -140,11 +140,11 @@ impl Cluster {
     }
 
     fn heard_mut(&self) -> std::sync::MutexGuard<'_, HashMap<u16, Instant>> {
-        crate::sync::lock(&self.heard)
+        crate::base::sync::lock(&self.heard)
     }
 
     fn remote_mut(&self) -> RwLockWriteGuard<'_, Registry<u16>> {
-        crate::sync::write(&self.remote)
+        crate::base::sync::write(&self.remote)
     }
 }
 

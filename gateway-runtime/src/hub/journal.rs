@@ -3,11 +3,11 @@
 //! requests to resume a session that another instance held.
 
 use super::{Hub, Scope};
-use crate::backplane::Event;
-use crate::connection::{Connection, ConnectionId};
-use crate::resume::journal::{EntryId, Folded, Record};
-use crate::resume::token::Token;
-use crate::resume::{FreshReason, ResumeLimits};
+use crate::base::token::Token;
+use crate::call::connection::{Connection, ConnectionId};
+use crate::endpoint::resume::journal::{EntryId, Folded, Record};
+use crate::endpoint::resume::{FreshReason, ResumeLimits};
+use crate::hub::backplane::Event;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use tokio::sync::mpsc;
@@ -69,7 +69,7 @@ impl Journal {
     /// A resumable session opened here: the entry after which the journal is its (`None`
     /// before the reader has begun: it then begins the session where it begins).
     pub(crate) fn open(&self, connection: &Connection) -> Option<EntryId> {
-        let mut state = crate::sync::lock(&self.state);
+        let mut state = crate::base::sync::lock(&self.state);
         state.sessions.insert(connection.id(), connection.clone());
         state.position
     }
@@ -77,7 +77,7 @@ impl Journal {
     /// The reader begins after `entry` (or, reconnected, goes on from where it was): sessions
     /// opened before it begin there.
     pub(crate) fn start_at(&self, hub: &Hub, entry: EntryId) {
-        let mut state = crate::sync::lock(&self.state);
+        let mut state = crate::base::sync::lock(&self.state);
         if state.position.is_some() {
             return;
         }
@@ -95,12 +95,12 @@ impl Journal {
 
     /// The last entry applied (or where the reader begins).
     pub(crate) fn position(&self) -> Option<EntryId> {
-        crate::sync::lock(&self.state).position
+        crate::base::sync::lock(&self.state).position
     }
 
     /// The session has left this instance.
     pub(crate) fn close(&self, id: ConnectionId) {
-        crate::sync::lock(&self.state).sessions.remove(&id);
+        crate::base::sync::lock(&self.state).sessions.remove(&id);
     }
 
     /// Asks the reader to resume a session held elsewhere.
@@ -119,7 +119,7 @@ impl Journal {
     /// Applies the journal's next entry, written by instance `origin`, to this instance's
     /// resumable sessions.
     pub(crate) fn apply(&self, hub: &Hub, entry: EntryId, origin: u16, event: &Event) {
-        let mut state = crate::sync::lock(&self.state);
+        let mut state = crate::base::sync::lock(&self.state);
         match event {
             Event::Deliver {
                 scope,
@@ -172,7 +172,7 @@ impl Journal {
     /// Renews every session's checkpoint that has moved (see [`Hub::checkpoint`]): run every
     /// few seconds, so the journal a resume elsewhere must read stays short.
     pub(crate) fn sweep_checkpoints(&self, hub: &Hub) {
-        let sessions: Vec<Connection> = crate::sync::lock(&self.state)
+        let sessions: Vec<Connection> = crate::base::sync::lock(&self.state)
             .sessions
             .values()
             .cloned()
@@ -185,7 +185,7 @@ impl Journal {
     /// The journal's next entry cannot be read: any session here may have missed a message in
     /// it, so each is lost (told so on its next resume) rather than resumed with a gap.
     pub(crate) fn skip(&self, entry: EntryId) {
-        let mut state = crate::sync::lock(&self.state);
+        let mut state = crate::base::sync::lock(&self.state);
         for connection in state.sessions.values() {
             if let Some(replay) = connection.replay() {
                 replay.lose();
@@ -200,7 +200,7 @@ pub(crate) fn begin_at(hub: &Hub, connection: &Connection, entry: EntryId) {
     let Some(replay) = connection.replay() else {
         return;
     };
-    replay.begin_at(crate::resume::journal::Mark {
+    replay.begin_at(crate::endpoint::resume::journal::Mark {
         entry,
         rooms: Arc::from([]),
         presence: None,
@@ -208,7 +208,10 @@ pub(crate) fn begin_at(hub: &Hub, connection: &Connection, entry: EntryId) {
     hub.checkpoint(connection, true);
 }
 
-fn session_journal(state: &State, id: ConnectionId) -> Option<&crate::resume::journal::Journaled> {
+fn session_journal(
+    state: &State,
+    id: ConnectionId,
+) -> Option<&crate::endpoint::resume::journal::Journaled> {
     state.sessions.get(&id)?.replay()?.journal()
 }
 

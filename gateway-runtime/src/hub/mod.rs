@@ -1,15 +1,19 @@
 //! [`Hub`]: reaches every connection of the app, from handlers and from plain axum handlers.
 
+pub(crate) mod backplane;
 mod cluster;
+pub(crate) mod emitter;
 #[cfg(feature = "redis")]
 mod journal;
 mod registry;
 mod streams;
 mod target;
+#[cfg(feature = "redis")]
+mod wire;
 
-use crate::backplane::{Backplane, Event};
-use crate::connection::{Connection, ConnectionId, SendError};
-use crate::sse::SseRoutes;
+use crate::call::connection::{Connection, ConnectionId, SendError};
+use crate::endpoint::sse::SseRoutes;
+use crate::hub::backplane::{Backplane, Event};
 pub(crate) use cluster::Cluster;
 #[cfg(feature = "redis")]
 pub(crate) use journal::{begin_at, ForReader, Journal, Restore, Restored};
@@ -173,7 +177,7 @@ impl Hub {
         // number must not mint that id again: its ids start at a random point.
         #[cfg(feature = "redis")]
         self.inner.next_id.store(
-            crate::connection::ConnectionId::random_start(),
+            crate::call::connection::ConnectionId::random_start(),
             Ordering::Relaxed,
         );
         let cluster = Cluster::new(attached.instance, attached.outbox, attached.pressure);
@@ -189,7 +193,7 @@ impl Hub {
     }
 
     /// How full the backplane's queue is, with a backplane.
-    pub(crate) fn pressure(&self) -> Option<&crate::backplane::Pressure> {
+    pub(crate) fn pressure(&self) -> Option<&crate::hub::backplane::Pressure> {
         self.cluster().map(Cluster::pressure)
     }
 
@@ -425,11 +429,11 @@ impl Hub {
     }
 
     pub(super) fn local(&self) -> RwLockReadGuard<'_, Registry<Connection>> {
-        crate::sync::read(&self.inner.local)
+        crate::base::sync::read(&self.inner.local)
     }
 
     fn local_mut(&self) -> RwLockWriteGuard<'_, Registry<Connection>> {
-        crate::sync::write(&self.inner.local)
+        crate::base::sync::write(&self.inner.local)
     }
 }
 

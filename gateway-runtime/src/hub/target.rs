@@ -2,9 +2,9 @@
 //! the others.
 
 use super::Hub;
-use crate::backplane::Event;
-use crate::connection::ConnectionId;
-use crate::event::{event_message, json_text};
+use crate::base::event::{event_message, json_text};
+use crate::call::connection::ConnectionId;
+use crate::hub::backplane::Event;
 use serde::Serialize;
 use tungstenite::{Message, Utf8Bytes};
 

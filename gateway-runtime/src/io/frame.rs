@@ -78,7 +78,7 @@ pub(crate) enum FrameError {
 impl FrameError {
     /// The close code RFC 6455 asks for, and the reason sent with it.
     pub(crate) fn close(self) -> (u16, &'static str) {
-        use crate::close::close_code;
+        use crate::base::close::close_code;
         match self {
             Self::Protocol(_) => (close_code::PROTOCOL_ERROR, "protocol error"),
             Self::InvalidUtf8 => (close_code::INVALID_PAYLOAD, "invalid UTF-8"),

@@ -72,7 +72,7 @@ pub(crate) enum InboundLimit {
 impl InboundLimit {
     /// The close code and reason the client gets.
     pub(crate) fn close(self) -> (u16, &'static str) {
-        use crate::close::close_code;
+        use crate::base::close::close_code;
         match self {
             Self::TooManyFrames => (close_code::MESSAGE_TOO_BIG, "too many frames"),
             Self::Timeout => (close_code::POLICY_VIOLATION, "message timeout"),

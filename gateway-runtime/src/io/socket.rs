@@ -15,8 +15,8 @@
 use super::limits::InboundLimits;
 use super::reader::{Drained, ReadError, Reader};
 use super::writer::Writer;
-use crate::direct::Direct;
-use crate::sockets::SocketSlot;
+use crate::io::direct::Direct;
+use crate::io::sockets::SocketSlot;
 use bytes::BytesMut;
 use hyper::upgrade::Upgraded;
 use hyper_util::rt::TokioIo;

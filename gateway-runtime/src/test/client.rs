@@ -266,7 +266,7 @@ impl Client {
             client.read_protocol("no answer to `$resume`").await;
             // Closed before an answer: another connection resumed the session meanwhile.
             if let Some(Message::Close(Some(frame))) = client.set_aside.back() {
-                if u16::from(frame.code) == crate::close::close_code::RESUMED_ELSEWHERE {
+                if u16::from(frame.code) == crate::base::close::close_code::RESUMED_ELSEWHERE {
                     return Ok((client, Resume::TakenOver));
                 }
             }

@@ -7,11 +7,11 @@
 use super::session::connect;
 use super::store::Keys;
 use super::RedisBackplane;
-use crate::backplane::{decode, encode, Event};
+use crate::base::token::Token;
+use crate::endpoint::resume::journal::{EntryId, Fold, Record};
+use crate::endpoint::resume::FreshReason;
+use crate::hub::backplane::{decode, encode, Event};
 use crate::hub::{ForReader, Restore, WeakHub};
-use crate::resume::journal::{EntryId, Fold, Record};
-use crate::resume::token::Token;
-use crate::resume::FreshReason;
 use bytes::Bytes;
 use redis::aio::MultiplexedConnection;
 use redis::streams::{StreamId, StreamRangeReply, StreamReadReply};
@@ -359,7 +359,7 @@ async fn fold(
     mut commands: MultiplexedConnection,
     record: Record,
     after: u64,
-    limits: crate::resume::ResumeLimits,
+    limits: crate::endpoint::resume::ResumeLimits,
     at: EntryId,
 ) -> redis::RedisResult<Result<Fold, FreshReason>> {
     let Some(from) = EntryId::parse(&record.position) else {

@@ -12,8 +12,8 @@ mod journal;
 mod session;
 mod store;
 
-use super::sealed::Link;
-use super::{Attached, Backplane, Event, Pressure, MAX_INSTANCE};
+use crate::hub::backplane::sealed::Link;
+use crate::hub::backplane::{Attached, Backplane, Event, Pressure, MAX_INSTANCE};
 use redis::Client;
 use session::{connect, RedisLink};
 use std::hash::{BuildHasher, Hasher, RandomState};
@@ -286,7 +286,7 @@ impl Backplane for RedisBackplane {}
 
 impl Link for RedisBackplane {
     fn attach(&self) -> Option<Attached> {
-        let link = crate::sync::lock(&self.link).take()?;
+        let link = crate::base::sync::lock(&self.link).take()?;
         let Outbox {
             events: capacity,
             bytes: budget,

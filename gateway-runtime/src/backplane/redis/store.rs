@@ -11,8 +11,8 @@
 //! Everything of instance `N` expires [`RedisBackplane::LIVENESS`] after its last heartbeat.
 
 use super::RedisBackplane;
-use crate::backplane::Event;
-use crate::connection::ConnectionId;
+use crate::call::connection::ConnectionId;
+use crate::hub::backplane::Event;
 use redis::{Cmd, Pipeline};
 use std::collections::HashMap;
 

@@ -5,7 +5,7 @@ mod presence;
 
 use super::store::{self, Keys, OwnKeys};
 use super::{Backlog, Outbox, RedisBackplane};
-use crate::backplane::{decode, encode, Event};
+use crate::hub::backplane::{decode, encode, Event};
 use crate::hub::{Cluster, WeakHub};
 use bytes::Bytes;
 use futures_util::StreamExt;

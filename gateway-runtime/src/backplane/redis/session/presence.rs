@@ -4,8 +4,8 @@
 
 use super::{unreadable, Ended, Session};
 use crate::backplane::redis::store::{self, Keys, Stored};
-use crate::backplane::{encode, Event};
-use crate::resume::journal::EntryId;
+use crate::endpoint::resume::journal::EntryId;
+use crate::hub::backplane::{encode, Event};
 use redis::aio::MultiplexedConnection;
 use redis::{AsyncCommands, ScanOptions};
 use std::sync::atomic::Ordering;
