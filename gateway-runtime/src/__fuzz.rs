@@ -7,7 +7,7 @@ use axum::http::{HeaderMap, HeaderValue};
 /// `String` and `Json<T>` parameters would bind it.
 pub fn event_envelope(data: &[u8]) {
     use crate::call::bind::FromBody;
-    let Some(event) = crate::base::event::parse_envelope(data) else {
+    let Some(event) = crate::call::event::parse_envelope(data) else {
         return;
     };
     if let Some(body) = &event.body {

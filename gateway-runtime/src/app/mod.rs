@@ -5,20 +5,21 @@
 pub(crate) mod asyncapi;
 pub(crate) mod client_script;
 pub(crate) mod drain;
+pub(crate) mod registration;
 pub(crate) mod router;
 pub(crate) mod routes;
 pub(crate) mod serve;
-pub(crate) mod shared;
 
 use crate::app::drain::Drainer;
+use crate::app::registration::{Controller, Gateway};
 use crate::app::router::Endpoints;
 use crate::base::origin::{AllowedHosts, OriginPolicy};
 use crate::base::settings::Settings;
+use crate::base::settings::SlowConsumer;
 use crate::call::lifecycle::{Catcher, Guard, Interceptor, Lifecycle, Middleware, Observer};
 use crate::call::services::Services;
-use crate::endpoint::{Controller, Gateway};
 use crate::hub::backplane::Backplane;
-use crate::hub::{Hub, SlowConsumer};
+use crate::hub::Hub;
 use axum::routing::MethodRouter;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
@@ -319,8 +320,8 @@ impl App {
     }
 
     /// What resumable sessions (`#[gateway(.., resume = "..")]`) keep: per session and for
-    /// each endpoint's parked sessions (see [`ResumeLimits`](crate::endpoint::resume::ResumeLimits)).
-    pub fn resume_limits(mut self, limits: crate::endpoint::resume::ResumeLimits) -> Self {
+    /// each endpoint's parked sessions (see [`ResumeLimits`](crate::base::settings::ResumeLimits)).
+    pub fn resume_limits(mut self, limits: crate::base::settings::ResumeLimits) -> Self {
         self.settings.resume_limits = limits;
         self
     }

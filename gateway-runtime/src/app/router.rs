@@ -2,14 +2,15 @@
 //! ([`Endpoints`]), the checks a build makes ([`BuildError`]), and one `GET` route per endpoint.
 
 use crate::app::routes::RouteKind;
-use crate::app::shared::AppShared;
 use crate::app::App;
+use crate::call::handler::Handler;
 use crate::call::lifecycle::Lifecycle;
 use crate::call::services::DependencyKey;
 use crate::endpoint::resume::kept::KeptBytes;
 use crate::endpoint::sse::{EventStream, SseHandler};
+use crate::endpoint::state::AppState;
 use crate::endpoint::upgrade::upgrade;
-use crate::endpoint::{Endpoint, EndpointOptions, Handler};
+use crate::endpoint::{Endpoint, EndpointOptions};
 use crate::io::limits::InboundLimits;
 use crate::io::sockets::Sockets;
 use axum::extract::Request;
@@ -141,7 +142,7 @@ impl std::fmt::Debug for Endpoints {
     }
 }
 
-type BuildRoute = Box<dyn FnOnce(Arc<AppShared>, Lifecycle) -> MethodRouter + Send>;
+type BuildRoute = Box<dyn FnOnce(Arc<AppState>, Lifecycle) -> MethodRouter + Send>;
 
 struct RouteEntry {
     route: EndpointSpec,
@@ -276,7 +277,7 @@ impl App {
         };
         let sockets = Sockets::new(self.settings.max_connections);
         let kept = Arc::new(KeptBytes::new(self.settings.resume_limits.kept_bytes));
-        let app = Arc::new(AppShared {
+        let app = Arc::new(AppState {
             settings: self.settings,
             services: Arc::new(self.services),
             hub: self.hub,

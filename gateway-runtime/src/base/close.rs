@@ -1,6 +1,4 @@
-//! Closing a connection from a handler: [`CloseWebSocket`], close-code rules and constants.
-
-use crate::call::connection::Connection;
+//! Close codes: the constants, which codes a server may send, and how long a reason may be.
 
 /// Close codes by name (RFC 6455 §7.4.1). Any code in 3000–4999 is also allowed.
 pub mod close_code {
@@ -38,7 +36,7 @@ pub mod close_code {
 /// A Close frame's payload is at most 125 bytes (RFC 6455 §5.5); two of them carry the code.
 pub const MAX_CLOSE_REASON_BYTES: usize = 123;
 
-/// The code given to [`CloseWebSocket::close`] may not be sent in a Close frame.
+/// The code given to [`CloseWebSocket::close`](crate::CloseWebSocket::close) may not be sent in a Close frame.
 ///
 /// ```
 /// # fn demo(closer: gateway::close::CloseWebSocket) {
@@ -49,57 +47,6 @@ pub const MAX_CLOSE_REASON_BYTES: usize = 123;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("close code {0} may not be sent: use 1000, 1001-1003, 1007-1014 or 3000-4999")]
 pub struct InvalidCloseCode(pub u16);
-
-/// Closes the connection it was bound for, from a handler or from anywhere it is moved to.
-///
-/// Bind it as a handler parameter (`closer: CloseWebSocket`). After [`close`](Self::close), the
-/// current handler's reply and every message already queued are sent, then the Close frame; later
-/// client messages are not dispatched, and the TCP connection ends when the client answers the
-/// Close or after the close timeout.
-///
-/// ```
-/// use gateway::prelude::*;
-///
-/// struct Bye;
-///
-/// #[controller("")]
-/// impl Bye {
-///     #[websocket("bye")]
-///     async fn bye(&self, #[body] text: String, closer: CloseWebSocket) -> String {
-///         if text == "bye" {
-///             closer.close(close_code::NORMAL, "see you").ok();
-///         }
-///         text
-///     }
-/// }
-/// ```
-#[derive(Debug, Clone)]
-pub struct CloseWebSocket {
-    connection: Connection,
-}
-
-impl CloseWebSocket {
-    pub(crate) fn new(connection: Connection) -> Self {
-        Self { connection }
-    }
-
-    /// Asks to close with `code` and `reason`.
-    ///
-    /// The reason is cut to 123 bytes on a UTF-8 character boundary, so it always fits a Close
-    /// frame and never ends in a broken character. The first close asked for wins.
-    ///
-    /// # Errors
-    /// [`InvalidCloseCode`] when `code` is not 1000, 1001–1003, 1007–1014 or 3000–4999 (codes such
-    /// as 1005, 1006 and 1015 are reserved for reporting and may never be sent).
-    pub fn close(&self, code: u16, reason: &str) -> Result<(), InvalidCloseCode> {
-        if !is_sendable_close_code(code) {
-            return Err(InvalidCloseCode(code));
-        }
-        self.connection
-            .request_close(code, truncate_close_reason(reason));
-        Ok(())
-    }
-}
 
 /// Whether a code may be sent in a Close frame by a server.
 pub(crate) fn is_sendable_close_code(code: u16) -> bool {

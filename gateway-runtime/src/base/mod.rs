@@ -3,11 +3,13 @@
 //! tokens, lock helpers.
 
 pub(crate) mod close;
+pub(crate) mod envelope;
 pub(crate) mod error;
-pub(crate) mod event;
 pub(crate) mod handshake;
+pub(crate) mod ids;
 pub(crate) mod origin;
 pub(crate) mod protocol;
+pub(crate) mod send;
 pub(crate) mod settings;
 pub(crate) mod sync;
 pub(crate) mod token;

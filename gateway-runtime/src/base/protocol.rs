@@ -101,7 +101,7 @@ pub(crate) fn resumed(seq: u64, replay: usize) -> Message {
 }
 
 fn event(name: &str, data: &impl Serialize) -> Message {
-    crate::base::event::event_message(name, data)
+    crate::base::envelope::event_message(name, data)
         .unwrap_or_else(|| Message::Text(Utf8Bytes::default()))
 }
 

@@ -1,9 +1,6 @@
 //! The app's settings in one place: the builder fills them, and every endpoint and connection
 //! reads the same value (shared by `Arc`, never copied field by field).
 
-use crate::endpoint::resume::ResumeLimits;
-use crate::hub::SlowConsumer;
-use crate::io::limits::{DEFAULT_INBOUND_BUDGET, DEFAULT_MAX_FRAMES, DEFAULT_MESSAGE_TIMEOUT};
 use std::time::Duration;
 
 /// The largest message accepted by default: 1 MiB. tungstenite's own default (64 MiB) lets one
@@ -111,5 +108,103 @@ mod tests {
     fn the_default_connection_limit_stays_under_the_open_file_limit() {
         let limit = super::open_file_limit().expect("Linux /proc/self/limits");
         assert!(super::default_max_connections() < limit);
+    }
+}
+
+/// How many frames one message may have by default. Browsers send a message as one frame;
+/// libraries that fragment use frames of kilobytes, so 1,024 covers a 1 MiB message in 1 KiB
+/// pieces, while endless empty continuation frames end quickly.
+pub const DEFAULT_MAX_FRAMES: u32 = 1024;
+
+/// How long a client may take to complete a message it started, by default.
+pub const DEFAULT_MESSAGE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How many bytes all incomplete messages of the app may hold at once, by default: 64 MiB.
+pub const DEFAULT_INBOUND_BUDGET: usize = 64 << 20;
+
+/// What happens when a client's outbound queue is full.
+///
+/// ```
+/// use gateway::prelude::*;
+/// use gateway::hub::SlowConsumer;
+///
+/// // A ticker where a late price is worthless: drop what does not fit, keep the client.
+/// let app = App::new().slow_consumer(SlowConsumer::Drop);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SlowConsumer {
+    /// Close the client with 1008 "slow consumer" (the default): it cannot keep up, and
+    /// buffering more for it would grow memory without bound.
+    #[default]
+    Close,
+    /// Drop the message for that client and count it in [`HubStats::dropped`].
+    Drop,
+}
+
+/// How many messages a session keeps for its client (written but not acknowledged, and queued
+/// while it is away) by default.
+pub const DEFAULT_RESUME_BUFFER_MESSAGES: usize = 1024;
+
+/// How many payload bytes a session keeps for its client by default: 1 MiB.
+pub const DEFAULT_RESUME_BUFFER_BYTES: usize = 1 << 20;
+
+/// How many sessions an endpoint keeps parked (client away) by default.
+pub const DEFAULT_PARKED_SESSIONS: usize = 10_000;
+
+/// How many payload bytes all resumable sessions of the app keep by default, each distinct
+/// payload counted once: 256 MiB.
+pub const DEFAULT_KEPT_BYTES: usize = 256 << 20;
+
+/// The bounds on what resumable sessions keep (see [`App::resume_limits`]).
+///
+/// A session past its buffer is *lost*: it keeps nothing more, and its client is told `lost`
+/// when it tries to resume. So is one that keeps more than its share (the budget divided among
+/// the sessions) while the app keeps more than [`kept_bytes`](Self::kept_bytes), and any
+/// session that keeps more at twice that budget. Past [`parked_sessions`](Self::parked_sessions)
+/// a parked session ends (its client is told `expired`): the oldest of the client (see
+/// [`ClientKey`]) that has the most parked. So one client, from one address or as one identity,
+/// ends only its own sessions for as long as it has more parked than anyone else.
+///
+/// ```
+/// use gateway::prelude::*;
+/// use gateway::resume::ResumeLimits;
+///
+/// let app = App::new().resume_limits(ResumeLimits {
+///     buffer_messages: 256,
+///     ..ResumeLimits::default()
+/// });
+/// ```
+///
+/// [`App::resume_limits`]: crate::App::resume_limits
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ResumeLimits {
+    /// Messages one session keeps for its client.
+    pub buffer_messages: usize,
+    /// Payload bytes one session keeps for its client.
+    pub buffer_bytes: usize,
+    /// Sessions one endpoint keeps parked.
+    pub parked_sessions: usize,
+    /// Payload bytes all resumable sessions of the app keep (written and not acknowledged, or
+    /// waiting for a client that is away), each distinct payload counted once however many
+    /// sessions keep it.
+    pub kept_bytes: usize,
+}
+
+impl Default for ResumeLimits {
+    fn default() -> Self {
+        Self {
+            buffer_messages: DEFAULT_RESUME_BUFFER_MESSAGES,
+            buffer_bytes: DEFAULT_RESUME_BUFFER_BYTES,
+            parked_sessions: DEFAULT_PARKED_SESSIONS,
+            kept_bytes: DEFAULT_KEPT_BYTES,
+        }
+    }
+}
+
+impl ResumeLimits {
+    /// Whether one more message of `size` bytes fits a session's buffer holding `messages`
+    /// messages of `bytes` bytes.
+    pub(crate) fn fits(&self, messages: usize, bytes: usize, size: usize) -> bool {
+        messages < self.buffer_messages && bytes + size <= self.buffer_bytes
     }
 }

@@ -2,7 +2,8 @@
 //! `#[param]`. The macro calls these functions; where a value comes from is decided here.
 
 use crate::base::error::WsError;
-use crate::call::context::{payload, MessageContext};
+use crate::base::send::payload;
+use crate::call::context::MessageContext;
 use crate::call::json::Json;
 use bytes::Bytes;
 use serde::de::DeserializeOwned;

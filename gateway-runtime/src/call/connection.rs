@@ -1,13 +1,16 @@
 //! [`Connection`]: one connected client, as handlers and the rest of the app see it.
 
-use crate::base::close::CloseWebSocket;
-use crate::base::event::{event_message, json_text};
+use crate::base::envelope::{event_message, json_text};
 use crate::base::handshake::Handshake;
+use crate::base::ids::ConnectionId;
+use crate::base::send::SendError;
+use crate::base::settings::{Settings, SlowConsumer};
 use crate::base::sync::lock;
+use crate::call::closer::CloseWebSocket;
 use crate::call::services::Services;
 use crate::call::stored::{Owner, Stored};
 use crate::endpoint::resume::replay::Replay;
-use crate::hub::{Hub, SlowConsumer};
+use crate::hub::Hub;
 use crate::io::direct::{Direct, Sent};
 use crate::io::outbound::Outbound;
 use serde::Serialize;
@@ -18,84 +21,6 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 use tokio::sync::Notify;
 use tungstenite::protocol::CloseFrame;
 use tungstenite::{Message, Utf8Bytes};
-
-/// A client's id, unique within the app, and across instances with a backplane.
-///
-/// As a number it stays below 2^53, so it survives a trip through JSON into JavaScript.
-///
-/// ```
-/// # fn demo(conn: gateway::connection::Connection, hub: gateway::hub::Hub) {
-/// let id = conn.id();
-/// let as_number: u64 = id.into();           // for JSON: `{"from": 12}`
-/// hub.send_to(id, format!("you are {id}")).ok();
-/// # let _ = as_number; }
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ConnectionId(pub(crate) u64);
-
-impl ConnectionId {
-    /// Bits for the per-instance sequence; the instance number sits above them (16 bits).
-    const SEQUENCE_BITS: u32 = 37;
-
-    /// The `sequence`-th id of instance `instance` (0 without a backplane).
-    pub(crate) fn new(instance: u16, sequence: u64) -> Self {
-        let sequence = sequence & ((1 << Self::SEQUENCE_BITS) - 1);
-        Self(u64::from(instance) << Self::SEQUENCE_BITS | sequence)
-    }
-
-    /// A random first sequence number, in the lower half of the sequence space (so 2^36 ids
-    /// follow before it wraps).
-    #[cfg(feature = "redis")]
-    pub(crate) fn random_start() -> u64 {
-        let mut bytes = [0; 8];
-        getrandom::fill(&mut bytes).expect("the operating system's random source");
-        (u64::from_le_bytes(bytes) & ((1 << (Self::SEQUENCE_BITS - 1)) - 1)).max(1)
-    }
-
-    #[cfg(feature = "redis")]
-    /// The instance the client is connected to.
-    pub(crate) fn instance(self) -> u16 {
-        (self.0 >> Self::SEQUENCE_BITS) as u16
-    }
-}
-
-impl From<ConnectionId> for u64 {
-    fn from(id: ConnectionId) -> u64 {
-        id.0
-    }
-}
-
-impl fmt::Display for ConnectionId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
-    }
-}
-
-/// A message could not be queued for a client.
-///
-/// ```
-/// # fn demo(conn: gateway::connection::Connection) {
-/// use gateway::connection::SendError;
-/// match conn.send("tick") {
-///     Ok(()) => {}
-///     Err(SendError::Closed) => println!("gone"),
-///     Err(SendError::QueueFull) => println!("too slow: the slow-consumer policy applies"),
-///     Err(SendError::Unencodable) => unreachable!("text needs no encoding"),
-/// }
-/// # }
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum SendError {
-    /// The connection has ended.
-    #[error("the connection is closed")]
-    Closed,
-    /// The client is not reading fast enough and its outbound queue is full.
-    #[error("the client's outbound queue is full")]
-    QueueFull,
-    /// The value could not be encoded as JSON (a bug in its `Serialize` impl; logged).
-    #[error("the value could not be encoded as JSON")]
-    Unencodable,
-}
 
 /// One connected client (cheap to clone; every clone is the same client).
 ///
@@ -152,23 +77,23 @@ impl Connection {
     pub(crate) fn open(
         id: ConnectionId,
         handshake: Handshake,
-        app: &crate::app::shared::AppShared,
+        (hub, services, settings): (&Hub, &Arc<Services>, &Settings),
         replay: Option<Replay>,
     ) -> Self {
         let shared = Arc::new(Shared {
             id,
             handshake,
-            services: Arc::clone(&app.services),
-            hub: app.hub.clone(),
-            slow_consumer: app.settings.slow_consumer,
+            services: Arc::clone(services),
+            hub: hub.clone(),
+            slow_consumer: settings.slow_consumer,
             evicted: AtomicBool::new(false),
             eviction: Notify::new(),
             wake: Notify::new(),
             stored: Stored::default(),
             outbound: Outbound::new(
-                app.settings.outbound_queue,
-                app.settings.outbound_bytes,
-                app.settings.slow_consumer_timeout,
+                settings.outbound_queue,
+                settings.outbound_bytes,
+                settings.slow_consumer_timeout,
             ),
             close_request: Mutex::new(None),
             close_pending: AtomicBool::new(false),

@@ -1,7 +1,8 @@
 //! [`MessageContext`] and [`FromContext`]: what one handler call can bind from.
 
-use crate::base::close::CloseWebSocket;
 use crate::base::error::WsError;
+use crate::base::send::payload;
+use crate::call::closer::CloseWebSocket;
 use crate::call::connection::Connection;
 use crate::call::lifecycle::CloseSummary;
 use crate::hub::Hub;
@@ -127,15 +128,6 @@ impl MessageContext {
             })
             .as_ref()
             .map_err(|error| WsError::bad_request(format!("invalid JSON: {error}")))
-    }
-}
-
-/// The payload bytes of a data message (empty for control frames).
-pub(crate) fn payload(message: &Message) -> &[u8] {
-    match message {
-        Message::Text(text) => text.as_bytes(),
-        Message::Binary(bytes) => bytes,
-        _ => &[],
     }
 }
 

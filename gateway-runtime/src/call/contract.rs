@@ -99,10 +99,14 @@ pub fn reply_schema<R>() -> Option<Value> {
 
 #[cfg(feature = "contract")]
 mod schema {
-    use crate::{Ack, Bytes, Each, Json, Message};
+    use crate::call::event::Ack;
+    use crate::call::json::Json;
+    use crate::call::reply::Each;
+    use bytes::Bytes;
     use schemars::generate::SchemaSettings;
     use schemars::JsonSchema;
     use serde_json::{json, Value};
+    use tungstenite::Message;
 
     /// `T`'s draft-07 schema, its definitions under `components/schemas` (where the AsyncAPI
     /// document gathers them, so references resolve there).

@@ -3,10 +3,13 @@
 //! lifecycle components and the ready-made ones; the contract the macros describe.
 
 pub(crate) mod bind;
+pub(crate) mod closer;
 pub(crate) mod connection;
 pub(crate) mod context;
 pub(crate) mod contract;
+pub(crate) mod event;
 pub(crate) mod extension;
+pub(crate) mod handler;
 pub(crate) mod json;
 pub(crate) mod lifecycle;
 pub(crate) mod phase;

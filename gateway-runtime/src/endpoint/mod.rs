@@ -1,20 +1,17 @@
-//! Endpoints: a handler with its options and lifecycle as its connections see it, and the
-//! [`Controller`] and [`Gateway`] traits that register them.
+//! What runs behind one route: an endpoint (a handler with its options and lifecycle as its
+//! connections see it), its upgrade, its connection loop (`driver`), resumable sessions whole
+//! (`resume`), and the serving of `#[sse]` routes.
 
 pub(crate) mod driver;
 pub(crate) mod resume;
 pub(crate) mod sse;
+pub(crate) mod state;
 pub(crate) mod upgrade;
 
-use crate::app::shared::AppShared;
-use crate::base::error::WsError;
-use crate::call::context::MessageContext;
+use crate::call::handler::{Dispatch, Handler};
 use crate::call::lifecycle::Lifecycle;
-use crate::call::reply::Reply;
 use crate::endpoint::resume::sessions::Sessions;
-use futures_util::future::BoxFuture;
-use std::future::Future;
-use std::marker::PhantomData;
+use crate::endpoint::state::AppState;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -66,77 +63,13 @@ impl Default for EndpointOptions {
     }
 }
 
-/// One generated handler: binds its parameters from a [`MessageContext`], calls the user's method
-/// on the controller and turns its value into a [`Reply`]. `#[controller]` implements it on a
-/// marker type per method. The connection loop calls it through one trait object, so the loop
-/// is compiled once for every endpoint (the call's future is boxed per message).
-pub trait Handler<C>: Send + Sync + 'static {
-    /// One call of the user's method.
-    fn call<'a>(
-        controller: &'a C,
-        ctx: &'a MessageContext,
-    ) -> impl Future<Output = Reply> + Send + 'a;
-
-    /// The `id` of the request in `ctx` that an error answers (a gateway's event envelope);
-    /// `None` where messages carry no ids.
-    fn request_id(ctx: &MessageContext) -> Option<u64> {
-        let _ = ctx;
-        None
-    }
-
-    /// After the connection ended (a gateway's `#[on_disconnect]`); the summary is in `ctx`.
-    fn on_disconnect<'a>(
-        controller: &'a C,
-        ctx: &'a MessageContext,
-    ) -> impl Future<Output = ()> + Send + 'a {
-        let _ = (controller, ctx);
-        async {}
-    }
-
-    /// On every error, before the catchers (a gateway's `#[on_error]`).
-    fn on_error<'a>(
-        controller: &'a C,
-        ctx: &'a MessageContext,
-        error: &'a WsError,
-    ) -> impl Future<Output = ()> + Send + 'a {
-        let _ = (controller, ctx, error);
-        async {}
-    }
-}
-
-/// A type whose `impl` block carries `#[controller("prefix")]`: it lists its endpoints.
-///
-/// Implemented by the macro; add a controller to an app with [`App::controller`](crate::App::controller).
-#[diagnostic::on_unimplemented(
-    message = "`{Self}` is not a controller",
-    label = "`.controller(..)` takes a type whose `impl` carries `#[controller(\"prefix\")]`",
-    note = "a type whose `impl` carries `#[gateway(\"path\")]` is added with `.gateway(..)`"
-)]
-pub trait Controller: Send + Sync + 'static {
-    /// Adds every endpoint of this controller to `endpoints`.
-    fn register(self: Arc<Self>, endpoints: &mut crate::app::router::Endpoints);
-}
-
-/// A type whose `impl` block carries `#[gateway("path")]`: one endpoint routing events.
-///
-/// Implemented by the macro; add a gateway to an app with [`App::gateway`](crate::App::gateway).
-#[diagnostic::on_unimplemented(
-    message = "`{Self}` is not a gateway",
-    label = "`.gateway(..)` takes a type whose `impl` carries `#[gateway(\"path\")]`",
-    note = "a type whose `impl` carries `#[controller(\"prefix\")]` is added with `.controller(..)`"
-)]
-pub trait Gateway: Send + Sync + 'static {
-    /// Adds the gateway's endpoint to `endpoints`.
-    fn register(self: Arc<Self>, endpoints: &mut crate::app::router::Endpoints);
-}
-
 /// One WebSocket endpoint as its connections see it: its handler, options and components, and
 /// what the whole app shares.
 pub(crate) struct Endpoint {
     pub(crate) handler: Box<dyn Dispatch>,
     pub(crate) options: EndpointOptions,
     pub(crate) lifecycle: Lifecycle,
-    pub(crate) app: Arc<AppShared>,
+    pub(crate) app: Arc<AppState>,
     /// The sessions of a resumable endpoint.
     pub(crate) sessions: Option<Arc<Sessions>>,
 }
@@ -148,7 +81,7 @@ impl Endpoint {
         route: &'static str,
         options: EndpointOptions,
         lifecycle: Lifecycle,
-        app: Arc<AppShared>,
+        app: Arc<AppState>,
     ) -> Self
     where
         C: Send + Sync + 'static,
@@ -163,45 +96,11 @@ impl Endpoint {
             app.hub.enable_journaling();
         }
         Self {
-            handler: Box::new(Bound::<C, H> {
-                controller,
-                handler: PhantomData,
-            }),
+            handler: crate::call::handler::bind::<C, H>(controller),
             options,
             lifecycle,
             app,
             sessions,
         }
-    }
-}
-
-/// A generated handler with its controller, as the connection loop calls it.
-pub(crate) trait Dispatch: Send + Sync + 'static {
-    fn call<'a>(&'a self, ctx: &'a MessageContext) -> BoxFuture<'a, Reply>;
-    fn request_id(&self, ctx: &MessageContext) -> Option<u64>;
-    fn on_disconnect<'a>(&'a self, ctx: &'a MessageContext) -> BoxFuture<'a, ()>;
-    fn on_error<'a>(&'a self, ctx: &'a MessageContext, error: &'a WsError) -> BoxFuture<'a, ()>;
-}
-
-struct Bound<C, H> {
-    controller: Arc<C>,
-    handler: PhantomData<fn() -> H>,
-}
-
-impl<C: Send + Sync + 'static, H: Handler<C>> Dispatch for Bound<C, H> {
-    fn call<'a>(&'a self, ctx: &'a MessageContext) -> BoxFuture<'a, Reply> {
-        Box::pin(H::call(&self.controller, ctx))
-    }
-
-    fn request_id(&self, ctx: &MessageContext) -> Option<u64> {
-        H::request_id(ctx)
-    }
-
-    fn on_disconnect<'a>(&'a self, ctx: &'a MessageContext) -> BoxFuture<'a, ()> {
-        Box::pin(H::on_disconnect(&self.controller, ctx))
-    }
-
-    fn on_error<'a>(&'a self, ctx: &'a MessageContext, error: &'a WsError) -> BoxFuture<'a, ()> {
-        Box::pin(H::on_error(&self.controller, ctx, error))
     }
 }

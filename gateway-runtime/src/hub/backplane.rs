@@ -3,7 +3,7 @@
 #[cfg(feature = "redis")]
 pub(crate) use super::wire::{decode, encode};
 
-use crate::call::connection::ConnectionId;
+use crate::base::ids::ConnectionId;
 use crate::hub::{Scope, WeakHub};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;

@@ -3,7 +3,7 @@
 
 use super::registry::{Member, Registry};
 use super::Scope;
-use crate::call::connection::ConnectionId;
+use crate::base::ids::ConnectionId;
 use crate::hub::backplane::{Event, Pressure};
 use std::sync::{Arc, RwLock, RwLockReadGuard};
 #[cfg(feature = "redis")]

@@ -1,9 +1,9 @@
 //! [`SseEmitter`]: pushes events to every open client of one `#[sse]` path, each through a
 //! bounded queue; [`SseRoutes`]: the emitter of each path the app serves.
 
+use crate::base::send::SendError;
 use crate::base::settings::DEFAULT_SLOW_CONSUMER_TIMEOUT;
 use crate::base::sync::{lock, read, write};
-use crate::call::connection::SendError;
 use crate::io::outbound::Outbound;
 use axum::response::sse::Sse;
 use axum::response::IntoResponse;

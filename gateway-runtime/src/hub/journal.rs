@@ -3,10 +3,12 @@
 //! requests to resume a session that another instance held.
 
 use super::{Hub, Scope};
+use crate::base::ids::ConnectionId;
+use crate::base::protocol::FreshReason;
+use crate::base::settings::ResumeLimits;
 use crate::base::token::Token;
-use crate::call::connection::{Connection, ConnectionId};
+use crate::call::connection::Connection;
 use crate::endpoint::resume::journal::{EntryId, Folded, Record};
-use crate::endpoint::resume::{FreshReason, ResumeLimits};
 use crate::hub::backplane::Event;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

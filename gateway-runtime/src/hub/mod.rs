@@ -11,9 +11,12 @@ mod target;
 #[cfg(feature = "redis")]
 mod wire;
 
-use crate::call::connection::{Connection, ConnectionId, SendError};
-use crate::endpoint::sse::SseRoutes;
+use crate::base::ids::ConnectionId;
+use crate::base::send::SendError;
+pub use crate::base::settings::SlowConsumer;
+use crate::call::connection::Connection;
 use crate::hub::backplane::{Backplane, Event};
+use crate::hub::emitter::SseRoutes;
 pub(crate) use cluster::Cluster;
 #[cfg(feature = "redis")]
 pub(crate) use journal::{begin_at, ForReader, Journal, Restore, Restored};
@@ -102,25 +105,6 @@ struct Inner {
     evicted: AtomicU64,
 }
 
-/// What happens when a client's outbound queue is full.
-///
-/// ```
-/// use gateway::prelude::*;
-/// use gateway::hub::SlowConsumer;
-///
-/// // A ticker where a late price is worthless: drop what does not fit, keep the client.
-/// let app = App::new().slow_consumer(SlowConsumer::Drop);
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum SlowConsumer {
-    /// Close the client with 1008 "slow consumer" (the default): it cannot keep up, and
-    /// buffering more for it would grow memory without bound.
-    #[default]
-    Close,
-    /// Drop the message for that client and count it in [`HubStats::dropped`].
-    Drop,
-}
-
 /// Counters since the app started.
 ///
 /// ```
@@ -177,7 +161,7 @@ impl Hub {
         // number must not mint that id again: its ids start at a random point.
         #[cfg(feature = "redis")]
         self.inner.next_id.store(
-            crate::call::connection::ConnectionId::random_start(),
+            crate::base::ids::ConnectionId::random_start(),
             Ordering::Relaxed,
         );
         let cluster = Cluster::new(attached.instance, attached.outbox, attached.pressure);

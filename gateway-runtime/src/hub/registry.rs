@@ -5,7 +5,7 @@
 //! facts), so both answer the same questions the same way.
 
 use super::Scope;
-use crate::call::connection::ConnectionId;
+use crate::base::ids::ConnectionId;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 

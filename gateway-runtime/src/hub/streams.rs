@@ -2,7 +2,7 @@
 //! event streams being served (a drain ends them and waits for them).
 
 use super::{route_path, Hub};
-use crate::endpoint::sse::{SseEmitter, UnknownSsePath};
+use crate::hub::emitter::{SseEmitter, UnknownSsePath};
 use std::sync::atomic::Ordering;
 
 impl Hub {

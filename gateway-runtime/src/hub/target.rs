@@ -2,8 +2,8 @@
 //! the others.
 
 use super::Hub;
-use crate::base::event::{event_message, json_text};
-use crate::call::connection::ConnectionId;
+use crate::base::envelope::{event_message, json_text};
+use crate::base::ids::ConnectionId;
 use crate::hub::backplane::Event;
 use serde::Serialize;
 use tungstenite::{Message, Utf8Bytes};

@@ -7,7 +7,7 @@
 //! a u32 length and the payload.
 
 use super::Event;
-use crate::call::connection::ConnectionId;
+use crate::base::ids::ConnectionId;
 use crate::hub::Scope;
 use bytes::{Buf, BufMut, Bytes};
 use tungstenite::{Message, Utf8Bytes};

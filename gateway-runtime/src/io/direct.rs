@@ -16,9 +16,9 @@
 //! Plain TCP connections of endpoints without resumable sessions only: a resumable session
 //! numbers and keeps every message it writes, and TLS has to go through its stream.
 
+use crate::base::send::payload;
+use crate::base::send::SendError;
 use crate::base::sync::lock;
-use crate::call::connection::SendError;
-use crate::call::context::payload;
 use crate::io::frame::{OpCode, ServerHeader};
 use bytes::{Buf, Bytes, BytesMut};
 use std::future::Future;

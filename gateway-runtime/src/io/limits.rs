@@ -6,17 +6,6 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-/// How many frames one message may have by default. Browsers send a message as one frame;
-/// libraries that fragment use frames of kilobytes, so 1,024 covers a 1 MiB message in 1 KiB
-/// pieces, while endless empty continuation frames end quickly.
-pub const DEFAULT_MAX_FRAMES: u32 = 1024;
-
-/// How long a client may take to complete a message it started, by default.
-pub const DEFAULT_MESSAGE_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// How many bytes all incomplete messages of the app may hold at once, by default: 64 MiB.
-pub const DEFAULT_INBOUND_BUDGET: usize = 64 << 20;
-
 /// The bounds one app puts on incomplete messages (shared by all its connections).
 #[derive(Debug)]
 pub(crate) struct InboundLimits {

@@ -8,8 +8,8 @@
 //! twice the bound (a hard limit on memory), until the queue has been over the bound for the
 //! slow-consumer timeout. Only then, or at the hard limit, does a push fail.
 
-use crate::call::connection::SendError;
-use crate::call::context::payload;
+use crate::base::send::payload;
+use crate::base::send::SendError;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};

@@ -375,7 +375,7 @@ fn control(opcode: OpCode, payload: Bytes) -> Result<Message, ReadError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::io::limits::DEFAULT_MESSAGE_TIMEOUT;
+    use crate::base::settings::DEFAULT_MESSAGE_TIMEOUT;
 
     /// A masked client frame (mask `[1, 2, 3, 4]`).
     pub(crate) fn frame(fin: bool, opcode: u8, payload: &[u8]) -> Vec<u8> {

@@ -57,6 +57,6 @@ pub async fn start(app: App) -> SocketAddr {
         .await
         .expect("bind a port on 127.0.0.1");
     let addr = listener.local_addr().expect("the bound address");
-    tokio::spawn(crate::serve_on(listener, app));
+    tokio::spawn(crate::app::serve::serve_on(listener, app));
     addr
 }

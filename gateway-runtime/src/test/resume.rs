@@ -1,7 +1,7 @@
 //! The test client's side of the resume protocol: it reads `$session` and `$resumed` itself
 //! (tests see the app's messages only), counts the numbered messages, and resumes on request.
 
-use crate::endpoint::resume::FreshReason;
+use crate::base::protocol::FreshReason;
 use serde::Deserialize;
 
 /// A resumable session as the test client knows it (see [`Client::session`]).

@@ -7,9 +7,9 @@
 use super::session::connect;
 use super::store::Keys;
 use super::RedisBackplane;
+use crate::base::protocol::FreshReason;
 use crate::base::token::Token;
 use crate::endpoint::resume::journal::{EntryId, Fold, Record};
-use crate::endpoint::resume::FreshReason;
 use crate::hub::backplane::{decode, encode, Event};
 use crate::hub::{ForReader, Restore, WeakHub};
 use bytes::Bytes;
@@ -359,7 +359,7 @@ async fn fold(
     mut commands: MultiplexedConnection,
     record: Record,
     after: u64,
-    limits: crate::endpoint::resume::ResumeLimits,
+    limits: crate::base::settings::ResumeLimits,
     at: EntryId,
 ) -> redis::RedisResult<Result<Fold, FreshReason>> {
     let Some(from) = EntryId::parse(&record.position) else {

@@ -11,7 +11,7 @@
 //! Everything of instance `N` expires [`RedisBackplane::LIVENESS`] after its last heartbeat.
 
 use super::RedisBackplane;
-use crate::call::connection::ConnectionId;
+use crate::base::ids::ConnectionId;
 use crate::hub::backplane::Event;
 use redis::{Cmd, Pipeline};
 use std::collections::HashMap;

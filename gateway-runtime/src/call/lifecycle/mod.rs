@@ -20,14 +20,14 @@ pub use catcher::{Catcher, Caught};
 pub use guard::{Guard, Rejection};
 pub use interceptor::Interceptor;
 pub use middleware::Middleware;
-pub use observer::{CloseSummary, ClosedBy, Observer};
+pub use observer::{CloseSummary, ClosedBy, Observer, Resumed};
 
 use crate::base::error::{ErrorOrigin, WsError};
 use crate::base::handshake::Handshake;
 use crate::call::connection::Connection;
 use crate::call::context::MessageContext;
+use crate::call::handler::Dispatch;
 use crate::call::reply::Reply;
-use crate::endpoint::Dispatch;
 use axum::response::{IntoResponse, Response};
 use catcher::DynCatcher;
 use guard::DynGuard;
@@ -135,7 +135,7 @@ impl Lifecycle {
         Ok(())
     }
 
-    pub(crate) async fn resumed(&self, resumed: &crate::endpoint::resume::Resumed) {
+    pub(crate) async fn resumed(&self, resumed: &crate::call::lifecycle::Resumed) {
         for observer in &self.observers {
             observer.on_resume(resumed).await;
         }
@@ -175,9 +175,10 @@ impl Lifecycle {
             }
         }
         match error.origin() {
-            ErrorOrigin::Panic => {
-                Caught::Close(crate::close_code::INTERNAL_ERROR, "internal error".into())
-            }
+            ErrorOrigin::Panic => Caught::Close(
+                crate::base::close::close_code::INTERNAL_ERROR,
+                "internal error".into(),
+            ),
             _ => Caught::Reply(Reply::Message(error.to_json().into())),
         }
     }

@@ -1,8 +1,7 @@
 //! [`Observer`]: sees every connection attempt open and, later, its whole outcome.
 
 use crate::base::handshake::Handshake;
-use crate::call::connection::ConnectionId;
-use crate::endpoint::resume::Resumed;
+use crate::base::ids::ConnectionId;
 use axum::http::StatusCode;
 use futures_util::future::BoxFuture;
 use std::future::Future;
@@ -133,4 +132,20 @@ impl<O: Observer> DynObserver for O {
     fn on_close<'a>(&'a self, summary: &'a CloseSummary) -> BoxFuture<'a, ()> {
         Box::pin(Observer::on_close(self, summary))
     }
+}
+
+/// A client came back and its session goes on, given to [`Observer::on_resume`].
+///
+/// [`Observer::on_resume`]: Observer::on_resume
+#[derive(Debug, Clone)]
+pub struct Resumed {
+    /// The session's client (the same id as before).
+    pub client_id: ConnectionId,
+    /// The endpoint's path.
+    pub path: String,
+    /// How long the client was away.
+    pub away: Duration,
+    /// Messages written again: sent before the drop and not acknowledged, then those queued
+    /// while it was away follow as new ones.
+    pub replayed: usize,
 }

@@ -9,9 +9,9 @@
 //! Redis keeps: a [`Record`] per session (its checkpoint), written when its client
 //! acknowledges (at most once per [`CHECKPOINT_EVERY`]) and when it parks.
 
-use super::ResumeLimits;
 use crate::base::protocol::FreshReason;
-use crate::call::context::payload;
+use crate::base::send::payload;
+use crate::base::settings::ResumeLimits;
 use crate::hub::backplane::Event;
 use crate::hub::Scope;
 use serde::{Deserialize, Serialize};
@@ -309,7 +309,7 @@ impl Fold {
     /// # Errors
     /// `lost` when the messages missed exceed what a session keeps.
     pub(crate) fn apply(&mut self, entry: EntryId, event: &Event) -> Result<(), FreshReason> {
-        let me = |id: &crate::ConnectionId| id.0 == self.id;
+        let me = |id: &crate::base::ids::ConnectionId| id.0 == self.id;
         let rooms = &mut self.folded.rooms;
         let message = match event {
             Event::Deliver {
@@ -385,10 +385,11 @@ impl Fold {
 #[cfg(test)]
 mod tests {
     use super::{EntryId, Fold, Record};
-    use crate::endpoint::resume::{FreshReason, ResumeLimits};
+    use crate::base::ids::ConnectionId;
+    use crate::base::protocol::FreshReason;
+    use crate::base::settings::ResumeLimits;
     use crate::hub::backplane::Event;
     use crate::hub::Scope;
-    use crate::ConnectionId;
     use tungstenite::Message;
 
     fn record(count: u64) -> Record {

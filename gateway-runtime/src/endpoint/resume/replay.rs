@@ -8,11 +8,11 @@
 use super::journal::{Journaled, Mark};
 use super::kept::KeptBytes;
 use super::sessions::Sessions;
-use super::ResumeLimits;
 use crate::base::protocol::FreshReason;
+use crate::base::send::payload;
+use crate::base::send::SendError;
+use crate::base::settings::ResumeLimits;
 use crate::base::token::Token;
-use crate::call::connection::SendError;
-use crate::call::context::payload;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};

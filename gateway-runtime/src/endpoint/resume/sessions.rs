@@ -4,9 +4,10 @@
 //! learns *why* it cannot resume).
 
 use super::kept::KeptBytes;
-use super::{ClientKey, ResumeLimits};
+use super::ClientKey;
 use crate::base::handshake::Handshake;
 use crate::base::protocol::FreshReason;
+use crate::base::settings::ResumeLimits;
 use crate::base::token::Token;
 use crate::call::connection::Connection;
 use crate::io::Socket;

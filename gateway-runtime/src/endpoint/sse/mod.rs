@@ -3,7 +3,6 @@
 
 mod serve;
 
-pub(crate) use crate::hub::emitter::SseRoutes;
 pub use crate::hub::emitter::{
     Event, IntoEvent, SseEmitter, UnknownSsePath, SSE_QUEUE_BYTES, SSE_QUEUE_EVENTS,
 };

@@ -3,8 +3,8 @@
 //! by the hub until it ends (a drain ends it).
 
 use super::{Event, SseHandler};
-use crate::app::shared::AppShared;
 use crate::call::lifecycle::Lifecycle;
+use crate::endpoint::state::AppState;
 use crate::endpoint::upgrade::handshake_of;
 use crate::hub::emitter::TooSlow;
 use crate::hub::Hub;
@@ -24,7 +24,7 @@ pub(crate) struct EventStream {
     path: &'static str,
     /// The app's, the controller's and the method's middleware and guards.
     lifecycle: Lifecycle,
-    app: Arc<AppShared>,
+    app: Arc<AppState>,
 }
 
 impl EventStream {
@@ -33,7 +33,7 @@ impl EventStream {
         controller: Arc<C>,
         path: &'static str,
         lifecycle: Lifecycle,
-        app: Arc<AppShared>,
+        app: Arc<AppState>,
     ) -> Self
     where
         C: Send + Sync + 'static,

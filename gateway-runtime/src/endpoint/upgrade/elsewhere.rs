@@ -3,13 +3,14 @@
 //! (`resume::journal`) and goes on here.
 
 use super::{begin, serve_first, session_span, spawn_in};
+use crate::base::ids::ConnectionId;
 use crate::base::token::Token;
-use crate::call::connection::{Connection, ConnectionId};
+use crate::call::connection::Connection;
+use crate::call::lifecycle::Resumed;
 use crate::endpoint::driver::Opening;
 use crate::endpoint::resume::journal::{EntryId, Journaled};
 use crate::endpoint::resume::replay::Replay;
 use crate::endpoint::resume::sessions::Resumption;
-use crate::endpoint::resume::Resumed;
 use crate::endpoint::Endpoint;
 use crate::hub::{Hub, Restore, Restored};
 use std::sync::Arc;
@@ -92,7 +93,7 @@ fn install(endpoint: Arc<Endpoint>, token: Token, resumption: Resumption, restor
     )
     .journaled(journal);
     let id = ConnectionId(record.id);
-    let connection = Connection::open(id, handshake, app, Some(replay));
+    let connection = Connection::open(id, handshake, app.parts(), Some(replay));
     if let Some(journal) = app.hub.journal() {
         journal.open(&connection);
     }

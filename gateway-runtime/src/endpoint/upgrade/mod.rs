@@ -8,11 +8,12 @@ use crate::base::protocol::{self, ClientSays, FreshReason};
 use crate::base::token::Token;
 use crate::call::connection::Connection;
 use crate::call::context::MessageContext;
+use crate::call::lifecycle::Resumed;
 use crate::call::lifecycle::{CloseSummary, ClosedBy};
 use crate::endpoint::driver::{Opening, Session};
 use crate::endpoint::resume::replay::Replay;
 use crate::endpoint::resume::sessions::{Parking, Resumption};
-use crate::endpoint::resume::{ClientKey, Resumed};
+use crate::endpoint::resume::ClientKey;
 use crate::endpoint::Endpoint;
 use crate::io::Socket;
 use axum::extract::connect_info::ConnectInfo;
@@ -115,7 +116,7 @@ fn open_session(endpoint: &Arc<Endpoint>, handshake: Handshake) -> Connection {
         .map(|sessions| Replay::new(Arc::clone(sessions)));
     #[cfg(feature = "redis")]
     let replay = replay.map(|replay| elsewhere::journaled(&app.hub, replay));
-    let connection = Connection::open(app.hub.next_id(), handshake, app, replay);
+    let connection = Connection::open(app.hub.next_id(), handshake, app.parts(), replay);
     #[cfg(feature = "redis")]
     elsewhere::follow_journal(&app.hub, &connection);
     if let (Some(sessions), Some(replay)) = (&endpoint.sessions, connection.replay()) {

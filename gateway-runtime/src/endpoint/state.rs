@@ -1,4 +1,4 @@
-//! [`AppShared`]: what every endpoint and connection of a built app shares.
+//! [`AppState`]: what every endpoint of a built app shares.
 
 use crate::base::origin::{AllowedHosts, OriginPolicy};
 use crate::base::settings::Settings;
@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 /// What every endpoint and connection of the app shares.
-pub(crate) struct AppShared {
+pub(crate) struct AppState {
     pub(crate) settings: Settings,
     pub(crate) services: Arc<Services>,
     pub(crate) hub: Hub,
@@ -27,7 +27,12 @@ pub(crate) struct AppShared {
     pub(crate) draining: Arc<AtomicBool>,
 }
 
-impl AppShared {
+impl AppState {
+    /// What a connection keeps of the app: its hub, services and settings.
+    pub(crate) fn parts(&self) -> (&Hub, &Arc<Services>, &Settings) {
+        (&self.hub, &self.services, &self.settings)
+    }
+
     /// The server has begun its graceful shutdown.
     pub(crate) fn is_draining(&self) -> bool {
         self.draining.load(Ordering::Acquire)

@@ -1,8 +1,10 @@
 //! Event routing for the gateway style: `{"event": E, "data": D, "id"?: N}` in, `{"event": E,
 //! "data": V}` or `{"ack": N, "data": V}` out.
 
+use crate::base::envelope::envelope_text;
 use crate::base::error::WsError;
-use crate::call::context::{payload, MessageContext};
+use crate::base::send::payload;
+use crate::call::context::MessageContext;
 use crate::call::json::Json;
 use crate::call::reply::{Each, Reply};
 use futures_core::Stream;
@@ -128,35 +130,9 @@ fn envelope(name: &'static str, id: Option<u64>, reply: EventReply) -> Reply {
     };
     let text = match id {
         Some(id) => format!(r#"{{"ack":{id},"data":{data}}}"#),
-        None => event_text(name, &data),
+        None => envelope_text(name, &data),
     };
     Reply::Message(Message::Text(Utf8Bytes::from(text)))
-}
-
-/// `{"event": name, "data": data}`: a server push in the gateway's wire format (as the
-/// gateway's own answers are written), or `None` when `data` cannot be encoded as JSON (logged:
-/// a `Serialize` impl that fails, or a map with non-string keys, is a bug in the app).
-pub(crate) fn event_message<T: Serialize + ?Sized>(name: &str, data: &T) -> Option<Message> {
-    let data = json_text(data)?;
-    Some(Message::Text(Utf8Bytes::from(event_text(name, &data))))
-}
-
-/// `value` as JSON text, or `None` (logged) when it cannot be encoded.
-pub(crate) fn json_text<T: Serialize + ?Sized>(value: &T) -> Option<String> {
-    serde_json::to_string(value)
-        .inspect_err(|error| {
-            tracing::error!(
-                r#type = std::any::type_name::<T>(),
-                %error,
-                "a value could not be encoded as JSON and was not sent"
-            );
-        })
-        .ok()
-}
-
-fn event_text(name: &str, data: &str) -> String {
-    let name = serde_json::Value::from(name);
-    format!(r#"{{"event":{name},"data":{data}}}"#)
 }
 
 /// What a `#[subscribe]` handler produced: the `data` of its answer.
