@@ -26,7 +26,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// A real-time application: controllers, app-wide lifecycle components, services and settings.
-/// Serve it with [`serve`](crate::app::serve), or turn it into an `axum::Router` with
+/// Serve it with [`serve`](crate::serve), or turn it into an `axum::Router` with
 /// [`App::into_router`] to merge it into an existing axum application.
 ///
 /// ```
@@ -151,7 +151,7 @@ impl App {
         self
     }
 
-    /// The largest HTTP request head (request line and headers) that [`serve`](crate::app::serve)
+    /// The largest HTTP request head (request line and headers) that [`serve`](crate::serve)
     /// reads (default 16 KiB, at least 8 KiB); a larger one gets HTTP 431. Handshake headers are
     /// kept for the connection's life (handlers bind them), so this bounds what each client
     /// holds that way.
@@ -186,7 +186,7 @@ impl App {
     }
 
     /// How long a client may take to send its whole HTTP request, the upgrade request included,
-    /// before [`serve`](crate::app::serve) drops the connection (default 10 s): a client that opens
+    /// before [`serve`](crate::serve) drops the connection (default 10 s): a client that opens
     /// connections and never finishes a request (slowloris) cannot hold them.
     pub fn handshake_timeout(mut self, timeout: Duration) -> Self {
         self.settings.handshake_timeout = timeout;

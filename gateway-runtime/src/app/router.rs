@@ -237,7 +237,7 @@ impl App {
     /// [`BuildError::DuplicatePath`] when two handlers claim one path;
     /// [`BuildError::MissingDependency`] when a `#[dep]` service was not provided;
     /// [`BuildError::OwnPort`] when a gateway asks for its own port (serve such an app with
-    /// [`serve`](crate::app::serve), or take its routers with [`App::into_routers`]).
+    /// [`serve`](crate::serve), or take its routers with [`App::into_routers`]).
     pub fn into_router(self) -> Result<Router, BuildError> {
         let routers = self.into_routers()?;
         match routers.own_ports.into_iter().next() {

@@ -109,7 +109,7 @@ impl Handshake {
     }
 
     /// The client's socket address, when the server was started with connect info
-    /// ([`serve`](crate::app::serve) does this; a plain `axum::serve` of the router does not).
+    /// ([`serve`](crate::serve) does this; a plain `axum::serve` of the router does not).
     pub fn remote_addr(&self) -> Option<SocketAddr> {
         self.remote_addr
     }

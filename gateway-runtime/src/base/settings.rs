@@ -25,7 +25,7 @@ pub const DEFAULT_SLOW_CONSUMER_TIMEOUT: Duration = Duration::from_secs(5);
 /// before its connection is dropped.
 pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// The largest HTTP request head (request line and headers) [`serve`](crate::app::serve) reads:
+/// The largest HTTP request head (request line and headers) [`serve`](crate::serve) reads:
 /// 16 KiB. Browsers send a few KiB; hyper's own default (about 400 KB) lets every connection
 /// make the server hold that much.
 pub const DEFAULT_MAX_REQUEST_HEAD: usize = 16 << 10;
@@ -137,7 +137,7 @@ pub enum SlowConsumer {
     /// buffering more for it would grow memory without bound.
     #[default]
     Close,
-    /// Drop the message for that client and count it in [`HubStats::dropped`].
+    /// Drop the message for that client and count it in [`HubStats::dropped`](crate::HubStats::dropped).
     Drop,
 }
 
@@ -162,7 +162,7 @@ pub const DEFAULT_KEPT_BYTES: usize = 256 << 20;
 /// the sessions) while the app keeps more than [`kept_bytes`](Self::kept_bytes), and any
 /// session that keeps more at twice that budget. Past [`parked_sessions`](Self::parked_sessions)
 /// a parked session ends (its client is told `expired`): the oldest of the client (see
-/// [`ClientKey`]) that has the most parked. So one client, from one address or as one identity,
+/// [`ClientKey`](crate::ClientKey)) that has the most parked. So one client, from one address or as one identity,
 /// ends only its own sessions for as long as it has more parked than anyone else.
 ///
 /// ```

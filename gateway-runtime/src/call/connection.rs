@@ -9,11 +9,12 @@ use crate::base::sync::lock;
 use crate::call::closer::CloseWebSocket;
 use crate::call::services::Services;
 use crate::call::stored::{Owner, Stored};
-use crate::endpoint::resume::replay::Replay;
+use crate::hub::member::Member;
 use crate::hub::Hub;
 use crate::io::direct::{Direct, Sent};
 use crate::io::outbound::Outbound;
 use serde::Serialize;
+use std::any::Any;
 use std::fmt;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -67,7 +68,7 @@ struct Shared {
     /// Whether `close_request` may hold a frame, readable without the lock.
     close_pending: AtomicBool,
     /// What a resumable session keeps to resume (`#[gateway(.., resume = "..")]` only).
-    replay: Option<Box<Replay>>,
+    session: Option<Box<dyn SessionState>>,
     /// The socket senders write straight into while the loop has nothing to write (set once
     /// the connection is upgraded; plain TCP without resumable sessions).
     direct: OnceLock<Weak<Direct>>,
@@ -78,7 +79,7 @@ impl Connection {
         id: ConnectionId,
         handshake: Handshake,
         (hub, services, settings): (&Hub, &Arc<Services>, &Settings),
-        replay: Option<Replay>,
+        session: Option<Box<dyn SessionState>>,
     ) -> Self {
         let shared = Arc::new(Shared {
             id,
@@ -97,7 +98,7 @@ impl Connection {
             ),
             close_request: Mutex::new(None),
             close_pending: AtomicBool::new(false),
-            replay: replay.map(Box::new),
+            session,
             direct: OnceLock::new(),
         });
         Self { shared }
@@ -130,10 +131,10 @@ impl Connection {
     /// client has stopped reading and its queue is full.
     pub fn send(&self, message: impl Into<Message>) -> Result<(), SendError> {
         let message = message.into();
-        #[cfg(feature = "redis")]
-        if self.is_journaled() {
+        if !self.as_member().takes_fan_out() {
             // In a cluster, a resumable session's messages come from the journal.
-            self.shared.hub.journal_send(self, message);
+            let hub = &self.shared.hub;
+            hub.send_through_journal(self.id(), self.as_member(), message);
             return Ok(());
         }
         self.queue(message)
@@ -141,23 +142,17 @@ impl Connection {
 
     /// Queues a message for this client (the hub's delivery; `send` for everything else).
     pub(crate) fn queue(&self, message: Message) -> Result<(), SendError> {
-        let outbound = &self.shared.outbound;
-        if let Some(replay) = self.replay() {
-            let waits = replay.queue(message, |message| outbound.push(message))?;
-            if !waits {
-                self.shared.wake.notify_one();
-            }
-            return Ok(());
-        }
-        let direct = self.shared.direct.get().and_then(Weak::upgrade);
-        let sent = match direct {
-            Some(direct) => direct.send(message, |message| outbound.push(message))?,
-            None => outbound.push(message).map(|()| Sent::ToTheLoop)?,
-        };
-        if let Sent::ToTheLoop = sent {
-            self.shared.wake.notify_one();
-        }
-        Ok(())
+        self.shared.queue(message)
+    }
+
+    /// This connection as the hub holds it.
+    pub(crate) fn member(&self) -> Arc<dyn Member> {
+        Arc::clone(&self.shared) as Arc<dyn Member>
+    }
+
+    /// This connection as the hub reaches it.
+    pub(crate) fn as_member(&self) -> &dyn Member {
+        &*self.shared
     }
 
     /// Lets senders write straight into this connection's socket (see [`Direct`]).
@@ -231,20 +226,6 @@ impl Connection {
         self.shared.hub.presence_of(self.shared.id)
     }
 
-    pub(crate) fn slow_consumer(&self) -> SlowConsumer {
-        self.shared.slow_consumer
-    }
-
-    /// Marks the client as too slow; the loop closes it with 1008. `true` the first time.
-    pub(crate) fn evict(&self) -> bool {
-        let first = !self.shared.evicted.swap(true, Ordering::AcqRel);
-        if first {
-            self.shared.eviction.notify_one();
-            self.shared.wake.notify_one();
-        }
-        first
-    }
-
     pub(crate) fn is_evicted(&self) -> bool {
         self.shared.evicted.load(Ordering::Acquire)
     }
@@ -314,69 +295,21 @@ impl Connection {
         CloseWebSocket::new(self.clone())
     }
 
+    /// Asks to close with `code` (the first request wins); a parked session, which has no
+    /// connection to close, ends.
     pub(crate) fn request_close(&self, code: u16, reason: &str) {
-        if let Some(replay) = self.parked() {
-            // No connection to close: the session ends (its task wakes and ends it).
-            replay.sessions().end(replay.token(), None);
-        }
-        self.set_close_request(code, reason);
+        self.shared.request_close(code, reason);
     }
 
-    /// Asks the loop to close the connection with `code` (the first request wins).
-    fn set_close_request(&self, code: u16, reason: &str) {
-        let mut request = self.close_request_slot();
-        if request.is_none() {
-            *request = Some(CloseFrame {
-                code: code.into(),
-                reason: Utf8Bytes::from(reason),
-            });
-            self.shared.close_pending.store(true, Ordering::Release);
-            self.shared.wake.notify_one();
-        }
+    /// Asks the loop to close the connection with `code` (the first request wins), and
+    /// nothing more.
+    pub(crate) fn ask_to_close(&self, code: u16, reason: &str) {
+        self.shared.ask_to_close(code, reason);
     }
 
-    /// What this session keeps to resume, on a resumable endpoint.
-    pub(crate) fn replay(&self) -> Option<&Replay> {
-        self.shared.replay.as_deref()
-    }
-
-    /// A resumable session of a cluster: its messages come from the journal.
-    #[cfg(feature = "redis")]
-    pub(crate) fn is_journaled(&self) -> bool {
-        self.replay()
-            .is_some_and(|replay| replay.journal().is_some())
-    }
-
-    /// Its client resumed this session on another instance: the session stops here without
-    /// ending (no `#[on_disconnect]`; the other instance goes on with it).
-    #[cfg(feature = "redis")]
-    pub(crate) fn release(&self) {
-        let Some(replay) = self.replay() else {
-            return;
-        };
-        replay.release();
-        self.request_close(
-            crate::base::close::close_code::RESUMED_ELSEWHERE,
-            "resumed on another connection",
-        );
-    }
-
-    /// The session's replay state while its client is away.
-    fn parked(&self) -> Option<&Replay> {
-        self.replay().filter(|replay| replay.is_parked())
-    }
-
-    /// A resume of this session arrived on another connection: this one closes with 4000, and
-    /// the session goes on there. (Never ends the session, even while it is still parked: a
-    /// resume that took it a moment ago has not unparked it yet.)
-    pub(crate) fn request_handover(&self) {
-        if let Some(replay) = self.replay() {
-            replay.request_handover();
-        }
-        self.set_close_request(
-            crate::base::close::close_code::RESUMED_ELSEWHERE,
-            "resumed on another connection",
-        );
+    /// What a resumable session keeps to resume, on a resumable endpoint.
+    pub(crate) fn session_state(&self) -> Option<&dyn SessionState> {
+        self.shared.session.as_deref()
     }
 
     /// The close a handler asked for, if any (taken once).
@@ -387,16 +320,12 @@ impl Connection {
         self.close_request_slot().take()
     }
 
-    /// Forgets a request to close with 4000 for a resume on another connection: one that the
-    /// resume it was for has already been given the session through (see `Sessions::park`),
-    /// so it is not for the connection the session goes on with. (Unless the session was
-    /// released to another instance meanwhile: that request stands. Looked at under the
-    /// request's lock, which a release takes after marking the session.)
-    pub(crate) fn drop_handover_request(&self) {
+    /// Forgets a request to close with `code`, unless `keep` (looked at under the request's
+    /// lock) says it stands.
+    pub(crate) fn withdraw_close_request(&self, code: u16, keep: impl FnOnce() -> bool) {
         let mut request = self.close_request_slot();
-        let code = request.as_ref().map(|frame| u16::from(frame.code));
-        let released = self.replay().is_some_and(Replay::is_released);
-        if code == Some(crate::base::close::close_code::RESUMED_ELSEWHERE) && !released {
+        let asked = request.as_ref().map(|frame| u16::from(frame.code));
+        if asked == Some(code) && !keep() {
             *request = None;
         }
     }
@@ -407,8 +336,98 @@ impl Connection {
     }
 
     fn close_request_slot(&self) -> MutexGuard<'_, Option<CloseFrame>> {
-        lock(&self.shared.close_request)
+        self.shared.close_request_slot()
     }
+}
+
+impl Shared {
+    fn ask_to_close(&self, code: u16, reason: &str) {
+        let mut request = self.close_request_slot();
+        if request.is_none() {
+            *request = Some(CloseFrame {
+                code: code.into(),
+                reason: Utf8Bytes::from(reason),
+            });
+            self.close_pending.store(true, Ordering::Release);
+            self.wake.notify_one();
+        }
+    }
+
+    fn close_request_slot(&self) -> MutexGuard<'_, Option<CloseFrame>> {
+        lock(&self.close_request)
+    }
+}
+
+/// The hub holds a connection by its shared state, without another allocation.
+impl Member for Shared {
+    fn queue(&self, message: Message) -> Result<(), SendError> {
+        let outbound = &self.outbound;
+        if let Some(session) = self.session.as_deref() {
+            let waits = session.queue(message, outbound)?;
+            if !waits {
+                self.wake.notify_one();
+            }
+            return Ok(());
+        }
+        let direct = self.direct.get().and_then(Weak::upgrade);
+        let sent = match direct {
+            Some(direct) => direct.send(message, |message| outbound.push(message))?,
+            None => outbound.push(message).map(|()| Sent::ToTheLoop)?,
+        };
+        if let Sent::ToTheLoop = sent {
+            self.wake.notify_one();
+        }
+        Ok(())
+    }
+
+    fn slow_consumer(&self) -> SlowConsumer {
+        self.slow_consumer
+    }
+
+    fn evict(&self) -> bool {
+        let first = !self.evicted.swap(true, Ordering::AcqRel);
+        if first {
+            self.eviction.notify_one();
+            self.wake.notify_one();
+        }
+        first
+    }
+
+    fn request_close(&self, code: u16, reason: &str) {
+        if let Some(session) = self.session.as_deref() {
+            session.close_requested();
+        }
+        self.ask_to_close(code, reason);
+    }
+
+    fn takes_fan_out(&self) -> bool {
+        self.session
+            .as_deref()
+            .is_none_or(SessionState::takes_fan_out)
+    }
+
+    fn sent_through_journal(&self) {
+        if let Some(session) = self.session.as_deref() {
+            session.sent_through_journal();
+        }
+    }
+}
+
+/// What a resumable session keeps, as its connection holds it: the endpoint layer implements it
+/// (`endpoint::resume::replay`), and reaches its own type back through [`Any`].
+pub(crate) trait SessionState: Any + Send + Sync {
+    /// Queues `message` for the client: through `outbound` while it is connected (`false`),
+    /// or kept for it while it is away (`true`).
+    fn queue(&self, message: Message, outbound: &Outbound) -> Result<bool, SendError>;
+
+    /// A close was asked for: a parked session, which has no connection to close, ends.
+    fn close_requested(&self);
+
+    /// See [`Member::takes_fan_out`].
+    fn takes_fan_out(&self) -> bool;
+
+    /// See [`Member::sent_through_journal`].
+    fn sent_through_journal(&self);
 }
 
 impl fmt::Debug for Connection {

@@ -53,7 +53,7 @@ pub struct Attached {
     /// connection ids, so ids are unique across instances.
     pub instance: u16,
     /// Where the hub hands what other instances must hear about.
-    pub outbox: Arc<dyn Fn(Event) + Send + Sync>,
+    pub outbox: Arc<dyn Fn(ClusterEvent) + Send + Sync>,
     /// How full the outbox is: while it is high, clients are not read (see [`Pressure`]).
     pub pressure: Arc<Pressure>,
     /// Starts carrying traffic; called once the hub is ready to receive it.
@@ -116,7 +116,7 @@ pub(crate) const MAX_INSTANCE: u16 = u16::MAX;
 
 /// One thing an instance tells the others.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Event {
+pub enum ClusterEvent {
     /// A hub send: deliver `message` to the local clients in `scope` but not in `except`.
     Deliver {
         scope: Scope,
@@ -163,13 +163,13 @@ pub enum Event {
     Forget { token: Arc<str> },
 }
 
-impl Event {
+impl ClusterEvent {
     #[cfg(feature = "redis")]
     /// About how many bytes the event carries: payload, names, texts, exceptions (what a
     /// backplane's queue budget counts, and what a frame needs besides its header).
     pub(crate) fn weight(&self) -> usize {
         match self {
-            Event::Deliver {
+            ClusterEvent::Deliver {
                 scope,
                 except,
                 message,
@@ -180,17 +180,17 @@ impl Event {
                 };
                 message.len() + name + except.len() * 8
             }
-            Event::DeliverTo { message, .. } => message.len(),
-            Event::Connected { path: text, .. }
-            | Event::Joined { room: text, .. }
-            | Event::Left { room: text, .. }
-            | Event::Presence { presence: text, .. } => text.len(),
-            Event::Disconnected { rooms, .. } => rooms.iter().map(|room| room.len()).sum(),
-            Event::Heartbeat | Event::Announce => 0,
-            Event::Release { token } | Event::Released { token, .. } | Event::Forget { token } => {
-                token.len()
-            }
-            Event::Checkpoint { token, record, .. } => token.len() + record.len(),
+            ClusterEvent::DeliverTo { message, .. } => message.len(),
+            ClusterEvent::Connected { path: text, .. }
+            | ClusterEvent::Joined { room: text, .. }
+            | ClusterEvent::Left { room: text, .. }
+            | ClusterEvent::Presence { presence: text, .. } => text.len(),
+            ClusterEvent::Disconnected { rooms, .. } => rooms.iter().map(|room| room.len()).sum(),
+            ClusterEvent::Heartbeat | ClusterEvent::Announce => 0,
+            ClusterEvent::Release { token }
+            | ClusterEvent::Released { token, .. }
+            | ClusterEvent::Forget { token } => token.len(),
+            ClusterEvent::Checkpoint { token, record, .. } => token.len() + record.len(),
         }
     }
 
@@ -200,12 +200,12 @@ impl Event {
     pub(crate) fn journaled(&self) -> bool {
         !matches!(
             self,
-            Event::Heartbeat
-                | Event::Announce
-                | Event::Release { .. }
-                | Event::Released { .. }
-                | Event::Checkpoint { .. }
-                | Event::Forget { .. }
+            ClusterEvent::Heartbeat
+                | ClusterEvent::Announce
+                | ClusterEvent::Release { .. }
+                | ClusterEvent::Released { .. }
+                | ClusterEvent::Checkpoint { .. }
+                | ClusterEvent::Forget { .. }
         )
     }
 
@@ -213,11 +213,11 @@ impl Event {
     /// The client a presence fact is about.
     pub(crate) fn member(&self) -> Option<ConnectionId> {
         match self {
-            Event::Connected { id, .. }
-            | Event::Disconnected { id, .. }
-            | Event::Joined { id, .. }
-            | Event::Left { id, .. }
-            | Event::Presence { id, .. } => Some(*id),
+            ClusterEvent::Connected { id, .. }
+            | ClusterEvent::Disconnected { id, .. }
+            | ClusterEvent::Joined { id, .. }
+            | ClusterEvent::Left { id, .. }
+            | ClusterEvent::Presence { id, .. } => Some(*id),
             _ => None,
         }
     }

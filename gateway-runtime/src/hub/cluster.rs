@@ -4,7 +4,7 @@
 use super::registry::{Member, Registry};
 use super::Scope;
 use crate::base::ids::ConnectionId;
-use crate::hub::backplane::{Event, Pressure};
+use crate::hub::backplane::{ClusterEvent, Pressure};
 use std::sync::{Arc, RwLock, RwLockReadGuard};
 #[cfg(feature = "redis")]
 use std::{
@@ -15,7 +15,7 @@ use std::{
 
 pub(crate) struct Cluster {
     instance: u16,
-    outbox: Arc<dyn Fn(Event) + Send + Sync>,
+    outbox: Arc<dyn Fn(ClusterEvent) + Send + Sync>,
     pressure: Arc<Pressure>,
     /// The other instances' connections.
     /// The other instances' clients, each with the instance it is on (a resumed session may be
@@ -29,7 +29,7 @@ pub(crate) struct Cluster {
 impl Cluster {
     pub(crate) fn new(
         instance: u16,
-        outbox: Arc<dyn Fn(Event) + Send + Sync>,
+        outbox: Arc<dyn Fn(ClusterEvent) + Send + Sync>,
         pressure: Arc<Pressure>,
     ) -> Self {
         Self {
@@ -53,7 +53,7 @@ impl Cluster {
     }
 
     /// Hands an event to the backplane for the other instances.
-    pub(crate) fn publish(&self, event: Event) {
+    pub(crate) fn publish(&self, event: ClusterEvent) {
         (self.outbox)(event);
     }
 
@@ -102,12 +102,12 @@ impl Cluster {
     }
 
     /// Applies a connect, disconnect, join, leave or presence change of another instance.
-    pub(crate) fn apply(&self, origin: u16, event: Event) {
+    pub(crate) fn apply(&self, origin: u16, event: ClusterEvent) {
         apply(&mut self.remote_mut(), origin, event);
     }
 
     /// Replaces what is known of `instance`'s connections with `facts` (read from the store).
-    pub(crate) fn replace(&self, instance: u16, facts: Vec<Event>) {
+    pub(crate) fn replace(&self, instance: u16, facts: Vec<ClusterEvent>) {
         let mut remote = self.remote_mut();
         remote.remove_where(|member| member.value == instance);
         for fact in facts {
@@ -152,11 +152,11 @@ impl Cluster {
 /// Applies one fact about instance `origin`'s connections. A client is on the instance that
 /// last said it connected (a session resumed elsewhere moves); facts about it from any other
 /// instance are stale and ignored.
-fn apply(remote: &mut Registry<u16>, origin: u16, event: Event) {
+fn apply(remote: &mut Registry<u16>, origin: u16, event: ClusterEvent) {
     let Some(id) = event.member() else {
         return;
     };
-    if let Event::Connected { path, .. } = &event {
+    if let ClusterEvent::Connected { path, .. } = &event {
         remote.insert(id, origin, Arc::clone(path));
         return;
     }
@@ -168,16 +168,16 @@ fn apply(remote: &mut Registry<u16>, origin: u16, event: Event) {
         return;
     }
     match event {
-        Event::Disconnected { .. } => {
+        ClusterEvent::Disconnected { .. } => {
             remote.remove(id);
         }
-        Event::Joined { room, .. } => {
+        ClusterEvent::Joined { room, .. } => {
             remote.join(id, &room);
         }
-        Event::Left { room, .. } => {
+        ClusterEvent::Left { room, .. } => {
             remote.leave(id, &room);
         }
-        Event::Presence { presence, .. } => {
+        ClusterEvent::Presence { presence, .. } => {
             remote.set_presence(id, presence);
         }
         _ => {}
@@ -189,35 +189,37 @@ fn apply(remote: &mut Registry<u16>, origin: u16, event: Event) {
 #[cfg(feature = "redis")]
 impl super::Hub {
     /// Delivers what another instance sent to the local clients it is for.
-    pub(crate) fn receive(&self, origin: u16, event: Event) {
+    pub(crate) fn receive(&self, origin: u16, event: ClusterEvent) {
         let Some(cluster) = self.cluster() else {
             return;
         };
         match event {
-            Event::Deliver {
+            ClusterEvent::Deliver {
                 scope,
                 except,
                 message,
             } => {
                 // A resumable session takes these from the journal.
                 self.local().visit(&scope, &except, |_, member| {
-                    !member.value.is_journaled()
-                        && self.deliver(&member.value, message.clone()).is_ok()
+                    member.value.takes_fan_out()
+                        && self.deliver(member.value.as_ref(), message.clone()).is_ok()
                 });
             }
-            Event::DeliverTo { id, message } => {
+            ClusterEvent::DeliverTo { id, message } => {
                 if let Some(member) = self.local().members.get(&id) {
-                    if !member.value.is_journaled() {
-                        self.deliver(&member.value, message).ok();
+                    if member.value.takes_fan_out() {
+                        self.deliver(member.value.as_ref(), message).ok();
                     }
                 }
             }
-            Event::Release { token } => {
-                self.release(&token);
-                cluster.publish(Event::Released { token, to: origin });
+            ClusterEvent::Release { token } => {
+                if let Some(journal) = self.journaling() {
+                    journal.release(&token);
+                }
+                cluster.publish(ClusterEvent::Released { token, to: origin });
             }
-            Event::Released { token, .. } => {
-                if let Some(journal) = self.journal() {
+            ClusterEvent::Released { token, .. } => {
+                if let Some(journal) = self.journaling() {
                     journal.released(token);
                 }
             }
@@ -229,22 +231,22 @@ impl super::Hub {
     /// picture of it (every connection, its presence and its rooms), and what `during` returns.
     /// `during` runs before any later change is told to the cluster: changes are told with the
     /// registry locked, and it runs under the same lock.
-    pub(crate) fn local_facts<R>(&self, during: impl FnOnce() -> R) -> (Vec<Event>, R) {
+    pub(crate) fn local_facts<R>(&self, during: impl FnOnce() -> R) -> (Vec<ClusterEvent>, R) {
         let local = self.local();
         let mut facts = Vec::with_capacity(local.members.len() * 2);
         for (&id, member) in &local.members {
-            facts.push(Event::Connected {
+            facts.push(ClusterEvent::Connected {
                 id,
                 path: Arc::clone(&member.path),
             });
             if let Some(presence) = &member.presence {
-                facts.push(Event::Presence {
+                facts.push(ClusterEvent::Presence {
                     id,
                     presence: Arc::clone(presence),
                 });
             }
             for room in &member.rooms {
-                facts.push(Event::Joined {
+                facts.push(ClusterEvent::Joined {
                     id,
                     room: Arc::clone(room),
                 });

@@ -4,8 +4,10 @@ pub(crate) mod backplane;
 mod cluster;
 pub(crate) mod emitter;
 #[cfg(feature = "redis")]
-mod journal;
+pub(crate) mod journaling;
+pub(crate) mod member;
 mod registry;
+mod rooms;
 mod streams;
 mod target;
 #[cfg(feature = "redis")]
@@ -14,12 +16,10 @@ mod wire;
 use crate::base::ids::ConnectionId;
 use crate::base::send::SendError;
 pub use crate::base::settings::SlowConsumer;
-use crate::call::connection::Connection;
-use crate::hub::backplane::{Backplane, Event};
+use crate::hub::backplane::{Backplane, ClusterEvent};
 use crate::hub::emitter::SseRoutes;
 pub(crate) use cluster::Cluster;
-#[cfg(feature = "redis")]
-pub(crate) use journal::{begin_at, ForReader, Journal, Restore, Restored};
+use member::Member;
 use registry::Registry;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock, RwLock, RwLockReadGuard, RwLockWriteGuard, Weak};
@@ -81,12 +81,12 @@ impl std::fmt::Debug for WeakHub {
 
 struct Inner {
     /// This instance's connections.
-    local: RwLock<Registry<Connection>>,
+    local: RwLock<Registry<Arc<dyn Member>>>,
     /// The other instances, once a backplane is attached.
     cluster: OnceLock<Cluster>,
     /// The journal of resumable sessions, in a cluster (Redis).
     #[cfg(feature = "redis")]
-    journal: OnceLock<Journal>,
+    journal: OnceLock<Box<dyn journaling::Journaling>>,
     /// The app has resumable endpoints: in a cluster, sends go through the journal too.
     #[cfg(feature = "redis")]
     journaling: std::sync::atomic::AtomicBool,
@@ -200,22 +200,38 @@ impl Hub {
     /// instance, `Ok` means the message was handed to the backplane.
     pub fn send_to(&self, id: ConnectionId, message: impl Into<Message>) -> Result<(), SendError> {
         if let Some(member) = self.local().members.get(&id) {
-            #[cfg(feature = "redis")]
-            if member.value.is_journaled() {
-                self.journal_send(&member.value, message.into());
+            if !member.value.takes_fan_out() {
+                self.send_through_journal(id, member.value.as_ref(), message.into());
                 return Ok(());
             }
-            return self.deliver(&member.value, message.into());
+            return self.deliver(member.value.as_ref(), message.into());
         }
         match self.cluster() {
             Some(cluster) if cluster.knows(id) => {
-                cluster.publish(Event::DeliverTo {
-                    id,
-                    message: message.into(),
-                });
+                self.publish_to(id, message.into());
                 Ok(())
             }
             _ => Err(SendError::Closed),
+        }
+    }
+
+    /// Sends `message` to a local member whose messages come back through the journal (see
+    /// [`Member::takes_fan_out`]): it goes to the backplane, and is written when it returns.
+    pub(crate) fn send_through_journal(
+        &self,
+        id: ConnectionId,
+        member: &dyn Member,
+        message: Message,
+    ) {
+        member.sent_through_journal();
+        self.publish_to(id, message);
+    }
+
+    /// Hands a message for client `id` to the backplane (for a client elsewhere, or one whose
+    /// messages come back through the journal).
+    fn publish_to(&self, id: ConnectionId, message: Message) {
+        if let Some(cluster) = self.cluster() {
+            cluster.publish(ClusterEvent::DeliverTo { id, message });
         }
     }
 
@@ -235,7 +251,7 @@ impl Hub {
         Target::new(self, Scope::Path(route_path(path.as_ref()).into_owned()))
     }
 
-    /// The clients in a room (see [`Connection::join`]).
+    /// The clients in a room (see [`Connection::join`](crate::Connection::join)).
     pub fn room(&self, room: impl AsRef<str>) -> Target<'_> {
         Target::new(self, Scope::Room(room.as_ref().to_owned()))
     }
@@ -263,11 +279,11 @@ impl Hub {
         }
     }
 
-    pub(crate) fn register(&self, connection: &Connection, path: Arc<str>) {
-        let id = connection.id();
+    /// Adds connection `id` on `path`.
+    pub(crate) fn register(&self, id: ConnectionId, member: Arc<dyn Member>, path: Arc<str>) {
         let mut local = self.local_mut();
-        local.insert(id, connection.clone(), Arc::clone(&path));
-        self.tell_cluster(|| Event::Connected { id, path });
+        local.insert(id, member, Arc::clone(&path));
+        self.tell_cluster(|| ClusterEvent::Connected { id, path });
     }
 
     /// The app has resumable endpoints: in a cluster, what is sent goes through the journal.
@@ -281,6 +297,18 @@ impl Hub {
         self.inner.journaling.load(Ordering::Acquire)
     }
 
+    /// The journal of resumable sessions, in a cluster whose app has resumable endpoints.
+    #[cfg(feature = "redis")]
+    pub(crate) fn journaling(&self) -> Option<&dyn journaling::Journaling> {
+        self.inner.journal.get().map(Box::as_ref)
+    }
+
+    /// Follows the journal from now on (once, by the Redis backplane).
+    #[cfg(feature = "redis")]
+    pub(crate) fn attach_journal(&self, journal: Box<dyn journaling::Journaling>) {
+        let _ = self.inner.journal.set(journal);
+    }
+
     /// Forgets a connection and takes it out of every room it was in.
     pub(crate) fn unregister(&self, id: ConnectionId) {
         let mut local = self.local_mut();
@@ -288,10 +316,10 @@ impl Hub {
             return;
         };
         #[cfg(feature = "redis")]
-        if let Some(journal) = self.journal() {
+        if let Some(journal) = self.journaling() {
             journal.close(id);
         }
-        self.tell_cluster(|| Event::Disconnected {
+        self.tell_cluster(|| ClusterEvent::Disconnected {
             id,
             rooms: member.rooms,
         });
@@ -334,71 +362,25 @@ impl Hub {
         }
     }
 
-    pub(crate) fn join(&self, id: ConnectionId, room: &str) {
-        let mut local = self.local_mut();
-        if let Some(room) = local.join(id, room) {
-            self.tell_cluster(|| Event::Joined { id, room });
-        }
-    }
-
-    pub(crate) fn leave(&self, id: ConnectionId, room: &str) {
-        let mut local = self.local_mut();
-        if let Some(room) = local.leave(id, room) {
-            self.tell_cluster(|| Event::Left { id, room });
-        }
-    }
-
-    pub(crate) fn rooms_of(&self, id: ConnectionId) -> Vec<String> {
-        self.local()
-            .members
-            .get(&id)
-            .map(|member| {
-                member
-                    .rooms
-                    .iter()
-                    .map(std::string::ToString::to_string)
-                    .collect()
-            })
-            .unwrap_or_default()
-    }
-
-    pub(crate) fn set_presence(&self, id: ConnectionId, presence: &str) {
-        let presence: Arc<str> = Arc::from(presence);
-        let mut local = self.local_mut();
-        if local.set_presence(id, Arc::clone(&presence)) {
-            self.tell_cluster(|| Event::Presence { id, presence });
-        }
-    }
-
-    pub(crate) fn presence_of(&self, id: ConnectionId) -> Option<String> {
-        let local = self.local();
-        let presence = local.members.get(&id)?.presence.as_deref()?;
-        Some(presence.to_owned())
-    }
-
     /// Tells the other instances about a change to the local registry. Called with the registry
     /// locked, so changes to one connection reach them in the order they were made.
-    fn tell_cluster(&self, event: impl FnOnce() -> Event) {
+    pub(super) fn tell_cluster(&self, event: impl FnOnce() -> ClusterEvent) {
         if let Some(cluster) = self.cluster() {
             cluster.publish(event());
         }
     }
 
     /// Queues `message` for one member, applying its slow-consumer policy when its queue is full.
-    pub(super) fn deliver(
-        &self,
-        connection: &Connection,
-        message: Message,
-    ) -> Result<(), SendError> {
-        match connection.queue(message) {
+    pub(super) fn deliver(&self, member: &dyn Member, message: Message) -> Result<(), SendError> {
+        match member.queue(message) {
             Ok(()) => {
                 self.inner.delivered.fetch_add(1, Ordering::Relaxed);
                 Ok(())
             }
             Err(SendError::QueueFull) => {
-                match connection.slow_consumer() {
+                match member.slow_consumer() {
                     SlowConsumer::Close => {
-                        if connection.evict() {
+                        if member.evict() {
                             self.inner.evicted.fetch_add(1, Ordering::Relaxed);
                         }
                     }
@@ -412,11 +394,11 @@ impl Hub {
         }
     }
 
-    pub(super) fn local(&self) -> RwLockReadGuard<'_, Registry<Connection>> {
+    pub(super) fn local(&self) -> RwLockReadGuard<'_, Registry<Arc<dyn Member>>> {
         crate::base::sync::read(&self.inner.local)
     }
 
-    fn local_mut(&self) -> RwLockWriteGuard<'_, Registry<Connection>> {
+    pub(super) fn local_mut(&self) -> RwLockWriteGuard<'_, Registry<Arc<dyn Member>>> {
         crate::base::sync::write(&self.inner.local)
     }
 }

@@ -4,7 +4,7 @@
 use super::Hub;
 use crate::base::envelope::{event_message, json_text};
 use crate::base::ids::ConnectionId;
-use crate::hub::backplane::Event;
+use crate::hub::backplane::ClusterEvent;
 use serde::Serialize;
 use tungstenite::{Message, Utf8Bytes};
 
@@ -62,14 +62,15 @@ impl<'hub> Target<'hub> {
             .local()
             .visit(&self.scope, &self.except, |_, member| {
                 // In a cluster, a resumable session takes it from the journal.
-                #[cfg(feature = "redis")]
-                if member.value.is_journaled() {
+                if !member.value.takes_fan_out() {
                     return true;
                 }
-                self.hub.deliver(&member.value, message.clone()).is_ok()
+                self.hub
+                    .deliver(member.value.as_ref(), message.clone())
+                    .is_ok()
             });
         if let Some(cluster) = self.hub.cluster() {
-            cluster.publish(Event::Deliver {
+            cluster.publish(ClusterEvent::Deliver {
                 scope: self.scope,
                 except: self.except,
                 message,

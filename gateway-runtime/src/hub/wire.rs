@@ -1,4 +1,4 @@
-//! How backplane [`Event`]s travel: one compact binary frame each. A message's payload is
+//! How backplane [`ClusterEvent`]s travel: one compact binary frame each. A message's payload is
 //! copied into the frame once and, on the receiving side, shared (not copied) by every local
 //! recipient. Decoding checks every length, so a corrupt frame is an error, never a panic.
 //!
@@ -6,7 +6,7 @@
 //! big-endian; strings are a u32 length and UTF-8; a message is its kind (0 text, 1 binary),
 //! a u32 length and the payload.
 
-use super::Event;
+use super::ClusterEvent;
 use crate::base::ids::ConnectionId;
 use crate::hub::Scope;
 use bytes::{Buf, BufMut, Bytes};
@@ -20,12 +20,12 @@ const VERSION: u8 = 1;
 pub(crate) struct WireError(&'static str);
 
 /// The frame of `event`, sent by instance `origin`.
-pub(crate) fn encode(origin: u16, event: &Event) -> Vec<u8> {
+pub(crate) fn encode(origin: u16, event: &ClusterEvent) -> Vec<u8> {
     let mut frame = Vec::with_capacity(16 + event.weight());
     frame.put_u8(VERSION);
     frame.put_u16(origin);
     match event {
-        Event::Deliver {
+        ClusterEvent::Deliver {
             scope,
             except,
             message,
@@ -48,13 +48,13 @@ pub(crate) fn encode(origin: u16, event: &Event) -> Vec<u8> {
             }
             put_message(&mut frame, message);
         }
-        Event::DeliverTo { id, message } => {
+        ClusterEvent::DeliverTo { id, message } => {
             frame.put_u8(1);
             frame.put_u64(id.0);
             put_message(&mut frame, message);
         }
-        Event::Connected { id, path } => put_member_fact(&mut frame, 2, *id, path),
-        Event::Disconnected { id, rooms } => {
+        ClusterEvent::Connected { id, path } => put_member_fact(&mut frame, 2, *id, path),
+        ClusterEvent::Disconnected { id, rooms } => {
             frame.put_u8(3);
             frame.put_u64(id.0);
             frame.put_u32(len_u32(rooms.len()));
@@ -62,16 +62,16 @@ pub(crate) fn encode(origin: u16, event: &Event) -> Vec<u8> {
                 put_str(&mut frame, room);
             }
         }
-        Event::Joined { id, room } => put_member_fact(&mut frame, 4, *id, room),
-        Event::Left { id, room } => put_member_fact(&mut frame, 5, *id, room),
-        Event::Presence { id, presence } => put_member_fact(&mut frame, 6, *id, presence),
-        Event::Heartbeat => frame.put_u8(7),
-        Event::Announce => frame.put_u8(8),
-        Event::Release { token } => {
+        ClusterEvent::Joined { id, room } => put_member_fact(&mut frame, 4, *id, room),
+        ClusterEvent::Left { id, room } => put_member_fact(&mut frame, 5, *id, room),
+        ClusterEvent::Presence { id, presence } => put_member_fact(&mut frame, 6, *id, presence),
+        ClusterEvent::Heartbeat => frame.put_u8(7),
+        ClusterEvent::Announce => frame.put_u8(8),
+        ClusterEvent::Release { token } => {
             frame.put_u8(9);
             put_str(&mut frame, token);
         }
-        Event::Checkpoint {
+        ClusterEvent::Checkpoint {
             token,
             record,
             window_ms,
@@ -82,11 +82,11 @@ pub(crate) fn encode(origin: u16, event: &Event) -> Vec<u8> {
             frame.put_u32(len_u32(record.len()));
             frame.put_slice(record);
         }
-        Event::Forget { token } => {
+        ClusterEvent::Forget { token } => {
             frame.put_u8(11);
             put_str(&mut frame, token);
         }
-        Event::Released { token, to } => {
+        ClusterEvent::Released { token, to } => {
             frame.put_u8(12);
             frame.put_u16(*to);
             put_str(&mut frame, token);
@@ -96,7 +96,7 @@ pub(crate) fn encode(origin: u16, event: &Event) -> Vec<u8> {
 }
 
 /// The origin instance and the event of a frame.
-pub(crate) fn decode(mut frame: Bytes) -> Result<(u16, Event), WireError> {
+pub(crate) fn decode(mut frame: Bytes) -> Result<(u16, ClusterEvent), WireError> {
     let reader = &mut frame;
     if take_u8(reader)? != VERSION {
         return Err(WireError("unknown version"));
@@ -116,7 +116,7 @@ pub(crate) fn decode(mut frame: Bytes) -> Result<(u16, Event), WireError> {
             }
             let except = (0..count).map(|_| ConnectionId(reader.get_u64())).collect();
             let message = take_message(reader)?;
-            Event::Deliver {
+            ClusterEvent::Deliver {
                 scope,
                 except,
                 message,
@@ -125,9 +125,9 @@ pub(crate) fn decode(mut frame: Bytes) -> Result<(u16, Event), WireError> {
         1 => {
             let id = take_id(reader)?;
             let message = take_message(reader)?;
-            Event::DeliverTo { id, message }
+            ClusterEvent::DeliverTo { id, message }
         }
-        2 => Event::Connected {
+        2 => ClusterEvent::Connected {
             id: take_id(reader)?,
             path: take_str(reader)?,
         },
@@ -141,23 +141,23 @@ pub(crate) fn decode(mut frame: Bytes) -> Result<(u16, Event), WireError> {
             let rooms = (0..count)
                 .map(|_| take_str(reader))
                 .collect::<Result<_, _>>()?;
-            Event::Disconnected { id, rooms }
+            ClusterEvent::Disconnected { id, rooms }
         }
-        4 => Event::Joined {
+        4 => ClusterEvent::Joined {
             id: take_id(reader)?,
             room: take_str(reader)?,
         },
-        5 => Event::Left {
+        5 => ClusterEvent::Left {
             id: take_id(reader)?,
             room: take_str(reader)?,
         },
-        6 => Event::Presence {
+        6 => ClusterEvent::Presence {
             id: take_id(reader)?,
             presence: take_str(reader)?,
         },
-        7 => Event::Heartbeat,
-        8 => Event::Announce,
-        9 => Event::Release {
+        7 => ClusterEvent::Heartbeat,
+        8 => ClusterEvent::Announce,
+        9 => ClusterEvent::Release {
             token: take_str(reader)?,
         },
         10 => {
@@ -168,19 +168,19 @@ pub(crate) fn decode(mut frame: Bytes) -> Result<(u16, Event), WireError> {
                 return Err(WireError("truncated"));
             }
             let record = reader.split_to(len);
-            Event::Checkpoint {
+            ClusterEvent::Checkpoint {
                 token,
                 record,
                 window_ms,
             }
         }
-        11 => Event::Forget {
+        11 => ClusterEvent::Forget {
             token: take_str(reader)?,
         },
         12 => {
             let to = take_u16(reader)?;
             let token = take_str(reader)?;
-            Event::Released { token, to }
+            ClusterEvent::Released { token, to }
         }
         _ => return Err(WireError("unknown event")),
     };
@@ -271,7 +271,7 @@ fn take_u8(reader: &mut Bytes) -> Result<u8, WireError> {
 mod tests {
     use super::*;
 
-    fn round_trip(event: Event) {
+    fn round_trip(event: ClusterEvent) {
         let frame = encode(7, &event);
         assert_eq!(decode(Bytes::from(frame.clone())), Ok((7, event)));
         for cut in 0..frame.len() {
@@ -285,59 +285,59 @@ mod tests {
     #[test]
     fn every_event_survives_the_trip_and_every_truncation_is_an_error() {
         let id = ConnectionId(42 << 37 | 9);
-        round_trip(Event::Deliver {
+        round_trip(ClusterEvent::Deliver {
             scope: Scope::Room("lobby".into()),
             except: vec![id, ConnectionId(3)],
             message: Message::text("héllo"),
         });
-        round_trip(Event::Deliver {
+        round_trip(ClusterEvent::Deliver {
             scope: Scope::Path("/chat".into()),
             except: Vec::new(),
             message: Message::binary(vec![0, 255, 1]),
         });
-        round_trip(Event::Deliver {
+        round_trip(ClusterEvent::Deliver {
             scope: Scope::All,
             except: Vec::new(),
             message: Message::text(""),
         });
-        round_trip(Event::DeliverTo {
+        round_trip(ClusterEvent::DeliverTo {
             id,
             message: Message::text("just you"),
         });
-        round_trip(Event::Connected {
+        round_trip(ClusterEvent::Connected {
             id,
             path: "/chat".into(),
         });
-        round_trip(Event::Disconnected {
+        round_trip(ClusterEvent::Disconnected {
             id,
             rooms: vec!["a".into(), "b".into()],
         });
-        round_trip(Event::Joined {
+        round_trip(ClusterEvent::Joined {
             id,
             room: "lobby".into(),
         });
-        round_trip(Event::Left {
+        round_trip(ClusterEvent::Left {
             id,
             room: "lobby".into(),
         });
-        round_trip(Event::Presence {
+        round_trip(ClusterEvent::Presence {
             id,
             presence: "ada".into(),
         });
-        round_trip(Event::Heartbeat);
-        round_trip(Event::Announce);
-        round_trip(Event::Release {
+        round_trip(ClusterEvent::Heartbeat);
+        round_trip(ClusterEvent::Announce);
+        round_trip(ClusterEvent::Release {
             token: "00ff".into(),
         });
-        round_trip(Event::Checkpoint {
+        round_trip(ClusterEvent::Checkpoint {
             token: "00ff".into(),
             record: Bytes::from_static(b"{\"count\":3}"),
             window_ms: 120_000,
         });
-        round_trip(Event::Forget {
+        round_trip(ClusterEvent::Forget {
             token: "00ff".into(),
         });
-        round_trip(Event::Released {
+        round_trip(ClusterEvent::Released {
             token: "00ff".into(),
             to: 7,
         });
@@ -347,12 +347,12 @@ mod tests {
     fn a_received_payload_is_shared_not_copied() {
         let frame = Bytes::from(encode(
             1,
-            &Event::DeliverTo {
+            &ClusterEvent::DeliverTo {
                 id: ConnectionId(1),
                 message: Message::binary(vec![5; 64]),
             },
         ));
-        let (_, Event::DeliverTo { message, .. }) = decode(frame.clone()).unwrap() else {
+        let (_, ClusterEvent::DeliverTo { message, .. }) = decode(frame.clone()).unwrap() else {
             panic!("not a DeliverTo");
         };
         let Message::Binary(payload) = message else {

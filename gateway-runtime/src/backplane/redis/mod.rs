@@ -8,16 +8,20 @@
 //!
 //! What Redis holds, and how: [`store`]. The task that carries events: [`session`].
 
-mod journal;
-mod session;
+mod backlog;
+mod fold;
+mod link;
+mod reader;
 mod store;
 
+use crate::endpoint::resume::cluster;
 use crate::hub::backplane::sealed::Link;
-use crate::hub::backplane::{Attached, Backplane, Event, Pressure, MAX_INSTANCE};
+use crate::hub::backplane::{Attached, Backplane, ClusterEvent, MAX_INSTANCE};
+use backlog::Backlog;
+use link::{connect, RedisLink};
 use redis::Client;
-use session::{connect, RedisLink};
 use std::hash::{BuildHasher, Hasher, RandomState};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use store::Keys;
@@ -295,7 +299,7 @@ impl Link for RedisBackplane {
         let backlog = Arc::new(Backlog::new(capacity, budget));
         let outbox = {
             let backlog = Arc::clone(&backlog);
-            move |event: Event| {
+            move |event: ClusterEvent| {
                 let bytes = event.weight();
                 let before = backlog.bytes.fetch_add(bytes, Ordering::Relaxed);
                 let refused = if before + bytes > budget {
@@ -323,13 +327,13 @@ impl Link for RedisBackplane {
             start: Box::new(move |hub| {
                 let (reader, requests) = mpsc::unbounded_channel();
                 if let Some(app) = hub.upgrade() {
-                    app.attach_journal(crate::hub::Journal::new(reader));
+                    app.attach_journal(Box::new(cluster::Journal::new(reader)));
                 }
                 let keys = Arc::new(Keys {
                     namespace: link.keys.namespace.clone(),
                 });
                 let client = link.client.clone();
-                tokio::spawn(journal::follow(
+                tokio::spawn(reader::follow(
                     client,
                     keys,
                     link.instance,
@@ -339,80 +343,6 @@ impl Link for RedisBackplane {
                 tokio::spawn(link.run(hub, events, backlog));
             }),
         })
-    }
-}
-
-/// What waits between the hub and Redis, besides the events themselves.
-struct Backlog {
-    /// Bytes queued (payloads, names, texts).
-    bytes: AtomicUsize,
-    /// The queue's bounds, in events and bytes.
-    capacity: usize,
-    budget: usize,
-    /// Redis is connected: a full queue is Redis being slow, and the senders are slowed.
-    connected: AtomicBool,
-    pressure: Arc<Pressure>,
-    /// A presence change was dropped since the last announce: the others' picture of this
-    /// instance may have a gap, so it is announced whole again.
-    gap: AtomicBool,
-    /// Events were dropped since the queue last drained: said once.
-    warned: AtomicBool,
-}
-
-impl Backlog {
-    fn new(capacity: usize, budget: usize) -> Self {
-        Self {
-            bytes: AtomicUsize::new(0),
-            capacity,
-            budget,
-            connected: AtomicBool::new(false),
-            pressure: Arc::default(),
-            gap: AtomicBool::new(false),
-            warned: AtomicBool::new(false),
-        }
-    }
-
-    /// An event was queued; `events` are queued now. Past half the queue while Redis is
-    /// connected, clients are not read until it drains.
-    fn queued(&self, events: usize) {
-        let half_full =
-            events > self.capacity / 2 || self.bytes.load(Ordering::Relaxed) > self.budget / 2;
-        if half_full && self.connected.load(Ordering::Relaxed) {
-            self.pressure.rise();
-        }
-    }
-
-    fn dropped(&self, event: &Event) {
-        if event.member().is_some() {
-            self.gap.store(true, Ordering::Relaxed);
-        }
-        if !self.warned.swap(true, Ordering::Relaxed) {
-            tracing::warn!("backplane queue full (Redis slow or unreachable): dropping events");
-        }
-    }
-
-    /// Accounts for events taken off the queue; `left` are still queued. Down to a quarter,
-    /// clients are read again.
-    fn taken(&self, events: &[Event], left: usize) {
-        let bytes: usize = events.iter().map(Event::weight).sum();
-        let before = self.bytes.fetch_sub(bytes, Ordering::Relaxed);
-        if left <= self.capacity / 4 && before - bytes <= self.budget / 4 {
-            self.pressure.ease();
-        }
-    }
-
-    /// Redis is connected, or not: while it is not, senders are not slowed (the queue waits
-    /// for Redis, and what does not fit is dropped).
-    fn set_connected(&self, connected: bool) {
-        self.connected.store(connected, Ordering::Relaxed);
-        if !connected {
-            self.pressure.ease();
-        }
-    }
-
-    /// The queue has drained: a later drop is said again.
-    fn drained(&self) {
-        self.warned.store(false, Ordering::Relaxed);
     }
 }
 

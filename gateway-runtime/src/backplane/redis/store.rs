@@ -12,7 +12,7 @@
 
 use super::RedisBackplane;
 use crate::base::ids::ConnectionId;
-use crate::hub::backplane::Event;
+use crate::hub::backplane::ClusterEvent;
 use redis::{Cmd, Pipeline};
 use std::collections::HashMap;
 
@@ -212,11 +212,11 @@ pub(super) struct OwnKeys {
 impl OwnKeys {
     /// Adds the commands that record a presence change in this instance's keys; `false` when
     /// the event is not one.
-    pub(super) fn record(&self, pipe: &mut Pipeline, event: &Event) -> bool {
+    pub(super) fn record(&self, pipe: &mut Pipeline, event: &ClusterEvent) -> bool {
         let [members, presence, rooms] = &self.clients;
         match event {
-            Event::Connected { id, path } => pipe.hset(members, id.0, &**path),
-            Event::Disconnected { id, rooms: left } => {
+            ClusterEvent::Connected { id, path } => pipe.hset(members, id.0, &**path),
+            ClusterEvent::Disconnected { id, rooms: left } => {
                 pipe.hdel(members, id.0).ignore().hdel(presence, id.0);
                 if !left.is_empty() {
                     let entries: Vec<String> =
@@ -225,9 +225,9 @@ impl OwnKeys {
                 }
                 pipe
             }
-            Event::Joined { id, room } => pipe.sadd(rooms, room_entry(*id, room)),
-            Event::Left { id, room } => pipe.srem(rooms, room_entry(*id, room)),
-            Event::Presence { id, presence: text } => pipe.hset(presence, id.0, &**text),
+            ClusterEvent::Joined { id, room } => pipe.sadd(rooms, room_entry(*id, room)),
+            ClusterEvent::Left { id, room } => pipe.srem(rooms, room_entry(*id, room)),
+            ClusterEvent::Presence { id, presence: text } => pipe.hset(presence, id.0, &**text),
             _ => return false,
         }
         .ignore();
@@ -251,24 +251,24 @@ pub(super) type Stored = (
 );
 
 /// The facts `stored` records; entries that are not ours are skipped.
-pub(super) fn facts((members, presence, rooms): Stored) -> Vec<Event> {
+pub(super) fn facts((members, presence, rooms): Stored) -> Vec<ClusterEvent> {
     let id = |text: &str| text.parse().ok().map(ConnectionId);
     let mut facts = Vec::with_capacity(members.len() + presence.len() + rooms.len());
     facts.extend(members.into_iter().filter_map(|(member, path)| {
-        Some(Event::Connected {
+        Some(ClusterEvent::Connected {
             id: id(&member)?,
             path: path.into(),
         })
     }));
     facts.extend(presence.into_iter().filter_map(|(member, presence)| {
-        Some(Event::Presence {
+        Some(ClusterEvent::Presence {
             id: id(&member)?,
             presence: presence.into(),
         })
     }));
     facts.extend(rooms.iter().filter_map(|entry| {
         let (member, room) = entry.split_once(' ')?;
-        Some(Event::Joined {
+        Some(ClusterEvent::Joined {
             id: id(member)?,
             room: room.into(),
         })

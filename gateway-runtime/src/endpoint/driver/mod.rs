@@ -3,8 +3,8 @@
 //! performs the close handshake. The loop and what reads the client are here; what a handler
 //! call leads to is in `reply`, what writes to the client in `write`.
 
+mod dispatch;
 mod heartbeat;
-mod reply;
 mod running;
 mod write;
 
@@ -13,6 +13,9 @@ use crate::base::protocol::{self, ClientSays, FreshReason};
 use crate::call::connection::Connection;
 use crate::call::context::MessageContext;
 use crate::call::lifecycle::{CloseSummary, ClosedBy};
+#[cfg(feature = "redis")]
+use crate::endpoint::resume::cluster;
+use crate::endpoint::resume::replay_of;
 use crate::endpoint::{Endpoint, Mode};
 use crate::io::direct::Direct;
 use crate::io::{Socket, SocketError};
@@ -67,7 +70,7 @@ pub(crate) struct Ended {
 
 /// One connection's loop. It refers to its endpoint rather than copying the controller,
 /// options, lifecycle and close timeout out of it: every idle connection's task holds this.
-pub(crate) struct Session<'a> {
+pub(crate) struct Driver<'a> {
     endpoint: &'a Endpoint,
     socket: Socket,
     connection: Connection,
@@ -92,7 +95,7 @@ pub(crate) struct Tally {
     timed_out: bool,
 }
 
-impl<'a> Session<'a> {
+impl<'a> Driver<'a> {
     pub(crate) fn new(
         endpoint: &'a Endpoint,
         socket: Box<Socket>,
@@ -212,7 +215,7 @@ impl<'a> Session<'a> {
     async fn open(&mut self, opening: Opening) -> Flow {
         match opening {
             Opening::New(reason) => {
-                if let Some(replay) = self.connection.replay() {
+                if let Some(replay) = replay_of(&self.connection) {
                     let window = replay.sessions().window();
                     let announce = protocol::session(replay.token(), window, reason);
                     if let stop @ (Flow::Close(_) | Flow::Ended) = self.write(announce).await {
@@ -247,7 +250,7 @@ impl<'a> Session<'a> {
                     }
                 }
                 let ctx = crate::call::context::MessageContext::resumed(self.connection.clone());
-                let reply = reply::call(self.endpoint, ctx).await;
+                let reply = dispatch::call(self.endpoint, ctx).await;
                 self.after_call(reply).await
             }
         }
@@ -337,12 +340,12 @@ impl<'a> Session<'a> {
     }
 
     async fn on_message(&mut self, message: Message, heartbeat: Option<&mut Heartbeat>) -> Flow {
-        if let (Some(replay), Message::Text(text)) = (self.connection.replay(), &message) {
+        if let (Some(replay), Message::Text(text)) = (replay_of(&self.connection), &message) {
             // The resume protocol's acknowledgements never reach the app.
             if let Some(ClientSays::Ack(seq)) = protocol::parse(text.as_bytes()) {
                 replay.ack(seq);
                 #[cfg(feature = "redis")]
-                self.endpoint.app.hub.checkpoint(&self.connection, false);
+                cluster::checkpoint(&self.endpoint.app.hub, &self.connection, false);
                 return Flow::Continue;
             }
         }
@@ -352,7 +355,7 @@ impl<'a> Session<'a> {
                 self.tally.messages_in += 1;
                 let ctx = MessageContext::new(self.connection.clone(), Some(message));
                 let burst = self.socket.has_more_input();
-                let call = reply::call(self.endpoint, ctx);
+                let call = dispatch::call(self.endpoint, ctx);
                 self.running.push(crate::io::direct::scoped(burst, call));
                 Flow::Continue
             }
@@ -394,7 +397,7 @@ impl<'a> Session<'a> {
     }
 }
 
-/// Waits until clients may be read again (see [`Session::held_back`]).
+/// Waits until clients may be read again (see [`Driver::held_back`]).
 async fn eased(hub: &crate::hub::Hub) {
     if let Some(pressure) = hub.pressure() {
         pressure.eased().await;

@@ -1,9 +1,11 @@
 //! What writes to the client: replies and queued messages handed to the socket, flushes (and
 //! the renewal of tungstenite's buffers after a large message), and the close handshake.
 
-use super::{slow_consumer, Flow, Session};
+use super::{slow_consumer, Driver, Flow};
 use crate::call::connection::Connection;
 use crate::call::lifecycle::ClosedBy;
+use crate::endpoint::resume::replay::Replay;
+use crate::endpoint::resume::replay_of;
 use futures_util::FutureExt;
 use std::future::Future;
 use std::pin::pin;
@@ -19,19 +21,16 @@ const BATCH_BYTES: usize = 64 * 1024;
 /// How much the loop buffers before it writes without waiting for its turn to flush.
 const FLUSH_AT: usize = 64 * 1024;
 
-impl Session<'_> {
+impl Driver<'_> {
     /// Sends what the connection itself answers (a reply, an error, a hook's value). In a
     /// cluster, a resumable session's message goes through the journal and is written when it
     /// comes back, in the journal's order.
     pub(super) async fn send(&mut self, message: Message) -> Flow {
-        #[cfg(feature = "redis")]
-        if self.connection.is_journaled()
+        if !self.connection.as_member().takes_fan_out()
             && matches!(message, Message::Text(_) | Message::Binary(_))
         {
-            self.endpoint
-                .app
-                .hub
-                .journal_send(&self.connection, message);
+            let (hub, id) = (&self.endpoint.app.hub, self.connection.id());
+            hub.send_through_journal(id, self.connection.as_member(), message);
             return Flow::Continue;
         }
         self.write_counted(message).await
@@ -42,7 +41,7 @@ impl Session<'_> {
     pub(super) async fn write_counted(&mut self, message: Message) -> Flow {
         if matches!(message, Message::Text(_) | Message::Binary(_)) {
             self.tally.messages_out += 1;
-            if let Some(replay) = self.connection.replay() {
+            if let Some(replay) = replay_of(&self.connection) {
                 replay.number(&message);
             }
         }
@@ -120,11 +119,7 @@ impl Session<'_> {
             )
         });
         let close_timeout = self.endpoint.app.settings.close_timeout;
-        if self
-            .connection
-            .replay()
-            .is_some_and(crate::endpoint::resume::replay::Replay::goes_on_elsewhere)
-        {
+        if replay_of(&self.connection).is_some_and(Replay::goes_on_elsewhere) {
             // The session goes on elsewhere: what is queued is the new connection's, and the
             // old one is not waited for (it may be the one that went silent).
             let _ = timeout(close_timeout, self.socket.send(Message::Close(Some(frame)))).await;
@@ -154,7 +149,7 @@ impl Session<'_> {
     #[cfg(feature = "redis")]
     async fn await_journal(&mut self) {
         let connection = self.connection.clone();
-        let Some(journal) = connection.replay().and_then(|replay| replay.journal()) else {
+        let Some(journal) = replay_of(&connection).and_then(|replay| replay.journal()) else {
             return;
         };
         while journal.in_flight() > 0 {

@@ -13,6 +13,8 @@ use crate::base::send::payload;
 use crate::base::send::SendError;
 use crate::base::settings::ResumeLimits;
 use crate::base::token::Token;
+use crate::call::connection::SessionState;
+use crate::io::outbound::Outbound;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -337,6 +339,33 @@ impl Sent {
         #[cfg(feature = "redis")]
         {
             self.marks = VecDeque::new();
+        }
+    }
+}
+
+impl SessionState for Replay {
+    fn queue(&self, message: Message, outbound: &Outbound) -> Result<bool, SendError> {
+        Replay::queue(self, message, |message| outbound.push(message))
+    }
+
+    fn close_requested(&self) {
+        if self.is_parked() {
+            // No connection to close: the session ends (its task wakes and ends it).
+            self.sessions.end(self.token, None);
+        }
+    }
+
+    fn takes_fan_out(&self) -> bool {
+        #[cfg(feature = "redis")]
+        return self.journal().is_none();
+        #[cfg(not(feature = "redis"))]
+        true
+    }
+
+    fn sent_through_journal(&self) {
+        #[cfg(feature = "redis")]
+        if let Some(journal) = self.journal() {
+            journal.sent();
         }
     }
 }

@@ -156,7 +156,7 @@ impl Sessions {
             let live = connection.clone();
             // Outside the lock: closing a connection may come back to these sessions.
             drop(state);
-            live.request_handover();
+            super::request_handover(&live);
             return Ok(displaced);
         }
         let Some(Entry::Parked {

@@ -8,17 +8,18 @@ use crate::base::token::Token;
 use crate::call::connection::Connection;
 use crate::call::lifecycle::Resumed;
 use crate::endpoint::driver::Opening;
+use crate::endpoint::resume::cluster::{self, Restore, Restored};
 use crate::endpoint::resume::journal::{EntryId, Journaled};
 use crate::endpoint::resume::replay::Replay;
 use crate::endpoint::resume::sessions::Resumption;
 use crate::endpoint::Endpoint;
-use crate::hub::{Hub, Restore, Restored};
+use crate::hub::Hub;
 use std::sync::Arc;
 use std::time::Duration;
 
 /// A new resumable session's replay: in a cluster, it follows the journal.
 pub(super) fn journaled(hub: &Hub, replay: Replay) -> Replay {
-    match hub.journal() {
+    match cluster::journal(hub) {
         Some(_) => replay.journaled(Journaled::new(EntryId::default(), &[], None)),
         None => replay,
     }
@@ -28,11 +29,11 @@ pub(super) fn journaled(hub: &Hub, replay: Replay) -> Replay {
 /// reached (or, before the reader has begun, from where it begins), and writes the session's
 /// first checkpoint there.
 pub(super) fn follow_journal(hub: &Hub, connection: &Connection) {
-    let Some(journal) = hub.journal() else {
+    let Some(journal) = cluster::journal(hub) else {
         return;
     };
     if let Some(entry) = journal.open(connection) {
-        crate::hub::begin_at(hub, connection, entry);
+        cluster::begin_at(hub, connection, entry);
     }
 }
 
@@ -40,7 +41,7 @@ pub(super) fn follow_journal(hub: &Hub, connection: &Connection) {
 /// instance died): it goes on here, or a fresh session begins and the client is told why.
 pub(super) fn restore(endpoint: Arc<Endpoint>, token: Token, resumption: Box<Resumption>) {
     let hub = endpoint.app.hub.clone();
-    let Some(journal) = hub.journal() else {
+    let Some(journal) = cluster::journal(&hub) else {
         return;
     };
     let after = resumption.after;
@@ -93,20 +94,20 @@ fn install(endpoint: Arc<Endpoint>, token: Token, resumption: Resumption, restor
     )
     .journaled(journal);
     let id = ConnectionId(record.id);
-    let connection = Connection::open(id, handshake, app.parts(), Some(replay));
-    if let Some(journal) = app.hub.journal() {
+    let connection = Connection::open(id, handshake, app.parts(), Some(Box::new(replay)));
+    if let Some(journal) = cluster::journal(&app.hub) {
         journal.open(&connection);
     }
     sessions.open(token, connection.clone());
     app.hub
-        .register(&connection, Arc::from(record.path.as_str()));
+        .register(id, connection.member(), Arc::from(record.path.as_str()));
     for room in &folded.rooms {
         connection.join(room);
     }
     if let Some(presence) = &folded.presence {
         connection.set_presence(presence);
     }
-    app.hub.checkpoint(&connection, true);
+    cluster::checkpoint(&app.hub, &connection, true);
     let resumed = Resumed {
         client_id: id,
         path: record.path,

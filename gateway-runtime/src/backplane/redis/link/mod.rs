@@ -3,9 +3,10 @@
 
 mod presence;
 
+use super::backlog::Backlog;
 use super::store::{self, Keys, OwnKeys};
-use super::{Backlog, Outbox, RedisBackplane};
-use crate::hub::backplane::{decode, encode, Event};
+use super::{Outbox, RedisBackplane};
+use crate::hub::backplane::{decode, encode, ClusterEvent};
 use crate::hub::{Cluster, WeakHub};
 use bytes::Bytes;
 use futures_util::StreamExt;
@@ -72,7 +73,7 @@ impl RedisLink {
     pub(super) async fn run(
         self,
         hub: WeakHub,
-        mut events: mpsc::Receiver<Event>,
+        mut events: mpsc::Receiver<ClusterEvent>,
         backlog: Arc<Backlog>,
     ) {
         let mut session = Session {
@@ -126,7 +127,7 @@ impl Session<'_> {
     /// load the others, then carry events both ways until something fails.
     async fn run(
         &mut self,
-        events: &mut mpsc::Receiver<Event>,
+        events: &mut mpsc::Receiver<ClusterEvent>,
         lost_at: &mut Option<Instant>,
     ) -> Ended {
         let link = self.link;
@@ -214,7 +215,7 @@ impl Session<'_> {
             }
         };
         if origin == self.link.instance {
-            if event == Event::Heartbeat {
+            if event == ClusterEvent::Heartbeat {
                 self.echo_pending = None;
             }
             return Ok(());
@@ -222,7 +223,7 @@ impl Session<'_> {
         let hub = self.hub.upgrade().ok_or(Ended::AppGone)?;
         let cluster = hub.cluster().ok_or(Ended::AppGone)?;
         // An instance not heard from before (new, or forgotten while silent) is loaded whole.
-        if cluster.heard_from(origin) || event == Event::Announce {
+        if cluster.heard_from(origin) || event == ClusterEvent::Announce {
             self.load(origin, redis).await?;
         }
         hub.receive(origin, event);
@@ -233,7 +234,7 @@ impl Session<'_> {
     /// written to this instance's keys.
     async fn publish(
         &self,
-        events: impl Iterator<Item = Event>,
+        events: impl Iterator<Item = ClusterEvent>,
         redis: &mut MultiplexedConnection,
     ) -> redis::RedisResult<()> {
         let link = self.link;
@@ -248,17 +249,17 @@ impl Session<'_> {
         let mut journal_entries = 0;
         for event in events {
             match &event {
-                Event::Checkpoint {
+                ClusterEvent::Checkpoint {
                     token,
                     record,
                     window_ms,
                 } => {
-                    let ttl_ms = super::journal::checkpoint_ttl_ms(*window_ms);
+                    let ttl_ms = super::reader::checkpoint_ttl_ms(*window_ms);
                     let checkpoint = link.keys.checkpoint(token, record, link.instance, ttl_ms);
                     pipe.add_command(checkpoint).ignore();
                     continue;
                 }
-                Event::Forget { token } => {
+                ClusterEvent::Forget { token } => {
                     pipe.del(link.keys.session(token)).ignore();
                     continue;
                 }
@@ -271,11 +272,11 @@ impl Session<'_> {
                 journal_entries += 1;
             }
             match &event {
-                Event::DeliverTo { id, .. } => {
+                ClusterEvent::DeliverTo { id, .. } => {
                     let location = self.cluster(|cluster| cluster.location(*id)).ok().flatten();
                     pipe.publish(link.keys.inbox(location.unwrap_or(id.instance())), frame)
                 }
-                Event::Released { to, .. } => pipe.publish(link.keys.inbox(*to), frame),
+                ClusterEvent::Released { to, .. } => pipe.publish(link.keys.inbox(*to), frame),
                 _ => pipe.publish(&link.own.bus, frame),
             }
             .ignore();
@@ -294,7 +295,7 @@ impl Session<'_> {
     /// the instances that went silent; gives up on a subscription that has stalled.
     async fn heartbeat(
         &mut self,
-        events: &mut mpsc::Receiver<Event>,
+        events: &mut mpsc::Receiver<ClusterEvent>,
         redis: &mut MultiplexedConnection,
     ) -> Result<(), Ended> {
         if self
@@ -316,8 +317,11 @@ impl Session<'_> {
             pipe.exists(key);
         }
         link.own.keep_alive(&mut pipe);
-        pipe.publish(&link.own.bus, encode(link.instance, &Event::Heartbeat))
-            .ignore();
+        pipe.publish(
+            &link.own.bus,
+            encode(link.instance, &ClusterEvent::Heartbeat),
+        )
+        .ignore();
         let (owner, members, presence, rooms): (Option<u64>, bool, bool, bool) =
             pipe.query_async(redis).await?;
         self.echo_pending.get_or_insert_with(Instant::now);

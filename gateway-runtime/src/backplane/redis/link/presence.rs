@@ -4,8 +4,9 @@
 
 use super::{unreadable, Ended, Session};
 use crate::backplane::redis::store::{self, Keys, Stored};
+use crate::endpoint::resume::cluster;
 use crate::endpoint::resume::journal::EntryId;
-use crate::hub::backplane::{encode, Event};
+use crate::hub::backplane::{encode, ClusterEvent};
 use redis::aio::MultiplexedConnection;
 use redis::{AsyncCommands, ScanOptions};
 use std::sync::atomic::Ordering;
@@ -62,7 +63,7 @@ impl Session<'_> {
     /// queued sends are published after it.
     pub(super) async fn announce(
         &self,
-        events: &mut mpsc::Receiver<Event>,
+        events: &mut mpsc::Receiver<ClusterEvent>,
         redis: &mut MultiplexedConnection,
     ) -> Result<(), Ended> {
         let hub = self.hub.upgrade().ok_or(Ended::AppGone)?;
@@ -92,8 +93,11 @@ impl Session<'_> {
             link.own.record(&mut pipe, fact);
         }
         link.own.keep_alive(&mut pipe);
-        pipe.publish(&link.own.bus, encode(link.instance, &Event::Announce))
-            .ignore();
+        pipe.publish(
+            &link.own.bus,
+            encode(link.instance, &ClusterEvent::Announce),
+        )
+        .ignore();
         pipe.query_async::<()>(redis).await?;
         self.publish(sends.into_iter(), redis).await?;
         Ok(())
@@ -106,7 +110,7 @@ impl Session<'_> {
         redis: &mut MultiplexedConnection,
     ) -> Result<(), Ended> {
         let hub = self.hub.upgrade().ok_or(Ended::AppGone)?;
-        let Some(journal) = hub.journal().filter(|journal| !journal.started()) else {
+        let Some(journal) = cluster::journal(&hub).filter(|journal| !journal.started()) else {
             return Ok(());
         };
         let last: redis::streams::StreamRangeReply = redis::cmd("XREVRANGE")

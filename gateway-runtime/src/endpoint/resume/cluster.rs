@@ -1,15 +1,19 @@
-//! The hub's side of the journal (see `resume::journal`): the resumable sessions of this
-//! instance as the journal has them, what each entry delivers to them, checkpoints, and
-//! requests to resume a session that another instance held.
+//! The journal as this instance follows it (feature `redis`; see `resume::journal`): its
+//! resumable sessions as the journal has them, what each entry delivers to them, checkpoints,
+//! and requests to resume a session that another instance held. The hub reaches it through
+//! [`Journaling`].
 
-use super::{Hub, Scope};
+use super::replay_of;
 use crate::base::ids::ConnectionId;
 use crate::base::protocol::FreshReason;
 use crate::base::settings::ResumeLimits;
 use crate::base::token::Token;
 use crate::call::connection::Connection;
 use crate::endpoint::resume::journal::{EntryId, Folded, Record};
-use crate::hub::backplane::Event;
+use crate::hub::backplane::ClusterEvent;
+use crate::hub::journaling::Journaling;
+use crate::hub::{Hub, Scope};
+use std::any::Any;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use tokio::sync::mpsc;
@@ -30,7 +34,7 @@ pub(crate) struct Journal {
 pub(crate) enum ForReader {
     /// Resume a session this instance does not hold.
     Restore(Restore),
-    /// The instance asked to let session `token` go has (see `Event::Released`).
+    /// The instance asked to let session `token` go has (see `ClusterEvent::Released`).
     Released(Arc<str>),
 }
 
@@ -100,11 +104,6 @@ impl Journal {
         crate::base::sync::lock(&self.state).position
     }
 
-    /// The session has left this instance.
-    pub(crate) fn close(&self, id: ConnectionId) {
-        crate::base::sync::lock(&self.state).sessions.remove(&id);
-    }
-
     /// Asks the reader to resume a session held elsewhere.
     pub(crate) fn restore(&self, restore: Restore) {
         let sent = self.reader.send(ForReader::Restore(restore));
@@ -113,17 +112,12 @@ impl Journal {
         }
     }
 
-    /// Another instance has let session `token` go, as this one asked.
-    pub(crate) fn released(&self, token: Arc<str>) {
-        self.reader.send(ForReader::Released(token)).ok();
-    }
-
     /// Applies the journal's next entry, written by instance `origin`, to this instance's
     /// resumable sessions.
-    pub(crate) fn apply(&self, hub: &Hub, entry: EntryId, origin: u16, event: &Event) {
+    pub(crate) fn apply(&self, hub: &Hub, entry: EntryId, origin: u16, event: &ClusterEvent) {
         let mut state = crate::base::sync::lock(&self.state);
         match event {
-            Event::Deliver {
+            ClusterEvent::Deliver {
                 scope,
                 except,
                 message,
@@ -132,7 +126,7 @@ impl Journal {
                     if except.contains(id) {
                         continue;
                     }
-                    let Some(journal) = connection.replay().and_then(|r| r.journal()) else {
+                    let Some(journal) = replay_of(connection).and_then(|r| r.journal()) else {
                         continue;
                     };
                     let addressed = match scope {
@@ -145,23 +139,23 @@ impl Journal {
                     }
                 }
             }
-            Event::DeliverTo { id, message } => {
+            ClusterEvent::DeliverTo { id, message } => {
                 if let Some(connection) = state.sessions.get(id) {
                     deliver(hub, connection, entry, message.clone());
-                    if origin == hub.cluster().map_or(0, super::Cluster::instance) {
-                        if let Some(journal) = connection.replay().and_then(|r| r.journal()) {
+                    if origin == hub.cluster().map_or(0, crate::hub::Cluster::instance) {
+                        if let Some(journal) = replay_of(connection).and_then(|r| r.journal()) {
                             journal.returned();
                         }
                     }
                 }
             }
-            Event::Joined { id, room } | Event::Left { id, room } => {
-                let joined = matches!(event, Event::Joined { .. });
+            ClusterEvent::Joined { id, room } | ClusterEvent::Left { id, room } => {
+                let joined = matches!(event, ClusterEvent::Joined { .. });
                 if let Some(journal) = session_journal(&state, *id) {
                     journal.set_room(entry, room, joined);
                 }
             }
-            Event::Presence { id, presence } => {
+            ClusterEvent::Presence { id, presence } => {
                 if let Some(journal) = session_journal(&state, *id) {
                     journal.set_presence(entry, Arc::clone(presence));
                 }
@@ -180,7 +174,7 @@ impl Journal {
             .cloned()
             .collect();
         for connection in &sessions {
-            hub.checkpoint(connection, false);
+            checkpoint(hub, connection, false);
         }
     }
 
@@ -189,7 +183,7 @@ impl Journal {
     pub(crate) fn skip(&self, entry: EntryId) {
         let mut state = crate::base::sync::lock(&self.state);
         for connection in state.sessions.values() {
-            if let Some(replay) = connection.replay() {
+            if let Some(replay) = replay_of(connection) {
                 replay.lose();
             }
         }
@@ -199,7 +193,7 @@ impl Journal {
 
 /// A session's journal begins after `entry`: its first checkpoint.
 pub(crate) fn begin_at(hub: &Hub, connection: &Connection, entry: EntryId) {
-    let Some(replay) = connection.replay() else {
+    let Some(replay) = replay_of(connection) else {
         return;
     };
     replay.begin_at(crate::endpoint::resume::journal::Mark {
@@ -207,123 +201,112 @@ pub(crate) fn begin_at(hub: &Hub, connection: &Connection, entry: EntryId) {
         rooms: Arc::from([]),
         presence: None,
     });
-    hub.checkpoint(connection, true);
+    checkpoint(hub, connection, true);
 }
 
 fn session_journal(
     state: &State,
     id: ConnectionId,
 ) -> Option<&crate::endpoint::resume::journal::Journaled> {
-    state.sessions.get(&id)?.replay()?.journal()
+    replay_of(state.sessions.get(&id)?)?.journal()
 }
 
 /// Queues an entry's message for a session, with where it came from. A message that cannot be
 /// queued (the client is too slow) breaks the session's count against the journal: lost.
 fn deliver(hub: &Hub, connection: &Connection, entry: EntryId, message: Message) {
-    let Some(replay) = connection.replay() else {
+    let Some(replay) = replay_of(connection) else {
         return;
     };
     let Some(journal) = replay.journal() else {
         return;
     };
     journal.queue(entry);
-    if hub.deliver(connection, message).is_err() {
+    if hub.deliver(connection.as_member(), message).is_err() {
         journal.unqueue();
         replay.lose();
     }
 }
 
-impl Hub {
-    /// The journal, in a cluster whose app has resumable endpoints.
-    pub(crate) fn journal(&self) -> Option<&Journal> {
-        self.inner.journal.get()
-    }
+/// The journal, in a cluster whose app has resumable endpoints.
+pub(crate) fn journal(hub: &Hub) -> Option<&Journal> {
+    let journaling: &dyn Any = hub.journaling()?;
+    journaling.downcast_ref()
+}
 
-    /// Follows the journal from now on (once, by the Redis backplane).
-    pub(crate) fn attach_journal(&self, journal: Journal) {
-        let _ = self.inner.journal.set(journal);
+/// Writes the session's checkpoint, what another instance resumes it from: where its
+/// client's acknowledgements have reached, or, with nothing left to acknowledge, where the
+/// journal has reached (so that a resume elsewhere reads only what came after, however
+/// long the client has been quiet); a lost session's says so. At most once per
+/// `CHECKPOINT_EVERY` and only when it changed, unless `now`.
+pub(crate) fn checkpoint(hub: &Hub, connection: &Connection, now: bool) {
+    let (Some(cluster), Some(replay)) = (hub.cluster(), replay_of(connection)) else {
+        return;
+    };
+    let Some(journal) = replay.journal() else {
+        return;
+    };
+    let at = match replay.settled() {
+        Some(count) if !journal.has_queued() => Some((count, journal.view())),
+        _ => replay.acked(),
+    };
+    let Some((count, mark)) = at else {
+        return;
+    };
+    if !journal.checkpoint_due(Instant::now(), mark.entry, count, now) {
+        return;
     }
+    let place = (
+        replay.sessions().route(),
+        connection.handshake().uri().path(),
+    );
+    let mut record = Record::at(connection.id().0, place, cluster.instance(), count, &mark);
+    record.lost = replay.is_lost();
+    write_checkpoint(hub, connection, record);
+}
 
-    /// Puts a message for a journaled session in the journal (it comes back to be written).
-    pub(crate) fn journal_send(&self, connection: &Connection, message: Message) {
-        if let Some(journal) = connection.replay().and_then(|r| r.journal()) {
-            journal.sent();
-        }
-        if let Some(cluster) = self.cluster() {
-            cluster.publish(Event::DeliverTo {
-                id: connection.id(),
-                message,
-            });
-        }
-    }
+/// Publishes `record` as the session's checkpoint.
+pub(crate) fn write_checkpoint(hub: &Hub, connection: &Connection, record: Record) {
+    let (Some(cluster), Some(replay)) = (hub.cluster(), replay_of(connection)) else {
+        return;
+    };
+    cluster.publish(ClusterEvent::Checkpoint {
+        token: Arc::from(replay.token().to_string()),
+        record: record.encode(),
+        window_ms: replay.sessions().window().as_millis() as u64,
+    });
+}
 
-    /// Writes the session's checkpoint, what another instance resumes it from: where its
-    /// client's acknowledgements have reached, or, with nothing left to acknowledge, where the
-    /// journal has reached (so that a resume elsewhere reads only what came after, however
-    /// long the client has been quiet); a lost session's says so. At most once per
-    /// `CHECKPOINT_EVERY` and only when it changed, unless `now`.
-    pub(crate) fn checkpoint(&self, connection: &Connection, now: bool) {
-        let (Some(cluster), Some(replay)) = (self.cluster(), connection.replay()) else {
-            return;
-        };
-        let Some(journal) = replay.journal() else {
-            return;
-        };
-        let at = match replay.settled() {
-            Some(count) if !journal.has_queued() => Some((count, journal.view())),
-            _ => replay.acked(),
-        };
-        let Some((count, mark)) = at else {
-            return;
-        };
-        if !journal.checkpoint_due(Instant::now(), mark.entry, count, now) {
-            return;
-        }
-        let place = (
-            replay.sessions().route(),
-            connection.handshake().uri().path(),
-        );
-        let mut record = Record::at(connection.id().0, place, cluster.instance(), count, &mark);
-        record.lost = replay.is_lost();
-        self.write_checkpoint(connection, record);
-    }
-
-    /// Publishes `record` as the session's checkpoint.
-    pub(crate) fn write_checkpoint(&self, connection: &Connection, record: Record) {
-        let (Some(cluster), Some(replay)) = (self.cluster(), connection.replay()) else {
-            return;
-        };
-        cluster.publish(Event::Checkpoint {
-            token: Arc::from(replay.token().to_string()),
-            record: record.encode(),
-            window_ms: replay.sessions().window().as_millis() as u64,
+/// The session ended for good: its checkpoint goes.
+pub(crate) fn forget_checkpoint(hub: &Hub, token: Token) {
+    if let Some(cluster) = hub.cluster() {
+        cluster.publish(ClusterEvent::Forget {
+            token: Arc::from(token.to_string()),
         });
     }
+}
 
-    /// The session ended for good: its checkpoint goes.
-    pub(crate) fn forget_checkpoint(&self, token: Token) {
-        if let Some(cluster) = self.cluster() {
-            cluster.publish(Event::Forget {
-                token: Arc::from(token.to_string()),
-            });
-        }
+impl Journaling for Journal {
+    fn close(&self, id: ConnectionId) {
+        crate::base::sync::lock(&self.state).sessions.remove(&id);
     }
 
     /// Another instance's client resumed a session held here: it ends here, without ending.
-    pub(crate) fn release(&self, token: &str) {
+    fn release(&self, token: &str) {
         let Some(token) = Token::parse(token) else {
             return;
         };
-        let held = self.local().members.values().find_map(|member| {
-            let connection = &member.value;
-            let holds = connection
-                .replay()
-                .is_some_and(|replay| replay.token() == token);
-            holds.then(|| connection.clone())
-        });
-        // Outside the registry's lock: letting go touches the endpoint's sessions.
+        let held = crate::base::sync::lock(&self.state)
+            .sessions
+            .values()
+            .find(|connection| replay_of(connection).is_some_and(|replay| replay.token() == token))
+            .cloned();
+        // Outside the journal's lock: letting go touches the endpoint's sessions.
         if let Some(connection) = held {
-            connection.release();
+            super::release(&connection);
         }
+    }
+
+    fn released(&self, token: Arc<str>) {
+        self.reader.send(ForReader::Released(token)).ok();
     }
 }

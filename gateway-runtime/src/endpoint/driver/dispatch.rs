@@ -2,7 +2,7 @@
 //! reply (each item of a stream) or what the catchers make of its error, then a close it asked
 //! for.
 
-use super::{Flow, Session};
+use super::{Driver, Flow};
 use crate::base::close::{close_code, is_sendable_close_code, truncate_close_reason};
 use crate::base::error::{ErrorOrigin, WsError};
 use crate::call::context::MessageContext;
@@ -16,7 +16,7 @@ use tungstenite::protocol::frame::coding::CloseCode;
 use tungstenite::protocol::CloseFrame;
 use tungstenite::{Message, Utf8Bytes};
 
-impl Session<'_> {
+impl Driver<'_> {
     /// One handler call through the interceptors, with errors through the catchers; then what
     /// the handler queued and its reply are sent, in that order.
     pub(super) async fn dispatch(&mut self, body: Option<Message>) -> Flow {

@@ -4,18 +4,19 @@
 //! checkpoint and the entries after it up to where it has read, so the session misses nothing
 //! and gets nothing twice.
 
-use super::session::connect;
+use super::fold::{entry_of, fold, Folding};
+use super::link::connect;
 use super::store::Keys;
 use super::RedisBackplane;
 use crate::base::protocol::FreshReason;
 use crate::base::token::Token;
+use crate::endpoint::resume::cluster::{self, ForReader, Restore};
 use crate::endpoint::resume::journal::{EntryId, Fold, Record};
-use crate::hub::backplane::{decode, encode, Event};
-use crate::hub::{ForReader, Restore, WeakHub};
-use bytes::Bytes;
+use crate::hub::backplane::{encode, ClusterEvent};
+use crate::hub::WeakHub;
 use redis::aio::MultiplexedConnection;
-use redis::streams::{StreamId, StreamRangeReply, StreamReadReply};
-use redis::{Client, Value};
+use redis::streams::StreamReadReply;
+use redis::Client;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -32,7 +33,7 @@ const BLOCK: Duration = Duration::from_millis(20);
 const RECHECK: Duration = Duration::from_millis(5);
 
 /// Entries read or folded per command.
-const BATCH: usize = 512;
+pub(super) const BATCH: usize = 512;
 
 /// How long a resume waits for the instance holding the session to let it go.
 const RELEASE_WAIT: Duration = Duration::from_secs(2);
@@ -42,13 +43,6 @@ const RESTORE_CLAIM: Duration = Duration::from_secs(30);
 
 /// Folds run at once, each in a task of its own beside the reader; others wait their turn.
 const FOLDS_AT_ONCE: usize = 2;
-
-/// How far past a session's checkpoint a fold reads, in entries and in bytes: a session
-/// further behind cannot be rebuilt elsewhere (`lost`). Checkpoints move with the journal
-/// (every few seconds, see [`SWEEP`]) for every session that has nothing left to
-/// acknowledge, so only a client that stopped acknowledging falls this far behind.
-const FOLD_ENTRIES: usize = 20_000;
-const FOLD_BYTES: usize = 32 << 20;
 
 /// How often every session's checkpoint is renewed where it moved.
 const SWEEP: Duration = Duration::from_secs(5);
@@ -62,18 +56,6 @@ struct Pending {
     deadline: Instant,
     /// This instance's claim on restoring the session (see [`Keys::restoring`]).
     claim: String,
-}
-
-/// A resume whose fold runs: the entries the reader applies meanwhile are kept for it, to be
-/// folded in when the fold has reached where the reader was when it began.
-struct Folding {
-    restore: Restore,
-    record: Record,
-    claim: String,
-    /// Entries after the fold's end, in order, as the reader applied them.
-    catch_up: Vec<(EntryId, Event)>,
-    /// They exceeded [`FOLD_ENTRIES`]: the session is too far behind.
-    overflowed: bool,
 }
 
 /// What a fold task hands back: the fold up to where it began, or why the session cannot be
@@ -128,7 +110,7 @@ pub(super) async fn follow(
                 let Some(app) = hub.upgrade() else {
                     return Ok(());
                 };
-                position = app.journal().and_then(crate::hub::Journal::position);
+                position = cluster::journal(&app).and_then(cluster::Journal::position);
                 drop(app);
                 if position.is_none() {
                     tokio::time::sleep(BLOCK).await;
@@ -172,7 +154,7 @@ pub(super) async fn follow(
                     }
                     _ = sweep.tick() => {
                         if let Some(app) = hub.upgrade() {
-                            if let Some(journal) = app.journal() {
+                            if let Some(journal) = cluster::journal(&app) {
                                 journal.sweep_checkpoints(&app);
                             }
                         }
@@ -247,7 +229,7 @@ impl Follower<'_> {
         if held_elsewhere {
             let release = encode(
                 self.instance,
-                &Event::Release {
+                &ClusterEvent::Release {
                     token: Arc::from(token.as_str()),
                 },
             );
@@ -352,75 +334,6 @@ impl Follower<'_> {
     }
 }
 
-/// The session from its checkpoint through the journal up to `at`, reading at most
-/// [`FOLD_ENTRIES`] entries and [`FOLD_BYTES`] bytes of them (past that: `lost`).
-async fn fold(
-    keys: &Keys,
-    mut commands: MultiplexedConnection,
-    record: Record,
-    after: u64,
-    limits: crate::base::settings::ResumeLimits,
-    at: EntryId,
-) -> redis::RedisResult<Result<Fold, FreshReason>> {
-    let Some(from) = EntryId::parse(&record.position) else {
-        return Ok(Err(FreshReason::Unknown));
-    };
-    // Entries trimmed from the journal's start may have been the session's.
-    let first: StreamRangeReply = redis::cmd("XRANGE")
-        .arg(keys.journal())
-        .arg("-")
-        .arg("+")
-        .arg("COUNT")
-        .arg(1)
-        .query_async(&mut commands)
-        .await?;
-    let first = first
-        .ids
-        .first()
-        .and_then(|entry| EntryId::parse(&entry.id));
-    if first.is_some_and(|first| first > from) && from != EntryId::default() {
-        return Ok(Err(FreshReason::Lost));
-    }
-    let mut fold = match Fold::new(record, after, limits) {
-        Ok(fold) => fold,
-        Err(reason) => return Ok(Err(reason)),
-    };
-    let (mut cursor, mut entries, mut bytes) = (from, 0, 0);
-    while cursor < at {
-        let range: StreamRangeReply = redis::cmd("XRANGE")
-            .arg(keys.journal())
-            .arg(format!("({cursor}"))
-            .arg(at.to_string())
-            .arg("COUNT")
-            .arg(BATCH)
-            .query_async(&mut commands)
-            .await?;
-        let before = cursor;
-        for entry in &range.ids {
-            let Some((id, event)) = entry_of(entry) else {
-                continue;
-            };
-            // An entry that cannot be read may have been the session's.
-            let Some((_, event)) = event else {
-                return Ok(Err(FreshReason::Lost));
-            };
-            entries += 1;
-            bytes += event.weight();
-            if entries > FOLD_ENTRIES || bytes > FOLD_BYTES {
-                return Ok(Err(FreshReason::Lost));
-            }
-            if let Err(reason) = fold.apply(id, &event) {
-                return Ok(Err(reason));
-            }
-            cursor = id;
-        }
-        if cursor == before {
-            break;
-        }
-    }
-    Ok(Ok(fold))
-}
-
 /// Reads the entries after `after` (waiting up to `block` for some) and applies them; the
 /// last one read, if any. Cut short while it waits, it has applied nothing.
 async fn read(
@@ -444,7 +357,7 @@ async fn read(
     let Some(hub) = hub.upgrade() else {
         return Ok(None);
     };
-    let Some(journal) = hub.journal() else {
+    let Some(journal) = cluster::journal(&hub) else {
         return Ok(None);
     };
     let mut last = None;
@@ -473,36 +386,6 @@ async fn read(
         last = Some(id);
     }
     Ok(last)
-}
-
-impl Folding {
-    /// An entry the reader applied while the fold ran.
-    fn keep(&mut self, entry: EntryId, event: &Event) {
-        if self.catch_up.len() >= FOLD_ENTRIES {
-            self.overflowed = true;
-            return;
-        }
-        if !self.overflowed {
-            self.catch_up.push((entry, event.clone()));
-        }
-    }
-}
-
-/// A journal entry's id, with its origin and event when it is one of ours (`None`, with a
-/// warning, for one that cannot be read: written by another version, or not by us at all).
-fn entry_of(entry: &StreamId) -> Option<(EntryId, Option<(u16, Event)>)> {
-    let id = EntryId::parse(&entry.id)?;
-    let Some(Value::BulkString(frame)) = entry.map.get("e") else {
-        tracing::warn!(entry = %entry.id, "a journal entry without an event");
-        return Some((id, None));
-    };
-    match decode(Bytes::copy_from_slice(frame)) {
-        Ok(event) => Some((id, Some(event))),
-        Err(error) => {
-            tracing::warn!(%error, entry = %entry.id, "a journal entry that cannot be read");
-            Some((id, None))
-        }
-    }
 }
 
 /// How long Redis keeps a parked session's checkpoint after its instance was last heard from.
