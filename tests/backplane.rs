@@ -464,6 +464,12 @@ impl Lobby {
         Ack(())
     }
 
+    #[subscribe("shout")]
+    async fn shout(&self, #[body] Json(n): Json<u64>, hub: Hub) -> Ack<()> {
+        hub.all().emit("shouted", &n);
+        Ack(())
+    }
+
     #[subscribe("whoami")]
     async fn whoami(&self, conn: Connection) -> Ack<serde_json::Value> {
         Ack(json!({"id": u64::from(conn.id()), "rooms": conn.rooms(), "presence": conn.presence()}))
@@ -724,6 +730,37 @@ async fn twenty_resumes_of_one_session_at_once_leave_one_connection_with_it_neve
         }
     };
     assert_eq!(said, json!({"event": "said", "data": 5}));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_resumed_elsewhere_gets_nothing_sent_before_it_began() {
+    let redis = RedisServer::start();
+    let (a, b) = (Instance::lobby(&redis.url()), Instance::lobby(&redis.url()));
+    let mut bob = Client::connect(b.addr, "/lobby?name=bob").await;
+    let mut witness = Client::connect(a.addr, "/lobby?name=witness").await;
+    let _: serde_json::Value = witness.request("whoami", &()).await.unwrap();
+    for n in 1..=3 {
+        bob.request::<()>("shout", &n).await.unwrap();
+    }
+    // A has applied all three before ada's session begins there.
+    for n in 1..=3 {
+        let shouted: serde_json::Value = witness.recv_json().await;
+        assert_eq!(shouted, json!({"event": "shouted", "data": n}));
+    }
+    let mut ada = Client::connect(a.addr, "/lobby?name=ada").await;
+    let _: serde_json::Value = ada.request("whoami", &()).await.unwrap();
+    let session = ada.session().await;
+    drop(ada);
+    // She has heard nothing, and nothing was sent to her: on B, nothing is replayed.
+    let (mut ada, answer) = Client::resume(b.addr, "/lobby?name=ada", &session).await;
+    assert!(
+        matches!(answer, gateway::test::Resume::Resumed { replay: 0 }),
+        "{answer:?}"
+    );
+    assert_eq!(ada.recv_json::<serde_json::Value>().await["event"], "back");
+    bob.request::<()>("shout", &4).await.unwrap();
+    let shouted: serde_json::Value = ada.recv_json().await;
+    assert_eq!(shouted, json!({"event": "shouted", "data": 4}));
 }
 
 /// `/flood` sends each message to a path nobody serves, `/real` to room `r`: both cross Redis.

@@ -9,7 +9,8 @@ use crate::base::protocol::FreshReason;
 use crate::base::settings::ResumeLimits;
 use crate::base::token::Token;
 use crate::call::connection::Connection;
-use crate::endpoint::resume::journal::{EntryId, Folded, Record};
+use crate::endpoint::resume::journal::{EntryId, Folded, Journaled, Mark, Record};
+use crate::endpoint::resume::replay::Replay;
 use crate::hub::backplane::ClusterEvent;
 use crate::hub::journaling::Journaling;
 use crate::hub::{Hub, Scope};
@@ -88,7 +89,10 @@ impl Journal {
             return;
         }
         state.position = Some(entry);
-        for connection in state.sessions.values() {
+        let opened: Vec<Connection> = state.sessions.values().cloned().collect();
+        // Outside the lock: a checkpoint looks at where the reader is.
+        drop(state);
+        for connection in &opened {
             begin_at(hub, connection, entry);
         }
     }
@@ -102,6 +106,22 @@ impl Journal {
     /// The last entry applied (or where the reader begins).
     pub(crate) fn position(&self) -> Option<EntryId> {
         crate::base::sync::lock(&self.state).position
+    }
+
+    /// Where a session with nothing left to acknowledge stands: its count, and its rooms and
+    /// presence at the last entry the reader applied (every entry up to there has reached it:
+    /// a checkpoint that moves with the journal, not only with the entries addressed to it).
+    /// `None` while anything of it waits: a message queued or unacknowledged. Looked at with
+    /// the reader held, so no entry arrives in between.
+    fn settled(&self, replay: &Replay, journaled: &Journaled) -> Option<(u64, Mark)> {
+        let state = crate::base::sync::lock(&self.state);
+        if journaled.has_queued() {
+            return None;
+        }
+        let count = replay.settled()?;
+        let mut mark = journaled.view();
+        mark.entry = mark.entry.max(state.position?);
+        Some((count, mark))
     }
 
     /// Asks the reader to resume a session held elsewhere.
@@ -196,7 +216,7 @@ pub(crate) fn begin_at(hub: &Hub, connection: &Connection, entry: EntryId) {
     let Some(replay) = replay_of(connection) else {
         return;
     };
-    replay.begin_at(crate::endpoint::resume::journal::Mark {
+    replay.begin_at(Mark {
         entry,
         rooms: Arc::from([]),
         presence: None,
@@ -207,7 +227,7 @@ pub(crate) fn begin_at(hub: &Hub, connection: &Connection, entry: EntryId) {
 fn session_journal(
     state: &State,
     id: ConnectionId,
-) -> Option<&crate::endpoint::resume::journal::Journaled> {
+) -> Option<&Journaled> {
     replay_of(state.sessions.get(&id)?)?.journal()
 }
 
@@ -245,10 +265,8 @@ pub(crate) fn checkpoint(hub: &Hub, connection: &Connection, now: bool) {
     let Some(journal) = replay.journal() else {
         return;
     };
-    let at = match replay.settled() {
-        Some(count) if !journal.has_queued() => Some((count, journal.view())),
-        _ => replay.acked(),
-    };
+    let settled = self::journal(hub).and_then(|followed| followed.settled(replay, journal));
+    let at = settled.or_else(|| replay.acked());
     let Some((count, mark)) = at else {
         return;
     };
