@@ -763,6 +763,21 @@ async fn a_session_resumed_elsewhere_gets_nothing_sent_before_it_began() {
     assert_eq!(shouted, json!({"event": "shouted", "data": 4}));
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_acknowledged_resumes_elsewhere_after_a_flood_of_others_messages() {
+    let redis = RedisServer::start();
+    let (a, b) = (Instance::lobby(&redis.url()), Instance::lobby(&redis.url()));
+    let (mut ada, who, mut bob) = ada_and_bob(&a, &b).await;
+    let session = ada.session().await;
+    drop(ada);
+    // While she is away, 30,000 messages to a room she is not in pass through the journal.
+    for _ in 0..30 {
+        bob.request::<()>("noise", &1000).await.unwrap();
+    }
+    bob.request::<()>("say", &4).await.unwrap();
+    resume_ada(b.addr, &session, &who, 4..=4, &mut bob).await;
+}
+
 /// `/flood` sends each message to a path nobody serves, `/real` to room `r`: both cross Redis.
 struct Flood;
 

@@ -12,11 +12,13 @@ use redis::aio::MultiplexedConnection;
 use redis::streams::{StreamId, StreamRangeReply};
 use redis::Value;
 
-/// How far past a session's checkpoint a fold reads, in entries and in bytes: a session
-/// further behind cannot be rebuilt elsewhere (`lost`). Checkpoints move with the journal
-/// (every few seconds, see [`SWEEP`]) for every session that has nothing left to
-/// acknowledge, so only a client that stopped acknowledging falls this far behind.
-pub(super) const FOLD_ENTRIES: usize = 20_000;
+/// How far past a session's checkpoint a fold reads (and how much of what the reader applies
+/// meanwhile it keeps), in entries and in bytes: a session further behind cannot be rebuilt
+/// elsewhere (`lost`). A session's checkpoint moves with the journal when its client has
+/// acknowledged everything (and every few seconds, see the reader's `SWEEP`), so a client
+/// that acknowledges is this far behind only after as many entries in the time it was away:
+/// 200,000 is a few seconds of a flood of small messages.
+pub(super) const FOLD_ENTRIES: usize = 200_000;
 pub(super) const FOLD_BYTES: usize = 32 << 20;
 
 /// A resume whose fold runs: the entries the reader applies meanwhile are kept for it, to be
@@ -27,20 +29,25 @@ pub(super) struct Folding {
     pub(super) claim: String,
     /// Entries after the fold's end, in order, as the reader applied them.
     pub(super) catch_up: Vec<(EntryId, ClusterEvent)>,
-    /// They exceeded [`FOLD_ENTRIES`]: the session is too far behind.
+    /// What they carry, in bytes.
+    pub(super) catch_up_bytes: usize,
+    /// They exceeded [`FOLD_ENTRIES`] or [`FOLD_BYTES`]: the session is too far behind.
     pub(super) overflowed: bool,
 }
 
 impl Folding {
     /// An entry the reader applied while the fold ran.
     pub(super) fn keep(&mut self, entry: EntryId, event: &ClusterEvent) {
-        if self.catch_up.len() >= FOLD_ENTRIES {
-            self.overflowed = true;
+        if self.overflowed {
             return;
         }
-        if !self.overflowed {
-            self.catch_up.push((entry, event.clone()));
+        self.catch_up_bytes += event.weight();
+        if self.catch_up.len() >= FOLD_ENTRIES || self.catch_up_bytes > FOLD_BYTES {
+            self.overflowed = true;
+            self.catch_up = Vec::new();
+            return;
         }
+        self.catch_up.push((entry, event.clone()));
     }
 }
 

@@ -287,6 +287,7 @@ impl Follower<'_> {
             record: waiting.record,
             claim: waiting.claim,
             catch_up: Vec::new(),
+            catch_up_bytes: 0,
             overflowed: false,
         }
     }
@@ -305,6 +306,7 @@ impl Follower<'_> {
             claim,
             catch_up,
             overflowed,
+            ..
         } = resume;
         let restored = match fold {
             Ok(Ok(mut fold)) if !overflowed => catch_up

@@ -224,10 +224,7 @@ pub(crate) fn begin_at(hub: &Hub, connection: &Connection, entry: EntryId) {
     checkpoint(hub, connection, true);
 }
 
-fn session_journal(
-    state: &State,
-    id: ConnectionId,
-) -> Option<&Journaled> {
+fn session_journal(state: &State, id: ConnectionId) -> Option<&Journaled> {
     replay_of(state.sessions.get(&id)?)?.journal()
 }
 
