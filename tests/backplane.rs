@@ -622,6 +622,40 @@ async fn journal_entries_that_cannot_be_read_are_passed_and_make_sessions_lost_n
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reader_that_fell_behind_the_journal_s_trimming_says_so_to_its_sessions() {
+    let redis = RedisServer::start();
+    let (a, b) = (Instance::lobby(&redis.url()), Instance::lobby(&redis.url()));
+    let (mut ada, _, mut bob) = ada_and_bob(&a, &b).await;
+    let session = ada.session().await;
+    // Five entries gone before A's reader read them: what trimming does to a reader that fell
+    // more than the journal's byte budget behind.
+    redis.command("INCRBY gateway:journal:n 5").unwrap();
+    bob.request::<()>("say", &4).await.unwrap();
+    // Ada is not left with a gap: her connection closes with 1011, and her session is lost.
+    loop {
+        match ada.next_data().await {
+            Message::Close(Some(frame)) => {
+                assert_eq!(u16::from(frame.code), 1011);
+                break;
+            }
+            Message::Close(None) => panic!("closed without a code"),
+            _ => {}
+        }
+    }
+    let (_, answer) = Client::resume(a.addr, "/lobby?name=ada", &session).await;
+    assert_eq!(
+        answer,
+        gateway::test::Resume::Fresh(gateway::resume::FreshReason::Lost)
+    );
+    // The instance goes on: a new session there hears what is said from now on.
+    let mut carol = Client::connect(a.addr, "/lobby?name=carol").await;
+    let _: serde_json::Value = carol.request("whoami", &()).await.unwrap();
+    let mut dan = Client::connect(b.addr, "/lobby?name=dan").await;
+    dan.request::<()>("say", &5).await.unwrap();
+    expect_said(&mut carol, [5]).await;
+}
+
 /// A resumable gateway behind a guard, beside the resumable `Lobby` with none.
 struct Vault;
 

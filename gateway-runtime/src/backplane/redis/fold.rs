@@ -120,6 +120,15 @@ pub(super) async fn fold(
     Ok(Ok(fold))
 }
 
+/// A journal entry's number (see `Keys::journal_append`; `None` for one written without).
+pub(super) fn number_of(entry: &StreamId) -> Option<u64> {
+    match entry.map.get("n")? {
+        Value::BulkString(digits) => std::str::from_utf8(digits).ok()?.parse().ok(),
+        Value::Int(n) => u64::try_from(*n).ok(),
+        _ => None,
+    }
+}
+
 /// A journal entry's id, with its origin and event when it is one of ours (`None`, with a
 /// warning, for one that cannot be read: written by another version, or not by us at all).
 pub(super) fn entry_of(entry: &StreamId) -> Option<(EntryId, Option<(u16, ClusterEvent)>)> {

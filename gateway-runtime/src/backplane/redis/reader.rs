@@ -4,7 +4,7 @@
 //! checkpoint and the entries after it up to where it has read, so the session misses nothing
 //! and gets nothing twice.
 
-use super::fold::{entry_of, fold, Folding};
+use super::fold::{entry_of, fold, number_of, Folding};
 use super::link::connect;
 use super::store::Keys;
 use super::RedisBackplane;
@@ -371,6 +371,7 @@ async fn read(
         let Some((id, event)) = entry_of(&entry) else {
             continue;
         };
+        journal.number(number_of(&entry));
         match event {
             Some((origin, event)) => {
                 journal.apply(&hub, id, origin, &event);

@@ -37,16 +37,20 @@ impl Keys {
         format!("{}:session:{token}", self.namespace)
     }
 
-    /// Appends frames (add them as arguments) to the journal of resumable sessions, trimming
-    /// its oldest entries while it holds more than `budget` bytes (each entry counted as its
-    /// frame plus [`RedisBackplane::JOURNAL_ENTRY_OVERHEAD`]). One script, so the count and the
-    /// stream never disagree, whichever instances append at once.
+    /// Appends frames (add them as arguments) to the journal of resumable sessions, each
+    /// numbered (`n`: one more than the last, so a reader that finds a number missing knows it
+    /// fell behind the trimming), trimming its oldest entries while it holds more than `budget`
+    /// bytes (each entry counted as its frame plus [`RedisBackplane::JOURNAL_ENTRY_OVERHEAD`]).
+    /// One script, so the count, the numbers and the stream never disagree, whichever instances
+    /// append at once.
     pub(super) fn journal_append(&self, budget: usize) -> Cmd {
         const APPEND: &str = r"
             local total = tonumber(redis.call('GET', KEYS[2]) or '0')
             local budget, overhead = tonumber(ARGV[1]), tonumber(ARGV[2])
+            local n = tonumber(redis.call('INCRBY', KEYS[3], #ARGV - 2)) - (#ARGV - 2)
             for i = 3, #ARGV do
-                redis.call('XADD', KEYS[1], '*', 'e', ARGV[i])
+                n = n + 1
+                redis.call('XADD', KEYS[1], '*', 'e', ARGV[i], 'n', n)
                 total = total + #ARGV[i] + overhead
             end
             local keep = nil
@@ -64,12 +68,18 @@ impl Keys {
         let mut append = redis::cmd("EVAL");
         append
             .arg(APPEND)
-            .arg(2)
+            .arg(3)
             .arg(self.journal())
             .arg(format!("{}:journal:bytes", self.namespace))
+            .arg(self.journal_numbers())
             .arg(budget)
             .arg(RedisBackplane::JOURNAL_ENTRY_OVERHEAD);
         append
+    }
+
+    /// The number of the journal's last entry (see [`Keys::journal_append`]).
+    pub(super) fn journal_numbers(&self) -> String {
+        format!("{}:journal:n", self.namespace)
     }
 
     /// Held by the one instance restoring a resumable session, while it does.

@@ -43,6 +43,9 @@ struct State {
     sessions: HashMap<ConnectionId, Connection>,
     /// The last entry applied; `None` until the reader has begun.
     position: Option<EntryId>,
+    /// The number the next entry should have (entries are numbered as they are appended);
+    /// `None` until known.
+    next: Option<u64>,
 }
 
 /// What becomes of a request to resume a session this instance does not hold: the session
@@ -68,6 +71,7 @@ impl Journal {
             state: Mutex::new(State {
                 sessions: HashMap::new(),
                 position: None,
+                next: None,
             }),
             reader,
         }
@@ -83,12 +87,13 @@ impl Journal {
 
     /// The reader begins after `entry` (or, reconnected, goes on from where it was): sessions
     /// opened before it begin there.
-    pub(crate) fn start_at(&self, hub: &Hub, entry: EntryId) {
+    pub(crate) fn start_at(&self, hub: &Hub, entry: EntryId, number: Option<u64>) {
         let mut state = crate::base::sync::lock(&self.state);
         if state.position.is_some() {
             return;
         }
         state.position = Some(entry);
+        state.next = Some(number.unwrap_or(0) + 1);
         let opened: Vec<Connection> = state.sessions.values().cloned().collect();
         // Outside the lock: a checkpoint looks at where the reader is.
         drop(state);
@@ -196,6 +201,37 @@ impl Journal {
         for connection in &sessions {
             checkpoint(hub, connection, false);
         }
+    }
+
+    /// The next entry to apply is numbered `number`. One further on than expected means the
+    /// journal trimmed entries before this reader read them (it fell that far behind): every
+    /// session here may have missed a message in them, so each is lost, and a live one is
+    /// closed (1011) so its client learns it when it resumes, rather than going on with a gap.
+    /// (A number lower than expected is a Redis that restarted empty: counting starts again.)
+    pub(crate) fn number(&self, number: Option<u64>) {
+        let Some(number) = number else {
+            return;
+        };
+        let mut state = crate::base::sync::lock(&self.state);
+        if let Some(next) = state.next.filter(|next| number > *next) {
+            tracing::warn!(
+                missed = number - next,
+                "the journal's reader fell behind its trimming: the sessions here are lost"
+            );
+            for connection in state.sessions.values() {
+                let Some(replay) = replay_of(connection) else {
+                    continue;
+                };
+                replay.lose();
+                if !replay.is_parked() {
+                    connection.request_close(
+                        crate::base::close::close_code::INTERNAL_ERROR,
+                        "messages were lost",
+                    );
+                }
+            }
+        }
+        state.next = Some(number + 1);
     }
 
     /// The journal's next entry cannot be read: any session here may have missed a message in

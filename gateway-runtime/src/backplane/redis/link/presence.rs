@@ -113,12 +113,16 @@ impl Session<'_> {
         let Some(journal) = cluster::journal(&hub).filter(|journal| !journal.started()) else {
             return Ok(());
         };
-        let last: redis::streams::StreamRangeReply = redis::cmd("XREVRANGE")
+        let (last, number): (redis::streams::StreamRangeReply, Option<u64>) = redis::pipe()
+            .atomic()
+            .cmd("XREVRANGE")
             .arg(self.link.keys.journal())
             .arg("+")
             .arg("-")
             .arg("COUNT")
             .arg(1)
+            .cmd("GET")
+            .arg(self.link.keys.journal_numbers())
             .query_async(redis)
             .await?;
         let last = last
@@ -126,7 +130,7 @@ impl Session<'_> {
             .first()
             .and_then(|entry| EntryId::parse(&entry.id))
             .unwrap_or_default();
-        journal.start_at(&hub, last);
+        journal.start_at(&hub, last, number);
         Ok(())
     }
 
