@@ -1,7 +1,7 @@
 //! [`Backplane`]: carries hub traffic and presence between server instances.
 
 #[cfg(feature = "redis")]
-pub(crate) use super::wire::{decode, encode};
+pub(crate) use super::wire::{decode, encode, peek};
 
 use crate::base::ids::ConnectionId;
 use crate::hub::{Scope, WeakHub};

@@ -95,6 +95,15 @@ pub(crate) fn encode(origin: u16, event: &ClusterEvent) -> Vec<u8> {
     frame
 }
 
+/// The origin instance of a frame, and whether it is a heartbeat, read from its first bytes
+/// without decoding (or copying) the rest; `None` for what is not a frame of this version.
+pub(crate) fn peek(frame: &[u8]) -> Option<(u16, bool)> {
+    match frame {
+        [VERSION, high, low, tag, ..] => Some((u16::from_be_bytes([*high, *low]), *tag == 7)),
+        _ => None,
+    }
+}
+
 /// The origin instance and the event of a frame.
 pub(crate) fn decode(mut frame: Bytes) -> Result<(u16, ClusterEvent), WireError> {
     let reader = &mut frame;

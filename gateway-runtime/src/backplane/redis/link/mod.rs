@@ -6,10 +6,10 @@ mod presence;
 use super::backlog::Backlog;
 use super::store::{self, Keys, OwnKeys};
 use super::{Outbox, RedisBackplane};
-use crate::hub::backplane::{decode, encode, ClusterEvent};
+use crate::hub::backplane::{decode, encode, peek, ClusterEvent};
 use crate::hub::{Cluster, WeakHub};
 use bytes::Bytes;
-use futures_util::StreamExt;
+use futures_util::{FutureExt, StreamExt};
 use redis::aio::MultiplexedConnection;
 use redis::{AsyncConnectionConfig, Client, ErrorKind};
 use std::sync::atomic::Ordering;
@@ -30,6 +30,10 @@ const MAX_BACKOFF: Duration = Duration::from_secs(1);
 /// How long this instance's own heartbeat may take to come back through its subscription
 /// before the subscription counts as stalled (frames pile up in the client meanwhile).
 const MAX_LAG: Duration = Duration::from_secs(5);
+
+/// How many more frames one turn of the loop takes off the subscription when they are there:
+/// more than it publishes in a turn (512), so the bus never falls behind what it sends.
+const RECEIVE_BATCH: usize = 2048;
 
 /// A connection for commands, bounded by [`TIMEOUT`].
 pub(super) async fn connect(client: &Client) -> redis::RedisResult<MultiplexedConnection> {
@@ -165,8 +169,24 @@ impl Session<'_> {
             let step = tokio::select! {
                 message = messages.next() => match message {
                     Some(message) => {
-                        let frame = Bytes::copy_from_slice(message.get_payload_bytes());
-                        self.receive(frame, &mut redis).await
+                        let mut step = self.receive(message.get_payload_bytes(), &mut redis).await;
+                        // What else has arrived is taken now too: this instance's own
+                        // publishes come back on the bus, and a loop that sent 512 a turn and
+                        // read one would let them pile up (in memory, unbounded) until its
+                        // heartbeat's echo came too late and the link counted as stalled.
+                        for _ in 0..RECEIVE_BATCH {
+                            let Some(next) = messages.next().now_or_never() else {
+                                break;
+                            };
+                            step = match (step, next) {
+                                (Ok(()), Some(message)) => {
+                                    self.receive(message.get_payload_bytes(), &mut redis).await
+                                }
+                                (Ok(()), None) => Err(Ended::Lost(connection_closed())),
+                                (ended, _) => ended,
+                            };
+                        }
+                        step
                     }
                     None => Err(Ended::Lost(connection_closed())),
                 },
@@ -204,22 +224,26 @@ impl Session<'_> {
     /// Handles one frame from the bus or this instance's inbox.
     async fn receive(
         &mut self,
-        frame: Bytes,
+        frame: &[u8],
         redis: &mut MultiplexedConnection,
     ) -> Result<(), Ended> {
-        let (origin, event) = match decode(frame) {
+        // This instance's own events come back: only its heartbeat matters, and the rest is
+        // passed without being copied or decoded.
+        if let Some((origin, heartbeat)) = peek(frame) {
+            if origin == self.link.instance {
+                if heartbeat {
+                    self.echo_pending = None;
+                }
+                return Ok(());
+            }
+        }
+        let (origin, event) = match decode(Bytes::copy_from_slice(frame)) {
             Ok(decoded) => decoded,
             Err(error) => {
                 tracing::warn!(%error, "ignoring a backplane frame");
                 return Ok(());
             }
         };
-        if origin == self.link.instance {
-            if event == ClusterEvent::Heartbeat {
-                self.echo_pending = None;
-            }
-            return Ok(());
-        }
         let hub = self.hub.upgrade().ok_or(Ended::AppGone)?;
         let cluster = hub.cluster().ok_or(Ended::AppGone)?;
         // An instance not heard from before (new, or forgotten while silent) is loaded whole.
