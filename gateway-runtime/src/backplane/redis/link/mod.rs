@@ -9,13 +9,13 @@ use super::{Outbox, RedisBackplane};
 use crate::hub::backplane::{decode, encode, peek, ClusterEvent};
 use crate::hub::{Cluster, WeakHub};
 use bytes::Bytes;
-use futures_util::{FutureExt, StreamExt};
+use futures_util::{Stream, StreamExt};
 use redis::aio::MultiplexedConnection;
 use redis::{AsyncConnectionConfig, Client, ErrorKind};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, Notify};
 use tokio::time::Instant;
 
 /// How long connecting to Redis, or one command, may take.
@@ -31,9 +31,8 @@ const MAX_BACKOFF: Duration = Duration::from_secs(1);
 /// before the subscription counts as stalled (frames pile up in the client meanwhile).
 const MAX_LAG: Duration = Duration::from_secs(5);
 
-/// How many more frames one turn of the loop takes off the subscription when they are there:
-/// more than it publishes in a turn (512), so the bus never falls behind what it sends.
-const RECEIVE_BATCH: usize = 2048;
+/// How many frames of other instances wait between the subscription's reader and the loop.
+const FRAMES_WAITING: usize = 1024;
 
 /// A connection for commands, bounded by [`TIMEOUT`].
 pub(super) async fn connect(client: &Client) -> redis::RedisResult<MultiplexedConnection> {
@@ -162,34 +161,19 @@ impl Session<'_> {
             tracing::info!(after = ?lost_at.elapsed(), "backplane reconnected to Redis");
         }
         self.backlog.set_connected(true);
-        let mut messages = pubsub.into_on_message();
+        let (mut frames, echoed) = read_subscription(pubsub.into_on_message(), link.instance);
         let mut heartbeat = tokio::time::interval(RedisBackplane::HEARTBEAT);
         let mut batch = Vec::with_capacity(256);
         loop {
             let step = tokio::select! {
-                message = messages.next() => match message {
-                    Some(message) => {
-                        let mut step = self.receive(message.get_payload_bytes(), &mut redis).await;
-                        // What else has arrived is taken now too: this instance's own
-                        // publishes come back on the bus, and a loop that sent 512 a turn and
-                        // read one would let them pile up (in memory, unbounded) until its
-                        // heartbeat's echo came too late and the link counted as stalled.
-                        for _ in 0..RECEIVE_BATCH {
-                            let Some(next) = messages.next().now_or_never() else {
-                                break;
-                            };
-                            step = match (step, next) {
-                                (Ok(()), Some(message)) => {
-                                    self.receive(message.get_payload_bytes(), &mut redis).await
-                                }
-                                (Ok(()), None) => Err(Ended::Lost(connection_closed())),
-                                (ended, _) => ended,
-                            };
-                        }
-                        step
-                    }
+                frame = frames.recv() => match frame {
+                    Some(frame) => self.receive(frame, &mut redis).await,
                     None => Err(Ended::Lost(connection_closed())),
                 },
+                () = echoed.notified() => {
+                    self.echo_pending = None;
+                    Ok(())
+                }
                 count = events.recv_many(&mut batch, 512) => {
                     if count == 0 {
                         return Ended::AppGone;
@@ -224,20 +208,10 @@ impl Session<'_> {
     /// Handles one frame from the bus or this instance's inbox.
     async fn receive(
         &mut self,
-        frame: &[u8],
+        frame: Bytes,
         redis: &mut MultiplexedConnection,
     ) -> Result<(), Ended> {
-        // This instance's own events come back: only its heartbeat matters, and the rest is
-        // passed without being copied or decoded.
-        if let Some((origin, heartbeat)) = peek(frame) {
-            if origin == self.link.instance {
-                if heartbeat {
-                    self.echo_pending = None;
-                }
-                return Ok(());
-            }
-        }
-        let (origin, event) = match decode(Bytes::copy_from_slice(frame)) {
+        let (origin, event) = match decode(frame) {
             Ok(decoded) => decoded,
             Err(error) => {
                 tracing::warn!(%error, "ignoring a backplane frame");
@@ -385,4 +359,46 @@ fn timed_out() -> redis::RedisError {
 
 fn connection_closed() -> redis::RedisError {
     redis::RedisError::from(std::io::Error::from(std::io::ErrorKind::ConnectionReset))
+}
+
+/// Reads the subscription in a task of its own, so that publishing never holds it up: this
+/// instance's own events come back on the bus, and unread they would pile up, unbounded,
+/// inside the Redis client (a flood of large messages took an instance past 1 GB, and its
+/// heartbeat's echo came late enough to count the link as stalled). Its own are passed at once
+/// after reading their first bytes (its heartbeat's echo is signalled); what other instances
+/// sent waits for the loop in a bounded queue. The task ends with the subscription or when
+/// the loop lets go of the queue.
+fn read_subscription(
+    messages: impl Stream<Item = redis::Msg> + Send + 'static,
+    instance: u16,
+) -> (mpsc::Receiver<Bytes>, Arc<Notify>) {
+    let (sender, frames) = mpsc::channel(FRAMES_WAITING);
+    let echoed = Arc::new(Notify::new());
+    let echo = Arc::clone(&echoed);
+    tokio::spawn(async move {
+        let mut messages = std::pin::pin!(messages);
+        loop {
+            let message = tokio::select! {
+                message = messages.next() => message,
+                () = sender.closed() => return,
+            };
+            let Some(message) = message else {
+                return;
+            };
+            let frame = message.get_payload_bytes();
+            match peek(frame) {
+                Some((origin, heartbeat)) if origin == instance => {
+                    if heartbeat {
+                        echo.notify_one();
+                    }
+                }
+                _ => {
+                    if sender.send(Bytes::copy_from_slice(frame)).await.is_err() {
+                        return;
+                    }
+                }
+            }
+        }
+    });
+    (frames, echoed)
 }
