@@ -1,7 +1,6 @@
 //! Rebuilding a session from the journal: its checkpoint, then the entries after it up to where
 //! the reader is, then what the reader applied meanwhile; bounded in how far back it reads.
 
-use super::reader::BATCH;
 use super::store::Keys;
 use crate::base::protocol::FreshReason;
 use crate::endpoint::resume::cluster::Restore;
@@ -11,6 +10,9 @@ use bytes::Bytes;
 use redis::aio::MultiplexedConnection;
 use redis::streams::{StreamId, StreamRangeReply};
 use redis::Value;
+
+/// Entries read or folded per command.
+pub(super) const BATCH: usize = 512;
 
 /// How far past a session's checkpoint a fold reads (and how much of what the reader applies
 /// meanwhile it keeps), in entries and in bytes: a session further behind cannot be rebuilt

@@ -4,7 +4,7 @@
 //! checkpoint and the entries after it up to where it has read, so the session misses nothing
 //! and gets nothing twice.
 
-use super::fold::{entry_of, fold, number_of, Folding};
+use super::fold::{entry_of, fold, number_of, Folding, BATCH};
 use super::link::connect;
 use super::store::Keys;
 use super::RedisBackplane;
@@ -31,9 +31,6 @@ const BLOCK: Duration = Duration::from_millis(20);
 
 /// How long a read waits while a resume waits for a holder to let go.
 const RECHECK: Duration = Duration::from_millis(5);
-
-/// Entries read or folded per command.
-pub(super) const BATCH: usize = 512;
 
 /// How long a resume waits for the instance holding the session to let it go.
 const RELEASE_WAIT: Duration = Duration::from_secs(2);

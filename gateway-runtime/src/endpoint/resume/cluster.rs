@@ -218,18 +218,7 @@ impl Journal {
                 missed = number - next,
                 "the journal's reader fell behind its trimming: the sessions here are lost"
             );
-            for connection in state.sessions.values() {
-                let Some(replay) = replay_of(connection) else {
-                    continue;
-                };
-                replay.lose();
-                if !replay.is_parked() {
-                    connection.request_close(
-                        crate::base::close::close_code::INTERNAL_ERROR,
-                        "messages were lost",
-                    );
-                }
-            }
+            state.lose_every_session(true);
         }
         state.next = Some(number + 1);
     }
@@ -238,12 +227,27 @@ impl Journal {
     /// it, so each is lost (told so on its next resume) rather than resumed with a gap.
     pub(crate) fn skip(&self, entry: EntryId) {
         let mut state = crate::base::sync::lock(&self.state);
-        for connection in state.sessions.values() {
-            if let Some(replay) = replay_of(connection) {
-                replay.lose();
+        state.lose_every_session(false);
+        state.position = Some(entry);
+    }
+}
+
+impl State {
+    /// Every session here may have missed a message: each is lost (told so when it resumes),
+    /// and with `close_live` a live one is closed (1011) so its client resumes and learns it.
+    fn lose_every_session(&self, close_live: bool) {
+        for connection in self.sessions.values() {
+            let Some(replay) = replay_of(connection) else {
+                continue;
+            };
+            replay.lose();
+            if close_live && !replay.is_parked() {
+                connection.request_close(
+                    crate::base::close::close_code::INTERNAL_ERROR,
+                    "messages were lost",
+                );
             }
         }
-        state.position = Some(entry);
     }
 }
 
