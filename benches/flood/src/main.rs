@@ -7,6 +7,10 @@ use gateway::prelude::*;
 use gateway::test::{start, Client};
 use std::time::Duration;
 
+#[path = "../../../tests/common/procfs.rs"]
+#[allow(dead_code)] // the CPU time reader is the harness's
+mod procfs;
+
 #[cfg(feature = "jemalloc")]
 #[global_allocator]
 static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
@@ -29,15 +33,9 @@ impl Room {
     }
 }
 
+/// Resident memory in MiB.
 fn rss_mib() -> usize {
-    let status = std::fs::read_to_string("/proc/self/status").expect("Linux /proc");
-    let kib: usize = status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmRSS:"))
-        .and_then(|rest| rest.split_whitespace().next())
-        .and_then(|kib| kib.parse().ok())
-        .expect("a VmRSS line");
-    kib >> 10
+    procfs::rss_bytes("/proc/self/status") >> 20
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
