@@ -23,12 +23,13 @@ pub(super) struct Backlog {
 }
 
 impl Backlog {
-    pub(super) fn new(capacity: usize, budget: usize) -> Self {
+    /// A backlog in front of a Redis that is `connected` (it answered at start) or not yet.
+    pub(super) fn new(capacity: usize, budget: usize, connected: bool) -> Self {
         Self {
             bytes: AtomicUsize::new(0),
             capacity,
             budget,
-            connected: AtomicBool::new(false),
+            connected: AtomicBool::new(connected),
             pressure: Arc::default(),
             gap: AtomicBool::new(false),
             warned: AtomicBool::new(false),

@@ -196,6 +196,7 @@ impl RedisBackplaneBuilder {
         };
         let addr = client.get_connection_info().addr().to_string();
         let token = random();
+        let mut reached = true;
         let instance = match claim_instance(&client, &keys, token).await {
             Ok(Claimed::Number(instance)) => instance,
             Ok(Claimed::AllTaken) => return Err(RedisError::NoInstanceNumber { addr }),
@@ -203,6 +204,7 @@ impl RedisBackplaneBuilder {
             Err(source) if self.start_degraded => {
                 let instance = random_instance();
                 tracing::warn!(%addr, %source, instance, "Redis unreachable; starting degraded");
+                reached = false;
                 instance
             }
             Err(source) => return Err(RedisError::Unreachable { addr, source }),
@@ -217,6 +219,7 @@ impl RedisBackplaneBuilder {
                 token,
                 outbox: self.outbox,
                 journal_bytes: self.journal_bytes,
+                reached,
             })),
             instance,
         })
@@ -296,7 +299,7 @@ impl Link for RedisBackplane {
             bytes: budget,
         } = link.outbox;
         let (sender, events) = mpsc::channel(capacity);
-        let backlog = Arc::new(Backlog::new(capacity, budget));
+        let backlog = Arc::new(Backlog::new(capacity, budget, link.reached));
         let outbox = {
             let backlog = Arc::clone(&backlog);
             move |event: ClusterEvent| {

@@ -55,6 +55,9 @@ pub(super) struct RedisLink {
     pub(super) outbox: Outbox,
     /// The journal's byte budget in Redis.
     pub(super) journal_bytes: usize,
+    /// Redis answered at start (not degraded): until the first session with it fails, a
+    /// full queue is Redis being slow, not away.
+    pub(super) reached: bool,
 }
 
 /// Why a session with Redis ended.
