@@ -189,9 +189,14 @@ async fn the_page_is_served_at_the_root_with_the_client_it_imports() {
     };
     assert_eq!(header("cache-control"), Some("no-cache"));
     let version = header("etag").expect("a version").to_owned();
-    let asked = [("if-none-match", version.as_str())];
-    let again = http_with(addr, "GET", "/_gateway/index.js", &asked, "").await;
-    assert_eq!((again.status, again.body.as_str()), (304, ""));
+    // As browsers and proxies ask: the tag itself, weak, in a list, or any version at all.
+    let weak = format!("W/{version}");
+    let listed = format!("\"an older client\", {weak}");
+    for asked in [version.as_str(), &weak, &listed, "*"] {
+        let asked = [("if-none-match", asked)];
+        let again = http_with(addr, "GET", "/_gateway/index.js", &asked, "").await;
+        assert_eq!((again.status, again.body.as_str()), (304, ""), "{asked:?}");
+    }
     let stale = [("if-none-match", "\"an older client\"")];
     assert_eq!(
         http_with(addr, "GET", "/_gateway/index.js", &stale, "")

@@ -50,8 +50,8 @@ pub fn query(data: &[u8]) {
     let _ = crate::base::handshake::query_value(query, name);
 }
 
-/// The origin and host checks: the first line is the `Origin` header, the rest the `Host`
-/// header.
+/// The checks of request headers: the first line is the `Origin` header (and, for the client
+/// script, an `If-None-Match`), the rest the `Host` header.
 pub fn origin(data: &[u8]) {
     let split = data
         .iter()
@@ -67,6 +67,7 @@ pub fn origin(data: &[u8]) {
     }
     let _ = crate::base::origin::OriginPolicy::default().admits(&headers);
     let _ = crate::base::origin::AllowedHosts::new(vec!["example.com".to_owned()]).admits(&headers);
+    let _ = crate::app::client_script::none_match_fails(origin, "\"0123456789abcdef\"");
 }
 
 /// A backplane frame as read from Redis (feature `redis`): decoding never panics, and what

@@ -37,6 +37,18 @@ fn version() -> String {
     format!("\"{:016x}\"", hasher.finish())
 }
 
+/// Whether an `If-None-Match` header names the current version (RFC 9110 13.1.2: `*`, or a
+/// comma-separated list of entity tags compared weakly, so `W/"v"` names `"v"`): the page has
+/// it, and gets a `304`.
+pub(crate) fn none_match_fails(if_none_match: &[u8], etag: &str) -> bool {
+    let weak = |tag: &[u8]| tag.strip_prefix(b"W/").unwrap_or(tag).to_vec();
+    let current = weak(etag.as_bytes());
+    if_none_match
+        .split(|&byte| byte == b',')
+        .map(<[u8]>::trim_ascii)
+        .any(|tag| tag == b"*" || weak(tag) == current)
+}
+
 impl App {
     /// Serves the official JavaScript client at `/_gateway/index.js` (an ES module; it imports
     /// its siblings), so a page can use it without a build step:
@@ -65,7 +77,7 @@ impl App {
                 ];
                 let current = request
                     .get(IF_NONE_MATCH)
-                    .is_some_and(|asked| asked.as_bytes() == version.as_bytes());
+                    .is_some_and(|asked| none_match_fails(asked.as_bytes(), &version));
                 if current {
                     (StatusCode::NOT_MODIFIED, headers, "").into_response()
                 } else {
