@@ -110,6 +110,9 @@ pub(crate) fn request_handover(connection: &Connection) {
 /// another instance meanwhile: that request stands (looked at under the request's lock, which
 /// a release takes after marking the session).
 pub(crate) fn drop_handover_request(connection: &Connection) {
+    if let Some(replay) = replay_of(connection) {
+        replay.take_handover();
+    }
     connection.withdraw_close_request(RESUMED_ELSEWHERE, || {
         replay_of(connection).is_some_and(Replay::is_released)
     });

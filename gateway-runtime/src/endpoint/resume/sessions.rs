@@ -153,10 +153,10 @@ impl Sessions {
         } = entry
         {
             let displaced = pending.replace(resumption);
-            let live = connection.clone();
-            // Outside the lock: closing a connection may come back to these sessions.
-            drop(state);
-            super::request_handover(&live);
+            // With the resume it is for, under the lock (asking a connection to close never
+            // comes back to these sessions): `park` withdraws it as it hands that resume over,
+            // so no request outlives its resume, and none is withdrawn while it waits.
+            super::request_handover(connection);
             return Ok(displaced);
         }
         let Some(Entry::Parked {
@@ -200,6 +200,9 @@ impl Sessions {
         }) = state.entries.get_mut(&token)
         {
             let resumption = pending.take().expect("matched as Some");
+            // Every handover request so far was for this resume or one it displaced: none is
+            // for the connection the session goes on with (a later claim asks again).
+            super::drop_handover_request(connection);
             return Parking::Resumed(resumption);
         }
         let (sender, receiver) = oneshot::channel();
@@ -215,17 +218,6 @@ impl Sessions {
         state.count_parked(client, |tokens| tokens.push_back(token));
         state.keep_within();
         Parking::Wait(receiver)
-    }
-
-    /// Whether a resume waits to take the session's live connection over.
-    pub(crate) fn has_pending(&self, token: Token) -> bool {
-        matches!(
-            self.lock().entries.get(&token),
-            Some(Entry::Live {
-                pending: Some(_),
-                ..
-            })
-        )
     }
 
     /// The window passed: ends the session if it is still parked (`true`); `false` when a

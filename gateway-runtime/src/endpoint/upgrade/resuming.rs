@@ -60,15 +60,6 @@ async fn away_until_resumed(
         handshake,
         started: reconnected,
     } = *resumption;
-    // A resume that came while the last connection was closing asked that one to close: no
-    // resume waiting now, no such request for this one.
-    if endpoint
-        .sessions
-        .as_ref()
-        .is_some_and(|sessions| !sessions.has_pending(replay.token()))
-    {
-        crate::endpoint::resume::drop_handover_request(&connection);
-    }
     let Some((missed, waiting)) = replay.after(after) else {
         // The client asked for messages the session no longer has: it starts afresh.
         end_for_good(&endpoint, connection, summary, Some(FreshReason::Lost)).await;
