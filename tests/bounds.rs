@@ -3,6 +3,8 @@
 //! that stall, resumable sessions that never acknowledge, sessions that vanish), each far past
 //! its bound; the
 //! process's RSS must stay within the sum the README's "Limits and hostile clients" gives.
+//! With the feature `redis` the app is an instance of a cluster, and the cluster's bounds are
+//! filled too: the queue to a Redis that stalls, and the journal's budget in Redis.
 
 mod common;
 
@@ -33,6 +35,14 @@ struct Quiet;
 impl Quiet {
     #[websocket("stall", mode = ReceiveOnly)]
     async fn stall(&self) {}
+
+    /// Passes a message on to a path nobody serves: in a cluster it crosses Redis (and its
+    /// journal), and the client is slowed while the queue to Redis is high.
+    #[websocket("relay")]
+    async fn relay(&self, #[body] text: String, hub: Hub) -> &'static str {
+        hub.path("/nowhere").send(text);
+        "relayed"
+    }
 }
 
 const MIB: usize = 1 << 20;
@@ -45,6 +55,19 @@ const PARKED: usize = 50;
 const SLOW_READERS: usize = 20;
 const SLOW_STREAMS: usize = 10;
 const RESUMABLE: usize = 60;
+/// What each resumable session is sent per round.
+const ROUND: usize = 256 << 10;
+
+/// In a cluster: the payload bytes that may wait for Redis, and the journal's budget in Redis.
+#[cfg(feature = "redis")]
+const OUTBOX: usize = 32 * MIB;
+/// (A journal shorter than a burst of sends would be trimmed before its readers read them,
+/// and every resumable session would be lost: 16 MiB holds the test's largest burst.)
+#[cfg(feature = "redis")]
+const JOURNAL: usize = 16 * MIB;
+/// The size of each message the test relays through the cluster.
+#[cfg(feature = "redis")]
+const ENTRY: usize = 16 << 10;
 
 /// What the README's sum allows for this app, besides what the process held before: the
 /// connections with their headers, the inbound budget, the queues of clients behind, the
@@ -59,7 +82,17 @@ fn allowed() -> usize {
         + SLOW_STREAMS * 2 * MIB
         + 2 * KEPT
         + PARKED * (4 << 10)
+        + cluster_terms()
         + 32 * MIB
+}
+
+/// The queue to Redis, and ten times the largest burst of sends while it crosses Redis (here a
+/// round of messages to the resumable sessions, sent at once).
+fn cluster_terms() -> usize {
+    #[cfg(feature = "redis")]
+    return OUTBOX + 10 * RESUMABLE * ROUND;
+    #[cfg(not(feature = "redis"))]
+    0
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -80,6 +113,17 @@ async fn every_bound_filled_at_once_holds_no_more_than_their_sum() {
         .controller(Quiet)
         .controller(common::Feed)
         .gateway(Room);
+    #[cfg(feature = "redis")]
+    let redis = common::redis::RedisServer::start();
+    #[cfg(feature = "redis")]
+    let app = app.backplane(
+        gateway::backplane::RedisBackplane::builder(&redis.url())
+            .outbox(1_000_000, OUTBOX)
+            .journal_bytes(JOURNAL)
+            .connect()
+            .await
+            .expect("connect to the test's Redis"),
+    );
     let hub = app.hub();
     let addr = start(app).await;
     let before = rss_bytes("/proc/self/status");
@@ -140,7 +184,7 @@ async fn every_bound_filled_at_once_holds_no_more_than_their_sum() {
     // A round at a time, each read by everyone before the next: kept, not queued.
     for round in 0..4 {
         for id in hub.room("room").members() {
-            let _ = hub.send_to(id, vec![round as u8; 256 << 10]);
+            let _ = hub.send_to(id, vec![round as u8; ROUND]);
         }
         for _ in 0..RESUMABLE {
             reads.recv().await.unwrap();
@@ -150,6 +194,21 @@ async fn every_bound_filled_at_once_holds_no_more_than_their_sum() {
     // And sessions that vanish: past the parked bound, the oldest end.
     for _ in 0..2 * PARKED {
         Client::connect(addr, "/room").await.session().await;
+    }
+
+    // In a cluster: 48 MiB through the journal (3 times its budget), then 64 MiB sent while
+    // Redis stalls (twice what may wait for it).
+    #[cfg(feature = "redis")]
+    {
+        let mut relay = Client::connect(addr, "/relay").await;
+        let entry = "j".repeat(ENTRY);
+        for _ in 0..3 * JOURNAL / ENTRY {
+            assert_eq!(relay.ask(&entry).await, "relayed");
+        }
+        redis.command("CLIENT PAUSE 3000 ALL").unwrap();
+        for _ in 0..2 * OUTBOX / ENTRY {
+            hub.path("/nowhere").send(vec![2; ENTRY]);
+        }
     }
 
     // Everything is in place; the server still answers.
@@ -162,5 +221,17 @@ async fn every_bound_filled_at_once_holds_no_more_than_their_sum() {
         grown / MIB,
         allowed() / MIB
     );
+    // And Redis holds no more journal than its budget (with what Redis spends on a stream).
+    #[cfg(feature = "redis")]
+    {
+        let reply = redis.command("MEMORY USAGE gateway:journal").unwrap();
+        let used: usize = reply.trim_start_matches(':').parse().expect("an integer");
+        assert!(
+            used < 2 * JOURNAL,
+            "the journal takes {} KiB of Redis; its budget is {} KiB",
+            used >> 10,
+            JOURNAL >> 10
+        );
+    }
     drop((idle, stalled, streams, readers));
 }

@@ -161,6 +161,9 @@ pub enum ClusterEvent {
     },
     /// A resumable session ended for good: forget its checkpoint (written to Redis).
     Forget { token: Arc<str> },
+    /// The sender dropped sends since its last events (its queue to Redis was full): a
+    /// resumable session anywhere may have missed one, so every one is lost (journaled).
+    Dropped,
 }
 
 impl ClusterEvent {
@@ -186,12 +189,21 @@ impl ClusterEvent {
             | ClusterEvent::Left { room: text, .. }
             | ClusterEvent::Presence { presence: text, .. } => text.len(),
             ClusterEvent::Disconnected { rooms, .. } => rooms.iter().map(|room| room.len()).sum(),
-            ClusterEvent::Heartbeat | ClusterEvent::Announce => 0,
+            ClusterEvent::Heartbeat | ClusterEvent::Announce | ClusterEvent::Dropped => 0,
             ClusterEvent::Release { token }
             | ClusterEvent::Released { token, .. }
             | ClusterEvent::Forget { token } => token.len(),
             ClusterEvent::Checkpoint { token, record, .. } => token.len() + record.len(),
         }
+    }
+
+    #[cfg(feature = "redis")]
+    /// Whether it is a send (a message for clients).
+    pub(crate) fn is_send(&self) -> bool {
+        matches!(
+            self,
+            ClusterEvent::Deliver { .. } | ClusterEvent::DeliverTo { .. }
+        )
     }
 
     #[cfg(feature = "redis")]

@@ -86,6 +86,7 @@ pub(crate) fn encode(origin: u16, event: &ClusterEvent) -> Vec<u8> {
             frame.put_u8(11);
             put_str(&mut frame, token);
         }
+        ClusterEvent::Dropped => frame.put_u8(13),
         ClusterEvent::Released { token, to } => {
             frame.put_u8(12);
             frame.put_u16(*to);
@@ -191,6 +192,7 @@ pub(crate) fn decode(mut frame: Bytes) -> Result<(u16, ClusterEvent), WireError>
             let token = take_str(reader)?;
             ClusterEvent::Released { token, to }
         }
+        13 => ClusterEvent::Dropped,
         _ => return Err(WireError("unknown event")),
     };
     if reader.has_remaining() {
@@ -335,6 +337,7 @@ mod tests {
         });
         round_trip(ClusterEvent::Heartbeat);
         round_trip(ClusterEvent::Announce);
+        round_trip(ClusterEvent::Dropped);
         round_trip(ClusterEvent::Release {
             token: "00ff".into(),
         });

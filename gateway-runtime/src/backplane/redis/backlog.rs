@@ -20,6 +20,9 @@ pub(super) struct Backlog {
     pub(super) gap: AtomicBool,
     /// Events were dropped since the queue last drained: said once.
     pub(super) warned: AtomicBool,
+    /// A send was dropped: the journal is told before the next events (see
+    /// [`ClusterEvent::Dropped`]).
+    pub(super) sends_dropped: AtomicBool,
 }
 
 impl Backlog {
@@ -33,6 +36,7 @@ impl Backlog {
             pressure: Arc::default(),
             gap: AtomicBool::new(false),
             warned: AtomicBool::new(false),
+            sends_dropped: AtomicBool::new(false),
         }
     }
 
@@ -49,6 +53,9 @@ impl Backlog {
     pub(super) fn dropped(&self, event: &ClusterEvent) {
         if event.member().is_some() {
             self.gap.store(true, Ordering::Relaxed);
+        }
+        if event.is_send() {
+            self.sends_dropped.store(true, Ordering::Relaxed);
         }
         if !self.warned.swap(true, Ordering::Relaxed) {
             tracing::warn!("backplane queue full (Redis slow or unreachable): dropping events");

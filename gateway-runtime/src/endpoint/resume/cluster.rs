@@ -185,6 +185,13 @@ impl Journal {
                     journal.set_presence(entry, Arc::clone(presence));
                 }
             }
+            ClusterEvent::Dropped => {
+                tracing::warn!(
+                    origin,
+                    "an instance dropped sends (its queue to Redis was full): the sessions here are lost"
+                );
+                state.lose_every_session();
+            }
             _ => {}
         }
         state.position = Some(entry);
@@ -218,30 +225,31 @@ impl Journal {
                 missed = number - next,
                 "the journal's reader fell behind its trimming: the sessions here are lost"
             );
-            state.lose_every_session(true);
+            state.lose_every_session();
         }
         state.next = Some(number + 1);
     }
 
-    /// The journal's next entry cannot be read: any session here may have missed a message in
-    /// it, so each is lost (told so on its next resume) rather than resumed with a gap.
+    /// The journal's next entry cannot be read (another version's, or not ours): any session
+    /// here may have missed a message in it (the bus carried the same unreadable frame), so
+    /// each is lost and a live one closed, as for entries trimmed before they were read.
     pub(crate) fn skip(&self, entry: EntryId) {
         let mut state = crate::base::sync::lock(&self.state);
-        state.lose_every_session(false);
+        state.lose_every_session();
         state.position = Some(entry);
     }
 }
 
 impl State {
     /// Every session here may have missed a message: each is lost (told so when it resumes),
-    /// and with `close_live` a live one is closed (1011) so its client resumes and learns it.
-    fn lose_every_session(&self, close_live: bool) {
+    /// and a live one is closed (1011) so its client resumes and learns it.
+    fn lose_every_session(&self) {
         for connection in self.sessions.values() {
             let Some(replay) = replay_of(connection) else {
                 continue;
             };
             replay.lose();
-            if close_live && !replay.is_parked() {
+            if !replay.is_parked() {
                 connection.request_close(
                     crate::base::close::close_code::INTERNAL_ERROR,
                     "messages were lost",

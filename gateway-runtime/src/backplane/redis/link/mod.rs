@@ -182,9 +182,21 @@ impl Session<'_> {
                         return Ended::AppGone;
                     }
                     self.backlog.taken(&batch, events.len());
-                    let published = self.publish(batch.drain(..), &mut redis).await;
+                    let dropped = self
+                        .backlog
+                        .sends_dropped
+                        .swap(false, Ordering::Relaxed)
+                        .then_some(ClusterEvent::Dropped);
+                    let sends = batch.iter().any(ClusterEvent::is_send);
+                    let published = self
+                        .publish(dropped.into_iter().chain(batch.drain(..)), &mut redis)
+                        .await;
                     if events.is_empty() {
                         self.backlog.drained();
+                    }
+                    if published.is_err() && sends {
+                        // The batch is gone with the connection: its sends were dropped.
+                        self.backlog.sends_dropped.store(true, Ordering::Relaxed);
                     }
                     match published {
                         Ok(()) if self.backlog.gap.load(Ordering::Relaxed) => {

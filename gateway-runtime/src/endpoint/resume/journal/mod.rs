@@ -346,6 +346,7 @@ impl Fold {
                 self.folded.presence = Some(presence.to_string());
                 return Ok(());
             }
+            ClusterEvent::Dropped => return Err(FreshReason::Lost),
             _ => return Ok(()),
         };
         self.folded.count += 1;
