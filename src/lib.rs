@@ -65,9 +65,9 @@ pub mod prelude {
     pub use crate::close::close_code;
     pub use gateway_macros::{controller, gateway, websocket};
     pub use gateway_runtime::{
-        serve, serve_on, Ack, App, BearerToken, Bytes, CloseSummary, CloseWebSocket, Connection,
-        ConnectionId, Each, Extension, FromContext, Hub, IntoResponse, Json, Message, RateLimit,
-        RequireHeader, Response, StatusCode, Stream, TracingObserver, WsError,
+        serve, serve_on, Ack, AnswerError, App, BearerToken, Bytes, CloseSummary, CloseWebSocket,
+        Connection, ConnectionId, Each, Extension, FromContext, Hub, IntoResponse, Json, Message,
+        RateLimit, RequireHeader, Response, StatusCode, Stream, TracingObserver, WsError,
     };
 }
 
@@ -77,9 +77,9 @@ pub mod app {
     pub use gateway_runtime::{
         App, BuildError, Drainer, RouteInfo, RouteKind, Routers, CLIENT_PATH,
         DEFAULT_CLOSE_TIMEOUT, DEFAULT_DRAIN_TIMEOUT, DEFAULT_HANDSHAKE_TIMEOUT,
-        DEFAULT_INBOUND_BUDGET, DEFAULT_MAX_FRAMES, DEFAULT_MAX_MESSAGE, DEFAULT_MAX_REQUEST_HEAD,
-        DEFAULT_MESSAGE_TIMEOUT, DEFAULT_OUTBOUND_BYTES, DEFAULT_OUTBOUND_QUEUE,
-        DEFAULT_SLOW_CONSUMER_TIMEOUT,
+        DEFAULT_INBOUND_BUDGET, DEFAULT_MAX_CLIENT_REQUESTS, DEFAULT_MAX_FRAMES,
+        DEFAULT_MAX_MESSAGE, DEFAULT_MAX_REQUEST_HEAD, DEFAULT_MESSAGE_TIMEOUT,
+        DEFAULT_OUTBOUND_BYTES, DEFAULT_OUTBOUND_QUEUE, DEFAULT_SLOW_CONSUMER_TIMEOUT,
     };
 }
 
@@ -106,9 +106,13 @@ pub mod error {
 }
 
 /// One connected client: [`Connection`](connection::Connection), its
-/// [`ConnectionId`](connection::ConnectionId), and why a send can fail.
+/// [`ConnectionId`](connection::ConnectionId), why a send can fail, and the server's requests
+/// of clients ([`Connection::request`](connection::Connection::request)).
 pub mod connection {
-    pub use gateway_runtime::{Connection, ConnectionId, SendError};
+    pub use gateway_runtime::{
+        AnswerError, Connection, ConnectionId, Request, Requests, SendError,
+        DEFAULT_REQUEST_TIMEOUT,
+    };
 }
 
 /// [`Hub`](hub::Hub): every client of the app, by room, path or id, on every instance.

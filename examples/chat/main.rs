@@ -25,6 +25,10 @@
 //! - `{"event":"message","data":{"text":T}}` → every other member of the sender's room gets
 //!   `{"event":"message","data":{"from":N,"room":R,"text":T}}`; before a join, an error message;
 //! - `{"event":"leave"}` leaves the room;
+//! - `{"event":"ready","id":K}` asks every other member of the sender's room on this instance
+//!   `{"event":"ready?","data":{"from":N},"id":J}`, waits up to 10 s for their answers
+//!   (`{"ack":J,"data":true}`), and answers `{"ack":K,"data":{"ready":X,"not_ready":Y}}`
+//!   (no answer, or an error answer, is not ready);
 //! - when joins, leaves and disconnects (a session's end: a close, or two minutes away) have
 //!   changed how many are connected, every client gets `{"event":"users","data":{"count":C}}`,
 //!   at most once a second (clients coming and going by the thousand cost each client one
@@ -36,6 +40,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::{header::AUTHORIZATION, HeaderMap, HeaderValue};
 use axum::response::Html;
 use axum::routing::{get, post};
+use futures_util::StreamExt;
 use gateway::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -83,6 +88,20 @@ struct Said {
     from: Option<String>,
     room: String,
     text: String,
+}
+
+/// Who asks the room whether it is ready.
+#[derive(Serialize)]
+struct ReadyCheck {
+    from: Option<String>,
+}
+
+/// How the room answered a ready check.
+#[derive(Serialize)]
+#[cfg_attr(feature = "contract", derive(schemars::JsonSchema))]
+struct Readiness {
+    ready: usize,
+    not_ready: usize,
 }
 
 /// How many clients are connected.
@@ -185,6 +204,33 @@ impl ChatGateway {
         };
         hub.room(room).except(conn.id()).emit("message", &message);
         Ok(())
+    }
+
+    /// A ready check: the server asks the room, and counts the answers as they come.
+    #[subscribe("ready")]
+    async fn ready(&self, conn: Connection, hub: Hub) -> Result<Ack<Readiness>, WsError> {
+        let room = conn
+            .rooms()
+            .pop()
+            .ok_or_else(|| WsError::bad_request("join a room before a ready check"))?;
+        let asking = ReadyCheck {
+            from: conn.presence(),
+        };
+        let answers: Vec<_> = hub
+            .room(room)
+            .except(conn.id())
+            .request::<bool>("ready?", &asking)
+            .timeout(Duration::from_secs(10))
+            .collect()
+            .await;
+        let ready = answers
+            .iter()
+            .filter(|(_, answer)| *answer == Ok(true))
+            .count();
+        Ok(Ack(Readiness {
+            ready,
+            not_ready: answers.len() - ready,
+        }))
     }
 
     #[subscribe("leave")]

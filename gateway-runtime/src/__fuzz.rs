@@ -16,8 +16,8 @@ pub fn event_envelope(data: &[u8]) {
     }
 }
 
-/// The resume protocol's client messages (`$ack`, `$resume`): what reads as a resume request
-/// names a token that writes back as it was read.
+/// The protocol's client messages (`$ack`, `$resume`, `$ping`, answers to the server's
+/// requests): what reads as a resume request names a token that writes back as it was read.
 pub fn resume_request(data: &[u8]) {
     use crate::base::protocol::{parse, ClientSays};
     use crate::base::token::Token;

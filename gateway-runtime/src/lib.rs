@@ -37,7 +37,11 @@ pub use base::settings::{
     DEFAULT_MAX_REQUEST_HEAD, DEFAULT_OUTBOUND_BYTES, DEFAULT_OUTBOUND_QUEUE,
     DEFAULT_SLOW_CONSUMER_TIMEOUT,
 };
-pub use base::settings::{DEFAULT_INBOUND_BUDGET, DEFAULT_MAX_FRAMES, DEFAULT_MESSAGE_TIMEOUT};
+pub use base::settings::{
+    DEFAULT_INBOUND_BUDGET, DEFAULT_MAX_CLIENT_REQUESTS, DEFAULT_MAX_FRAMES,
+    DEFAULT_MESSAGE_TIMEOUT,
+};
+pub use call::ask::{AnswerError, Request, Requests, DEFAULT_REQUEST_TIMEOUT};
 pub use call::bind::FromBody;
 pub use call::closer::CloseWebSocket;
 pub use call::connection::Connection;

@@ -342,6 +342,14 @@ impl App {
         self
     }
 
+    /// How many of the server's requests ([`Connection::request`](crate::Connection::request))
+    /// may wait for one client's answers at once (default 64); past it a request fails at once
+    /// with [`AnswerError::TooMany`](crate::AnswerError::TooMany).
+    pub fn max_client_requests(mut self, requests: usize) -> Self {
+        self.settings.max_client_requests = requests.max(1);
+        self
+    }
+
     /// What happens to a client that cannot keep up (default: close it with 1008).
     pub fn slow_consumer(mut self, policy: SlowConsumer) -> Self {
         self.settings.slow_consumer = policy;

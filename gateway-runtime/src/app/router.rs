@@ -221,8 +221,9 @@ impl Endpoints {
             route,
             kind,
             build: Box::new(move |app, lifecycle| {
+                let gateway = kind == RouteKind::Gateway;
                 let endpoint = Arc::new(Endpoint::new::<C, H>(
-                    controller, path, options, lifecycle, app,
+                    controller, path, options, lifecycle, app, gateway,
                 ));
                 get(move |request: Request| upgrade(Arc::clone(&endpoint), request))
             }),

@@ -1,6 +1,8 @@
-//! The resume protocol's messages: what a client says (`$ack`, `$resume`) and what the server
-//! answers (`$session`, `$resumed`). Every name starts with `$`, which no app event may (the
-//! macros refuse `#[subscribe("$..")]`), and the protocol's keys live inside `data`.
+//! The gateway protocol's own messages: what a client says (`$ack`, `$resume`, `$ping`, the
+//! answer to a server's request) and what the server answers (`$session`, `$resumed`, `$pong`).
+//! Every name starts with `$`, which no app event may (the macros refuse `#[subscribe("$..")]`),
+//! and the protocol's keys live inside `data`; an answer is `{"ack": N, ..}`, as the server's
+//! answers to the client's requests are.
 
 use super::token::Token;
 use serde::{Deserialize, Serialize};
@@ -15,14 +17,42 @@ pub(crate) enum ClientSays {
     Ack(u64),
     /// `{"event":"$resume","data":{"token":T,"seq":N}}`: continue session `T` after message `N`.
     Resume { token: Token, seq: u64 },
+    /// `{"event":"$ping"}`: is the connection alive? Answered with `$pong` at once.
+    Ping,
+    /// `{"ack":N,"data":D}` or `{"ack":N,"error":E,"status":S}`: the client's answer to the
+    /// server's request `N`.
+    Answer { id: u64, answer: Answer },
+}
+
+/// A client's answer to a request of the server.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Answer {
+    /// Its `data`, as JSON text (`null` when it had none).
+    Data(String),
+    /// An error answer: its text and status.
+    Error { message: String, status: u16 },
 }
 
 #[derive(Deserialize)]
 struct Envelope<'a> {
     #[serde(borrow)]
     event: &'a str,
-    #[serde(borrow)]
-    data: &'a RawValue,
+    #[serde(default, borrow)]
+    data: Option<&'a RawValue>,
+}
+
+#[derive(Deserialize)]
+struct AnswerEnvelope<'a> {
+    ack: u64,
+    #[serde(default, borrow)]
+    data: Option<&'a RawValue>,
+    #[serde(default)]
+    error: Option<String>,
+    #[serde(default)]
+    status: Option<u16>,
+    /// An event with an `ack` key is the app's, not an answer.
+    #[serde(default)]
+    event: Option<serde::de::IgnoredAny>,
 }
 
 #[derive(Deserialize)]
@@ -35,16 +65,26 @@ struct ResumeData<'a> {
 /// Reads a protocol message; `None` for anything else (an app's message, or a malformed one,
 /// which then goes to the app's routing like any message).
 pub(crate) fn parse(payload: &[u8]) -> Option<ClientSays> {
-    // Nearly every message is the app's: a protocol name needs `"$` somewhere, which one pass
-    // over the bytes rules out before any JSON is parsed.
-    memchr::memmem::find(payload, b"\"$")?;
+    // Nearly every message is the app's: a protocol name needs `"$` somewhere, and an answer
+    // `"ack"`, which a pass over the bytes rules out before any JSON is parsed.
+    if memchr::memmem::find(payload, b"\"$").is_some() {
+        if let Some(said) = parse_event(payload) {
+            return Some(said);
+        }
+    }
+    memchr::memmem::find(payload, b"\"ack\"")?;
+    parse_answer(payload)
+}
+
+fn parse_event(payload: &[u8]) -> Option<ClientSays> {
     let envelope: Envelope = serde_json::from_slice(payload).ok()?;
     match envelope.event {
-        "$ack" => serde_json::from_str(envelope.data.get())
+        "$ack" => serde_json::from_str(envelope.data?.get())
             .ok()
             .map(ClientSays::Ack),
+        "$ping" => Some(ClientSays::Ping),
         "$resume" => {
-            let data: ResumeData = serde_json::from_str(envelope.data.get()).ok()?;
+            let data: ResumeData = serde_json::from_str(envelope.data?.get()).ok()?;
             Some(ClientSays::Resume {
                 token: Token::parse(data.token)?,
                 seq: data.seq,
@@ -52,6 +92,35 @@ pub(crate) fn parse(payload: &[u8]) -> Option<ClientSays> {
         }
         _ => None,
     }
+}
+
+fn parse_answer(payload: &[u8]) -> Option<ClientSays> {
+    let answer: AnswerEnvelope = serde_json::from_slice(payload).ok()?;
+    if answer.event.is_some() {
+        return None;
+    }
+    let id = answer.ack;
+    let answer = match answer.error {
+        Some(message) => Answer::Error {
+            message,
+            status: answer.status.unwrap_or(500),
+        },
+        None => Answer::Data(answer.data.map_or("null", RawValue::get).to_owned()),
+    };
+    Some(ClientSays::Answer { id, answer })
+}
+
+/// `{"event":"$pong","data":null}`: the answer to a client's `$ping` (not numbered).
+pub(crate) fn pong() -> Message {
+    event("$pong", &())
+}
+
+/// `{"event":E,"data":D,"id":N}`: the server's request `N` of the client (`data` as JSON text).
+pub(crate) fn request(id: u64, name: &str, data: &str) -> Message {
+    let name = serde_json::Value::from(name);
+    Message::Text(Utf8Bytes::from(format!(
+        r#"{{"event":{name},"data":{data},"id":{id}}}"#
+    )))
 }
 
 /// Why a client that asked to resume got a fresh session instead.
@@ -107,7 +176,7 @@ fn event(name: &str, data: &impl Serialize) -> Message {
 
 #[cfg(test)]
 mod tests {
-    use super::{parse, ClientSays};
+    use super::{parse, Answer, ClientSays};
     use crate::base::token::Token;
 
     #[test]
@@ -126,8 +195,36 @@ mod tests {
             parse(resume.as_bytes()),
             Some(ClientSays::Resume { token, seq: 3 })
         );
+        assert_eq!(parse(br#"{"event":"$ping"}"#), Some(ClientSays::Ping));
+        assert_eq!(
+            parse(br#"{"ack":3,"data":{"ok":true}}"#),
+            Some(ClientSays::Answer {
+                id: 3,
+                answer: Answer::Data(r#"{"ok":true}"#.to_owned())
+            })
+        );
+        assert_eq!(
+            parse(br#"{"status":404,"ack":4,"error":"no handler"}"#),
+            Some(ClientSays::Answer {
+                id: 4,
+                answer: Answer::Error {
+                    message: "no handler".to_owned(),
+                    status: 404
+                }
+            })
+        );
+        assert_eq!(
+            parse(br#"{"ack":5,"data":"$5"}"#),
+            Some(ClientSays::Answer {
+                id: 5,
+                answer: Answer::Data(r#""$5""#.to_owned())
+            })
+        );
         for other in [
             &br#"{"event":"say","data":"$5"}"#[..],
+            br#"{"event":"say","ack":1}"#,
+            br#"{"ack":-1}"#,
+            br#"{"data":{"ack":1}}"#,
             br#"{"event":"$ack","data":-1}"#,
             br#"{"event":"$ack"}"#,
             br#"{"event":"$resume","data":{"token":"short","seq":1}}"#,

@@ -30,6 +30,10 @@ pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// make the server hold that much.
 pub const DEFAULT_MAX_REQUEST_HEAD: usize = 16 << 10;
 
+/// How many of the server's requests may wait for one client's answers by default (see
+/// [`App::max_client_requests`](crate::App::max_client_requests)).
+pub const DEFAULT_MAX_CLIENT_REQUESTS: usize = 64;
+
 /// How long a graceful shutdown waits for clients to answer the Close by default.
 pub const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -55,6 +59,7 @@ pub(crate) struct Settings {
     pub(crate) message_timeout: Duration,
     pub(crate) inbound_budget: usize,
     pub(crate) resume_limits: ResumeLimits,
+    pub(crate) max_client_requests: usize,
 }
 
 impl Default for Settings {
@@ -74,6 +79,7 @@ impl Default for Settings {
             message_timeout: DEFAULT_MESSAGE_TIMEOUT,
             inbound_budget: DEFAULT_INBOUND_BUDGET,
             resume_limits: ResumeLimits::default(),
+            max_client_requests: DEFAULT_MAX_CLIENT_REQUESTS,
         }
     }
 }

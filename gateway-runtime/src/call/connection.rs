@@ -6,6 +6,7 @@ use crate::base::ids::ConnectionId;
 use crate::base::send::SendError;
 use crate::base::settings::{Settings, SlowConsumer};
 use crate::base::sync::lock;
+use crate::call::ask::{Request, Waiting};
 use crate::call::closer::CloseWebSocket;
 use crate::call::services::Services;
 use crate::call::stored::{Owner, Stored};
@@ -72,6 +73,9 @@ struct Shared {
     /// The socket senders write straight into while the loop has nothing to write (set once
     /// the connection is upgraded; plain TCP without resumable sessions).
     direct: OnceLock<Weak<Direct>>,
+    /// The server's requests waiting for the client's answers (made at the first request).
+    waiting: OnceLock<Box<Waiting>>,
+    max_client_requests: usize,
 }
 
 impl Connection {
@@ -100,6 +104,8 @@ impl Connection {
             close_pending: AtomicBool::new(false),
             session,
             direct: OnceLock::new(),
+            waiting: OnceLock::new(),
+            max_client_requests: settings.max_client_requests,
         });
         Self { shared }
     }
@@ -107,6 +113,71 @@ impl Connection {
     /// This client's id, unique within the app (and the cluster, with a backplane).
     pub fn id(&self) -> ConnectionId {
         self.shared.id
+    }
+
+    /// Asks the client and waits for its answer: sends `{"event": event, "data": data, "id": N}`,
+    /// and resolves with the `data` of the client's `{"ack": N, "data": ..}` as a `T` (the
+    /// official client answers with `client.handle(event, handler)`). Fails with the client's
+    /// error answer, after the timeout (10 s, or [`Request::timeout`]), when the connection
+    /// ends for good, or when too many requests wait for this client
+    /// ([`App::max_client_requests`](crate::App::max_client_requests)). On a resumable gateway
+    /// the request waits in the session while the client is away, within its timeout.
+    ///
+    /// ```
+    /// use gateway::prelude::*;
+    /// use std::time::Duration;
+    ///
+    /// struct Quiz;
+    ///
+    /// #[gateway("quiz")]
+    /// impl Quiz {
+    ///     #[subscribe("start")]
+    ///     async fn start(&self, conn: Connection) -> Ack<String> {
+    ///         let answer = conn
+    ///             .request::<String>("question", &"2 + 2?")
+    ///             .timeout(Duration::from_secs(30))
+    ///             .await;
+    ///         Ack(match answer {
+    ///             Ok(text) if text == "4" => "right".to_owned(),
+    ///             Ok(_) => "wrong".to_owned(),
+    ///             Err(error) => error.to_string(),
+    ///         })
+    ///     }
+    /// }
+    /// ```
+    pub fn request<T>(&self, event: &str, data: &(impl Serialize + ?Sized)) -> Request<T> {
+        Request::new(self.clone(), event, data)
+    }
+
+    /// The client answered the server's request `id` (an answer nobody waits for is dropped).
+    pub(crate) fn answered(&self, id: u64, answer: crate::base::protocol::Answer) {
+        if let Some(waiting) = self.shared.waiting.get() {
+            waiting.answered(id, answer);
+        }
+    }
+
+    /// The requests waiting for this client's answers.
+    pub(crate) fn waiting(&self) -> &Waiting {
+        self.shared.waiting.get_or_init(Box::default)
+    }
+
+    /// How many requests may wait for this client's answers.
+    pub(crate) fn max_requests(&self) -> usize {
+        self.shared.max_client_requests
+    }
+
+    /// The connection ended for good: its requests fail, and nothing more is queued.
+    pub(crate) fn end(&self) {
+        self.outbound().close();
+        if let Some(waiting) = self.shared.waiting.get() {
+            waiting.end();
+        }
+    }
+
+    /// The connection as one of the hub's members, if it is one of ours.
+    pub(crate) fn of_member(member: Arc<dyn Member>) -> Option<Self> {
+        let shared = member.into_any().downcast::<Shared>().ok()?;
+        Some(Self { shared })
     }
 
     /// The upgrade request this connection was opened with.
@@ -335,6 +406,17 @@ impl Connection {
         self.shared.wake.notified().await;
     }
 
+    /// Whether the loop has more to do than write what is queued: a close was asked for, or
+    /// the client was evicted.
+    pub(crate) fn must_stop(&self) -> bool {
+        self.shared.close_pending.load(Ordering::Acquire) || self.is_evicted()
+    }
+
+    /// Wakes the loop again, for a wake it took but left to its next turn.
+    pub(crate) fn wake_again(&self) {
+        self.shared.wake.notify_one();
+    }
+
     fn close_request_slot(&self) -> MutexGuard<'_, Option<CloseFrame>> {
         self.shared.close_request_slot()
     }
@@ -360,6 +442,10 @@ impl Shared {
 
 /// The hub holds a connection by its shared state, without another allocation.
 impl Member for Shared {
+    fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync> {
+        self
+    }
+
     fn queue(&self, message: Message) -> Result<(), SendError> {
         let outbound = &self.outbound;
         if let Some(session) = self.session.as_deref() {

@@ -2,6 +2,7 @@
 //! context and what binds from it; replies; stored values, extensions and services; the
 //! lifecycle components and the ready-made ones; the contract the macros describe.
 
+pub(crate) mod ask;
 pub(crate) mod bind;
 pub(crate) mod closer;
 pub(crate) mod connection;

@@ -72,6 +72,9 @@ pub(crate) struct Endpoint {
     pub(crate) app: Arc<AppState>,
     /// The sessions of a resumable endpoint.
     pub(crate) sessions: Option<Arc<Sessions>>,
+    /// A gateway: its clients speak the event envelope, and with it the protocol's `$ping` and
+    /// answers to the server's requests.
+    pub(crate) gateway: bool,
 }
 
 impl Endpoint {
@@ -82,6 +85,7 @@ impl Endpoint {
         options: EndpointOptions,
         lifecycle: Lifecycle,
         app: Arc<AppState>,
+        gateway: bool,
     ) -> Self
     where
         C: Send + Sync + 'static,
@@ -101,6 +105,7 @@ impl Endpoint {
             lifecycle,
             app,
             sessions,
+            gateway,
         }
     }
 }

@@ -3,6 +3,8 @@
 
 use crate::base::send::SendError;
 use crate::base::settings::SlowConsumer;
+use std::any::Any;
+use std::sync::Arc;
 use tungstenite::Message;
 
 /// What the hub does to one of its connections.
@@ -27,4 +29,7 @@ pub(crate) trait Member: Send + Sync + 'static {
 
     /// A message for it went into the journal, to come back to be written.
     fn sent_through_journal(&self) {}
+
+    /// Itself, for the layer that made it to find its own type again.
+    fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync>;
 }

@@ -1,11 +1,13 @@
 //! [`Target`]: a set of clients to send to or count, on this instance and (with a backplane)
 //! the others.
 
+use super::member::Member;
 use super::Hub;
 use crate::base::envelope::{event_message, json_text};
 use crate::base::ids::ConnectionId;
 use crate::hub::backplane::ClusterEvent;
 use serde::Serialize;
+use std::sync::Arc;
 use tungstenite::{Message, Utf8Bytes};
 
 /// Which clients a hub message is for, before exceptions.
@@ -117,6 +119,18 @@ impl<'hub> Target<'hub> {
             found.push((id, presence.map(str::to_owned)));
             true
         });
+        found
+    }
+
+    /// The clients in the target on this instance.
+    pub(crate) fn local_members(&self) -> Vec<(ConnectionId, Arc<dyn Member>)> {
+        let mut found = Vec::new();
+        self.hub
+            .local()
+            .visit(&self.scope, &self.except, |id, member| {
+                found.push((id, Arc::clone(&member.value)));
+                true
+            });
         found
     }
 

@@ -177,7 +177,10 @@ impl Client {
                     self.heard(said);
                     return Ok(Step::Heard);
                 }
-                self.count();
+                // The answer to a `$ping` is not numbered (a test may still read it).
+                if !text.starts_with(r#"{"event":"$pong""#) {
+                    self.count();
+                }
             }
             Some(Ok(Message::Binary(_))) => self.count(),
             _ => {}

@@ -11,6 +11,7 @@ use crate::call::reply::Reply;
 use crate::endpoint::{Endpoint, Mode};
 use crate::io::direct;
 use futures_util::{FutureExt, StreamExt};
+use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use tungstenite::protocol::frame::coding::CloseCode;
 use tungstenite::protocol::CloseFrame;
@@ -25,8 +26,65 @@ impl Driver<'_> {
         }
         let ctx = MessageContext::new(self.connection.clone(), body);
         let burst = self.socket.has_more_input();
-        let reply = direct::scoped(burst, call(self.endpoint, ctx)).await;
+        let call = direct::scoped(burst, call(self.endpoint, ctx));
+        let reply = if self.endpoint.gateway {
+            Box::pin(self.answering(call)).await
+        } else {
+            call.await
+        };
         self.after_call(reply).await
+    }
+
+    /// Runs a gateway's call to its end while the client is still read for the protocol's own
+    /// messages and written what is queued for it: the handler may await the client's answer
+    /// to its request (`Connection::request`), and `$ping`s and `$ack`s are taken as they come.
+    /// The first other message (or the connection's end) is held for after the call, and the
+    /// client is read no further meanwhile, as in order it would not be. A close asked for, or
+    /// an eviction, waits for the call too.
+    async fn answering(&mut self, call: impl Future<Output = Reply>) -> Reply {
+        tokio::pin!(call);
+        let mut writing = true;
+        loop {
+            if self.held.is_some() && !writing {
+                return call.await;
+            }
+            let connection = self.connection.clone();
+            let incoming = tokio::select! {
+                biased;
+                reply = &mut call => return reply,
+                () = connection.woken(), if writing => {
+                    let mut flow = self.send_queued().await;
+                    if let Flow::Continue = flow {
+                        flow = self.flush().await;
+                    }
+                    if !matches!(flow, Flow::Continue) {
+                        self.held.get_or_insert_with(|| Box::new(None));
+                        writing = false;
+                    } else if self.connection.must_stop() {
+                        self.connection.wake_again();
+                        writing = false;
+                    }
+                    continue;
+                }
+                incoming = self.socket.next(), if self.held.is_none() => incoming,
+            };
+            if let Some(Ok(message)) = &incoming {
+                let flow = match self.on_protocol(message).await {
+                    Some(Flow::Continue) => Some(self.flush().await),
+                    other => other,
+                };
+                match flow {
+                    Some(Flow::Continue) => continue,
+                    // A `$pong` that could not be written: the connection is gone.
+                    Some(_) => {
+                        self.held = Some(Box::new(None));
+                        continue;
+                    }
+                    None => {}
+                }
+            }
+            self.held = Some(Box::new(incoming));
+        }
     }
 
     /// After a handler call: what it queued, its reply, then a close it asked for.

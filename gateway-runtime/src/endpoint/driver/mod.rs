@@ -78,6 +78,9 @@ pub(crate) struct Driver<'a> {
     tally: Tally,
     /// The handler calls running at once (`concurrency` above 1).
     running: Running<'a>,
+    /// What the client sent while a gateway's call ran in order, besides the protocol's own
+    /// messages: handled next (the client is not read further until it is).
+    held: Option<Box<Option<Result<Message, SocketError>>>>,
 }
 
 /// How many already-arrived messages are handled before the loop flushes and looks elsewhere.
@@ -109,6 +112,7 @@ impl<'a> Driver<'a> {
             started,
             tally: Tally::default(),
             running: Running::default(),
+            held: None,
         }
     }
 
@@ -165,6 +169,10 @@ impl<'a> Driver<'a> {
             // (one allocation per event buys 0.4 KiB per idle connection).
             let mut burst = 0;
             while let Flow::Continue = flow {
+                if let Some(held) = self.held.take() {
+                    flow = Box::pin(self.on_incoming(*held, heartbeat.as_mut())).await;
+                    continue;
+                }
                 // Messages that have already arrived are handled back to back and their replies
                 // leave in one write; a burst is bounded so timers and queued messages get their
                 // turn.
@@ -339,15 +347,36 @@ impl<'a> Driver<'a> {
         }
     }
 
-    async fn on_message(&mut self, message: Message, heartbeat: Option<&mut Heartbeat>) -> Flow {
-        if let (Some(replay), Message::Text(text)) = (replay_of(&self.connection), &message) {
-            // The resume protocol's acknowledgements never reach the app.
-            if let Some(ClientSays::Ack(seq)) = protocol::parse(text.as_bytes()) {
-                replay.ack(seq);
-                #[cfg(feature = "redis")]
-                cluster::checkpoint(&self.endpoint.app.hub, &self.connection, false);
-                return Flow::Continue;
+    /// The gateway protocol's own messages, which never reach the app: `$ack`, `$ping`, and the
+    /// client's answers to the server's requests. `None` for anything else.
+    async fn on_protocol(&mut self, message: &Message) -> Option<Flow> {
+        let Message::Text(text) = message else {
+            return None;
+        };
+        if !self.endpoint.gateway {
+            return None;
+        }
+        match protocol::parse(text.as_bytes())? {
+            ClientSays::Ack(seq) => {
+                if let Some(replay) = replay_of(&self.connection) {
+                    replay.ack(seq);
+                    #[cfg(feature = "redis")]
+                    cluster::checkpoint(&self.endpoint.app.hub, &self.connection, false);
+                }
+                Some(Flow::Continue)
             }
+            ClientSays::Ping => Some(self.write(protocol::pong()).await),
+            ClientSays::Answer { id, answer } => {
+                self.connection.answered(id, answer);
+                Some(Flow::Continue)
+            }
+            ClientSays::Resume { .. } => None,
+        }
+    }
+
+    async fn on_message(&mut self, message: Message, heartbeat: Option<&mut Heartbeat>) -> Flow {
+        if let Some(flow) = self.on_protocol(&message).await {
+            return flow;
         }
         match message {
             // (A SendOnly endpoint never gets here: it closes right after its one call.)

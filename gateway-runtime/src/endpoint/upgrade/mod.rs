@@ -244,14 +244,14 @@ async fn end_for_good(
         #[cfg(feature = "redis")]
         if replay.is_released() {
             // Its client went on with it on another instance: it does not end.
-            connection.outbound().close();
+            connection.end();
             endpoint.app.hub.unregister(connection.id());
             return;
         }
         #[cfg(feature = "redis")]
         cluster::forget_checkpoint(&endpoint.app.hub, replay.token());
     }
-    connection.outbound().close();
+    connection.end();
     endpoint.app.hub.unregister(connection.id());
     let ctx = MessageContext::closed(connection, summary);
     endpoint.handler.on_disconnect(&ctx).await;
