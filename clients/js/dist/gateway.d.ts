@@ -19,6 +19,19 @@ export interface AnyContract extends Contract {
     }>;
     events: Record<string, any>;
 }
+/** What the server asks of the client (`conn.request`), when a contract says: `data` and `reply`. */
+type Asks<C> = C extends {
+    asks: infer A;
+} ? A : Record<string, {
+    data: any;
+    reply: any;
+}>;
+type AskData<C, E extends string> = Asks<C> extends Record<E, {
+    data: infer D;
+}> ? D : any;
+type AskReply<C, E extends string> = Asks<C> extends Record<E, {
+    reply: infer R;
+}> ? R : any;
 export interface GatewayOptions extends SocketOptions {
     /** How long `request` waits for its answer by default (10 s). */
     requestTimeoutMs?: number;
@@ -28,6 +41,12 @@ export interface GatewayOptions extends SocketOptions {
     ackEvery?: number;
     /** ...or this long after the first one not yet acknowledged (default 1 s). */
     ackAfterMs?: number;
+    /**
+     * Every this many milliseconds the client sends `$ping` (default 15 s; 0 for never); a tick
+     * that finds nothing received since the last one gives the connection up as dead and
+     * reconnects (resuming the session). A silent connection is noticed within two intervals.
+     */
+    heartbeatMs?: number;
 }
 /** A session began: after a reconnect, whether it went on (`resumed`) or is a fresh one. */
 export interface SessionChange {
@@ -35,7 +54,10 @@ export interface SessionChange {
     /** Why a reconnect got a fresh session: `expired`, `unknown` or `lost`. */
     reason?: string;
 }
-/** The answer to a request was an error (`{"ack": id, "error": .., "status": ..}`). */
+/**
+ * The answer to a request was an error (`{"ack": id, "error": .., "status": ..}`). Thrown in a
+ * `handle` handler, it is the error answer with its status (any other error answers 500).
+ */
 export declare class RequestError extends Error {
     readonly status: number;
     constructor(message: string, status: number);
@@ -75,6 +97,13 @@ export declare class GatewayClient<C extends Contract = AnyContract> {
     }): Promise<C["requests"][E]["reply"]>;
     /** Calls `handler` with the `data` of every `event` the server sends; returns `off`. */
     on<E extends keyof C["events"] & string>(event: E, handler: (data: C["events"][E]) => void): () => void;
+    /**
+     * Answers the server's requests for `event` (`conn.request` on the server) with what
+     * `handler` returns or resolves to; an error thrown there is the error answer (a
+     * `RequestError`'s status, else 500). A request nobody handles is answered with a 404 error.
+     * One handler per event (a later one replaces it); returns a function that removes it.
+     */
+    handle<E extends string>(event: E, handler: (data: AskData<C, E>) => AskReply<C, E> | Promise<AskReply<C, E>>): () => void;
     /** Stops calling `handler` for `event`. */
     off<E extends keyof C["events"] & string>(event: E, handler: (data: C["events"][E]) => void): void;
     /** Every change of connection state (connecting, open, reconnecting, closed). */
@@ -86,3 +115,4 @@ export declare class GatewayClient<C extends Contract = AnyContract> {
     /** Closes for good: the session ends (Close 1000); pending requests are rejected. */
     close(): void;
 }
+export {};

@@ -2,7 +2,10 @@
 // with timeouts, event listeners, and the resume protocol (README, "The resume protocol"), on a
 // `ReconnectingSocket`.
 import { Listeners, ReconnectingSocket } from "./socket.js";
-/** The answer to a request was an error (`{"ack": id, "error": .., "status": ..}`). */
+/**
+ * The answer to a request was an error (`{"ack": id, "error": .., "status": ..}`). Thrown in a
+ * `handle` handler, it is the error answer with its status (any other error answers 500).
+ */
 export class RequestError extends Error {
     status;
     constructor(message, status) {
@@ -42,9 +45,16 @@ export class GatewayClient {
     #resume;
     #ackEvery;
     #ackAfterMs;
+    #heartbeatMs;
+    #heartbeat;
+    /** A `$ping` went out, and nothing has been received since. */
+    #unanswered = false;
+    /** The connection that dropped had opened: what went out on it is gone with it. */
+    #wasOpen = false;
     #nextId = 1;
     #pending = new Map();
     #handlers = new Map();
+    #answerers = new Map();
     #sessions = new Listeners();
     #errors = new Listeners();
     /** The session's token and the number of the last message received. */
@@ -63,6 +73,7 @@ export class GatewayClient {
         this.#resume = options.resume ?? true;
         this.#ackEvery = options.ackEvery ?? 50;
         this.#ackAfterMs = options.ackAfterMs ?? 1000;
+        this.#heartbeatMs = options.heartbeatMs ?? 15_000;
         this.#socket = new ReconnectingSocket(url, options);
         this.#socket.onMessage((data) => this.#received(data));
         this.#socket.onOpen(({ reconnected }) => this.#opened(reconnected));
@@ -107,6 +118,19 @@ export class GatewayClient {
             this.#handlers.set(event, (handlers = new Listeners()));
         return handlers.add(handler);
     }
+    /**
+     * Answers the server's requests for `event` (`conn.request` on the server) with what
+     * `handler` returns or resolves to; an error thrown there is the error answer (a
+     * `RequestError`'s status, else 500). A request nobody handles is answered with a 404 error.
+     * One handler per event (a later one replaces it); returns a function that removes it.
+     */
+    handle(event, handler) {
+        this.#answerers.set(event, handler);
+        return () => {
+            if (this.#answerers.get(event) === handler)
+                this.#answerers.delete(event);
+        };
+    }
     /** Stops calling `handler` for `event`. */
     off(event, handler) {
         this.#handlers.get(event)?.delete(handler);
@@ -125,11 +149,14 @@ export class GatewayClient {
     }
     /** Closes for good: the session ends (Close 1000); pending requests are rejected. */
     close() {
+        this.#stopHeartbeat();
         this.#acknowledge();
         this.#socket.close(1000, "");
         this.#rejectAll("closed by the client");
     }
     #opened(reconnected) {
+        this.#wasOpen = true;
+        this.#startHeartbeat();
         if (reconnected && this.#token !== undefined && this.#resume) {
             this.#socket.hold();
             this.#resuming = true;
@@ -142,17 +169,22 @@ export class GatewayClient {
         }
     }
     #stateChanged(change) {
+        if (change.state !== "open")
+            this.#stopHeartbeat();
         if (change.state === "reconnecting") {
+            const resuming = this.#token !== undefined && this.#resume;
+            if (resuming)
+                this.#socket.reconnectTo(withResume(this.#url));
+            // An attempt that never opened sent nothing: what waits, waits on.
+            if (!this.#wasOpen)
+                return;
+            this.#wasOpen = false;
             this.#sentBefore = this.#nextId;
             this.#resuming = false;
             clearTimeout(this.#ackTimer);
             this.#ackTimer = undefined;
-            if (this.#token !== undefined && this.#resume) {
-                this.#socket.reconnectTo(withResume(this.#url));
-            }
-            else {
+            if (!resuming)
                 this.#rejectAll(`closed with ${change.code}`);
-            }
         }
         else if (change.state === "closed") {
             clearTimeout(this.#ackTimer);
@@ -160,6 +192,7 @@ export class GatewayClient {
         }
     }
     #received(data) {
+        this.#unanswered = false;
         if (typeof data !== "string") {
             this.#counted();
             return;
@@ -187,6 +220,8 @@ export class GatewayClient {
             this.#settled();
             return;
         }
+        if (message?.event === "$pong")
+            return;
         if (message?.event === "$resumed") {
             this.#seq = message.data.seq;
             this.#acked = Math.min(this.#acked, this.#seq);
@@ -207,6 +242,10 @@ export class GatewayClient {
                 pending.resolve(message.data);
             return;
         }
+        if (typeof message?.event === "string" && typeof message.id === "number") {
+            void this.#answer(message.event, message.data, message.id);
+            return;
+        }
         if (typeof message?.event === "string") {
             this.#handlers.get(message.event)?.emit(message.data);
             return;
@@ -214,6 +253,47 @@ export class GatewayClient {
         if (typeof message?.error === "string") {
             this.#errors.emit(new RequestError(message.error, message.status));
         }
+    }
+    /** Answers the server's request `id` (queued like any message while reconnecting). */
+    async #answer(event, data, id) {
+        const handler = this.#answerers.get(event);
+        let answer;
+        if (!handler) {
+            answer = { ack: id, error: `no handler for \`${event}\``, status: 404 };
+        }
+        else {
+            try {
+                answer = { ack: id, data: (await handler(data)) ?? null };
+            }
+            catch (error) {
+                const status = error instanceof RequestError ? error.status : 500;
+                answer = { ack: id, error: error instanceof Error ? error.message : String(error), status };
+            }
+        }
+        if (this.#socket.state === "closed")
+            return;
+        this.#socket.send(JSON.stringify(answer));
+    }
+    /** Sends `$ping` every interval; a tick that finds the last one unanswered (nothing at all
+     * received since) gives the connection up. Checked on the tick that pings, so a tab whose
+     * timers are throttled only notices later, never wrongly. */
+    #startHeartbeat() {
+        this.#stopHeartbeat();
+        if (this.#heartbeatMs <= 0)
+            return;
+        this.#unanswered = false;
+        this.#heartbeat = setInterval(() => {
+            if (this.#unanswered) {
+                this.#socket.abandon("heartbeat timeout");
+                return;
+            }
+            this.#unanswered = true;
+            this.#socket.sendFirst('{"event":"$ping"}');
+        }, this.#heartbeatMs);
+    }
+    #stopHeartbeat() {
+        clearInterval(this.#heartbeat);
+        this.#heartbeat = undefined;
     }
     /** The resume handshake is answered: queued messages may go. */
     #settled() {

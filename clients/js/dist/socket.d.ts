@@ -3,7 +3,7 @@ export type ConnectionState = "connecting" | "open" | "reconnecting" | "closed";
 /** A change of state, with the close code and reason that caused it (when one did). */
 export interface StateChange {
     state: ConnectionState;
-    /** The Close frame's code (1006 when the connection dropped without one). */
+    /** The Close frame's code (1006 when the connection dropped or never opened). */
     code?: number;
     reason?: string;
     /** Which reconnect attempt this is (1 for the first), while `reconnecting`. */
@@ -27,6 +27,11 @@ export interface ReconnectOptions {
 export interface SocketOptions {
     /** Reconnect pacing, or `false` never to reconnect. */
     reconnect?: ReconnectOptions | false;
+    /**
+     * How long an attempt may take to open (default 5 s): past it the attempt is given up and
+     * the next one paced like any other (a host that drops packets never refuses).
+     */
+    connectTimeoutMs?: number;
     /** How many messages may wait while the socket is not open (default 100). */
     queueLimit?: number;
     /** The WebSocket class (default: the global one; browsers and Node 22+ have it). */
@@ -87,5 +92,11 @@ export declare class ReconnectingSocket {
     release(): void;
     /** Opens the next connection to `url` (the same endpoint, perhaps with a query). @internal */
     reconnectTo(url: string): void;
+    /**
+     * Gives up the open connection as dead (a heartbeat went unanswered) and reconnects as after
+     * a drop (code 1006). Should the server still hear it, it is closed with 3008 (timeout), which
+     * keeps a resumable session for its window. @internal
+     */
+    abandon(reason: string): void;
 }
 export {};

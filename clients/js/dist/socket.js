@@ -43,11 +43,14 @@ export class ReconnectingSocket {
     #url;
     #reconnect;
     #queueLimit;
+    #connectTimeoutMs;
     #WebSocket;
     #socket;
     #state = "connecting";
     #queue = [];
     #attempt = 0;
+    /** A connection has opened before: the next one to open is a reconnect. */
+    #everOpen = false;
     #timer;
     /** Holds `send` back while a reconnected session is being set up (see `hold`). */
     #held = false;
@@ -68,6 +71,7 @@ export class ReconnectingSocket {
                     ...options.reconnect,
                 };
         this.#queueLimit = options.queueLimit ?? 100;
+        this.#connectTimeoutMs = options.connectTimeoutMs ?? 5_000;
         const WebSocketClass = options.WebSocket ?? globalThis.WebSocket;
         if (!WebSocketClass) {
             throw new Error("no WebSocket class: use Node 22+ or pass one as `options.WebSocket`");
@@ -133,15 +137,37 @@ export class ReconnectingSocket {
     reconnectTo(url) {
         this.#nextUrl = url;
     }
+    /**
+     * Gives up the open connection as dead (a heartbeat went unanswered) and reconnects as after
+     * a drop (code 1006). Should the server still hear it, it is closed with 3008 (timeout), which
+     * keeps a resumable session for its window. @internal
+     */
+    abandon(reason) {
+        const socket = this.#socket;
+        if (!socket)
+            return;
+        this.#let(socket, 3008, reason);
+        this.#closed(1006, reason);
+    }
     #nextUrl;
     #open(url) {
         const socket = new this.#WebSocket(url);
         socket.binaryType = "arraybuffer";
         this.#socket = socket;
-        const reconnected = this.#attempt > 0;
-        socket.onopen = () => {
+        // Every way an attempt can end leads to `#closed` once: `close`, `error` without `close`
+        // (Node's WebSocket, for a refused connection), or no `open` in time.
+        const giveUp = setTimeout(() => {
             if (socket !== this.#socket)
                 return;
+            this.#let(socket);
+            this.#closed(1006, "connect timeout");
+        }, this.#connectTimeoutMs);
+        socket.onopen = () => {
+            clearTimeout(giveUp);
+            if (socket !== this.#socket)
+                return;
+            const reconnected = this.#everOpen;
+            this.#everOpen = true;
             this.#attempt = 0;
             this.#opens.emit({ reconnected });
             this.#setState({ state: "open" });
@@ -153,11 +179,30 @@ export class ReconnectingSocket {
             this.#messages.emit(event.data);
         };
         socket.onclose = (event) => {
+            clearTimeout(giveUp);
             if (socket !== this.#socket)
                 return;
             this.#socket = undefined;
             this.#closed(event.code, event.reason);
         };
+        socket.onerror = () => {
+            clearTimeout(giveUp);
+            if (socket !== this.#socket)
+                return;
+            this.#let(socket);
+            this.#closed(1006, "connection failed");
+        };
+    }
+    /** Lets go of `socket`: none of its events count any more, and it is closed if it can be. */
+    #let(socket, code, reason) {
+        this.#socket = undefined;
+        socket.onopen = socket.onmessage = socket.onclose = socket.onerror = null;
+        try {
+            socket.close(code, reason);
+        }
+        catch {
+            // Not open yet in a runtime that refuses to close it then: it is let go all the same.
+        }
     }
     #closed(code, reason) {
         const pacing = this.#reconnect;

@@ -21,6 +21,11 @@ export interface AnyContract extends Contract {
   events: Record<string, any>;
 }
 
+/** What the server asks of the client (`conn.request`), when a contract says: `data` and `reply`. */
+type Asks<C> = C extends { asks: infer A } ? A : Record<string, { data: any; reply: any }>;
+type AskData<C, E extends string> = Asks<C> extends Record<E, { data: infer D }> ? D : any;
+type AskReply<C, E extends string> = Asks<C> extends Record<E, { reply: infer R }> ? R : any;
+
 export interface GatewayOptions extends SocketOptions {
   /** How long `request` waits for its answer by default (10 s). */
   requestTimeoutMs?: number;
@@ -30,6 +35,12 @@ export interface GatewayOptions extends SocketOptions {
   ackEvery?: number;
   /** ...or this long after the first one not yet acknowledged (default 1 s). */
   ackAfterMs?: number;
+  /**
+   * Every this many milliseconds the client sends `$ping` (default 15 s; 0 for never); a tick
+   * that finds nothing received since the last one gives the connection up as dead and
+   * reconnects (resuming the session). A silent connection is noticed within two intervals.
+   */
+  heartbeatMs?: number;
 }
 
 /** A session began: after a reconnect, whether it went on (`resumed`) or is a fresh one. */
@@ -39,7 +50,10 @@ export interface SessionChange {
   reason?: string;
 }
 
-/** The answer to a request was an error (`{"ack": id, "error": .., "status": ..}`). */
+/**
+ * The answer to a request was an error (`{"ack": id, "error": .., "status": ..}`). Thrown in a
+ * `handle` handler, it is the error answer with its status (any other error answers 500).
+ */
 export class RequestError extends Error {
   readonly status: number;
   constructor(message: string, status: number) {
@@ -88,9 +102,16 @@ export class GatewayClient<C extends Contract = AnyContract> {
   readonly #resume: boolean;
   readonly #ackEvery: number;
   readonly #ackAfterMs: number;
+  readonly #heartbeatMs: number;
+  #heartbeat: ReturnType<typeof setInterval> | undefined;
+  /** A `$ping` went out, and nothing has been received since. */
+  #unanswered = false;
+  /** The connection that dropped had opened: what went out on it is gone with it. */
+  #wasOpen = false;
   #nextId = 1;
   readonly #pending = new Map<number, Pending>();
   readonly #handlers = new Map<string, Listeners<any>>();
+  readonly #answerers = new Map<string, (data: any) => unknown>();
   readonly #sessions = new Listeners<SessionChange>();
   readonly #errors = new Listeners<RequestError>();
   /** The session's token and the number of the last message received. */
@@ -110,6 +131,7 @@ export class GatewayClient<C extends Contract = AnyContract> {
     this.#resume = options.resume ?? true;
     this.#ackEvery = options.ackEvery ?? 50;
     this.#ackAfterMs = options.ackAfterMs ?? 1000;
+    this.#heartbeatMs = options.heartbeatMs ?? 15_000;
     this.#socket = new ReconnectingSocket(url, options);
     this.#socket.onMessage((data) => this.#received(data));
     this.#socket.onOpen(({ reconnected }) => this.#opened(reconnected));
@@ -161,6 +183,22 @@ export class GatewayClient<C extends Contract = AnyContract> {
     return handlers.add(handler);
   }
 
+  /**
+   * Answers the server's requests for `event` (`conn.request` on the server) with what
+   * `handler` returns or resolves to; an error thrown there is the error answer (a
+   * `RequestError`'s status, else 500). A request nobody handles is answered with a 404 error.
+   * One handler per event (a later one replaces it); returns a function that removes it.
+   */
+  handle<E extends string>(
+    event: E,
+    handler: (data: AskData<C, E>) => AskReply<C, E> | Promise<AskReply<C, E>>,
+  ): () => void {
+    this.#answerers.set(event, handler);
+    return () => {
+      if (this.#answerers.get(event) === handler) this.#answerers.delete(event);
+    };
+  }
+
   /** Stops calling `handler` for `event`. */
   off<E extends keyof C["events"] & string>(event: E, handler: (data: C["events"][E]) => void): void {
     this.#handlers.get(event)?.delete(handler);
@@ -183,12 +221,15 @@ export class GatewayClient<C extends Contract = AnyContract> {
 
   /** Closes for good: the session ends (Close 1000); pending requests are rejected. */
   close(): void {
+    this.#stopHeartbeat();
     this.#acknowledge();
     this.#socket.close(1000, "");
     this.#rejectAll("closed by the client");
   }
 
   #opened(reconnected: boolean): void {
+    this.#wasOpen = true;
+    this.#startHeartbeat();
     if (reconnected && this.#token !== undefined && this.#resume) {
       this.#socket.hold();
       this.#resuming = true;
@@ -203,16 +244,18 @@ export class GatewayClient<C extends Contract = AnyContract> {
   }
 
   #stateChanged(change: StateChange): void {
+    if (change.state !== "open") this.#stopHeartbeat();
     if (change.state === "reconnecting") {
+      const resuming = this.#token !== undefined && this.#resume;
+      if (resuming) this.#socket.reconnectTo(withResume(this.#url));
+      // An attempt that never opened sent nothing: what waits, waits on.
+      if (!this.#wasOpen) return;
+      this.#wasOpen = false;
       this.#sentBefore = this.#nextId;
       this.#resuming = false;
       clearTimeout(this.#ackTimer);
       this.#ackTimer = undefined;
-      if (this.#token !== undefined && this.#resume) {
-        this.#socket.reconnectTo(withResume(this.#url));
-      } else {
-        this.#rejectAll(`closed with ${change.code}`);
-      }
+      if (!resuming) this.#rejectAll(`closed with ${change.code}`);
     } else if (change.state === "closed") {
       clearTimeout(this.#ackTimer);
       this.#rejectAll(`closed with ${change.code}`);
@@ -220,6 +263,7 @@ export class GatewayClient<C extends Contract = AnyContract> {
   }
 
   #received(data: string | ArrayBuffer): void {
+    this.#unanswered = false;
     if (typeof data !== "string") {
       this.#counted();
       return;
@@ -246,6 +290,7 @@ export class GatewayClient<C extends Contract = AnyContract> {
       this.#settled();
       return;
     }
+    if (message?.event === "$pong") return;
     if (message?.event === "$resumed") {
       this.#seq = message.data.seq;
       this.#acked = Math.min(this.#acked, this.#seq);
@@ -263,6 +308,10 @@ export class GatewayClient<C extends Contract = AnyContract> {
       else pending.resolve(message.data);
       return;
     }
+    if (typeof message?.event === "string" && typeof message.id === "number") {
+      void this.#answer(message.event, message.data, message.id);
+      return;
+    }
     if (typeof message?.event === "string") {
       this.#handlers.get(message.event)?.emit(message.data);
       return;
@@ -270,6 +319,46 @@ export class GatewayClient<C extends Contract = AnyContract> {
     if (typeof message?.error === "string") {
       this.#errors.emit(new RequestError(message.error, message.status));
     }
+  }
+
+  /** Answers the server's request `id` (queued like any message while reconnecting). */
+  async #answer(event: string, data: unknown, id: number): Promise<void> {
+    const handler = this.#answerers.get(event);
+    let answer: object;
+    if (!handler) {
+      answer = { ack: id, error: `no handler for \`${event}\``, status: 404 };
+    } else {
+      try {
+        answer = { ack: id, data: (await handler(data)) ?? null };
+      } catch (error) {
+        const status = error instanceof RequestError ? error.status : 500;
+        answer = { ack: id, error: error instanceof Error ? error.message : String(error), status };
+      }
+    }
+    if (this.#socket.state === "closed") return;
+    this.#socket.send(JSON.stringify(answer));
+  }
+
+  /** Sends `$ping` every interval; a tick that finds the last one unanswered (nothing at all
+   * received since) gives the connection up. Checked on the tick that pings, so a tab whose
+   * timers are throttled only notices later, never wrongly. */
+  #startHeartbeat(): void {
+    this.#stopHeartbeat();
+    if (this.#heartbeatMs <= 0) return;
+    this.#unanswered = false;
+    this.#heartbeat = setInterval(() => {
+      if (this.#unanswered) {
+        this.#socket.abandon("heartbeat timeout");
+        return;
+      }
+      this.#unanswered = true;
+      this.#socket.sendFirst('{"event":"$ping"}');
+    }, this.#heartbeatMs);
+  }
+
+  #stopHeartbeat(): void {
+    clearInterval(this.#heartbeat);
+    this.#heartbeat = undefined;
   }
 
   /** The resume handshake is answered: queued messages may go. */

@@ -8,7 +8,7 @@ export type ConnectionState = "connecting" | "open" | "reconnecting" | "closed";
 /** A change of state, with the close code and reason that caused it (when one did). */
 export interface StateChange {
   state: ConnectionState;
-  /** The Close frame's code (1006 when the connection dropped without one). */
+  /** The Close frame's code (1006 when the connection dropped or never opened). */
   code?: number;
   reason?: string;
   /** Which reconnect attempt this is (1 for the first), while `reconnecting`. */
@@ -34,6 +34,11 @@ export interface ReconnectOptions {
 export interface SocketOptions {
   /** Reconnect pacing, or `false` never to reconnect. */
   reconnect?: ReconnectOptions | false;
+  /**
+   * How long an attempt may take to open (default 5 s): past it the attempt is given up and
+   * the next one paced like any other (a host that drops packets never refuses).
+   */
+  connectTimeoutMs?: number;
   /** How many messages may wait while the socket is not open (default 100). */
   queueLimit?: number;
   /** The WebSocket class (default: the global one; browsers and Node 22+ have it). */
@@ -95,11 +100,14 @@ export class ReconnectingSocket {
   readonly #url: string;
   readonly #reconnect: Required<ReconnectOptions> | false;
   readonly #queueLimit: number;
+  readonly #connectTimeoutMs: number;
   readonly #WebSocket: WebSocketClass;
   #socket: WebSocket | undefined;
   #state: ConnectionState = "connecting";
   #queue: Outgoing[] = [];
   #attempt = 0;
+  /** A connection has opened before: the next one to open is a reconnect. */
+  #everOpen = false;
   #timer: ReturnType<typeof setTimeout> | undefined;
   /** Holds `send` back while a reconnected session is being set up (see `hold`). */
   #held = false;
@@ -121,6 +129,7 @@ export class ReconnectingSocket {
             ...options.reconnect,
           };
     this.#queueLimit = options.queueLimit ?? 100;
+    this.#connectTimeoutMs = options.connectTimeoutMs ?? 5_000;
     const WebSocketClass = options.WebSocket ?? globalThis.WebSocket;
     if (!WebSocketClass) {
       throw new Error("no WebSocket class: use Node 22+ or pass one as `options.WebSocket`");
@@ -195,15 +204,36 @@ export class ReconnectingSocket {
     this.#nextUrl = url;
   }
 
+  /**
+   * Gives up the open connection as dead (a heartbeat went unanswered) and reconnects as after
+   * a drop (code 1006). Should the server still hear it, it is closed with 3008 (timeout), which
+   * keeps a resumable session for its window. @internal
+   */
+  abandon(reason: string): void {
+    const socket = this.#socket;
+    if (!socket) return;
+    this.#let(socket, 3008, reason);
+    this.#closed(1006, reason);
+  }
+
   #nextUrl: string | undefined;
 
   #open(url: string): void {
     const socket = new this.#WebSocket(url);
     socket.binaryType = "arraybuffer";
     this.#socket = socket;
-    const reconnected = this.#attempt > 0;
-    socket.onopen = () => {
+    // Every way an attempt can end leads to `#closed` once: `close`, `error` without `close`
+    // (Node's WebSocket, for a refused connection), or no `open` in time.
+    const giveUp = setTimeout(() => {
       if (socket !== this.#socket) return;
+      this.#let(socket);
+      this.#closed(1006, "connect timeout");
+    }, this.#connectTimeoutMs);
+    socket.onopen = () => {
+      clearTimeout(giveUp);
+      if (socket !== this.#socket) return;
+      const reconnected = this.#everOpen;
+      this.#everOpen = true;
       this.#attempt = 0;
       this.#opens.emit({ reconnected });
       this.#setState({ state: "open" });
@@ -214,10 +244,28 @@ export class ReconnectingSocket {
       this.#messages.emit(event.data as string | ArrayBuffer);
     };
     socket.onclose = (event: CloseEvent) => {
+      clearTimeout(giveUp);
       if (socket !== this.#socket) return;
       this.#socket = undefined;
       this.#closed(event.code, event.reason);
     };
+    socket.onerror = () => {
+      clearTimeout(giveUp);
+      if (socket !== this.#socket) return;
+      this.#let(socket);
+      this.#closed(1006, "connection failed");
+    };
+  }
+
+  /** Lets go of `socket`: none of its events count any more, and it is closed if it can be. */
+  #let(socket: WebSocket, code?: number, reason?: string): void {
+    this.#socket = undefined;
+    socket.onopen = socket.onmessage = socket.onclose = socket.onerror = null;
+    try {
+      socket.close(code, reason);
+    } catch {
+      // Not open yet in a runtime that refuses to close it then: it is let go all the same.
+    }
   }
 
   #closed(code: number, reason: string): void {

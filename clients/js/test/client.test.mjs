@@ -7,34 +7,33 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import {
   ConnectionLostError,
-  GatewayClient,
   QueueFullError,
   ReconnectingSocket,
   RequestError,
   TimeoutError,
 } from "../dist/index.js";
-import { next, startExample, startProxy, stopExamples, take } from "./support.mjs";
+import {
+  chatClient,
+  closeChatClients,
+  next,
+  startExample,
+  startProxy,
+  stopExamples,
+  take,
+} from "./support.mjs";
 
 let chat;
-const clients = [];
 
 before(async () => {
   chat = await startExample("chat");
 });
 
 after(async () => {
-  for (const client of clients) client.close();
+  closeChatClients();
   await stopExamples();
 });
 
-function connect(address, options) {
-  const client = new GatewayClient(`ws://${address}/chat`, {
-    reconnect: { initialDelayMs: 20, maxDelayMs: 200 },
-    ...options,
-  });
-  clients.push(client);
-  return client;
-}
+const connect = chatClient;
 
 const opened = (client) => next((f) => client.onState(f), ({ state }) => state === "open");
 const said = (client, count) =>
@@ -163,4 +162,44 @@ test("the plain socket reconnects and sends what waited, in order", async () => 
   socket.close();
   await proxy.close();
   await echo.stop();
+});
+
+test("the server's requests are answered by handle; an event without a handler gets a 404 answer", async () => {
+  const [ada, bob, carol] = [connect(chat.address), connect(chat.address), connect(chat.address)];
+  const asked = [];
+  bob.handle("ready?", ({ from }) => {
+    asked.push(from);
+    return true;
+  });
+  carol.handle("ready?", async () => {
+    throw new RequestError("not yet", 409);
+  });
+  for (const [client, name] of [[ada, "ada"], [bob, "bob"], [carol, "carol"]]) {
+    await client.request("join", { room: "ready", name });
+  }
+  assert.deepEqual(await ada.request("ready", undefined), { ready: 1, not_ready: 1 });
+  assert.deepEqual(asked, ["ada"]);
+  carol.close();
+  const dave = connect(chat.address);
+  await dave.request("join", { room: "ready", name: "dave" });
+  // Dave has no handler: his client answers 404, which counts as not ready.
+  assert.deepEqual(await ada.request("ready", undefined), { ready: 1, not_ready: 1 });
+});
+
+test("a request of the server crosses a resume: asked while the path is cut, answered after", async () => {
+  const proxy = await startProxy(chat.address);
+  const ada = connect(chat.address);
+  const bob = connect(proxy.address);
+  bob.handle("ready?", () => true);
+  await ada.request("join", { room: "ready-resume", name: "ada" });
+  await bob.request("join", { room: "ready-resume", name: "bob" });
+  // Bob's path goes silent, then breaks: the request waits in his session for his resume.
+  proxy.stall(true);
+  const readiness = ada.request("ready", undefined, { timeoutMs: 15_000 });
+  const resumed = next((f) => bob.onSession(f));
+  proxy.cut();
+  proxy.stall(false);
+  assert.deepEqual(await resumed, { resumed: true });
+  assert.deepEqual(await readiness, { ready: 1, not_ready: 0 });
+  await proxy.close();
 });

@@ -4,9 +4,29 @@ import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import net from "node:net";
 import { fileURLToPath } from "node:url";
+import { GatewayClient } from "../dist/index.js";
 
 const root = fileURLToPath(new URL("../../..", import.meta.url));
 const target = process.env.CARGO_TARGET_DIR ?? `${root}/target`;
+
+/** Every chat client a test made, closed by `closeChatClients`. */
+const chatClients = new Set();
+
+/** A `GatewayClient` of the chat at `address` that reconnects quickly (20 ms, at most 200 ms). */
+export function chatClient(address, options) {
+  const client = new GatewayClient(`ws://${address}/chat`, {
+    reconnect: { initialDelayMs: 20, maxDelayMs: 200 },
+    ...options,
+  });
+  chatClients.add(client);
+  return client;
+}
+
+/** Closes every chat client still open. */
+export function closeChatClients() {
+  for (const client of chatClients) client.close();
+  chatClients.clear();
+}
 
 /** Every example server started, so a failed test leaves none running (`stopExamples`). */
 const started = new Set();
@@ -50,14 +70,22 @@ export async function startExample(name, port = 0) {
 }
 
 /**
- * A TCP proxy to `upstream` (`host:port`) that can cut every connection, or stall them: drop
- * what the server sends while the connections look alive (a half-dead network path).
+ * A TCP proxy to `upstream` (`host:port`) that can cut every connection, stall them (drop what
+ * the server sends while the connections look alive: a half-dead network path), or black-hole
+ * new ones (accepted, and nothing passed either way: a host that drops packets).
  */
 export async function startProxy(upstream) {
   const [host, port] = upstream.split(":");
   const pairs = new Set();
+  const holes = new Set();
   let stalled = false;
+  let blackHoling = false;
   const server = net.createServer((client) => {
+    if (blackHoling) {
+      holes.add(client);
+      client.on("error", () => {}).on("close", () => holes.delete(client));
+      return;
+    }
     const server = net.connect(Number(port), host);
     const pair = { client, server };
     pairs.add(pair);
@@ -88,11 +116,25 @@ export async function startProxy(upstream) {
     stall(on) {
       stalled = on;
     },
+    /** Accepts new connections and passes nothing on them while on (see above). */
+    blackHole(on) {
+      blackHoling = on;
+    },
     close() {
       this.cut();
+      for (const client of holes) client.destroy();
       return new Promise((resolve) => server.close(resolve));
     },
   };
+}
+
+/** A port of 127.0.0.1 that nothing listens on (connecting to it is refused). */
+export async function freePort() {
+  const probe = net.createServer();
+  await new Promise((resolve) => probe.listen(0, "127.0.0.1", resolve));
+  const { port } = probe.address();
+  await new Promise((resolve) => probe.close(resolve));
+  return port;
 }
 
 /** Resolves with the first value `subscribe` reports that `wanted` accepts. */
