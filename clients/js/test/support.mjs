@@ -70,15 +70,15 @@ export async function startExample(name, port = 0) {
 }
 
 /**
- * A TCP proxy to `upstream` (`host:port`) that can cut every connection, stall them (drop what
- * the server sends while the connections look alive: a half-dead network path), or black-hole
- * new ones (accepted, and nothing passed either way: a host that drops packets).
+ * A TCP proxy to `upstream` (`host:port`) that can cut every connection, stall the ones open
+ * (drop what the server sends on them while they look alive: a half-dead network path; a new
+ * connection takes a new path, and passes), or black-hole new ones (accepted, and nothing passed
+ * either way: a host that drops packets).
  */
 export async function startProxy(upstream) {
   const [host, port] = upstream.split(":");
   const pairs = new Set();
   const holes = new Set();
-  let stalled = false;
   let blackHoling = false;
   const server = net.createServer((client) => {
     if (blackHoling) {
@@ -87,11 +87,11 @@ export async function startProxy(upstream) {
       return;
     }
     const server = net.connect(Number(port), host);
-    const pair = { client, server };
+    const pair = { client, server, stalled: false };
     pairs.add(pair);
     client.on("data", (chunk) => server.write(chunk));
     server.on("data", (chunk) => {
-      if (!stalled) client.write(chunk);
+      if (!pair.stalled) client.write(chunk);
     });
     const end = () => {
       pairs.delete(pair);
@@ -112,9 +112,9 @@ export async function startProxy(upstream) {
       }
       pairs.clear();
     },
-    /** Drops what the server sends while stalled (the connections stay open). */
+    /** Drops what the server sends on the connections open now, while on (they stay open). */
     stall(on) {
-      stalled = on;
+      for (const pair of pairs) pair.stalled = on;
     },
     /** Accepts new connections and passes nothing on them while on (see above). */
     blackHole(on) {
