@@ -71,11 +71,18 @@ async fn a_handler_asks_its_client_and_gets_the_answer_or_its_error() {
     ask(&mut ada, 1, json!({"event": "question", "data": "2 + 2?"})).await;
     let (id, data) = asked(&mut ada, "question").await;
     assert_eq!(data, "2 + 2?");
-    // While the handler waits, the connection is alive to the client's heartbeat.
+    // While the handler waits, the connection is alive to the client's heartbeat, also after
+    // a message of the app's that waits for the handler to end.
+    ada.send_json(&json!({"event": "ask", "data": {"event": "later"}, "id": 9}))
+        .await;
     ada.send_json(&json!({"event": "$ping"})).await;
     assert_eq!(ada.recv_json::<Value>().await["event"], "$pong");
     ada.send_json(&json!({"ack": id, "data": 4})).await;
     assert_eq!(answer_to(&mut ada, 1).await, json!({"answer": 4}));
+    // Then the held message is handled, in order.
+    let (later, _) = asked(&mut ada, "later").await;
+    ada.send_json(&json!({"ack": later, "data": 5})).await;
+    assert_eq!(answer_to(&mut ada, 9).await, json!({"answer": 5}));
     // An error answer, as the official client sends for an event it has no handler for.
     ask(&mut ada, 2, json!({"event": "unknown"})).await;
     let (id, _) = asked(&mut ada, "unknown").await;

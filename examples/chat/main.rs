@@ -28,7 +28,8 @@
 //! - `{"event":"ready","id":K}` asks every other member of the sender's room on this instance
 //!   `{"event":"ready?","data":{"from":N},"id":J}`, waits up to 10 s for their answers
 //!   (`{"ack":J,"data":true}`), and answers `{"ack":K,"data":{"ready":X,"not_ready":Y}}`
-//!   (no answer, or an error answer, is not ready);
+//!   (no answer, or an error answer, is not ready); one check per room at a time, else an error
+//!   (status 409);
 //! - when joins, leaves and disconnects (a session's end: a close, or two minutes away) have
 //!   changed how many are connected, every client gets `{"event":"users","data":{"count":C}}`,
 //!   at most once a second (clients coming and going by the thousand cost each client one
@@ -43,8 +44,9 @@ use axum::routing::{get, post};
 use futures_util::StreamExt;
 use gateway::prelude::*;
 use serde::{Deserialize, Serialize};
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 const CHAT: &str = "/chat";
@@ -114,6 +116,37 @@ struct Users {
 /// The chat; who is where lives in the hub.
 pub(crate) struct ChatGateway {
     users: Arc<UsersCount>,
+    /// The rooms with a ready check running: one at a time each, so no one can fill a member's
+    /// requests waiting for answers (64) with checks of their own.
+    checking: Mutex<HashSet<String>>,
+}
+
+/// A ready check running in a room, until dropped (however the handler ends).
+struct Checking<'a> {
+    rooms: &'a Mutex<HashSet<String>>,
+    room: String,
+}
+
+impl<'a> Checking<'a> {
+    /// `None` when the room has a check running already.
+    fn begin(rooms: &'a Mutex<HashSet<String>>, room: &str) -> Option<Self> {
+        lock(rooms).insert(room.to_owned()).then(|| Self {
+            rooms,
+            room: room.to_owned(),
+        })
+    }
+}
+
+impl Drop for Checking<'_> {
+    fn drop(&mut self) {
+        lock(self.rooms).remove(&self.room);
+    }
+}
+
+fn lock(rooms: &Mutex<HashSet<String>>) -> MutexGuard<'_, HashSet<String>> {
+    rooms
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Tells every client how many are connected, at most once per [`USERS_EVERY`], while the
@@ -213,11 +246,13 @@ impl ChatGateway {
             .rooms()
             .pop()
             .ok_or_else(|| WsError::bad_request("join a room before a ready check"))?;
+        let _checking = Checking::begin(&self.checking, &room)
+            .ok_or_else(|| WsError::new(409, "a ready check of this room is running"))?;
         let asking = ReadyCheck {
             from: conn.presence(),
         };
         let answers: Vec<_> = hub
-            .room(room)
+            .room(&room)
             .except(conn.id())
             .request::<bool>("ready?", &asking)
             .timeout(Duration::from_secs(10))
@@ -278,6 +313,7 @@ pub(crate) fn app(announce_token: &str) -> App {
         .allow_hosts(hosts.split(',').map(str::trim))
         .gateway(ChatGateway {
             users: Arc::default(),
+            checking: Mutex::default(),
         })
         .serve_client();
     #[cfg(feature = "contract")]

@@ -335,8 +335,12 @@ export class GatewayClient<C extends Contract = AnyContract> {
         answer = { ack: id, error: error instanceof Error ? error.message : String(error), status };
       }
     }
-    if (this.#socket.state === "closed") return;
-    this.#socket.send(JSON.stringify(answer));
+    try {
+      this.#socket.send(JSON.stringify(answer));
+    } catch {
+      // Closed, or the queue is full while reconnecting: the answer is dropped, and the
+      // server's request ends in its timeout (never an unhandled rejection).
+    }
   }
 
   /** Sends `$ping` every interval; a tick that finds the last one unanswered (nothing at all

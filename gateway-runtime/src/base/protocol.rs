@@ -48,8 +48,9 @@ struct AnswerEnvelope<'a> {
     data: Option<&'a RawValue>,
     #[serde(default)]
     error: Option<String>,
+    /// Any number: one that is no status reads as 500.
     #[serde(default)]
-    status: Option<u16>,
+    status: Option<serde_json::Number>,
     /// An event with an `ack` key is the app's, not an answer.
     #[serde(default)]
     event: Option<serde::de::IgnoredAny>,
@@ -103,7 +104,11 @@ fn parse_answer(payload: &[u8]) -> Option<ClientSays> {
     let answer = match answer.error {
         Some(message) => Answer::Error {
             message,
-            status: answer.status.unwrap_or(500),
+            status: answer
+                .status
+                .and_then(|status| status.as_u64())
+                .and_then(|status| u16::try_from(status).ok())
+                .unwrap_or(500),
         },
         None => Answer::Data(answer.data.map_or("null", RawValue::get).to_owned()),
     };
@@ -210,6 +215,16 @@ mod tests {
                 answer: Answer::Error {
                     message: "no handler".to_owned(),
                     status: 404
+                }
+            })
+        );
+        assert_eq!(
+            parse(br#"{"ack":6,"error":"x","status":99999}"#),
+            Some(ClientSays::Answer {
+                id: 6,
+                answer: Answer::Error {
+                    message: "x".to_owned(),
+                    status: 500
                 }
             })
         );

@@ -2,7 +2,7 @@
 //! reply (each item of a stream) or what the catchers make of its error, then a close it asked
 //! for.
 
-use super::{Driver, Flow};
+use super::{Driver, Flow, HELD_BYTES, HELD_MESSAGES};
 use crate::base::close::{close_code, is_sendable_close_code, truncate_close_reason};
 use crate::base::error::{ErrorOrigin, WsError};
 use crate::call::context::MessageContext;
@@ -38,14 +38,16 @@ impl Driver<'_> {
     /// Runs a gateway's call to its end while the client is still read for the protocol's own
     /// messages and written what is queued for it: the handler may await the client's answer
     /// to its request (`Connection::request`), and `$ping`s and `$ack`s are taken as they come.
-    /// The first other message (or the connection's end) is held for after the call, and the
-    /// client is read no further meanwhile, as in order it would not be. A close asked for, or
-    /// an eviction, waits for the call too.
+    /// Other messages are held, in order, for after the call (up to [`HELD_MESSAGES`] and
+    /// [`HELD_BYTES`]; past them, or after the connection's end, the client is read no further
+    /// until the call ends, as in order it would not be). A close asked for, or an eviction,
+    /// waits for the call too.
     async fn answering(&mut self, call: impl Future<Output = Reply>) -> Reply {
         tokio::pin!(call);
         let mut writing = true;
         loop {
-            if self.held.is_some() && !writing {
+            let reading = self.holds_more();
+            if !reading && !writing {
                 return call.await;
             }
             let connection = self.connection.clone();
@@ -58,7 +60,7 @@ impl Driver<'_> {
                         flow = self.flush().await;
                     }
                     if !matches!(flow, Flow::Continue) {
-                        self.held.get_or_insert_with(|| Box::new(None));
+                        self.held.push_back(None);
                         writing = false;
                     } else if self.connection.must_stop() {
                         self.connection.wake_again();
@@ -66,7 +68,7 @@ impl Driver<'_> {
                     }
                     continue;
                 }
-                incoming = self.socket.next(), if self.held.is_none() => incoming,
+                incoming = self.socket.next(), if reading => incoming,
             };
             if let Some(Ok(message)) = &incoming {
                 let flow = match self.on_protocol(message).await {
@@ -77,14 +79,32 @@ impl Driver<'_> {
                     Some(Flow::Continue) => continue,
                     // A `$pong` that could not be written: the connection is gone.
                     Some(_) => {
-                        self.held = Some(Box::new(None));
+                        self.held.push_back(None);
                         continue;
                     }
                     None => {}
                 }
             }
-            self.held = Some(Box::new(incoming));
+            self.held.push_back(incoming);
         }
+    }
+
+    /// Whether the client may be read for more while a call runs: nothing that ends the
+    /// connection is held, and what is held is within its bounds.
+    fn holds_more(&self) -> bool {
+        let ended = self
+            .held
+            .back()
+            .is_some_and(|last| !matches!(last, Some(Ok(message)) if !message.is_close()));
+        let bytes: usize = self
+            .held
+            .iter()
+            .map(|held| match held {
+                Some(Ok(message)) => message.len(),
+                _ => 0,
+            })
+            .sum();
+        !ended && self.held.len() < HELD_MESSAGES && bytes < HELD_BYTES
     }
 
     /// After a handler call: what it queued, its reply, then a close it asked for.

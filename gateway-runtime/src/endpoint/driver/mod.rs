@@ -22,6 +22,7 @@ use crate::io::{Socket, SocketError};
 use futures_util::FutureExt;
 use heartbeat::{far_future, Beat, Heartbeat};
 use running::Running;
+use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
 use tokio::time::{sleep_until, timeout, Instant, Sleep};
@@ -79,9 +80,15 @@ pub(crate) struct Driver<'a> {
     /// The handler calls running at once (`concurrency` above 1).
     running: Running<'a>,
     /// What the client sent while a gateway's call ran in order, besides the protocol's own
-    /// messages: handled next (the client is not read further until it is).
-    held: Option<Box<Option<Result<Message, SocketError>>>>,
+    /// messages: handled next, in order (see `Driver::answering`).
+    held: VecDeque<Option<Result<Message, SocketError>>>,
 }
+
+/// What a connection may hold of the client's messages while a gateway's call runs in order
+/// (past either, the client is not read until the call ends): enough for a client that goes on
+/// talking during a long call to keep its heartbeat answered.
+const HELD_MESSAGES: usize = 16;
+const HELD_BYTES: usize = 64 << 10;
 
 /// How many already-arrived messages are handled before the loop flushes and looks elsewhere.
 const MAX_BURST: u32 = 16;
@@ -112,7 +119,7 @@ impl<'a> Driver<'a> {
             started,
             tally: Tally::default(),
             running: Running::default(),
-            held: None,
+            held: VecDeque::new(),
         }
     }
 
@@ -169,8 +176,8 @@ impl<'a> Driver<'a> {
             // (one allocation per event buys 0.4 KiB per idle connection).
             let mut burst = 0;
             while let Flow::Continue = flow {
-                if let Some(held) = self.held.take() {
-                    flow = Box::pin(self.on_incoming(*held, heartbeat.as_mut())).await;
+                if let Some(held) = self.held.pop_front() {
+                    flow = Box::pin(self.on_incoming(held, heartbeat.as_mut())).await;
                     continue;
                 }
                 // Messages that have already arrived are handled back to back and their replies
