@@ -15,7 +15,7 @@ use std::collections::HashMap;
 use std::future::IntoFuture;
 use std::marker::PhantomData;
 use std::pin::Pin;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::sync::oneshot;
@@ -112,9 +112,10 @@ impl Waiting {
 #[must_use = "a request is sent when it is awaited"]
 pub struct Request<T> {
     connection: Connection,
-    event: String,
-    /// `data` as JSON text.
-    data: Option<String>,
+    /// Shared by the requests of one `Target::request`.
+    event: Arc<str>,
+    /// `data` as JSON text (`None`: it could not be encoded).
+    data: Option<Arc<str>>,
     timeout: Duration,
     answer: PhantomData<fn() -> T>,
 }
@@ -135,14 +136,15 @@ impl<T> Request<T> {
         event: &str,
         data: &(impl Serialize + ?Sized),
     ) -> Self {
-        Self::encoded(connection, event, crate::base::envelope::json_text(data))
+        let data = crate::base::envelope::json_text(data).map(Arc::from);
+        Self::encoded(connection, Arc::from(event), data)
     }
 
-    /// With `data` already JSON text (`None`: it could not be encoded).
-    fn encoded(connection: Connection, event: &str, data: Option<String>) -> Self {
+    /// With `data` already JSON text.
+    fn encoded(connection: Connection, event: Arc<str>, data: Option<Arc<str>>) -> Self {
         Self {
             connection,
-            event: event.to_owned(),
+            event,
             data,
             timeout: DEFAULT_REQUEST_TIMEOUT,
             answer: PhantomData,
@@ -249,12 +251,16 @@ impl Target<'_> {
     /// }
     /// ```
     pub fn request<T>(self, event: &str, data: &(impl Serialize + ?Sized)) -> Requests<T> {
-        let data = crate::base::envelope::json_text(data);
+        let event: Arc<str> = Arc::from(event);
+        let data = crate::base::envelope::json_text(data).map(Arc::<str>::from);
         let unsent = self
             .local_members()
             .into_iter()
             .filter_map(|(id, member)| Some((id, Connection::of_member(member)?)))
-            .map(|(id, connection)| (id, Request::encoded(connection, event, data.clone())))
+            .map(|(id, connection)| {
+                let request = Request::encoded(connection, Arc::clone(&event), data.clone());
+                (id, request)
+            })
             .collect();
         Requests {
             unsent,

@@ -45,12 +45,13 @@ impl Driver<'_> {
     async fn answering(&mut self, call: impl Future<Output = Reply>) -> Reply {
         tokio::pin!(call);
         let mut writing = true;
+        // Its own handle: the select below borrows `self` in other arms.
+        let connection = self.connection.clone();
         loop {
             let reading = self.holds_more();
             if !reading && !writing {
                 return call.await;
             }
-            let connection = self.connection.clone();
             let incoming = tokio::select! {
                 biased;
                 reply = &mut call => return reply,
